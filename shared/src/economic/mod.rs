@@ -1,0 +1,3 @@
+//! The e-conomic side: wire model, HTTP client, errors and retry policy.
+
+pub mod model;

@@ -1,0 +1,230 @@
+//! Wire types of the e-conomic REST API (the subset this bridge uses).
+//!
+//! Field names follow e-conomic's JSON (camelCase). Money is `Decimal` and is
+//! serialised as a JSON number (e-conomic's schemas say `number`), written
+//! from the decimal's exact text so no float ever touches an amount.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// Serialises a `Decimal` as a JSON number without going through `f64`.
+pub mod decimal_number {
+    use rust_decimal::Decimal;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
+        // A RawValue is written verbatim by serde_json: the decimal's exact
+        // text becomes the JSON number.
+        use serde::Serialize;
+        let text = value.normalize().to_string();
+        let raw =
+            serde_json::value::RawValue::from_string(text).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+        crate::json_decimal::deserialize_decimal(deserializer)
+    }
+
+    pub mod option {
+        use rust_decimal::Decimal;
+        use serde::{Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(
+            value: &Option<Decimal>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            match value {
+                Some(v) => super::serialize(v, serializer),
+                None => serializer.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Option<Decimal>, D::Error> {
+            crate::json_decimal::deserialize_optional_decimal(deserializer)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerRef {
+    pub customer_number: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayoutRef {
+    pub layout_number: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentTermsRef {
+    pub payment_terms_number: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VatZoneRef {
+    pub vat_zone_number: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerGroupRef {
+    pub customer_group_number: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductRef {
+    pub product_number: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnitRef {
+    pub unit_number: u32,
+}
+
+/// Who the invoice is addressed to (printed on the invoice).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Recipient {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ean: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_entry_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nem_handel_type: Option<String>,
+    pub vat_zone: VatZoneRef,
+}
+
+impl Default for VatZoneRef {
+    fn default() -> Self {
+        VatZoneRef { vat_zone_number: 1 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_date: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Notes {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heading: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_line1: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_line2: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct References {
+    /// Free text, filterable on GET /invoices/drafts: carries the bridge's
+    /// order reference so a draft can be found again after a lost response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DraftLine {
+    pub line_number: u32,
+    pub sort_key: u32,
+    pub description: String,
+    pub product: ProductRef,
+    #[serde(with = "decimal_number")]
+    pub quantity: Decimal,
+    #[serde(with = "decimal_number")]
+    pub unit_net_price: Decimal,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "decimal_number::option"
+    )]
+    pub discount_percentage: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<UnitRef>,
+}
+
+/// Body of POST /invoices/drafts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DraftInvoice {
+    pub currency: String,
+    pub customer: CustomerRef,
+    /// YYYY-MM-DD
+    pub date: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<String>,
+    pub layout: LayoutRef,
+    pub payment_terms: PaymentTermsRef,
+    pub recipient: Recipient,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<Notes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub references: Option<References>,
+    #[serde(default)]
+    pub lines: Vec<DraftLine>,
+}
+
+/// Body of POST /customers (a new debtor).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewCustomer {
+    /// `None` lets e-conomic assign the next free number (running number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_number: Option<u32>,
+    pub currency: String,
+    pub customer_group: CustomerGroupRef,
+    pub name: String,
+    pub payment_terms: PaymentTermsRef,
+    pub vat_zone: VatZoneRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telephone_and_fax_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corporate_identification_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ean: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<LayoutRef>,
+}
