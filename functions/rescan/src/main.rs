@@ -1,1 +1,13 @@
-fn main() {}
+use lambda_runtime::{run, service_fn, LambdaEvent};
+use rescan::{handle, init_tracing, RescanContext};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let context = RescanContext::from_env().await?;
+    let context = &context;
+    run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move { handle(context, event).await },
+    ))
+    .await
+}

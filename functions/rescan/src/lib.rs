@@ -1,0 +1,69 @@
+//! Rescan Lambda, run by an EventBridge schedule: re-enqueues orders left
+//! pending (see [`bridge::pipeline::rescan`]).
+
+pub use bridge::pipeline::rescan::RescanReport;
+use bridge::pipeline::rescan::{Rescan, RescanSettings};
+use bridge::pipeline::{env_number, env_required};
+use bridge::queue::Queues;
+use bridge::store::OrderStore;
+use lambda_runtime::LambdaEvent;
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug)]
+pub struct RescanContext {
+    rescan: Rescan,
+}
+
+impl RescanContext {
+    /// From `ORDERS_TABLE`, `QUEUE_URL`, `RESCAN_MIN_AGE_SECONDS` (300),
+    /// `RESCAN_MAX_ORDERS` (500).
+    pub async fn from_env() -> Result<Self, Error> {
+        let sdk = aws_config::load_from_env().await;
+        let settings = RescanSettings {
+            min_age_seconds: env_number("RESCAN_MIN_AGE_SECONDS", 300)?,
+            max_orders: env_number("RESCAN_MAX_ORDERS", 500)?,
+        };
+        Ok(Self::new(
+            &sdk,
+            &env_required("ORDERS_TABLE")?,
+            &env_required("QUEUE_URL")?,
+            settings,
+        ))
+    }
+
+    pub fn new(
+        sdk: &aws_config::SdkConfig,
+        orders_table: &str,
+        queue_url: &str,
+        settings: RescanSettings,
+    ) -> Self {
+        let orders = OrderStore::new(aws_sdk_dynamodb::Client::new(sdk), orders_table);
+        let queues = Queues::new(aws_sdk_sqs::Client::new(sdk), queue_url, "");
+        RescanContext {
+            rescan: Rescan::new(orders, queues, settings),
+        }
+    }
+}
+
+/// One scheduled run. The event's content is not used.
+pub async fn handle(
+    context: &RescanContext,
+    _event: LambdaEvent<serde_json::Value>,
+) -> Result<RescanReport, Error> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    Ok(context.rescan.run(now).await?)
+}
+
+/// JSON logs, level from `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
