@@ -7,6 +7,7 @@
 
 pub mod ingest;
 pub mod rescan;
+pub mod transfer;
 
 use crate::config::Trigger;
 use crate::order::EventType;

@@ -1,0 +1,188 @@
+//! Transfer Lambda: SQS consumer with `ReportBatchItemFailures`. The logic
+//! lives in [`bridge::pipeline::transfer`]; this crate turns the SQS event
+//! into messages and the dispositions into a batch response.
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use bridge::economic::{ClientConfig, EconomicClient, DEFAULT_BASE_URL};
+use bridge::pipeline::transfer::{
+    work_deadline, Disposition, InboundMessage, Transfer, TransferSettings,
+};
+use bridge::pipeline::{env_number, env_required};
+use bridge::queue::Queues;
+use bridge::store::{OrderStore, ShopStore};
+use lambda_runtime::LambdaEvent;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Time kept back from the invocation deadline to record the outcome.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+/// Orders of one batch processed at the same time.
+const CONCURRENCY: usize = 5;
+
+#[derive(Debug)]
+pub struct TransferContext {
+    transfer: Transfer,
+}
+
+impl TransferContext {
+    /// From `SHOPS_TABLE`, `ORDERS_TABLE`, `QUEUE_URL`,
+    /// `DEAD_LETTER_QUEUE_URL`, `MAX_RECEIVE_COUNT` (5), `ECONOMIC_BASE_URL`,
+    /// `LEASE_SECONDS` (120), `RETRY_BASE_SECONDS` (30), `RETRY_CAP_SECONDS`
+    /// (900), `RESCAN_MIN_AGE_SECONDS` (300), `OK_RECORD_TTL_DAYS` (90).
+    pub async fn from_env() -> Result<Self, Error> {
+        let sdk = aws_config::load_from_env().await;
+        let defaults = TransferSettings::default();
+        let settings = TransferSettings {
+            lease_seconds: env_number("LEASE_SECONDS", defaults.lease_seconds)?,
+            max_receive_count: env_number("MAX_RECEIVE_COUNT", defaults.max_receive_count)?,
+            retry_base_seconds: env_number("RETRY_BASE_SECONDS", defaults.retry_base_seconds)?,
+            retry_cap_seconds: env_number("RETRY_CAP_SECONDS", defaults.retry_cap_seconds)?,
+            rescan_min_age_seconds: env_number(
+                "RESCAN_MIN_AGE_SECONDS",
+                defaults.rescan_min_age_seconds,
+            )?,
+            ok_record_ttl_days: env_number("OK_RECORD_TTL_DAYS", defaults.ok_record_ttl_days)?,
+        };
+        let base_url =
+            std::env::var("ECONOMIC_BASE_URL").unwrap_or_else(|_| DEFAULT_BASE_URL.to_owned());
+        let economic = EconomicClient::new(ClientConfig {
+            base_url,
+            ..ClientConfig::default()
+        })?;
+        Ok(Self::new(
+            &sdk,
+            &env_required("SHOPS_TABLE")?,
+            &env_required("ORDERS_TABLE")?,
+            &env_required("QUEUE_URL")?,
+            &env_required("DEAD_LETTER_QUEUE_URL")?,
+            economic,
+            settings,
+        ))
+    }
+
+    pub fn new(
+        sdk: &aws_config::SdkConfig,
+        shops_table: &str,
+        orders_table: &str,
+        queue_url: &str,
+        dead_letter_queue_url: &str,
+        economic: EconomicClient,
+        settings: TransferSettings,
+    ) -> Self {
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        TransferContext {
+            transfer: Transfer::new(
+                ShopStore::new(dynamodb.clone(), shops_table),
+                OrderStore::new(dynamodb, orders_table),
+                Queues::new(
+                    aws_sdk_sqs::Client::new(sdk),
+                    queue_url,
+                    dead_letter_queue_url,
+                ),
+                economic,
+                settings,
+            ),
+        }
+    }
+
+    pub fn transfer(&self) -> &Transfer {
+        &self.transfer
+    }
+}
+
+/// Processes a batch; one bad order never holds back the others. Returns
+/// the message ids to be delivered again.
+pub async fn handle(
+    context: &TransferContext,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let remaining = Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
+    let deadline = work_deadline(remaining, DEADLINE_MARGIN);
+
+    let messages: Vec<InboundMessage> = event
+        .payload
+        .records
+        .into_iter()
+        .map(|record| InboundMessage {
+            message_id: record.message_id.unwrap_or_default(),
+            receipt_handle: record.receipt_handle,
+            body: record.body.unwrap_or_default(),
+            receive_count: record
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1),
+        })
+        .collect();
+
+    let mut failures = Vec::new();
+    for chunk in messages.chunks(CONCURRENCY) {
+        let results = futures_join_all(
+            chunk
+                .iter()
+                .map(|m| async move { (m, context.transfer.process(m, deadline).await) }),
+        )
+        .await;
+        for (message, disposition) in results {
+            if disposition == Disposition::Retry {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = message.message_id.clone();
+                failures.push(failure);
+            }
+        }
+    }
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures;
+    Ok(response)
+}
+
+/// Runs futures concurrently on the current task (no extra crate needed
+/// for a handful of futures).
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in futures {
+        set.push(Box::pin(f));
+    }
+    let mut outputs = Vec::with_capacity(set.len());
+    // Poll all futures until each completes, preserving order.
+    let mut done: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in set.iter_mut().enumerate() {
+            if done[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => done[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.extend(done.into_iter().flatten());
+    outputs
+}
+
+/// JSON logs, level from `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
