@@ -228,3 +228,164 @@ pub struct NewCustomer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layout: Option<LayoutRef>,
 }
+
+// ---------------------------------------------------------------------------
+// Response types. Unknown fields are ignored (e-conomic adds fields over
+// time); amounts are read losslessly from the JSON text.
+// ---------------------------------------------------------------------------
+
+/// Body of POST /invoices/booked: books the draft with this number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BookRequest {
+    pub draft_invoice: DraftInvoiceRef,
+    /// Books with this invoice number instead of the next in sequence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub book_with_number: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DraftInvoiceRef {
+    pub draft_invoice_number: u32,
+}
+
+/// A draft invoice as e-conomic returns it (POST /invoices/drafts, GET).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DraftInvoiceResponse {
+    pub draft_invoice_number: u32,
+    #[serde(default)]
+    pub customer: Option<CustomerRef>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub date: Option<String>,
+    #[serde(with = "decimal_number")]
+    pub net_amount: Decimal,
+    #[serde(with = "decimal_number")]
+    pub vat_amount: Decimal,
+    #[serde(with = "decimal_number")]
+    pub gross_amount: Decimal,
+    #[serde(default, with = "decimal_number::option")]
+    pub rounding_amount: Option<Decimal>,
+    #[serde(default)]
+    pub references: Option<References>,
+    #[serde(default, rename = "self")]
+    pub self_link: Option<String>,
+}
+
+/// A booked invoice as e-conomic returns it (POST /invoices/booked, GET).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BookedInvoiceResponse {
+    pub booked_invoice_number: u32,
+    #[serde(default)]
+    pub customer: Option<CustomerRef>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(with = "decimal_number")]
+    pub net_amount: Decimal,
+    #[serde(with = "decimal_number")]
+    pub vat_amount: Decimal,
+    #[serde(with = "decimal_number")]
+    pub gross_amount: Decimal,
+    #[serde(default)]
+    pub references: Option<References>,
+}
+
+/// A debtor as e-conomic returns it (GET/POST /customers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerResponse {
+    pub customer_number: u32,
+    pub name: String,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub vat_zone: Option<VatZoneRef>,
+    #[serde(default)]
+    pub customer_group: Option<CustomerGroupRef>,
+    #[serde(default)]
+    pub payment_terms: Option<PaymentTermsRef>,
+    #[serde(default)]
+    pub barred: Option<bool>,
+}
+
+/// One page of a collection (`GET /customers`, `/invoices/drafts`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Collection<T> {
+    pub collection: Vec<T>,
+    #[serde(default)]
+    pub pagination: Option<Pagination>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Pagination {
+    #[serde(default)]
+    pub skip_pages: Option<u32>,
+    #[serde(default)]
+    pub page_size: Option<u32>,
+    #[serde(default)]
+    pub results: Option<u32>,
+    #[serde(default)]
+    pub next_page: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VatZone {
+    pub vat_zone_number: u32,
+    pub name: String,
+    #[serde(default)]
+    pub enabled_for_customer: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Layout {
+    pub layout_number: u32,
+    pub name: String,
+    #[serde(default)]
+    pub deleted: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentTerms {
+    pub payment_terms_number: u32,
+    pub name: String,
+    #[serde(default)]
+    pub days_of_credit: Option<u32>,
+    #[serde(default)]
+    pub payment_terms_type: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerGroup {
+    pub customer_group_number: u32,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unit {
+    pub unit_number: u32,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Product {
+    pub product_number: String,
+    pub name: String,
+    #[serde(default, with = "decimal_number::option")]
+    pub sales_price: Option<Decimal>,
+    #[serde(default)]
+    pub barred: Option<bool>,
+}

@@ -1,0 +1,227 @@
+//! A local stand-in for the e-conomic REST API (the part the bridge uses),
+//! served over real HTTP on 127.0.0.1, with fault injection for chaos tests.
+//!
+//! Behaves like e-conomic: same paths and token headers (401 when missing or
+//! wrong), request validation against the contract schemas in
+//! `shared/contracts/economic/`, reference checks (customer, layout, payment
+//! terms, VAT zone, customer group, unit, product) answered with e-conomic's
+//! annotated 400 errors, numbering of debtors and drafts, totals, `$eq`
+//! filters with `$` escaping, paging, booking and deletion. Several
+//! agreements, each with its own data.
+//!
+//! Control endpoints live under `/_sandbox/` (see [`control`]); the same
+//! operations are methods on [`SandboxHandle`] for in-process tests.
+
+pub mod control;
+pub mod data;
+mod http;
+pub mod schema;
+pub mod totals;
+
+pub use control::{FailMode, Faults};
+pub use data::{AgreementData, BookedRecord, DraftRecord, VatZoneRule};
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Tokens of one agreement the sandbox accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgreementTokens {
+    pub app_secret_token: String,
+    pub agreement_grant_token: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// 0 picks a free port.
+    pub port: u16,
+    pub agreements: Vec<AgreementTokens>,
+    pub faults: Faults,
+}
+
+pub const DEFAULT_APP_SECRET_TOKEN: &str = "sandbox-app-secret";
+pub const DEFAULT_AGREEMENT_GRANT_TOKEN: &str = "sandbox-grant";
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            port: 0,
+            agreements: vec![AgreementTokens {
+                app_secret_token: DEFAULT_APP_SECRET_TOKEN.into(),
+                agreement_grant_token: DEFAULT_AGREEMENT_GRANT_TOKEN.into(),
+            }],
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// A request as the sandbox saw it (tokens never recorded).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoggedRequest {
+    pub seq: u64,
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    /// Index of the agreement (order of configuration), when authenticated.
+    pub agreement: Option<usize>,
+    pub status: u16,
+    /// What the sandbox did to the connection: "answered", "dropped",
+    /// "held", "committed-then-dropped", "committed-then-504"...
+    pub outcome: String,
+    pub body: Option<serde_json::Value>,
+}
+
+pub(crate) struct State {
+    pub tokens: Vec<AgreementTokens>,
+    pub agreements: Vec<AgreementData>,
+    pub faults: Faults,
+    pub rng: u64,
+    pub seq: u64,
+    pub log: Vec<LoggedRequest>,
+    /// Requests per agreement in the current one-second window.
+    pub window: Vec<(std::time::Instant, u32)>,
+}
+
+pub(crate) struct Shared {
+    pub state: Mutex<State>,
+    pub schemas: schema_set::Schemas,
+}
+
+pub(crate) mod schema_set {
+    use crate::schema::{Schema, BOOK_SCHEMA, CUSTOMER_SCHEMA, DRAFT_SCHEMA};
+    pub struct Schemas {
+        pub draft: Schema,
+        pub customer: Schema,
+        pub book: Schema,
+    }
+    impl Schemas {
+        pub fn load() -> Result<Schemas, String> {
+            Ok(Schemas {
+                draft: Schema::parse(DRAFT_SCHEMA)?,
+                customer: Schema::parse(CUSTOMER_SCHEMA)?,
+                book: Schema::parse(BOOK_SCHEMA)?,
+            })
+        }
+    }
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A running sandbox. Dropping it stops the server.
+pub struct SandboxHandle {
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SandboxHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts the sandbox on 127.0.0.1 (a real TCP listener).
+pub async fn start(config: SandboxConfig) -> std::io::Result<SandboxHandle> {
+    let schemas = schema_set::Schemas::load().map_err(std::io::Error::other)?;
+    let agreements = config
+        .agreements
+        .iter()
+        .map(|_| AgreementData::seeded())
+        .collect();
+    let seed = config.faults.seed;
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            window: vec![(std::time::Instant::now(), 0); config.agreements.len()],
+            tokens: config.agreements,
+            agreements,
+            faults: config.faults,
+            rng: seed_state(seed),
+            seq: 0,
+            log: Vec::new(),
+        }),
+        schemas,
+    });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(http::serve(listener, shared.clone()));
+    Ok(SandboxHandle { addr, shared, task })
+}
+
+pub(crate) fn seed_state(seed: u64) -> u64 {
+    // splitmix64 of the seed; never zero (xorshift would get stuck).
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) | 1
+}
+
+impl SandboxHandle {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        let mut s = self.shared.lock();
+        s.rng = seed_state(faults.seed);
+        s.faults = faults;
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.shared.lock().faults.clone()
+    }
+
+    /// Clears all data back to the seeded state and empties the log.
+    pub fn reset(&self) {
+        let mut s = self.shared.lock();
+        for a in s.agreements.iter_mut() {
+            *a = AgreementData::seeded();
+        }
+        s.log.clear();
+        s.seq = 0;
+    }
+
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.shared.lock().log.clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.shared.lock().log.clear();
+    }
+
+    /// Runs `f` on agreement `index`'s data (0 = first configured).
+    pub fn with_agreement<R>(
+        &self,
+        index: usize,
+        f: impl FnOnce(&mut AgreementData) -> R,
+    ) -> Option<R> {
+        let mut s = self.shared.lock();
+        s.agreements.get_mut(index).map(f)
+    }
+
+    pub fn drafts(&self, index: usize) -> Vec<DraftRecord> {
+        self.with_agreement(index, |a| a.drafts.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn booked(&self, index: usize) -> Vec<BookedRecord> {
+        self.with_agreement(index, |a| a.booked.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn drafts_with_reference(&self, index: usize, reference: &str) -> usize {
+        self.drafts(index)
+            .iter()
+            .filter(|d| d.reference.as_deref() == Some(reference))
+            .count()
+    }
+
+    pub fn customer_count(&self, index: usize) -> usize {
+        self.with_agreement(index, |a| a.customers.len())
+            .unwrap_or(0)
+    }
+}

@@ -1,0 +1,582 @@
+//! The bridge's e-conomic client against the sandbox over real HTTP:
+//! contract, error classes, retries, deadlines, no duplicates, call counts.
+
+use bridge::economic::model::*;
+use bridge::economic::{
+    push_invoice, ClientConfig, DebtorPlan, EconomicApi, EconomicClient, EconomicError,
+    InvoicePlan, PushOptions, RetryPolicy,
+};
+use bridge::secret::Secret;
+use economic_sandbox::schema::{Schema, CUSTOMER_SCHEMA, DRAFT_SCHEMA};
+use economic_sandbox::{start, FailMode, Faults, SandboxConfig, SandboxHandle};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use std::time::{Duration, Instant};
+
+async fn sandbox() -> SandboxHandle {
+    start(SandboxConfig::default())
+        .await
+        .expect("sandbox starts")
+}
+
+fn client(sb: &SandboxHandle, request_timeout: Duration) -> EconomicClient {
+    EconomicClient::new(ClientConfig {
+        base_url: sb.base_url(),
+        connect_timeout: Duration::from_secs(1),
+        request_timeout,
+        retry: RetryPolicy {
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+            max_attempts: 5,
+        },
+    })
+    .expect("client")
+}
+
+fn api(c: &EconomicClient) -> EconomicApi {
+    c.for_agreement(
+        Secret::new(economic_sandbox::DEFAULT_APP_SECRET_TOKEN),
+        Secret::new(economic_sandbox::DEFAULT_AGREEMENT_GRANT_TOKEN),
+    )
+}
+
+fn deadline(secs: u64) -> Instant {
+    Instant::now() + Duration::from_secs(secs)
+}
+
+fn new_customer(email: Option<&str>) -> NewCustomer {
+    NewCustomer {
+        customer_number: None,
+        currency: "DKK".into(),
+        customer_group: CustomerGroupRef {
+            customer_group_number: 1,
+        },
+        name: "Ann Buyer".into(),
+        payment_terms: PaymentTermsRef {
+            payment_terms_number: 1,
+        },
+        vat_zone: VatZoneRef { vat_zone_number: 1 },
+        address: Some("Vej 1".into()),
+        zip: Some("8000".into()),
+        city: Some("Aarhus".into()),
+        country: Some("Denmark".into()),
+        email: email.map(str::to_string),
+        telephone_and_fax_number: None,
+        corporate_identification_number: None,
+        ean: None,
+        layout: None,
+    }
+}
+
+fn draft(customer_number: u32, layout: u32) -> DraftInvoice {
+    DraftInvoice {
+        currency: "DKK".into(),
+        customer: CustomerRef { customer_number },
+        date: "2024-05-01".into(),
+        due_date: None,
+        layout: LayoutRef {
+            layout_number: layout,
+        },
+        payment_terms: PaymentTermsRef {
+            payment_terms_number: 1,
+        },
+        recipient: Recipient {
+            name: "Ann Buyer".into(),
+            address: Some("Vej 1".into()),
+            zip: Some("8000".into()),
+            city: Some("Aarhus".into()),
+            country: Some("Denmark".into()),
+            vat_zone: VatZoneRef { vat_zone_number: 1 },
+            ..Recipient::default()
+        },
+        delivery: None,
+        notes: None,
+        references: None,
+        lines: vec![
+            DraftLine {
+                line_number: 1,
+                sort_key: 1,
+                description: "T-shirt".into(),
+                product: ProductRef {
+                    product_number: "SKU-1".into(),
+                },
+                quantity: dec!(2),
+                unit_net_price: dec!(100),
+                discount_percentage: None,
+                unit: Some(UnitRef { unit_number: 1 }),
+            },
+            DraftLine {
+                line_number: 2,
+                sort_key: 2,
+                description: "Gift card".into(),
+                product: ProductRef {
+                    product_number: "GIFTCARD".into(),
+                },
+                quantity: dec!(1),
+                unit_net_price: dec!(50),
+                discount_percentage: None,
+                unit: None,
+            },
+        ],
+    }
+}
+
+/// 2 × 100 at 25 % + 50 exempt = 250 + 50.
+const GROSS: Decimal = dec!(300);
+
+fn plan(reference: &str, debtor: DebtorPlan, book: bool) -> InvoicePlan {
+    let number = match &debtor {
+        DebtorPlan::Existing { customer_number }
+        | DebtorPlan::FindOrCreate {
+            customer_number, ..
+        } => *customer_number,
+        DebtorPlan::Running { .. } => 1,
+    };
+    InvoicePlan {
+        reference: reference.into(),
+        debtor,
+        draft: draft(number, 19),
+        book,
+        expected_net_total: dec!(250),
+        expected_vat_total: dec!(50),
+        expected_gross_total: GROSS,
+    }
+}
+
+fn find_or_create(n: u32) -> DebtorPlan {
+    DebtorPlan::FindOrCreate {
+        customer_number: n,
+        new_customer: new_customer(None),
+    }
+}
+
+fn opts(may_exist: bool) -> PushOptions {
+    PushOptions {
+        may_exist,
+        deadline: deadline(20),
+    }
+}
+
+#[tokio::test]
+async fn calls_per_order_new_and_returning_debtors() {
+    let sb = sandbox().await;
+    let c = client(&sb, Duration::from_secs(5));
+    let a = api(&c);
+
+    // FindOrCreate, new debtor: optimistic draft (400 customer missing),
+    // create debtor, draft again.
+    let o = push_invoice(
+        &a,
+        &plan("shop:1", find_or_create(5001), false),
+        opts(false),
+    )
+    .await
+    .expect("push");
+    assert_eq!(
+        (o.calls, o.customer_number, o.gross_amount),
+        (3, 5001, GROSS)
+    );
+    assert!(o.draft_invoice_number.is_some() && !o.reused_existing);
+
+    // Returning debtor, warm process: one call.
+    let o = push_invoice(
+        &a,
+        &plan("shop:2", find_or_create(5001), false),
+        opts(false),
+    )
+    .await
+    .expect("push");
+    assert_eq!(o.calls, 1);
+
+    // Returning debtor, cold process (new client, empty cache): still one.
+    let cold = client(&sb, Duration::from_secs(5));
+    let o = push_invoice(
+        &api(&cold),
+        &plan("shop:3", find_or_create(5001), false),
+        opts(false),
+    )
+    .await
+    .expect("push");
+    assert_eq!(o.calls, 1);
+
+    // With auto-booking: one more call.
+    let o = push_invoice(&a, &plan("shop:4", find_or_create(5001), true), opts(false))
+        .await
+        .expect("push");
+    assert_eq!(o.calls, 2);
+    assert!(o.booked_invoice_number.is_some() && o.draft_invoice_number.is_none());
+    let o = push_invoice(&a, &plan("shop:5", find_or_create(5002), true), opts(false))
+        .await
+        .expect("push");
+    assert_eq!(o.calls, 4);
+
+    // Running numbers with email: lookup + create + draft, then lookup +
+    // draft (cold), then draft only (warm).
+    let running = || DebtorPlan::Running {
+        lookup_email: Some("ann@example.com".into()),
+        new_customer: new_customer(Some("ann@example.com")),
+    };
+    let o = push_invoice(&a, &plan("shop:6", running(), false), opts(false))
+        .await
+        .expect("push");
+    assert_eq!(o.calls, 3);
+    let running_number = o.customer_number;
+    let o = push_invoice(
+        &api(&client(&sb, Duration::from_secs(5))),
+        &plan("shop:7", running(), false),
+        opts(false),
+    )
+    .await
+    .expect("push");
+    assert_eq!((o.calls, o.customer_number), (2, running_number));
+    let o = push_invoice(&a, &plan("shop:8", running(), false), opts(false))
+        .await
+        .expect("push");
+    assert_eq!((o.calls, o.customer_number), (1, running_number));
+    assert_eq!(sb.customer_count(0), 3);
+    assert_eq!(sb.drafts(0).len(), 6);
+    assert_eq!(sb.booked(0).len(), 2);
+}
+
+#[tokio::test]
+async fn lost_create_response_produces_no_second_draft() {
+    for mode in [FailMode::Drop, FailMode::GatewayTimeout, FailMode::Hold] {
+        let sb = sandbox().await;
+        let c = client(&sb, Duration::from_millis(400));
+        let a = api(&c);
+        a.create_customer(
+            &NewCustomer {
+                customer_number: Some(7),
+                ..new_customer(None)
+            },
+            deadline(5),
+        )
+        .await
+        .expect("customer");
+        sb.set_faults(Faults {
+            fail_next_creates_after_commit: 1,
+            fail_after_commit_mode: mode,
+            hold_ms: 1500,
+            ..Faults::default()
+        });
+        let o = push_invoice(
+            &a,
+            &plan(
+                "shop:lost",
+                DebtorPlan::Existing { customer_number: 7 },
+                false,
+            ),
+            opts(false),
+        )
+        .await
+        .expect("push succeeds after the lost response");
+        assert_eq!(sb.drafts_with_reference(0, "shop:lost"), 1, "{mode:?}");
+        assert_eq!(sb.drafts(0).len(), 1, "{mode:?}");
+        assert_eq!(
+            o.draft_invoice_number,
+            Some(sb.drafts(0)[0].draft_invoice_number)
+        );
+        // POST (lost) + GET by reference.
+        assert_eq!(o.calls, 2, "{mode:?}");
+
+        // A redelivered message (may_exist) reuses it too.
+        let again = push_invoice(
+            &a,
+            &plan(
+                "shop:lost",
+                DebtorPlan::Existing { customer_number: 7 },
+                false,
+            ),
+            opts(true),
+        )
+        .await
+        .expect("redelivery");
+        assert!(again.reused_existing);
+        assert_eq!(again.draft_invoice_number, o.draft_invoice_number);
+        assert_eq!(sb.drafts(0).len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn lost_booking_response_and_half_done_push_are_completed() {
+    let sb = sandbox().await;
+    let c = client(&sb, Duration::from_secs(2));
+    let a = api(&c);
+    sb.set_faults(Faults {
+        fail_next_bookings_after_commit: 1,
+        fail_after_commit_mode: FailMode::Drop,
+        ..Faults::default()
+    });
+    let o = push_invoice(&a, &plan("shop:b1", find_or_create(9), true), opts(false))
+        .await
+        .expect("push");
+    assert!(o.booked_invoice_number.is_some());
+    assert_eq!((sb.booked(0).len(), sb.drafts(0).len()), (1, 0));
+
+    // Draft made, booking not yet done: the next attempt books that draft.
+    push_invoice(&a, &plan("shop:b2", find_or_create(9), false), opts(false))
+        .await
+        .expect("draft");
+    let o = push_invoice(&a, &plan("shop:b2", find_or_create(9), true), opts(true))
+        .await
+        .expect("complete");
+    assert!(o.reused_existing && o.booked_invoice_number.is_some());
+    assert_eq!((sb.booked(0).len(), sb.drafts(0).len()), (2, 0));
+
+    // And a redelivery after booking finds the booked invoice.
+    let o = push_invoice(&a, &plan("shop:b2", find_or_create(9), true), opts(true))
+        .await
+        .expect("again");
+    assert!(o.reused_existing);
+    assert_eq!(sb.booked(0).len(), 2);
+}
+
+#[tokio::test]
+async fn amount_mismatch_deletes_the_draft_and_fails_permanently() {
+    let sb = sandbox().await;
+    let a = api(&client(&sb, Duration::from_secs(2)));
+    let mut p = plan("shop:vat", find_or_create(11), false);
+    p.expected_gross_total = dec!(312.50); // as if the gift card carried 25 %
+    let err = push_invoice(&a, &p, opts(false))
+        .await
+        .expect_err("mismatch");
+    match &err {
+        EconomicError::AmountMismatch {
+            actual, deleted, ..
+        } => {
+            assert_eq!(*actual, GROSS);
+            assert!(*deleted);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(!err.is_transient());
+    assert!(err.reason().contains("VAT"), "{}", err.reason());
+    assert_eq!(sb.drafts(0).len(), 0);
+}
+
+#[tokio::test]
+async fn error_classes() {
+    let sb = sandbox().await;
+    let c = client(&sb, Duration::from_millis(500));
+    let a = api(&c);
+
+    // 401: wrong tokens.
+    let bad = c.for_agreement(Secret::new("nope-app"), Secret::new("nope-grant"));
+    let err = bad.get_customer(1, deadline(5)).await.expect_err("401");
+    assert_eq!(err.status(), Some(401));
+    assert!(!err.is_transient());
+    let reason = err.reason();
+    assert!(
+        reason.contains("reconnect") && !reason.contains("nope-grant"),
+        "{reason}"
+    );
+    assert!(!format!("{err:?}").contains("nope-grant"));
+
+    // 400 with per-field errors.
+    let err = a
+        .create_draft(&draft(1, 99), deadline(5))
+        .await
+        .expect_err("400");
+    let api_err = err.api().expect("api error");
+    assert_eq!(api_err.status, 400);
+    assert!(api_err.has_field_error("layout") && api_err.has_field_error("customer"));
+    assert!(api_err.log_id.is_some());
+    let reason = err.reason();
+    assert!(
+        reason.contains("layout") && reason.contains("99") && reason.contains("log id"),
+        "{reason}"
+    );
+
+    // 404 reads as "absent".
+    assert_eq!(a.get_customer(424242, deadline(5)).await.expect("ok"), None);
+    assert_eq!(a.get_draft(424242, deadline(5)).await.expect("ok"), None);
+    assert!(!a.delete_draft(424242, deadline(5)).await.expect("ok"));
+    assert!(a
+        .get_product("NO-SUCH", deadline(5))
+        .await
+        .expect("ok")
+        .is_none());
+
+    // 429 with Retry-After: the wait honours it.
+    sb.set_faults(Faults {
+        fail_request_number: Some(1),
+        fail_request_mode: FailMode::TooManyRequests,
+        retry_after_seconds: 1,
+        ..Faults::default()
+    });
+    let before = a.calls();
+    let started = Instant::now();
+    a.get_customer(1, deadline(5))
+        .await
+        .expect("retried after 429");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(a.calls() - before, 2);
+
+    // 5xx, connection drop and timeout on reads are retried.
+    for mode in [FailMode::ServerError, FailMode::Drop, FailMode::Hold] {
+        sb.set_faults(Faults {
+            fail_request_number: Some(1),
+            fail_request_mode: mode,
+            hold_ms: 1500,
+            ..Faults::default()
+        });
+        let before = a.calls();
+        let zones = a.list_all::<VatZone>("/vat-zones", deadline(5)).await;
+        assert!(zones.is_ok(), "{mode:?}: {zones:?}");
+        assert_eq!(a.calls() - before, 2, "{mode:?}");
+    }
+
+    // Timeout class when e-conomic never answers in time.
+    sb.set_faults(Faults {
+        rate_timeout: 1.0,
+        hold_ms: 1500,
+        ..Faults::default()
+    });
+    let err = a
+        .get_customer(1, Instant::now() + Duration::from_millis(700))
+        .await
+        .expect_err("timeout");
+    assert!(matches!(err, EconomicError::Timeout { .. }), "{err:?}");
+    assert!(err.is_transient());
+}
+
+#[tokio::test]
+async fn retries_stop_at_the_deadline() {
+    let sb = sandbox().await;
+    let a = api(&client(&sb, Duration::from_secs(2)));
+    sb.set_faults(Faults {
+        rate_500: 1.0,
+        ..Faults::default()
+    });
+    let started = Instant::now();
+    let err = a
+        .get_customer(1, Instant::now() + Duration::from_millis(300))
+        .await
+        .expect_err("500s");
+    assert_eq!(err.status(), Some(500));
+    assert!(err.is_transient());
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A Retry-After beyond the deadline is not waited for.
+    sb.set_faults(Faults {
+        rate_429: 1.0,
+        retry_after_seconds: 30,
+        ..Faults::default()
+    });
+    let started = Instant::now();
+    let before = a.calls();
+    let err = a.get_customer(1, deadline(5)).await.expect_err("429");
+    assert_eq!(err.status(), Some(429));
+    assert_eq!(a.calls() - before, 1);
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn filters_escape_and_paging_follows_next_page() {
+    let sb = sandbox().await;
+    let a = api(&client(&sb, Duration::from_secs(5)));
+    let reference = "shop:1$(x),[y]*";
+    push_invoice(&a, &plan(reference, find_or_create(3), false), opts(false))
+        .await
+        .expect("push");
+    push_invoice(
+        &a,
+        &plan("shop:other", find_or_create(3), false),
+        opts(false),
+    )
+    .await
+    .expect("push");
+    let found = a
+        .find_drafts_by_reference(reference, deadline(5))
+        .await
+        .expect("find");
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        found[0]
+            .references
+            .as_ref()
+            .and_then(|r| r.other.as_deref()),
+        Some(reference)
+    );
+    assert!(sb.requests().iter().any(|r| r
+        .query
+        .as_deref()
+        .is_some_and(|q| q.contains("%24%28x%24%29"))));
+
+    sb.with_agreement(0, |data| {
+        for i in 0..1500 {
+            let n = format!("P{i:05}");
+            data.products.insert(
+                n.clone(),
+                economic_sandbox::data::ProductRecord {
+                    product_number: n,
+                    name: "p".into(),
+                    vat_exempt: false,
+                },
+            );
+        }
+    });
+    let all: Vec<Product> = a.list_all("/products", deadline(5)).await.expect("pages");
+    assert_eq!(all.len(), 1505);
+    let zones = a.vat_zones(deadline(5)).await.expect("zones");
+    assert!(zones
+        .iter()
+        .any(|z| z.vat_zone_number == 4 && z.name == "Domestic exempt"));
+    let before = a.calls();
+    a.vat_zones(deadline(5)).await.expect("cached");
+    assert_eq!(a.calls(), before, "reference data is cached");
+    assert!(!a.layouts(deadline(5)).await.expect("layouts").is_empty());
+    assert!(!a
+        .payment_terms(deadline(5))
+        .await
+        .expect("terms")
+        .is_empty());
+    assert!(!a
+        .customer_groups(deadline(5))
+        .await
+        .expect("groups")
+        .is_empty());
+    assert!(!a.units(deadline(5)).await.expect("units").is_empty());
+    assert!(a
+        .get_product("SKU-1", deadline(5))
+        .await
+        .expect("product")
+        .is_some());
+}
+
+#[test]
+fn serialised_bodies_satisfy_the_contract_schemas() {
+    let drafts = Schema::parse(DRAFT_SCHEMA).expect("schema");
+    let customers = Schema::parse(CUSTOMER_SCHEMA).expect("schema");
+    let mut d = draft(1, 19);
+    d.references = Some(References {
+        other: Some("shop:1".into()),
+    });
+    d.lines[0].discount_percentage = Some(dec!(12.5));
+    let value = serde_json::to_value(&d).expect("json");
+    assert_eq!(drafts.validate(&value), vec![]);
+    let value = serde_json::to_value(new_customer(Some("a@b.dk"))).expect("json");
+    assert_eq!(customers.validate(&value), vec![]);
+
+    // Negative: an invalid body is rejected, naming the property.
+    let mut bad = serde_json::to_value(&d).expect("json");
+    bad["recipient"]["name"] = serde_json::json!("x".repeat(251));
+    bad.as_object_mut().expect("object").remove("layout");
+    let paths: Vec<String> = drafts
+        .validate(&bad)
+        .iter()
+        .map(|v| v.path_text())
+        .collect();
+    assert!(
+        paths.contains(&"recipient.name".to_string()) && paths.contains(&"layout".to_string()),
+        "{paths:?}"
+    );
+}
