@@ -345,7 +345,7 @@ fn push_discounts(
         }
         entry.4 = entry.4.saturating_add(discount.points.unwrap_or(0));
     }
-    groups.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    groups.sort_by_key(|g| (g.0, g.1));
 
     let products = &config.products;
     for (group, rate, amount, labels, points) in groups {
@@ -392,7 +392,7 @@ fn thousands(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

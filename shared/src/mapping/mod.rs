@@ -100,9 +100,9 @@ pub enum MappingError {
     )]
     VoecZoneNotConfigured,
     #[error(
-        "order total {order_total} does not match its own lines: lines + shipping + fees − \
-         discounts come to {computed_total} with {vat_note}, a difference of {difference} \
-         (more than the {tolerance} the bridge rounds away); check the order's prices, \
+        "order total {order_total:.2} does not match its own lines: lines + shipping + fees − \
+         discounts come to {computed_total:.2} with {vat_note}, a difference of {difference:.2} \
+         (more than the {tolerance:.2} the bridge rounds away); check the order's prices, \
          VAT rates and total in the shop"
     )]
     TotalMismatch {
