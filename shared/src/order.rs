@@ -466,12 +466,21 @@ pub fn parse_order(json: &str) -> Result<Order, ContractError> {
     let mut deserializer = serde_json::Deserializer::from_str(json);
     let order: Order = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." || path.is_empty() {
+        let mut field = if path == "." || path.is_empty() {
             "order".to_owned()
         } else {
             format!("order.{path}")
         };
-        ContractError::new(field, clean_serde_message(&e.inner().to_string()))
+        let mut message = clean_serde_message(&e.inner().to_string());
+        // serde reports a missing field at its parent; name the field itself.
+        if let Some(name) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.strip_suffix('`'))
+        {
+            field = format!("{field}.{name}");
+            message = "missing".to_owned();
+        }
+        ContractError::new(field, message)
     })?;
     deserializer
         .end()

@@ -2,6 +2,9 @@
 //! draft fields and totals. Expected amounts are worked out by hand in the
 //! comments (net = gross / (1 + rate), VAT = round2(net × rate) per line).
 
+#[path = "common/json_schema.rs"]
+mod json_schema;
+
 use bridge::mapping::{map_order, DebtorPlan, InvoicePlan, MappingConfig, MappingError};
 use bridge::money::draft_totals;
 use bridge::order::{parse_event, ParsedEvent};
@@ -1446,4 +1449,34 @@ fn example_orders_round_trip_through_serde() {
         let stored: Value = serde_json::from_slice(&stored).unwrap();
         assert!(stored["order"]["total"].is_string(), "{}", case.name);
     }
+}
+
+/// The published contract (`shared/contracts/order-event.v1.schema.json`)
+/// accepts every example order in the table, and rejects broken ones.
+#[test]
+fn example_orders_conform_to_the_published_schema() {
+    let schema = json_schema::order_schema();
+    for case in cases() {
+        let errors = json_schema::validate(&schema, &body(&case));
+        assert!(errors.is_empty(), "{}: {errors:#?}", case.name);
+    }
+    let mut broken = body(&cases()[0]);
+    broken["order"]["currency"] = json!("dkk");
+    broken["order"]["lines"][0]["vat_rate"] = json!("125");
+    broken["order"].as_object_mut().unwrap().remove("total");
+    let errors = json_schema::validate(&schema, &broken);
+    assert!(
+        errors.iter().any(|e| e.starts_with(".order.currency")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.contains("missing `total`")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with(".order.lines[0].vat_rate")),
+        "{errors:?}"
+    );
 }
