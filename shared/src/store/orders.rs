@@ -172,6 +172,29 @@ impl OrderStore {
         ])
     }
 
+    /// An UpdateItem on one order with every attribute name aliased
+    /// (`snapshot`, `label`... collide with DynamoDB's reserved words).
+    fn update_request(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        update: &str,
+        condition: &str,
+        values: HashMap<String, AttributeValue>,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        let update = alias(update);
+        let condition = alias(condition);
+        let names = names_in(&[&update, &condition]);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(shop_id, order_id)))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+    }
+
     /// Strongly consistent read of one order.
     pub async fn get(
         &self,
@@ -263,13 +286,7 @@ impl OrderStore {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(shop_id, order_id)))
-            .update_expression(expression)
-            .condition_expression(condition)
-            .set_expression_attribute_values(Some(values))
+            .update_request(shop_id, order_id, &expression, condition, values)
             .send()
             .await;
         match result {
@@ -294,36 +311,32 @@ impl OrderStore {
         rescan_after: i64,
     ) -> Result<Option<OrderRecord>, StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(shop_id, order_id)))
-            .update_expression(
+            .update_request(
+                shop_id,
+                order_id,
                 "SET label = :pending, lease_until = :lease_until, lease_owner = :owner, \
                  attempts = if_not_exists(attempts, :zero) + :one, version = version + :one, \
                  rescan_key = :rescan_key, rescan_after = :rescan_after, updated_at = :now, \
                  history = list_append(if_not_exists(history, :empty), :entry)",
-            )
-            .condition_expression(
                 "attribute_exists(shop_id) AND label IN (:pending, :failed) \
                  AND (attribute_not_exists(lease_until) OR lease_until < :now)",
+                HashMap::from([
+                    (":pending".to_owned(), s(Label::Pending.as_str())),
+                    (":failed".to_owned(), s(Label::Failed.as_str())),
+                    (":lease_until".to_owned(), n(lease_until)),
+                    (":owner".to_owned(), s(owner)),
+                    (":zero".to_owned(), n(0)),
+                    (":one".to_owned(), n(1)),
+                    (":rescan_key".to_owned(), s(RESCAN_KEY_PENDING)),
+                    (":rescan_after".to_owned(), n(rescan_after)),
+                    (":now".to_owned(), n(now)),
+                    (":empty".to_owned(), AttributeValue::L(vec![])),
+                    (
+                        ":entry".to_owned(),
+                        history_entry(now, "transfer attempt started"),
+                    ),
+                ]),
             )
-            .set_expression_attribute_values(Some(HashMap::from([
-                (":pending".to_owned(), s(Label::Pending.as_str())),
-                (":failed".to_owned(), s(Label::Failed.as_str())),
-                (":lease_until".to_owned(), n(lease_until)),
-                (":owner".to_owned(), s(owner)),
-                (":zero".to_owned(), n(0)),
-                (":one".to_owned(), n(1)),
-                (":rescan_key".to_owned(), s(RESCAN_KEY_PENDING)),
-                (":rescan_after".to_owned(), n(rescan_after)),
-                (":now".to_owned(), n(now)),
-                (":empty".to_owned(), AttributeValue::L(vec![])),
-                (
-                    ":entry".to_owned(),
-                    history_entry(now, "transfer attempt started"),
-                ),
-            ])))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
@@ -348,17 +361,17 @@ impl OrderStore {
         owner: &str,
     ) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(shop_id, order_id)))
-            .update_expression("SET create_started = :true")
-            .condition_expression("lease_owner = :owner AND label = :pending")
-            .set_expression_attribute_values(Some(HashMap::from([
-                (":true".to_owned(), AttributeValue::Bool(true)),
-                (":owner".to_owned(), s(owner)),
-                (":pending".to_owned(), s(Label::Pending.as_str())),
-            ])))
+            .update_request(
+                shop_id,
+                order_id,
+                "SET create_started = :true",
+                "lease_owner = :owner AND label = :pending",
+                HashMap::from([
+                    (":true".to_owned(), AttributeValue::Bool(true)),
+                    (":owner".to_owned(), s(owner)),
+                    (":pending".to_owned(), s(Label::Pending.as_str())),
+                ]),
+            )
             .send()
             .await;
         match result {
@@ -415,16 +428,16 @@ impl OrderStore {
             "SET {} REMOVE lease_until, lease_owner, rescan_key, rescan_after, last_error",
             set.join(", ")
         );
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(shop_id, order_id)))
-            .update_expression(expression)
-            .condition_expression("attribute_exists(shop_id)")
-            .set_expression_attribute_values(Some(values))
-            .send()
-            .await
-            .map_err(StoreError::sdk)?;
+        self.update_request(
+            shop_id,
+            order_id,
+            &expression,
+            "attribute_exists(shop_id)",
+            values,
+        )
+        .send()
+        .await
+        .map_err(StoreError::sdk)?;
         Ok(())
     }
 
@@ -438,29 +451,27 @@ impl OrderStore {
         now: i64,
     ) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(shop_id, order_id)))
-            .update_expression(
+            .update_request(
+                shop_id,
+                order_id,
                 "SET label = :failed, last_error = :reason, updated_at = :now, \
                  version = version + :one, \
                  history = list_append(if_not_exists(history, :empty), :entry) \
                  REMOVE lease_until, lease_owner, rescan_key, rescan_after",
+                "attribute_exists(shop_id) AND label <> :ok",
+                HashMap::from([
+                    (":failed".to_owned(), s(Label::Failed.as_str())),
+                    (":ok".to_owned(), s(Label::Ok.as_str())),
+                    (":reason".to_owned(), s(reason)),
+                    (":now".to_owned(), n(now)),
+                    (":one".to_owned(), n(1)),
+                    (":empty".to_owned(), AttributeValue::L(vec![])),
+                    (
+                        ":entry".to_owned(),
+                        history_entry(now, &format!("failed: {reason}")),
+                    ),
+                ]),
             )
-            .condition_expression("attribute_exists(shop_id) AND label <> :ok")
-            .set_expression_attribute_values(Some(HashMap::from([
-                (":failed".to_owned(), s(Label::Failed.as_str())),
-                (":ok".to_owned(), s(Label::Ok.as_str())),
-                (":reason".to_owned(), s(reason)),
-                (":now".to_owned(), n(now)),
-                (":one".to_owned(), n(1)),
-                (":empty".to_owned(), AttributeValue::L(vec![])),
-                (
-                    ":entry".to_owned(),
-                    history_entry(now, &format!("failed: {reason}")),
-                ),
-            ])))
             .send()
             .await;
         match result {
@@ -482,29 +493,27 @@ impl OrderStore {
         rescan_after: i64,
     ) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(shop_id, order_id)))
-            .update_expression(
+            .update_request(
+                shop_id,
+                order_id,
                 "SET last_error = :error, updated_at = :now, rescan_after = :rescan_after, \
                  version = version + :one, \
                  history = list_append(if_not_exists(history, :empty), :entry) \
                  REMOVE lease_until, lease_owner",
+                "lease_owner = :owner",
+                HashMap::from([
+                    (":error".to_owned(), s(error)),
+                    (":now".to_owned(), n(now)),
+                    (":rescan_after".to_owned(), n(rescan_after)),
+                    (":owner".to_owned(), s(owner)),
+                    (":one".to_owned(), n(1)),
+                    (":empty".to_owned(), AttributeValue::L(vec![])),
+                    (
+                        ":entry".to_owned(),
+                        history_entry(now, &format!("will retry: {error}")),
+                    ),
+                ]),
             )
-            .condition_expression("lease_owner = :owner")
-            .set_expression_attribute_values(Some(HashMap::from([
-                (":error".to_owned(), s(error)),
-                (":now".to_owned(), n(now)),
-                (":rescan_after".to_owned(), n(rescan_after)),
-                (":owner".to_owned(), s(owner)),
-                (":one".to_owned(), n(1)),
-                (":empty".to_owned(), AttributeValue::L(vec![])),
-                (
-                    ":entry".to_owned(),
-                    history_entry(now, &format!("will retry: {error}")),
-                ),
-            ])))
             .send()
             .await;
         match result {
@@ -529,7 +538,8 @@ impl OrderStore {
                 .query()
                 .table_name(&self.table)
                 .index_name(RESCAN_INDEX)
-                .key_condition_expression("rescan_key = :pending AND rescan_after <= :now")
+                .key_condition_expression("#rescan_key = :pending AND #rescan_after <= :now")
+                .set_expression_attribute_names(Some(names_in(&["#rescan_key #rescan_after"])))
                 .set_expression_attribute_values(Some(HashMap::from([
                     (":pending".to_owned(), s(RESCAN_KEY_PENDING)),
                     (":now".to_owned(), n(now)),
@@ -564,17 +574,17 @@ impl OrderStore {
         next: i64,
     ) -> Result<bool, StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(shop_id, order_id)))
-            .update_expression("SET rescan_after = :next")
-            .condition_expression("label = :pending AND rescan_after = :seen")
-            .set_expression_attribute_values(Some(HashMap::from([
-                (":next".to_owned(), n(next)),
-                (":seen".to_owned(), n(seen_rescan_after)),
-                (":pending".to_owned(), s(Label::Pending.as_str())),
-            ])))
+            .update_request(
+                shop_id,
+                order_id,
+                "SET rescan_after = :next",
+                "label = :pending AND rescan_after = :seen",
+                HashMap::from([
+                    (":next".to_owned(), n(next)),
+                    (":seen".to_owned(), n(seen_rescan_after)),
+                    (":pending".to_owned(), s(Label::Pending.as_str())),
+                ]),
+            )
             .send()
             .await;
         match result {
@@ -583,6 +593,86 @@ impl OrderStore {
             Err(e) => Err(StoreError::sdk(e)),
         }
     }
+}
+
+/// Every attribute the orders table uses in expressions.
+const ATTRIBUTES: &[&str] = &[
+    "shop_id",
+    "order_id",
+    "label",
+    "snapshot",
+    "snapshot_rank",
+    "events",
+    "webhook_ids",
+    "history",
+    "updated_at",
+    "created_at",
+    "transferred_at",
+    "attempts",
+    "create_started",
+    "version",
+    "rescan_key",
+    "rescan_after",
+    "pending_since",
+    "last_error",
+    "lease_until",
+    "lease_owner",
+    "customer_number",
+    "economic_calls",
+    "expires_at",
+    "draft_invoice_number",
+    "booked_invoice_number",
+];
+
+/// Rewrites bare attribute names to `#name` placeholders.
+fn alias(expression: &str) -> String {
+    let mut out = String::with_capacity(expression.len() + 16);
+    let mut word = String::new();
+    let mut previous: Option<char> = None;
+    let flush = |word: &mut String, out: &mut String, previous: Option<char>| {
+        if !word.is_empty() {
+            let placeholder = matches!(previous, Some(':') | Some('#'));
+            if !placeholder && ATTRIBUTES.contains(&word.as_str()) {
+                out.push('#');
+            }
+            out.push_str(word);
+            word.clear();
+        }
+    };
+    let mut word_start_prev: Option<char> = None;
+    for c in expression.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            if word.is_empty() {
+                word_start_prev = previous;
+            }
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out, word_start_prev);
+            out.push(c);
+        }
+        previous = Some(c);
+    }
+    flush(&mut word, &mut out, word_start_prev);
+    out
+}
+
+/// The `#name → name` map for the placeholders used in `expressions`.
+fn names_in(expressions: &[&str]) -> HashMap<String, String> {
+    ATTRIBUTES
+        .iter()
+        .filter(|name| {
+            let placeholder = format!("#{name}");
+            expressions.iter().any(|e| {
+                e.match_indices(&placeholder).any(|(i, _)| {
+                    e[i + placeholder.len()..]
+                        .chars()
+                        .next()
+                        .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'))
+                })
+            })
+        })
+        .map(|name| (format!("#{name}"), (*name).to_owned()))
+        .collect()
 }
 
 fn corrupt(field: &'static str, message: impl Into<String>) -> StoreError {
@@ -706,6 +796,20 @@ impl OrderRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attribute_names_are_aliased_but_placeholders_and_functions_are_not() {
+        let e = alias("SET label = :label, attempts = if_not_exists(attempts, :zero) + :one");
+        assert_eq!(
+            e,
+            "SET #label = :label, #attempts = if_not_exists(#attempts, :zero) + :one"
+        );
+        let names = names_in(&[&e]);
+        assert_eq!(names.len(), 2);
+        assert_eq!(names.get("#label").map(String::as_str), Some("label"));
+        // `#snapshot` must not count as a use of `#snapshot_rank`.
+        assert_eq!(names_in(&["#snapshot_rank"]).len(), 1);
+    }
 
     #[test]
     fn labels_round_trip() {

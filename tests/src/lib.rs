@@ -1,0 +1,501 @@
+//! Support for the integration tests: one moto server per test binary, an
+//! e-conomic sandbox per test, unique tables and queues per test, signed
+//! webhooks delivered as real API Gateway v2 events, and a poller that
+//! drives the transfer handler like Lambda's SQS event source mapping
+//! (`local_stack::event_source::poll_once`).
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_lambda_events::event::sqs::SqsEvent;
+use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use bridge::config::{EconomicCredentials, ShopConfig, Trigger, WebhookSecret};
+use bridge::pipeline::ingest::IngestSettings;
+use bridge::pipeline::rescan::RescanSettings;
+use bridge::pipeline::transfer::TransferSettings;
+use bridge::secret::Secret;
+use bridge::store::{provision, OrderRecord, OrderStore, ShopStore};
+use economic_sandbox::{SandboxConfig, SandboxHandle};
+use ingest::IngestContext;
+use lambda_runtime::LambdaEvent;
+use local_stack::apigw::{http_api_event, to_lambda_request, HttpRequestParts};
+use local_stack::event_source::{poll_once, EventSourceSettings, PollOutcome};
+use rescan::RescanContext;
+use serde_json::Value;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use transfer::TransferContext;
+
+pub const REGION: &str = "eu-west-1";
+/// A shop's signing secret in the tests (`whsec_` + base64).
+pub const SECRET: &str = "whsec_dGVzdCBzaWduaW5nIHNlY3JldCBmb3IgdGhlIGJyaWRnZQ==";
+pub const OTHER_SECRET: &str = "whsec_YW5vdGhlciBzaG9wJ3Mgc2VjcmV0";
+
+/// The workspace root (this crate lives in `<root>/tests`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+struct Moto {
+    endpoint: String,
+    // Kept so the pipe to moto's stdin stays open while the binary runs;
+    // when the test process exits the pipe closes and moto exits too.
+    _child: Mutex<Child>,
+}
+
+fn moto_server_path() -> Result<PathBuf, String> {
+    if let Ok(path) = std::env::var("MOTO_SERVER") {
+        return Ok(PathBuf::from(path));
+    }
+    let venv = workspace_root().join(".venv/bin/moto_server");
+    if venv.exists() {
+        return Ok(venv);
+    }
+    if let Some(paths) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&paths) {
+            let candidate = dir.join("moto_server");
+            if candidate.exists() {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(
+        "moto_server not found ($MOTO_SERVER, .venv/bin/moto_server, PATH): \
+         run infra/scripts/test.sh once to create .venv"
+            .to_owned(),
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(5055)
+}
+
+fn start_moto() -> Result<Moto, String> {
+    let moto = moto_server_path()?;
+    // moto_server is a Python entry point; run it through the Python next
+    // to it with a watchdog thread that exits when stdin closes, so no
+    // orphan survives the test binary (statics are never dropped).
+    let python = moto
+        .parent()
+        .map(|d| d.join("python"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let port = free_port();
+    let script = format!(
+        "import os, sys, threading\n\
+         threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()\n\
+         from moto.server import main\n\
+         main(['-H', '127.0.0.1', '-p', '{port}'])\n"
+    );
+    let mut child = Command::new(&python)
+        .args(["-c", &script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("could not start moto via {}: {e}", python.display()))?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("moto_server exited early with {status}"));
+        }
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            // Touch stdin so a broken pipe shows up here, not later.
+            if let Some(stdin) = child.stdin.as_mut() {
+                let _ = stdin.flush();
+            }
+            return Ok(Moto {
+                endpoint: format!("http://{addr}"),
+                _child: Mutex::new(child),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    Err(format!("moto_server did not answer on {addr} within 30 s"))
+}
+
+/// The moto endpoint for this test binary (started on first use).
+pub fn moto_endpoint() -> String {
+    static MOTO: OnceLock<Result<Moto, String>> = OnceLock::new();
+    match MOTO.get_or_init(start_moto) {
+        Ok(moto) => moto.endpoint.clone(),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// SDK config pointing at moto with dummy credentials.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(moto_endpoint())
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .load()
+        .await
+}
+
+/// A name unique in this process and across parallel test binaries.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{n}-{nanos:x}", std::process::id())
+}
+
+/// Knobs a test may turn.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    pub max_receive_count: u32,
+    pub visibility_timeout_seconds: u32,
+    pub retry_base_seconds: u32,
+    pub rescan_min_age_seconds: i64,
+    pub max_body_bytes: usize,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        StackOptions {
+            max_receive_count: 5,
+            visibility_timeout_seconds: 2,
+            // 0: retries become visible again at once (fast tests).
+            retry_base_seconds: 0,
+            rescan_min_age_seconds: 300,
+            max_body_bytes: bridge::pipeline::ingest::DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// One isolated copy of the whole pipeline.
+pub struct Stack {
+    pub sdk: SdkConfig,
+    pub sandbox: SandboxHandle,
+    pub shops_table: String,
+    pub orders_table: String,
+    pub queues: provision::Queues,
+    pub queue_arn: String,
+    pub ingest: IngestContext,
+    pub transfer: TransferContext,
+    pub rescan: RescanContext,
+    pub options: StackOptions,
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        Self::with_options(StackOptions::default()).await
+    }
+
+    pub async fn with_options(options: StackOptions) -> Stack {
+        init_test_tracing();
+        let sdk = sdk_config().await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let shops_table = unique("shops");
+        let orders_table = unique("orders");
+        provision::create_tables(&dynamodb, &shops_table, &orders_table)
+            .await
+            .expect("create tables in moto");
+        let queues = provision::create_queues(
+            &sqs,
+            &unique("transfer"),
+            &unique("transfer-dlq"),
+            options.visibility_timeout_seconds,
+            options.max_receive_count,
+        )
+        .await
+        .expect("create queues in moto");
+        let queue_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&queues.queue_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.attributes)
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .unwrap_or_default();
+        let sandbox = economic_sandbox::start(SandboxConfig::default())
+            .await
+            .expect("start e-conomic sandbox");
+
+        let ingest = IngestContext::new(
+            &sdk,
+            &shops_table,
+            &orders_table,
+            &queues.queue_url,
+            IngestSettings {
+                max_body_bytes: options.max_body_bytes,
+                shop_cache_ttl: Duration::from_secs(0),
+                rescan_min_age_seconds: options.rescan_min_age_seconds,
+            },
+        );
+        let economic = bridge::economic::EconomicClient::new(bridge::economic::ClientConfig {
+            base_url: sandbox.base_url(),
+            ..bridge::economic::ClientConfig::default()
+        })
+        .expect("e-conomic client");
+        let transfer = TransferContext::new(
+            &sdk,
+            &shops_table,
+            &orders_table,
+            &queues.queue_url,
+            &queues.dead_letter_queue_url,
+            economic,
+            TransferSettings {
+                lease_seconds: 30,
+                max_receive_count: options.max_receive_count,
+                retry_base_seconds: options.retry_base_seconds,
+                retry_cap_seconds: 5,
+                rescan_min_age_seconds: options.rescan_min_age_seconds,
+                ok_record_ttl_days: 90,
+            },
+        );
+        let rescan = RescanContext::new(
+            &sdk,
+            &orders_table,
+            &queues.queue_url,
+            RescanSettings {
+                min_age_seconds: options.rescan_min_age_seconds,
+                max_orders: 500,
+            },
+        );
+        Stack {
+            sdk,
+            sandbox,
+            shops_table,
+            orders_table,
+            queues,
+            queue_arn,
+            ingest,
+            transfer,
+            rescan,
+            options,
+        }
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.sdk)
+    }
+
+    pub fn order_store(&self) -> OrderStore {
+        OrderStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), &self.orders_table)
+    }
+
+    /// Stores a shop with the sandbox's tokens and the default mapping.
+    pub async fn put_shop(&self, shop_id: &str, enabled: bool, mapping: Value) -> ShopConfig {
+        let config = ShopConfig {
+            shop_id: shop_id.to_owned(),
+            display_name: format!("Shop {shop_id}"),
+            enabled,
+            trigger: Trigger::Paid,
+            webhook_secrets: vec![WebhookSecret {
+                secret: Secret::new(SECRET),
+                valid_until: None,
+            }],
+            economic: EconomicCredentials {
+                app_secret_token: Secret::new(economic_sandbox::DEFAULT_APP_SECRET_TOKEN),
+                agreement_grant_token: Secret::new(economic_sandbox::DEFAULT_AGREEMENT_GRANT_TOKEN),
+            },
+            mapping: serde_json::from_value(mapping).expect("mapping config"),
+        };
+        ShopStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), &self.shops_table)
+            .put(&config)
+            .await
+            .expect("put shop");
+        config
+    }
+
+    /// Delivers a webhook through the real ingest handler as an API Gateway
+    /// v2 event; returns the status and JSON body.
+    pub async fn deliver(
+        &self,
+        shop_id: &str,
+        headers: Vec<(String, String)>,
+        body: &[u8],
+    ) -> (u16, Value) {
+        let path = format!("/webhooks/{shop_id}");
+        let parts = HttpRequestParts {
+            method: "POST",
+            path: &path,
+            query: "",
+            headers,
+            body,
+        };
+        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+        let event = http_api_event(
+            &parts,
+            "POST /webhooks/{shop_id}",
+            &[("shop_id", shop_id)],
+            now_ms,
+        );
+        let request = to_lambda_request(event).expect("API Gateway event converts");
+        let response = ingest::handle(&self.ingest, request).await;
+        let status = response.status().as_u16();
+        let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// Signs `body` with `secret` as delivery `webhook_id` and delivers it.
+    pub async fn send_signed(&self, shop_id: &str, webhook_id: &str, body: &[u8]) -> (u16, Value) {
+        let headers = signed_headers(SECRET, webhook_id, now(), body);
+        self.deliver(shop_id, headers, body).await
+    }
+
+    /// One poll of the transfer queue through the real transfer handler.
+    pub async fn poll_transfer(&self) -> PollOutcome {
+        let settings = EventSourceSettings {
+            queue_url: self.queues.queue_url.clone(),
+            queue_arn: self.queue_arn.clone(),
+            region: REGION.to_owned(),
+            batch_size: 10,
+            wait: Duration::from_secs(0),
+            function_timeout: Duration::from_secs(30),
+        };
+        poll_once(&self.sqs(), &settings, |event: LambdaEvent<SqsEvent>| {
+            transfer::handle(&self.transfer, event)
+        })
+        .await
+        .expect("poll transfer queue")
+    }
+
+    /// Polls until `done` holds for the order, or panics after `limit`.
+    pub async fn transfer_until(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        limit: Duration,
+        done: impl Fn(&OrderRecord) -> bool,
+    ) -> OrderRecord {
+        let started = Instant::now();
+        loop {
+            self.poll_transfer().await;
+            if let Some(record) = self.order(shop_id, order_id).await {
+                if done(&record) {
+                    return record;
+                }
+            }
+            if started.elapsed() > limit {
+                panic!(
+                    "order {shop_id}/{order_id} did not reach the expected state in {limit:?}: {:?}",
+                    self.order(shop_id, order_id).await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn order(&self, shop_id: &str, order_id: &str) -> Option<OrderRecord> {
+        self.order_store()
+            .get(shop_id, order_id)
+            .await
+            .expect("read order")
+    }
+
+    /// Messages currently visible in a queue (received, then made visible
+    /// again), with their message attributes.
+    pub async fn peek(&self, queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+        let sqs = self.sqs();
+        let out = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .visibility_timeout(0)
+            .message_attribute_names("All")
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .expect("receive");
+        out.messages.unwrap_or_default()
+    }
+
+    /// Approximate number of visible messages in a queue.
+    pub async fn depth(&self, queue_url: &str) -> usize {
+        let out = self
+            .sqs()
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .expect("queue attributes");
+        let attrs = out.attributes.unwrap_or_default();
+        let get = |name: &QueueAttributeName| {
+            attrs
+                .get(name)
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0)
+        };
+        get(&QueueAttributeName::ApproximateNumberOfMessages)
+            + get(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+    }
+}
+
+/// Logs to the test output (shown for failing tests); `RUST_LOG` filters.
+pub fn init_test_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The three Standard Webhooks headers for `body`.
+pub fn signed_headers(
+    secret: &str,
+    webhook_id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Vec<(String, String)> {
+    let signature =
+        bridge::webhook::sign(secret, webhook_id, timestamp, body).expect("valid secret");
+    vec![
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("webhook-id".to_owned(), webhook_id.to_owned()),
+        ("webhook-timestamp".to_owned(), timestamp.to_string()),
+        ("webhook-signature".to_owned(), signature),
+    ]
+}
+
+/// A valid order event body. Two T-shirts at 100.00 and shipping 39.00,
+/// prices incl. 25 % VAT: total 239.00.
+pub fn order_event(event_type: &str, order_id: &str, total: &str) -> Vec<u8> {
+    format!(
+        r#"{{
+  "type": "{event_type}",
+  "order": {{
+    "id": "{order_id}",
+    "number": "{order_id}",
+    "created_at": "2026-03-01T10:00:00Z",
+    "currency": "DKK",
+    "prices_include_vat": true,
+    "customer": {{"name": "Jens Hansen", "email": "jens@example.dk"}},
+    "billing_address": {{"street": "Vestergade 1", "zip": "8000", "city": "Aarhus", "country": "DK"}},
+    "payment_method": "card",
+    "lines": [{{"sku": "SKU-1", "name": "T-shirt", "quantity": 2, "unit_price": "100.00", "vat_rate": "25"}}],
+    "shipping": {{"name": "GLS", "price": "39.00", "vat_rate": "25"}},
+    "total": "{total}"
+  }}
+}}"#
+    )
+    .into_bytes()
+}
