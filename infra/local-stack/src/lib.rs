@@ -6,3 +6,4 @@ pub mod apigw;
 pub mod event_source;
 pub mod http_front;
 pub mod moto;
+pub mod watch;

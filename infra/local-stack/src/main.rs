@@ -1,0 +1,475 @@
+//! `local-stack`: the whole bridge on one machine, no AWS account, no Docker.
+//!
+//! Starts moto server (SQS + DynamoDB), creates the tables and queues as
+//! template.yaml defines them, starts the e-conomic sandbox (unless real
+//! e-conomic settings are given), seeds a demo shop, serves the ingest
+//! handler over HTTP, polls the queue into the transfer handler the way
+//! Lambda's event source mapping does, runs rescan on a timer, and prints
+//! every order's label change. Ctrl-C stops all of it.
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_dynamodb::config::Credentials;
+use bridge::config::ShopConfig;
+use bridge::economic::{ClientConfig, EconomicClient};
+use bridge::pipeline::ingest::IngestSettings;
+use bridge::pipeline::rescan::RescanSettings;
+use bridge::pipeline::transfer::TransferSettings;
+use bridge::store::{provision, ShopStore};
+use local_stack::event_source::{poll_once, EventSourceSettings};
+use local_stack::{http_front, moto::MotoServer, watch};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+const USAGE: &str = "\
+usage: local-stack [options]
+  --port N               webhook endpoint port (default 3000)
+  --moto-port N          moto server port (default: a free one)
+  --sandbox-port N       e-conomic sandbox port (default: a free one)
+  --sandbox-latency-ms N latency the sandbox adds to every call (default 0)
+  --rescan-every SECS    how often rescan runs (default 30)
+  --rescan-min-age SECS  how long an order stays pending before rescan re-enqueues it (default 60)
+  --max-receive-count N  deliveries before the dead-letter queue (default 5)
+  --shop FILE            shop configuration to seed (default infra/local-stack/demo/demo-shop.json)
+environment:
+  ECONOMIC_BASE_URL, ECONOMIC_APP_SECRET_TOKEN, ECONOMIC_AGREEMENT_GRANT_TOKEN
+                         talk to real e-conomic instead of the sandbox (all three needed)
+";
+
+struct Options {
+    port: u16,
+    moto_port: u16,
+    sandbox_port: u16,
+    sandbox_latency_ms: u64,
+    rescan_every: u64,
+    rescan_min_age: i64,
+    max_receive_count: u32,
+    shop_file: PathBuf,
+}
+
+fn parse_options(root: &Path) -> Result<Options, String> {
+    let mut options = Options {
+        port: 3000,
+        moto_port: 0,
+        sandbox_port: 0,
+        sandbox_latency_ms: 0,
+        rescan_every: 30,
+        rescan_min_age: 60,
+        max_receive_count: provision::DEFAULT_MAX_RECEIVE_COUNT,
+        shop_file: root.join("infra/local-stack/demo/demo-shop.json"),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            return Err(String::new());
+        }
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let number = |v: &str| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{flag}: `{v}` is not a number"))
+        };
+        match flag.as_str() {
+            "--port" => options.port = number(&value)? as u16,
+            "--moto-port" => options.moto_port = number(&value)? as u16,
+            "--sandbox-port" => options.sandbox_port = number(&value)? as u16,
+            "--sandbox-latency-ms" => options.sandbox_latency_ms = number(&value)?,
+            "--rescan-every" => options.rescan_every = number(&value)?.max(1),
+            "--rescan-min-age" => options.rescan_min_age = number(&value)? as i64,
+            "--max-receive-count" => options.max_receive_count = number(&value)?.max(1) as u32,
+            "--shop" => options.shop_file = PathBuf::from(value),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(options)
+}
+
+/// Real e-conomic, when all three settings are in the environment.
+struct RealEconomic {
+    base_url: String,
+    app_secret_token: String,
+    agreement_grant_token: String,
+}
+
+fn real_economic_from_env() -> Option<RealEconomic> {
+    Some(RealEconomic {
+        base_url: std::env::var("ECONOMIC_BASE_URL").ok()?,
+        app_secret_token: std::env::var("ECONOMIC_APP_SECRET_TOKEN").ok()?,
+        agreement_grant_token: std::env::var("ECONOMIC_AGREEMENT_GRANT_TOKEN").ok()?,
+    })
+}
+
+fn workspace_root() -> PathBuf {
+    // The binary runs from the workspace (run-local.sh cds there); fall back
+    // to the crate's compile-time location.
+    let cwd = std::env::current_dir().unwrap_or_default();
+    if cwd.join("template.yaml").is_file() {
+        return cwd;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_target(false)
+        .init();
+    let root = workspace_root();
+    let options = match parse_options(&root) {
+        Ok(options) => options,
+        Err(message) => {
+            if !message.is_empty() {
+                eprintln!("local-stack: {message}");
+            }
+            eprint!("{USAGE}");
+            std::process::exit(if message.is_empty() { 0 } else { 2 });
+        }
+    };
+    if let Err(message) = run(&root, options).await {
+        eprintln!("local-stack: {message}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(root: &Path, options: Options) -> Result<(), String> {
+    let moto = MotoServer::start(root, options.moto_port).map_err(|e| e.to_string())?;
+    println!("moto server (SQS, DynamoDB)  {}", moto.endpoint_url());
+
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(moto.endpoint_url())
+        .region(Region::new("eu-west-1"))
+        .credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "local-stack",
+        ))
+        .load()
+        .await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+
+    let names = StackNames::default();
+    provision::create_tables(&dynamodb, &names.shops_table, &names.orders_table)
+        .await
+        .map_err(|e| format!("creating tables: {e}"))?;
+    let queues = provision::create_queues(
+        &sqs,
+        &names.queue,
+        &names.dead_letter_queue,
+        TRANSFER_VISIBILITY_TIMEOUT_SECONDS,
+        options.max_receive_count,
+    )
+    .await
+    .map_err(|e| format!("creating queues: {e}"))?;
+    let queue_arn = queue_arn(&sqs, &queues.queue_url).await?;
+
+    // e-conomic: the sandbox unless real settings are given.
+    let mut shop = load_shop(&options.shop_file)?;
+    let real = real_economic_from_env();
+    let _sandbox;
+    let economic_base_url = match &real {
+        Some(real) => {
+            shop.economic.app_secret_token = bridge::secret::Secret::new(&real.app_secret_token);
+            shop.economic.agreement_grant_token =
+                bridge::secret::Secret::new(&real.agreement_grant_token);
+            println!("e-conomic (real API)         {}", real.base_url);
+            real.base_url.clone()
+        }
+        None => {
+            let sandbox = start_sandbox(&options, &shop).await?;
+            let url = sandbox.base_url();
+            println!("e-conomic sandbox            {url}  (state: {url}/_sandbox/state)");
+            _sandbox = sandbox;
+            url
+        }
+    };
+
+    ShopStore::new(dynamodb.clone(), &names.shops_table)
+        .put(&shop)
+        .await
+        .map_err(|e| format!("seeding shop {}: {e}", shop.shop_id))?;
+
+    let ingest = Arc::new(ingest::IngestContext::new(
+        &sdk,
+        &names.shops_table,
+        &names.orders_table,
+        &queues.queue_url,
+        IngestSettings {
+            rescan_min_age_seconds: options.rescan_min_age,
+            ..IngestSettings::default()
+        },
+    ));
+    let economic = EconomicClient::new(ClientConfig {
+        base_url: economic_base_url.clone(),
+        ..ClientConfig::default()
+    })
+    .map_err(|e| format!("e-conomic client: {e}"))?;
+    let transfer = Arc::new(transfer::TransferContext::new(
+        &sdk,
+        &names.shops_table,
+        &names.orders_table,
+        &queues.queue_url,
+        &queues.dead_letter_queue_url,
+        economic,
+        TransferSettings {
+            max_receive_count: options.max_receive_count,
+            rescan_min_age_seconds: options.rescan_min_age,
+            ..TransferSettings::default()
+        },
+    ));
+    let rescan = Arc::new(rescan::RescanContext::new(
+        &sdk,
+        &names.orders_table,
+        &queues.queue_url,
+        RescanSettings {
+            min_age_seconds: options.rescan_min_age,
+            max_orders: 500,
+        },
+    ));
+
+    let (listener, addr) = http_front::bind(options.port)
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", options.port))?;
+    let webhook_base = format!("http://{addr}/webhooks");
+    let ingest_for_server = ingest.clone();
+    let server = tokio::spawn(http_front::serve(listener, move |request| {
+        let ingest = ingest_for_server.clone();
+        async move { ingest::handle(&ingest, request).await }
+    }));
+
+    let settings = EventSourceSettings {
+        queue_url: queues.queue_url.clone(),
+        queue_arn,
+        region: "eu-west-1".into(),
+        batch_size: TRANSFER_BATCH_SIZE,
+        wait: Duration::from_secs(1),
+        function_timeout: Duration::from_secs(TRANSFER_TIMEOUT_SECONDS),
+    };
+    let mut workers = Vec::new();
+    for _ in 0..TRANSFER_MAX_CONCURRENCY {
+        let sqs = sqs.clone();
+        let settings = settings.clone();
+        let transfer = transfer.clone();
+        workers.push(tokio::spawn(async move {
+            loop {
+                let transfer = transfer.clone();
+                let polled = poll_once(&sqs, &settings, move |event| async move {
+                    transfer::handle(&transfer, event).await
+                })
+                .await;
+                if let Err(error) = polled {
+                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error), "poll failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }));
+    }
+    let rescan_every = Duration::from_secs(options.rescan_every);
+    workers.push(tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(rescan_every);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let event = lambda_runtime::LambdaEvent::new(
+                serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event"}),
+                lambda_runtime::Context::default(),
+            );
+            match rescan::handle(&rescan, event).await {
+                Ok(report) if report.enqueued > 0 => {
+                    println!("rescan: re-enqueued {} pending order(s)", report.enqueued)
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "rescan failed"),
+            }
+        }
+    }));
+    workers.push(tokio::spawn(watch::print_label_changes(
+        dynamodb.clone(),
+        names.orders_table.clone(),
+    )));
+
+    let env_file = root.join(".local/stack.env");
+    write_stack_env(
+        &env_file,
+        &[
+            ("AWS_ENDPOINT_URL", moto.endpoint_url()),
+            ("AWS_REGION", "eu-west-1".into()),
+            ("AWS_ACCESS_KEY_ID", "local".into()),
+            ("AWS_SECRET_ACCESS_KEY", "local".into()),
+            ("SHOPS_TABLE", names.shops_table.clone()),
+            ("ORDERS_TABLE", names.orders_table.clone()),
+            ("QUEUE_URL", queues.queue_url.clone()),
+            (
+                "DEAD_LETTER_QUEUE_URL",
+                queues.dead_letter_queue_url.clone(),
+            ),
+            ("WEBHOOK_URL", webhook_base.clone()),
+            ("ECONOMIC_BASE_URL", economic_base_url.clone()),
+        ],
+    )?;
+
+    let secret = shop
+        .webhook_secrets
+        .first()
+        .map(|s| s.secret.expose().to_owned())
+        .unwrap_or_default();
+    let sample = root.join("infra/local-stack/demo/sample-order.json");
+    println!();
+    println!(
+        "Webhook URL for shop `{}`:  {webhook_base}/{}",
+        shop.shop_id, shop.shop_id
+    );
+    println!(
+        "Stack settings for bridgectl --local:  {}",
+        env_file.display()
+    );
+    println!();
+    println!("Send a signed sample order (paste into another terminal):");
+    println!();
+    println!(
+        "  infra/scripts/send-webhook.sh {webhook_base}/{} '{secret}' {}",
+        shop.shop_id,
+        relative(root, &sample)
+    );
+    println!();
+    println!("Label changes appear below. Ctrl-C stops everything.");
+    println!();
+
+    let _ = tokio::signal::ctrl_c().await;
+    println!("\nstopping…");
+    server.abort();
+    for worker in workers {
+        worker.abort();
+    }
+    let _ = std::fs::remove_file(&env_file);
+    drop(moto);
+    Ok(())
+}
+
+/// Mirrors template.yaml: the transfer function's timeout, batch size and
+/// maximum concurrency, and the queue's visibility timeout (6 × timeout).
+const TRANSFER_TIMEOUT_SECONDS: u64 = 60;
+const TRANSFER_VISIBILITY_TIMEOUT_SECONDS: u32 = 360;
+const TRANSFER_BATCH_SIZE: i32 = 10;
+const TRANSFER_MAX_CONCURRENCY: usize = 2;
+
+struct StackNames {
+    shops_table: String,
+    orders_table: String,
+    queue: String,
+    dead_letter_queue: String,
+}
+
+impl Default for StackNames {
+    fn default() -> Self {
+        StackNames {
+            shops_table: "econ-bridge-shops".into(),
+            orders_table: "econ-bridge-orders".into(),
+            queue: "econ-bridge-transfer".into(),
+            dead_letter_queue: "econ-bridge-transfer-dlq".into(),
+        }
+    }
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Result<String, String> {
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "reading queue attributes: {}",
+                aws_sdk_sqs::error::DisplayErrorContext(e)
+            )
+        })?;
+    Ok(attributes
+        .attributes
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .unwrap_or_default())
+}
+
+fn load_shop(path: &Path) -> Result<ShopConfig, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read shop configuration {}: {e}", path.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| format!("shop configuration {} is invalid: {e}", path.display()))
+}
+
+/// Starts the sandbox with the shop's tokens and every product number the
+/// shop's mapping names, so the demo works out of the box.
+async fn start_sandbox(
+    options: &Options,
+    shop: &ShopConfig,
+) -> Result<economic_sandbox::SandboxHandle, String> {
+    let config = economic_sandbox::SandboxConfig {
+        port: options.sandbox_port,
+        agreements: vec![economic_sandbox::AgreementTokens {
+            app_secret_token: shop.economic.app_secret_token.expose().to_owned(),
+            agreement_grant_token: shop.economic.agreement_grant_token.expose().to_owned(),
+        }],
+        faults: economic_sandbox::Faults {
+            latency_ms: options.sandbox_latency_ms,
+            ..economic_sandbox::Faults::default()
+        },
+    };
+    let sandbox = economic_sandbox::start(config)
+        .await
+        .map_err(|e| format!("cannot start the e-conomic sandbox: {e}"))?;
+    let products = &shop.mapping.products;
+    let mut named: Vec<(&str, bool)> = vec![
+        (&products.fallback, false),
+        (&products.shipping, false),
+        (&products.payment_fee, false),
+        (&products.gift_wrapping, false),
+        (&products.other_fee, false),
+        (&products.discount, false),
+        (&products.promotional, false),
+        (&products.loyalty_points, false),
+        (&products.gift_card, true),
+        (
+            &shop.mapping.rounding.product,
+            shop.mapping.rounding.vat_free,
+        ),
+    ];
+    named.extend(products.map.values().map(|p| (p.as_str(), false)));
+    sandbox.with_agreement(0, |agreement| {
+        for (number, vat_exempt) in named {
+            agreement
+                .products
+                .entry(number.to_owned())
+                .or_insert_with(|| economic_sandbox::data::ProductRecord {
+                    product_number: number.to_owned(),
+                    name: number.to_owned(),
+                    vat_exempt,
+                });
+        }
+    });
+    Ok(sandbox)
+}
+
+fn write_stack_env(path: &Path, entries: &[(&str, String)]) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let text: String = entries.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
