@@ -5,6 +5,7 @@
 //! so concurrent webhook deliveries, Lambda retries and rescans agree on one
 //! outcome per order.
 
+pub mod operator;
 pub mod orders;
 pub mod provision;
 pub mod shops;

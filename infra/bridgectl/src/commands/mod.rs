@@ -1,0 +1,7 @@
+//! One module per command group.
+
+pub mod backfill;
+pub mod check;
+pub mod dlq;
+pub mod orders;
+pub mod shops;

@@ -1,0 +1,292 @@
+//! `orders list|show|resend`.
+
+use crate::cli::OrdersCommand;
+use crate::error::{CliError, Status};
+use crate::output::{age, table, timestamp, truncate, Tone};
+use crate::{now_epoch, Ctx};
+use aws_sdk_sqs::types::MessageAttributeValue;
+use bridge::store::operator::RequeueRefused;
+use bridge::store::{Label, OrderRecord};
+use serde_json::{json, Value};
+
+/// A re-sent order becomes due for rescan after this long, so it is picked
+/// up again even if the queue message is lost.
+pub const RESEND_RESCAN_DELAY_SECONDS: i64 = 600;
+
+pub async fn run(ctx: &Ctx, command: OrdersCommand) -> Result<Status, CliError> {
+    match command {
+        OrdersCommand::List { shop, label, limit } => {
+            list(ctx, &shop, label.map(|l| l.label()), limit).await
+        }
+        OrdersCommand::Show { shop, order_id } => show(ctx, &shop, &order_id).await,
+        OrdersCommand::Resend {
+            shop,
+            order_id,
+            all_failed,
+        } => {
+            if all_failed {
+                resend_all_failed(ctx, &shop).await
+            } else {
+                let order_id = order_id.ok_or_else(|| {
+                    CliError::Config("give an ORDER_ID or --all-failed".to_owned())
+                })?;
+                resend(ctx, &shop, &[order_id]).await
+            }
+        }
+    }
+}
+
+fn invoice_text(order: &OrderRecord) -> String {
+    match (order.booked_invoice_number, order.draft_invoice_number) {
+        (Some(booked), _) => format!("booked {booked}"),
+        (None, Some(draft)) => format!("draft {draft}"),
+        (None, None) => String::new(),
+    }
+}
+
+fn order_json(order: &OrderRecord, now: i64) -> Value {
+    json!({
+        "shop_id": order.shop_id,
+        "order_id": order.order_id,
+        "label": order.label.as_str(),
+        "created_at": timestamp(order.created_at),
+        "updated_at": timestamp(order.updated_at),
+        "age_seconds": (now - order.created_at).max(0),
+        "attempts": order.attempts,
+        "reason": order.last_error,
+        "draft_invoice_number": order.draft_invoice_number,
+        "booked_invoice_number": order.booked_invoice_number,
+    })
+}
+
+async fn list(
+    ctx: &Ctx,
+    shop: &str,
+    label: Option<Label>,
+    limit: usize,
+) -> Result<Status, CliError> {
+    let mut orders = ctx
+        .operator_store()?
+        .list_for_shop(shop, label, limit)
+        .await
+        .map_err(|e| ctx.orders_error(e))?;
+    // Newest first: what the merchant just complained about is on top.
+    orders.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then(a.order_id.cmp(&b.order_id))
+    });
+    let now = now_epoch();
+    if ctx.printer.json {
+        let items: Vec<Value> = orders.iter().map(|o| order_json(o, now)).collect();
+        ctx.printer
+            .print_json(&json!({ "shop_id": shop, "orders": items }));
+        return Ok(Status::Clean);
+    }
+    if orders.is_empty() {
+        println!("no orders");
+        return Ok(Status::Clean);
+    }
+    let rows: Vec<Vec<String>> = orders
+        .iter()
+        .map(|o| {
+            vec![
+                o.order_id.clone(),
+                ctx.printer.label(o.label.as_str()),
+                age(now, o.created_at),
+                o.attempts.to_string(),
+                invoice_text(o),
+                truncate(o.last_error.as_deref().unwrap_or(""), 80),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &["ORDER", "LABEL", "AGE", "ATTEMPTS", "INVOICE", "REASON"],
+            &rows
+        )
+    );
+    Ok(Status::Clean)
+}
+
+async fn show(ctx: &Ctx, shop: &str, order_id: &str) -> Result<Status, CliError> {
+    let order = ctx
+        .operator_store()?
+        .get_order(shop, order_id)
+        .await
+        .map_err(|e| ctx.orders_error(e))?
+        .ok_or_else(|| CliError::Failed(format!("no order {order_id} for shop {shop}")))?;
+    let now = now_epoch();
+    if ctx.printer.json {
+        let mut value = order_json(&order, now);
+        value["events"] = json!(order.events);
+        value["webhook_ids"] = json!(order.webhook_ids);
+        value["customer_number"] = json!(order.customer_number);
+        value["economic_calls"] = json!(order.economic_calls);
+        value["create_started"] = json!(order.create_started);
+        value["lease_until"] = json!(order.lease_until.map(timestamp));
+        value["pending_since"] = json!(order.pending_since.map(timestamp));
+        value["history"] = order
+            .history
+            .iter()
+            .map(|h| json!({"at": timestamp(h.at), "what": h.what}))
+            .collect();
+        ctx.printer.print_json(&value);
+        return Ok(Status::Clean);
+    }
+    let p = &ctx.printer;
+    println!("order:      {} (shop {})", order.order_id, order.shop_id);
+    println!("label:      {}", p.label(order.label.as_str()));
+    if let Some(reason) = &order.last_error {
+        println!("reason:     {}", p.paint(reason, Tone::Bad));
+    }
+    println!(
+        "created:    {} ({} ago)",
+        timestamp(order.created_at),
+        age(now, order.created_at)
+    );
+    println!("updated:    {}", timestamp(order.updated_at));
+    println!("events:     {}", order.events.join(", "));
+    println!("deliveries: {} webhook id(s)", order.webhook_ids.len());
+    println!("attempts:   {}", order.attempts);
+    let invoice = invoice_text(&order);
+    if !invoice.is_empty() {
+        println!("invoice:    {}", p.paint(&invoice, Tone::Good));
+    }
+    if let Some(customer) = order.customer_number {
+        println!("customer:   {customer}");
+    }
+    if let Some(calls) = order.economic_calls {
+        println!("e-conomic:  {calls} call(s) in the successful attempt");
+    }
+    if order.create_started {
+        println!("create:     started (a later attempt looks for an existing draft first)");
+    }
+    if let Some(lease) = order.lease_until.filter(|l| *l >= now) {
+        println!("lease:      held until {}", timestamp(lease));
+    }
+    println!("history:");
+    for entry in &order.history {
+        println!(
+            "  {}  {}",
+            p.paint(&timestamp(entry.at), Tone::Dim),
+            entry.what
+        );
+    }
+    Ok(Status::Clean)
+}
+
+/// The cause a re-send puts on the message: `resend` once the pipeline's
+/// `Cause` knows it, `rescan` (same handling: "look at this pending order
+/// again") until then, so transfer never sees a cause it cannot parse.
+pub fn resend_cause() -> &'static str {
+    if serde_json::from_str::<bridge::queue::Cause>("\"resend\"").is_ok() {
+        "resend"
+    } else {
+        "rescan"
+    }
+}
+
+fn attribute(value: &str) -> Result<MessageAttributeValue, CliError> {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(if value.is_empty() { "-" } else { value })
+        .build()
+        .map_err(|e| CliError::Failed(e.to_string()))
+}
+
+/// Puts a transfer message on the main queue, in the queue module's format.
+pub async fn enqueue(ctx: &Ctx, shop_id: &str, order_id: &str) -> Result<(), CliError> {
+    let queue_url = ctx.resolved.target.queue_url()?;
+    let cause = resend_cause();
+    let body = json!({"shop_id": shop_id, "order_id": order_id, "cause": cause}).to_string();
+    ctx.sqs
+        .send_message()
+        .queue_url(queue_url)
+        .message_body(body)
+        .message_attributes("shop_id", attribute(shop_id)?)
+        .message_attributes("cause", attribute(cause)?)
+        .send()
+        .await
+        .map_err(|e| {
+            ctx.queue_error(
+                aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
+                queue_url,
+                "--queue-url",
+                "QUEUE_URL",
+            )
+        })?;
+    Ok(())
+}
+
+/// Label back to pending (history "re-sent by operator"). `Ok(Err(..))`:
+/// refused, with the reason.
+pub async fn requeue_label(
+    ctx: &Ctx,
+    shop_id: &str,
+    order_id: &str,
+) -> Result<Result<(), RequeueRefused>, CliError> {
+    let now = now_epoch();
+    ctx.operator_store()?
+        .requeue_by_operator(shop_id, order_id, now, now + RESEND_RESCAN_DELAY_SECONDS)
+        .await
+        .map_err(|e| ctx.orders_error(e))
+}
+
+async fn resend(ctx: &Ctx, shop: &str, order_ids: &[String]) -> Result<Status, CliError> {
+    // Fail on a missing queue before touching any label.
+    ctx.resolved.target.queue_url()?;
+    let bar = ctx.printer.progress(order_ids.len() as u64, "re-sending");
+    let mut results = Vec::new();
+    let mut problems = false;
+    for order_id in order_ids {
+        let outcome = match requeue_label(ctx, shop, order_id).await? {
+            Ok(()) => {
+                enqueue(ctx, shop, order_id).await?;
+                Ok(())
+            }
+            Err(refused) => {
+                problems = true;
+                Err(refused.to_string())
+            }
+        };
+        bar.inc(1);
+        results.push((order_id.clone(), outcome));
+    }
+    bar.finish_and_clear();
+    if ctx.printer.json {
+        let items: Vec<Value> = results
+            .iter()
+            .map(|(id, r)| match r {
+                Ok(()) => json!({"order_id": id, "resent": true}),
+                Err(reason) => json!({"order_id": id, "resent": false, "reason": reason}),
+            })
+            .collect();
+        ctx.printer
+            .print_json(&json!({"shop_id": shop, "results": items}));
+    } else {
+        let sent = results.iter().filter(|(_, r)| r.is_ok()).count();
+        for (id, result) in &results {
+            match result {
+                Ok(()) => println!(
+                    "{id}: {} and queued",
+                    ctx.printer.label(Label::Pending.as_str())
+                ),
+                Err(reason) => println!("{id}: {}", ctx.printer.paint(reason, Tone::Bad)),
+            }
+        }
+        println!("{sent} of {} order(s) re-sent", results.len());
+    }
+    Ok(Status::problems_if(problems))
+}
+
+async fn resend_all_failed(ctx: &Ctx, shop: &str) -> Result<Status, CliError> {
+    let failed = ctx
+        .operator_store()?
+        .list_for_shop(shop, Some(Label::Failed), usize::MAX)
+        .await
+        .map_err(|e| ctx.orders_error(e))?;
+    let ids: Vec<String> = failed.into_iter().map(|o| o.order_id).collect();
+    resend(ctx, shop, &ids).await
+}

@@ -1,0 +1,457 @@
+//! `shops put|show|list|disable|enable|rotate-secret|check`.
+
+use crate::cli::ShopsCommand;
+use crate::error::{CliError, Status};
+use crate::output::{table, Tone};
+use crate::Ctx;
+use base64::Engine as _;
+use bridge::config::{ShopConfig, WebhookSecret};
+use bridge::secret::Secret;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+pub async fn run(ctx: &Ctx, command: ShopsCommand) -> Result<Status, CliError> {
+    match command {
+        ShopsCommand::Put { file } => put(ctx, &file).await,
+        ShopsCommand::Show { shop_id } => show(ctx, &shop_id).await,
+        ShopsCommand::List => list(ctx).await,
+        ShopsCommand::Disable { shop_id } => set_enabled(ctx, &shop_id, false).await,
+        ShopsCommand::Enable { shop_id } => set_enabled(ctx, &shop_id, true).await,
+        ShopsCommand::RotateSecret { shop_id, grace } => rotate(ctx, &shop_id, grace).await,
+        ShopsCommand::Check { shop_id } => super::check::run(ctx, &shop_id).await,
+    }
+}
+
+/// Reads a shop file. Errors name the field and the line but never quote
+/// values: the file holds secrets.
+pub fn parse_shop_file(path: &Path) -> Result<ShopConfig, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::Config(format!("cannot read {}: {e}", path.display())))?;
+    let is_toml = path
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("toml"));
+    let config = if is_toml {
+        parse_toml(&text)
+    } else {
+        parse_json(&text)
+    }
+    .map_err(|e| CliError::Config(format!("{}: {e}", path.display())))?;
+    validate(&config).map_err(|e| CliError::Config(format!("{}: {e}", path.display())))?;
+    Ok(config)
+}
+
+fn parse_json(text: &str) -> Result<ShopConfig, String> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let inner = e.inner();
+        format!(
+            "at `{}` (line {} column {}): {}",
+            e.path(),
+            inner.line(),
+            inner.column(),
+            redact_quoted(&inner.to_string())
+        )
+    })
+}
+
+fn parse_toml(text: &str) -> Result<ShopConfig, String> {
+    toml::from_str(text).map_err(|e: toml::de::Error| {
+        let line = e
+            .span()
+            .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+        // toml's Display quotes the offending source line, which may be a
+        // secret: use only the message.
+        match line {
+            Some(line) => format!("line {line}: {}", redact_quoted(e.message())),
+            None => redact_quoted(e.message()),
+        }
+    })
+}
+
+/// Replaces the content of `"..."` in a parser message with `…`, so a
+/// misplaced secret is not echoed. Backtick-quoted names stay.
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut inside = false;
+    for c in message.chars() {
+        if c == '"' {
+            if inside {
+                out.push('…');
+            }
+            inside = !inside;
+            out.push(c);
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Checks a parsed configuration for what serde cannot express.
+pub fn validate(config: &ShopConfig) -> Result<(), String> {
+    let id = &config.shop_id;
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    {
+        return Err(
+            "shop_id must be 1 to 64 characters of letters, digits, '-', '_' or '.' \
+             (it is part of the webhook URL)"
+                .to_owned(),
+        );
+    }
+    if config.webhook_secrets.is_empty() {
+        return Err(
+            "webhook_secrets is empty: add one `whsec_...` secret (or put the shop, then run \
+             `bridgectl shops rotate-secret`)"
+                .to_owned(),
+        );
+    }
+    for (i, secret) in config.webhook_secrets.iter().enumerate() {
+        if !secret.secret.expose().starts_with("whsec_")
+            || bridge::webhook::sign(secret.secret.expose(), "check", 0, b"").is_none()
+        {
+            return Err(format!(
+                "webhook_secrets[{i}].secret is not `whsec_` followed by base64"
+            ));
+        }
+        if let Some(until) = &secret.valid_until {
+            if OffsetDateTime::parse(until, &Rfc3339).is_err() {
+                return Err(format!(
+                    "webhook_secrets[{i}].valid_until is not an RFC 3339 time (e.g. 2025-07-01T12:00:00Z)"
+                ));
+            }
+        }
+    }
+    if config.economic.app_secret_token.is_empty() {
+        return Err("economic.app_secret_token is empty".to_owned());
+    }
+    if config.economic.agreement_grant_token.is_empty() {
+        return Err("economic.agreement_grant_token is empty".to_owned());
+    }
+    Ok(())
+}
+
+/// A short one-way fingerprint so operators can tell secrets apart
+/// without seeing them.
+pub fn fingerprint(secret: &Secret) -> String {
+    let digest = Sha256::digest(secret.expose().as_bytes());
+    format!("[redacted sha256:{}]", hex::encode(&digest[..4]))
+}
+
+/// The configuration as JSON with every secret replaced by its fingerprint.
+pub fn redacted(config: &ShopConfig) -> Value {
+    let mut value = serde_json::to_value(config).unwrap_or(Value::Null);
+    if let Some(secrets) = value
+        .get_mut("webhook_secrets")
+        .and_then(Value::as_array_mut)
+    {
+        for (entry, secret) in secrets.iter_mut().zip(&config.webhook_secrets) {
+            entry["secret"] = Value::String(fingerprint(&secret.secret));
+        }
+    }
+    if let Some(economic) = value.get_mut("economic") {
+        economic["app_secret_token"] =
+            Value::String(fingerprint(&config.economic.app_secret_token));
+        economic["agreement_grant_token"] =
+            Value::String(fingerprint(&config.economic.agreement_grant_token));
+    }
+    value
+}
+
+async fn put(ctx: &Ctx, file: &Path) -> Result<Status, CliError> {
+    let config = parse_shop_file(file)?;
+    let store = ctx.shop_store()?;
+    let existed = store
+        .get(&config.shop_id)
+        .await
+        .map_err(|e| ctx.shops_error(e))?
+        .is_some();
+    store.put(&config).await.map_err(|e| ctx.shops_error(e))?;
+    let action = if existed { "updated" } else { "added" };
+    if ctx.printer.json {
+        ctx.printer.print_json(&json!({
+            "shop_id": config.shop_id,
+            "action": action,
+            "enabled": config.enabled,
+        }));
+    } else {
+        println!(
+            "shop {} {} ({})",
+            config.shop_id,
+            action,
+            if config.enabled {
+                "enabled"
+            } else {
+                "disabled"
+            }
+        );
+        println!("next: bridgectl shops check {}", config.shop_id);
+    }
+    Ok(Status::Clean)
+}
+
+pub async fn load(ctx: &Ctx, shop_id: &str) -> Result<ShopConfig, CliError> {
+    ctx.shop_store()?
+        .get(shop_id)
+        .await
+        .map_err(|e| ctx.shops_error(e))?
+        .ok_or_else(|| {
+            CliError::Failed(format!(
+                "no shop {shop_id} in table {} (see `bridgectl shops list`)",
+                ctx.resolved.target.shops_table.as_deref().unwrap_or("?")
+            ))
+        })
+}
+
+async fn show(ctx: &Ctx, shop_id: &str) -> Result<Status, CliError> {
+    let config = load(ctx, shop_id).await?;
+    let view = redacted(&config);
+    if ctx.printer.json {
+        ctx.printer.print_json(&view);
+        return Ok(Status::Clean);
+    }
+    let now = OffsetDateTime::now_utc();
+    println!("shop:     {}", config.shop_id);
+    println!("name:     {}", config.display_name);
+    println!(
+        "enabled:  {}",
+        if config.enabled {
+            ctx.printer.paint("yes", Tone::Good)
+        } else {
+            ctx.printer.paint("no (webhooks refused)", Tone::Bad)
+        }
+    );
+    println!("trigger:  {}", view["trigger"].as_str().unwrap_or("?"));
+    println!("webhook secrets:");
+    for secret in &config.webhook_secrets {
+        println!(
+            "  {}  {}",
+            fingerprint(&secret.secret),
+            secret_validity(secret, now)
+        );
+    }
+    println!(
+        "e-conomic tokens: app secret {}, agreement grant {}",
+        fingerprint(&config.economic.app_secret_token),
+        fingerprint(&config.economic.agreement_grant_token)
+    );
+    println!("mapping:");
+    let mapping = serde_json::to_string_pretty(&view["mapping"]).unwrap_or_default();
+    for line in mapping.lines() {
+        println!("  {line}");
+    }
+    Ok(Status::Clean)
+}
+
+fn secret_validity(secret: &WebhookSecret, now: OffsetDateTime) -> String {
+    match &secret.valid_until {
+        None => "valid, no expiry".to_owned(),
+        Some(until) => match OffsetDateTime::parse(until, &Rfc3339) {
+            Ok(t) if t >= now => format!("valid until {until}"),
+            Ok(_) => format!("expired {until}"),
+            Err(_) => format!("invalid valid_until {until} (treated as expired)"),
+        },
+    }
+}
+
+async fn list(ctx: &Ctx) -> Result<Status, CliError> {
+    let shops = ctx
+        .shops_admin()?
+        .list_shops()
+        .await
+        .map_err(|e| ctx.shops_error(e))?;
+    if ctx.printer.json {
+        let items: Vec<Value> = shops
+            .iter()
+            .map(|s| json!({"shop_id": s.shop_id, "enabled": s.enabled, "display_name": s.display_name}))
+            .collect();
+        ctx.printer.print_json(&json!({ "shops": items }));
+        return Ok(Status::Clean);
+    }
+    if shops.is_empty() {
+        println!("no shops (add one with `bridgectl shops put FILE`)");
+        return Ok(Status::Clean);
+    }
+    let rows: Vec<Vec<String>> = shops
+        .iter()
+        .map(|s| {
+            vec![
+                s.shop_id.clone(),
+                if s.enabled {
+                    ctx.printer.paint("enabled", Tone::Good)
+                } else {
+                    ctx.printer.paint("disabled", Tone::Bad)
+                },
+                s.display_name.clone(),
+            ]
+        })
+        .collect();
+    print!("{}", table(&["SHOP", "STATE", "NAME"], &rows));
+    Ok(Status::Clean)
+}
+
+async fn set_enabled(ctx: &Ctx, shop_id: &str, enabled: bool) -> Result<Status, CliError> {
+    let found = ctx
+        .shops_admin()?
+        .set_enabled(shop_id, enabled)
+        .await
+        .map_err(|e| ctx.shops_error(e))?;
+    if !found {
+        return Err(CliError::Failed(format!(
+            "no shop {shop_id} (see `bridgectl shops list`)"
+        )));
+    }
+    let state = if enabled { "enabled" } else { "disabled" };
+    if ctx.printer.json {
+        ctx.printer
+            .print_json(&json!({"shop_id": shop_id, "enabled": enabled}));
+    } else {
+        println!("shop {shop_id} {state}");
+    }
+    Ok(Status::Clean)
+}
+
+/// A fresh `whsec_` secret from 32 random bytes.
+pub fn new_webhook_secret() -> Secret {
+    let bytes: [u8; 32] = rand::random();
+    Secret::new(format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    ))
+}
+
+/// Adds `new` and limits every other still-valid secret to `now + grace`;
+/// drops secrets that expired already.
+pub fn rotate_secrets(
+    secrets: &[WebhookSecret],
+    new: Secret,
+    now: OffsetDateTime,
+    grace_seconds: i64,
+) -> Result<(Vec<WebhookSecret>, String), CliError> {
+    let until = now + time::Duration::seconds(grace_seconds);
+    let until_text = until
+        .replace_nanosecond(0)
+        .unwrap_or(until)
+        .format(&Rfc3339)
+        .map_err(|e| CliError::Failed(format!("cannot format time: {e}")))?;
+    let mut kept = Vec::new();
+    for secret in secrets {
+        let current_end = match &secret.valid_until {
+            None => None,
+            Some(text) => match OffsetDateTime::parse(text, &Rfc3339) {
+                Ok(t) if t >= now => Some(t),
+                // Expired or unreadable: already refused by verification.
+                _ => continue,
+            },
+        };
+        let valid_until = match current_end {
+            Some(t) if t <= until => secret.valid_until.clone(),
+            _ => Some(until_text.clone()),
+        };
+        kept.push(WebhookSecret {
+            secret: secret.secret.clone(),
+            valid_until,
+        });
+    }
+    kept.push(WebhookSecret {
+        secret: new,
+        valid_until: None,
+    });
+    Ok((kept, until_text))
+}
+
+async fn rotate(ctx: &Ctx, shop_id: &str, grace_seconds: i64) -> Result<Status, CliError> {
+    let mut config = load(ctx, shop_id).await?;
+    let new = new_webhook_secret();
+    let (secrets, old_valid_until) = rotate_secrets(
+        &config.webhook_secrets,
+        new.clone(),
+        OffsetDateTime::now_utc(),
+        grace_seconds,
+    )?;
+    let previous = secrets.len() - 1;
+    config.webhook_secrets = secrets;
+    ctx.shop_store()?
+        .put(&config)
+        .await
+        .map_err(|e| ctx.shops_error(e))?;
+    if ctx.printer.json {
+        ctx.printer.print_json(&json!({
+            "shop_id": shop_id,
+            "secret": new.expose(),
+            "previous_secrets": previous,
+            "previous_valid_until": old_valid_until,
+        }));
+    } else {
+        // The secret alone on stdout (pipe-friendly); the rest on stderr.
+        println!("{}", new.expose());
+        eprintln!(
+            "new webhook secret for {shop_id} printed above; it is shown only this once: \
+             give it to the shop now."
+        );
+        if previous > 0 {
+            eprintln!("{previous} previous secret(s) stay valid until {old_valid_until}.");
+        }
+    }
+    Ok(Status::Clean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parser_messages_do_not_quote_values() {
+        assert_eq!(
+            redact_quoted(r#"invalid type: string "whsec_abc", expected u32"#),
+            r#"invalid type: string "…", expected u32"#
+        );
+        assert_eq!(redact_quoted("unknown field `x`"), "unknown field `x`");
+    }
+
+    #[test]
+    fn rotation_keeps_old_secrets_for_the_grace_period_only() {
+        let now = OffsetDateTime::from_unix_timestamp(1_750_000_000).unwrap();
+        let secrets = vec![
+            WebhookSecret {
+                secret: Secret::new("whsec_b2xk"),
+                valid_until: None,
+            },
+            WebhookSecret {
+                secret: Secret::new("whsec_ZXhwaXJlZA"),
+                valid_until: Some("2020-01-01T00:00:00Z".to_owned()),
+            },
+            WebhookSecret {
+                secret: Secret::new("whsec_c29vbg"),
+                valid_until: Some("2025-06-15T16:00:00Z".to_owned()),
+            },
+        ];
+        let (out, until) =
+            rotate_secrets(&secrets, Secret::new("whsec_bmV3"), now, 86_400).unwrap();
+        assert_eq!(until, "2025-06-16T15:06:40Z");
+        assert_eq!(out.len(), 3, "the expired secret is dropped");
+        assert_eq!(out[0].valid_until.as_deref(), Some("2025-06-16T15:06:40Z"));
+        // An earlier expiry is never extended.
+        assert_eq!(out[1].valid_until.as_deref(), Some("2025-06-15T16:00:00Z"));
+        assert_eq!(out[2].secret.expose(), "whsec_bmV3");
+        assert_eq!(out[2].valid_until, None);
+    }
+
+    #[test]
+    fn new_secrets_are_32_random_bytes() {
+        let a = new_webhook_secret();
+        let b = new_webhook_secret();
+        assert_ne!(a, b);
+        let encoded = a.expose().strip_prefix("whsec_").unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap();
+        assert_eq!(bytes.len(), 32);
+    }
+}
