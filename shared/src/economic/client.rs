@@ -234,13 +234,24 @@ impl EconomicApi {
                     agreement = %self.agreement_key,
                     "e-conomic call"
                 ),
-                Err(err) => tracing::warn!(
+                // Transient failures are worth a warning; a 4xx is often
+                // expected (e.g. the optimistic draft for a new debtor) and
+                // the caller logs the order's real outcome.
+                Err(err) if err.is_transient() => tracing::warn!(
                     target: "economic",
                     method = %method, path, status = err.status().unwrap_or(0), duration_ms, attempt,
                     agreement = %self.agreement_key,
-                    transient = err.is_transient(),
+                    transient = true,
                     error = %err,
                     "e-conomic call failed"
+                ),
+                Err(err) => tracing::info!(
+                    target: "economic",
+                    method = %method, path, status = err.status().unwrap_or(0), duration_ms, attempt,
+                    agreement = %self.agreement_key,
+                    transient = false,
+                    error = %err,
+                    "e-conomic call rejected"
                 ),
             }
             let err = match result {
