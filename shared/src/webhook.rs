@@ -123,7 +123,7 @@ fn secret_key(secret: &str) -> Option<Vec<u8>> {
     let encoded = secret.strip_prefix(SECRET_PREFIX).unwrap_or(secret);
     let trimmed = encoded.trim_end_matches('=');
     let mut padded = trimmed.to_owned();
-    while padded.len() % 4 != 0 {
+    while !padded.len().is_multiple_of(4) {
         padded.push('=');
     }
     let key = STANDARD.decode(padded).ok()?;

@@ -1,0 +1,258 @@
+//! template.yaml and `bridge::store::provision` describe the same tables
+//! and queues; IAM is least privilege.
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use bridge::store::provision::{self, *};
+use bridge::store::RESCAN_INDEX;
+use integration_tests::{sdk_config, unique, workspace_root};
+use serde_yaml::Value;
+
+fn template() -> Value {
+    let path = workspace_root().join("template.yaml");
+    let text = std::fs::read_to_string(&path).expect("read template.yaml");
+    serde_yaml::from_str(&text).expect("template.yaml is YAML")
+}
+
+fn at<'a>(value: &'a Value, path: &[&str]) -> &'a Value {
+    path.iter().fold(value, |v, key| match v.get(*key) {
+        Some(next) => next,
+        None => panic!("template has no {}", path.join(".")),
+    })
+}
+
+fn key_schema(value: &Value) -> Vec<(String, String)> {
+    value
+        .as_sequence()
+        .expect("KeySchema is a list")
+        .iter()
+        .map(|k| {
+            (
+                k["AttributeName"].as_str().unwrap_or_default().to_owned(),
+                k["KeyType"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn attribute_type(table: &Value, name: &str) -> String {
+    at(table, &["Properties", "AttributeDefinitions"])
+        .as_sequence()
+        .expect("list")
+        .iter()
+        .find(|d| d["AttributeName"].as_str() == Some(name))
+        .and_then(|d| d["AttributeType"].as_str())
+        .unwrap_or_else(|| panic!("no attribute definition for {name}"))
+        .to_owned()
+}
+
+/// A CloudFormation intrinsic (`!GetAtt`, `!Ref`, `!Sub`...).
+fn is_tagged(value: &Value) -> bool {
+    matches!(value, Value::Tagged(_))
+}
+
+#[test]
+fn tables_match_provisioning_constants() {
+    let t = template();
+    let orders = at(&t, &["Resources", "OrdersTable"]);
+    assert_eq!(
+        key_schema(at(orders, &["Properties", "KeySchema"])),
+        vec![
+            (ORDERS_KEYS.0.to_owned(), "HASH".to_owned()),
+            (ORDERS_KEYS.1.to_owned(), "RANGE".to_owned())
+        ]
+    );
+    let gsi = &at(orders, &["Properties", "GlobalSecondaryIndexes"])[0];
+    assert_eq!(gsi["IndexName"].as_str(), Some(RESCAN_INDEX));
+    assert_eq!(
+        key_schema(&gsi["KeySchema"]),
+        vec![
+            (RESCAN_INDEX_KEYS.0.to_owned(), "HASH".to_owned()),
+            (RESCAN_INDEX_KEYS.1.to_owned(), "RANGE".to_owned())
+        ]
+    );
+    assert_eq!(
+        gsi["Projection"]["ProjectionType"].as_str(),
+        Some("KEYS_ONLY")
+    );
+    assert_eq!(attribute_type(orders, RESCAN_INDEX_KEYS.1), "N");
+    assert_eq!(attribute_type(orders, RESCAN_INDEX_KEYS.0), "S");
+    let ttl = at(orders, &["Properties", "TimeToLiveSpecification"]);
+    assert_eq!(ttl["AttributeName"].as_str(), Some(ORDERS_TTL_ATTRIBUTE));
+    assert_eq!(ttl["Enabled"].as_bool(), Some(true));
+
+    let shops = at(&t, &["Resources", "ShopsTable"]);
+    assert_eq!(
+        key_schema(at(shops, &["Properties", "KeySchema"])),
+        vec![(SHOPS_KEY.to_owned(), "HASH".to_owned())]
+    );
+    for table in [orders, shops] {
+        let props = &table["Properties"];
+        assert_eq!(props["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+        assert_eq!(
+            props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+            Some(true)
+        );
+        assert_eq!(
+            props["SSESpecification"]["SSEEnabled"].as_bool(),
+            Some(true)
+        );
+    }
+}
+
+#[test]
+fn queues_and_timeouts_are_consistent() {
+    let t = template();
+    let default_receives = at(&t, &["Parameters", "MaxReceiveCount", "Default"]);
+    assert_eq!(
+        default_receives.as_u64(),
+        Some(u64::from(DEFAULT_MAX_RECEIVE_COUNT))
+    );
+    let queue = at(&t, &["Resources", "TransferQueue", "Properties"]);
+    let visibility = queue["VisibilityTimeout"].as_u64().expect("visibility");
+    let transfer_timeout = at(
+        &t,
+        &["Resources", "TransferFunction", "Properties", "Timeout"],
+    )
+    .as_u64()
+    .expect("timeout");
+    assert!(
+        visibility >= 6 * transfer_timeout,
+        "visibility {visibility} s must be ≥ 6 × transfer timeout {transfer_timeout} s"
+    );
+    assert!(is_tagged(&queue["RedrivePolicy"]["maxReceiveCount"]));
+    let dlq = at(&t, &["Resources", "TransferDeadLetterQueue", "Properties"]);
+    assert_eq!(
+        dlq["MessageRetentionPeriod"].as_u64(),
+        Some(u64::from(DLQ_RETENTION_SECONDS))
+    );
+    let event = at(
+        &t,
+        &[
+            "Resources",
+            "TransferFunction",
+            "Properties",
+            "Events",
+            "Queue",
+            "Properties",
+        ],
+    );
+    assert_eq!(
+        event["FunctionResponseTypes"][0].as_str(),
+        Some("ReportBatchItemFailures")
+    );
+    // The function's MAX_RECEIVE_COUNT is the same parameter as the redrive.
+    let env = at(
+        &t,
+        &[
+            "Resources",
+            "TransferFunction",
+            "Properties",
+            "Environment",
+            "Variables",
+        ],
+    );
+    assert_eq!(
+        env["MAX_RECEIVE_COUNT"],
+        queue["RedrivePolicy"]["maxReceiveCount"]
+    );
+}
+
+#[test]
+fn iam_is_least_privilege() {
+    let t = template();
+    let resources = at(&t, &["Resources"]).as_mapping().expect("map");
+    let mut statements = 0;
+    for (name, resource) in resources {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let policies = resource["Properties"]["Policies"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{name:?} has explicit policies"));
+        for policy in policies {
+            for statement in policy["Statement"].as_sequence().expect("statements") {
+                statements += 1;
+                for action in statement["Action"].as_sequence().expect("action list") {
+                    let action = action.as_str().expect("action string");
+                    assert!(!action.contains('*'), "{name:?}: wildcard action {action}");
+                }
+                let resource = &statement["Resource"];
+                // Scoped to the stack's own resources: !GetAtt / !Sub / !Ref.
+                assert!(
+                    is_tagged(resource),
+                    "{name:?}: resource must reference the stack's own table/queue, got {resource:?}"
+                );
+                assert!(!format!("{resource:?}").contains('*'));
+            }
+        }
+    }
+    assert!(statements >= 10, "found {statements} statements");
+}
+
+#[tokio::test]
+async fn provisioning_creates_what_the_template_declares() {
+    let sdk = sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let (shops, orders) = (unique("shops"), unique("orders"));
+    provision::create_tables(&dynamodb, &shops, &orders)
+        .await
+        .expect("create");
+    let described = dynamodb
+        .describe_table()
+        .table_name(&orders)
+        .send()
+        .await
+        .expect("describe")
+        .table
+        .expect("table");
+    let t = template();
+    let declared = key_schema(at(
+        &t,
+        &["Resources", "OrdersTable", "Properties", "KeySchema"],
+    ));
+    let actual: Vec<(String, String)> = described
+        .key_schema()
+        .iter()
+        .map(|k| {
+            (
+                k.attribute_name().to_owned(),
+                k.key_type().as_str().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(actual, declared);
+    let index = &described.global_secondary_indexes()[0];
+    assert_eq!(index.index_name(), Some(RESCAN_INDEX));
+    let ttl = dynamodb
+        .describe_time_to_live()
+        .table_name(&orders)
+        .send()
+        .await
+        .expect("ttl")
+        .time_to_live_description
+        .and_then(|d| d.attribute_name)
+        .expect("ttl attribute");
+    assert_eq!(ttl, ORDERS_TTL_ATTRIBUTE);
+
+    let queues = create_queues(&sqs, &unique("q"), &unique("dlq"), 30, 5)
+        .await
+        .expect("queues");
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&queues.queue_url)
+        .attribute_names(QueueAttributeName::RedrivePolicy)
+        .send()
+        .await
+        .expect("attributes")
+        .attributes
+        .unwrap_or_default();
+    let redrive: serde_json::Value = serde_json::from_str(
+        attrs
+            .get(&QueueAttributeName::RedrivePolicy)
+            .expect("redrive policy"),
+    )
+    .expect("JSON");
+    assert_eq!(redrive["deadLetterTargetArn"], queues.dead_letter_queue_arn);
+    assert_eq!(redrive["maxReceiveCount"].to_string(), "5");
+}
