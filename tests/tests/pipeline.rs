@@ -443,3 +443,73 @@ async fn futures_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> 
     handles.extend(done.into_iter().flatten());
     handles
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_create_response_is_retried_without_a_second_invoice() {
+    let stack = Stack::start().await;
+    stack.put_shop("acme", true, json!({})).await;
+    // e-conomic creates the draft, then the answer is lost (connection
+    // dropped), every time the client tries within this attempt.
+    stack.sandbox.set_faults(Faults {
+        fail_next_creates_after_commit: 1,
+        ..Faults::default()
+    });
+    let body = order_event("order.paid", "9001", "239.00");
+    assert_eq!(stack.send_signed("acme", "msg_9001", &body).await.0, 202);
+
+    let record = stack
+        .transfer_until("acme", "9001", LIMIT, |r| r.label != Label::Pending)
+        .await;
+    assert_eq!(record.label, Label::Ok, "{:?}", record.last_error);
+    assert!(record.create_started);
+    assert_eq!(
+        stack.sandbox.drafts_with_reference(0, &reference("9001")),
+        1,
+        "the draft created before the lost answer is reused, not duplicated"
+    );
+    assert_eq!(
+        record.draft_invoice_number,
+        stack
+            .sandbox
+            .drafts(0)
+            .first()
+            .map(|d| d.draft_invoice_number)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_leased_by_another_attempt_is_left_alone_until_the_lease_ends() {
+    let stack = Stack::start().await;
+    stack.put_shop("acme", true, json!({})).await;
+    let body = order_event("order.paid", "9101", "239.00");
+    assert_eq!(stack.send_signed("acme", "msg_9101", &body).await.0, 202);
+
+    // Another worker holds the order for two seconds.
+    let t = now();
+    let claimed = stack
+        .order_store()
+        .claim("acme", "9101", "someone-else", t, t + 2, t + 400)
+        .await
+        .expect("claim");
+    assert!(claimed.is_some());
+
+    let outcome = stack.poll_transfer().await;
+    assert_eq!(
+        (outcome.received, outcome.failed),
+        (1, 1),
+        "reported for retry"
+    );
+    assert!(
+        stack.sandbox.drafts(0).is_empty(),
+        "nothing pushed meanwhile"
+    );
+
+    let record = stack
+        .transfer_until("acme", "9101", LIMIT, |r| r.label == Label::Ok)
+        .await;
+    assert_eq!(record.attempts, 2);
+    assert_eq!(
+        stack.sandbox.drafts_with_reference(0, &reference("9101")),
+        1
+    );
+}
