@@ -352,12 +352,12 @@ async fn run(root: &Path, options: Options) -> Result<(), String> {
     Ok(())
 }
 
-/// Mirrors template.yaml: the transfer function's timeout, batch size and
+/// Mirrors template.yaml's defaults: the transfer function's timeout, batch size and
 /// maximum concurrency, and the queue's visibility timeout (6 × timeout).
 const TRANSFER_TIMEOUT_SECONDS: u64 = 60;
 const TRANSFER_VISIBILITY_TIMEOUT_SECONDS: u32 = 360;
-const TRANSFER_BATCH_SIZE: i32 = 10;
-const TRANSFER_MAX_CONCURRENCY: usize = 2;
+const TRANSFER_BATCH_SIZE: i32 = 5;
+const TRANSFER_MAX_CONCURRENCY: usize = 5;
 
 struct StackNames {
     shops_table: String,
