@@ -121,6 +121,10 @@ pub enum DlqCommand {
         /// Move at most N messages (forces a message-by-message move).
         #[arg(long)]
         max: Option<usize>,
+        /// Seconds a message being moved stays hidden; after an
+        /// interrupted replay, unmoved messages reappear in the DLQ after this.
+        #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(i32).range(1..=43_200))]
+        visibility_timeout: i32,
     },
 }
 

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 /// Stack output names read with `--stack` (as template.yaml declares them).
 pub const OUTPUT_SHOPS_TABLE: &str = "ShopsTableName";
 pub const OUTPUT_ORDERS_TABLE: &str = "OrdersTableName";
-pub const OUTPUT_QUEUE_URL: &str = "QueueUrl";
+pub const OUTPUT_QUEUE_URL: &str = "TransferQueueUrl";
 pub const OUTPUT_DEAD_LETTER_QUEUE_URL: &str = "DeadLetterQueueUrl";
 pub const OUTPUT_WEBHOOK_URL: &str = "WebhookUrl";
 
@@ -130,13 +130,15 @@ pub struct Resolved {
 
 /// Reads the local env file, loads AWS configuration, reads stack outputs.
 pub async fn resolve(args: &TargetArgs) -> Result<Resolved, CliError> {
+    // An empty value (e.g. `SHOPS_TABLE=`) counts as not given.
+    let given = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
     let mut target = Target {
-        shops_table: args.shops_table.clone(),
-        orders_table: args.orders_table.clone(),
-        queue_url: args.queue_url.clone(),
-        dead_letter_queue_url: args.dlq_url.clone(),
-        webhook_url: args.webhook_url.clone(),
-        economic_base_url: args.economic_base_url.clone(),
+        shops_table: given(&args.shops_table),
+        orders_table: given(&args.orders_table),
+        queue_url: given(&args.queue_url),
+        dead_letter_queue_url: given(&args.dlq_url),
+        webhook_url: given(&args.webhook_url),
+        economic_base_url: given(&args.economic_base_url),
         endpoint_url: None,
         local: args.local,
         stack: args.stack.clone(),

@@ -1,7 +1,406 @@
-//! `shops check ID` (written next).
-use crate::error::{CliError, Status};
-use crate::Ctx;
+//! `shops check ID`: before a shop goes live, ask its e-conomic agreement
+//! whether the tokens work and whether every VAT zone, layout, payment
+//! term, customer group, customer, product and unit its mapping names
+//! exists. Each problem says which setting to change.
 
-pub async fn run(_ctx: &Ctx, _shop_id: &str) -> Result<Status, CliError> {
-    Err(CliError::Failed("not yet".to_owned()))
+use crate::error::{CliError, Status};
+use crate::output::Tone;
+use crate::Ctx;
+use bridge::config::ShopConfig;
+use bridge::economic::{ClientConfig, EconomicApi, EconomicClient, EconomicError};
+use bridge::mapping::{DebtorFallback, DebtorStrategy, MappingConfig};
+use serde::Serialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// One thing to fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// `tokens`, `vat_zone`, `layout`, `payment_terms`, `customer_group`,
+    /// `customer`, `product`, `unit`, `config`.
+    pub kind: &'static str,
+    /// The configuration setting(s) naming it, e.g. `payment_methods.card.layout`.
+    pub field: String,
+    pub message: String,
+}
+
+/// Numbers the mapping refers to, each with the settings that name it.
+#[derive(Debug, Default)]
+pub struct References {
+    pub vat_zones: BTreeMap<u32, Vec<String>>,
+    pub layouts: BTreeMap<u32, Vec<String>>,
+    pub payment_terms: BTreeMap<u32, Vec<String>>,
+    pub customer_groups: BTreeMap<u32, Vec<String>>,
+    pub customers: BTreeMap<u32, Vec<String>>,
+    pub products: BTreeMap<String, Vec<String>>,
+    pub units: BTreeMap<u32, Vec<String>>,
+    /// Settings that say a payment term needs `due_days`.
+    pub due_days: BTreeMap<String, (u32, Option<u32>)>,
+    /// Problems visible without asking e-conomic.
+    pub local_problems: Vec<Problem>,
+}
+
+fn add<K: Ord>(map: &mut BTreeMap<K, Vec<String>>, key: K, field: impl Into<String>) {
+    map.entry(key).or_default().push(field.into());
+}
+
+/// Collects every reference from the mapping configuration.
+pub fn references(mapping: &MappingConfig) -> References {
+    let mut r = References::default();
+    let zones = &mapping.vat_zones;
+    add(&mut r.vat_zones, zones.domestic, "vat_zones.domestic");
+    add(&mut r.vat_zones, zones.eu, "vat_zones.eu");
+    add(&mut r.vat_zones, zones.abroad, "vat_zones.abroad");
+    add(
+        &mut r.vat_zones,
+        zones.domestic_exempt,
+        "vat_zones.domestic_exempt",
+    );
+    if mapping.oss.enabled {
+        for (country, setup) in &mapping.oss.countries {
+            add(
+                &mut r.vat_zones,
+                setup.vat_zone,
+                format!("oss.countries.{country}.vat_zone"),
+            );
+        }
+    }
+    if mapping.voec.enabled {
+        match mapping.voec.vat_zone {
+            Some(zone) => add(&mut r.vat_zones, zone, "voec.vat_zone"),
+            None => r.local_problems.push(Problem {
+                kind: "config",
+                field: "voec.vat_zone".to_owned(),
+                message: "voec.enabled is true but voec.vat_zone is not set: create a VAT zone \
+                          for Norway (VOEC) in e-conomic and put its number here"
+                    .to_owned(),
+            }),
+        }
+    }
+    let mut payment = |setup: &bridge::mapping::PaymentSetup, prefix: String| {
+        add(&mut r.layouts, setup.layout, format!("{prefix}.layout"));
+        add(
+            &mut r.payment_terms,
+            setup.payment_terms,
+            format!("{prefix}.payment_terms"),
+        );
+        r.due_days
+            .insert(prefix, (setup.payment_terms, setup.due_days));
+    };
+    payment(&mapping.default_payment, "default_payment".to_owned());
+    for (method, setup) in &mapping.payment_methods {
+        payment(setup, format!("payment_methods.{method}"));
+    }
+    if let Some(layout) = mapping.debtor.layout {
+        add(&mut r.layouts, layout, "debtor.layout");
+    }
+    add(
+        &mut r.customer_groups,
+        mapping.debtor.b2c_customer_group,
+        "debtor.b2c_customer_group",
+    );
+    add(
+        &mut r.customer_groups,
+        mapping.debtor.b2b_customer_group,
+        "debtor.b2b_customer_group",
+    );
+    if let DebtorStrategy::Fixed { customer_number } = mapping.debtor.strategy {
+        add(
+            &mut r.customers,
+            customer_number,
+            "debtor.strategy.customer_number",
+        );
+    }
+    if let DebtorFallback::Fixed { customer_number } = mapping.debtor.fallback {
+        add(
+            &mut r.customers,
+            customer_number,
+            "debtor.fallback.customer_number",
+        );
+    }
+    let p = &mapping.products;
+    for (sku, product) in &p.map {
+        add(
+            &mut r.products,
+            product.clone(),
+            format!("products.map.{sku}"),
+        );
+    }
+    for (value, field) in [
+        (&p.fallback, "products.fallback"),
+        (&p.shipping, "products.shipping"),
+        (&p.payment_fee, "products.payment_fee"),
+        (&p.gift_wrapping, "products.gift_wrapping"),
+        (&p.other_fee, "products.other_fee"),
+        (&p.discount, "products.discount"),
+        (&p.promotional, "products.promotional"),
+        (&p.loyalty_points, "products.loyalty_points"),
+        (&p.gift_card, "products.gift_card"),
+        (&mapping.rounding.product, "rounding.product"),
+    ] {
+        add(&mut r.products, value.clone(), field);
+    }
+    for (unit, number) in &mapping.units {
+        add(&mut r.units, *number, format!("units.{unit}"));
+    }
+    if let Some(number) = mapping.default_unit_number {
+        add(&mut r.units, number, "default_unit_number");
+    }
+    r
+}
+
+fn fields(list: &[String]) -> String {
+    list.join(", ")
+}
+
+fn existing<'a>(items: impl Iterator<Item = (String, &'a str)>) -> String {
+    let all: Vec<String> = items.map(|(n, name)| format!("{n} {name}")).collect();
+    if all.is_empty() {
+        "none".to_owned()
+    } else {
+        all.join(", ")
+    }
+}
+
+/// Compares references with what exists; one problem per missing number.
+fn missing<T>(
+    kind: &'static str,
+    noun: &str,
+    wanted: &BTreeMap<u32, Vec<String>>,
+    have: &[T],
+    number: impl Fn(&T) -> u32,
+    name: impl Fn(&T) -> &str,
+    problems: &mut Vec<Problem>,
+) {
+    for (wanted_number, settings) in wanted {
+        if !have.iter().any(|item| number(item) == *wanted_number) {
+            problems.push(Problem {
+                kind,
+                field: fields(settings),
+                message: format!(
+                    "{noun} {wanted_number} ({}) does not exist in e-conomic; existing {noun}s: {}",
+                    fields(settings),
+                    existing(have.iter().map(|i| (number(i).to_string(), name(i))))
+                ),
+            });
+        }
+    }
+}
+
+fn tokens_problem(e: &EconomicError) -> Option<Problem> {
+    matches!(e.status(), Some(401) | Some(403)).then(|| Problem {
+        kind: "tokens",
+        field: "economic.app_secret_token, economic.agreement_grant_token".to_owned(),
+        message: format!(
+            "the tokens are wrong: e-conomic answered {} — check economic.app_secret_token \
+             (the app's secret token) and economic.agreement_grant_token (the grant the \
+             merchant gave the app), then `bridgectl shops put` the file again",
+            e.status().unwrap_or_default()
+        ),
+    })
+}
+
+fn economic_failure(e: EconomicError) -> CliError {
+    CliError::Failed(format!("could not check against e-conomic: {}", e.reason()))
+}
+
+/// Runs every check; `Err` only when e-conomic could not be asked.
+pub async fn check(api: &EconomicApi, config: &ShopConfig) -> Result<Vec<Problem>, CliError> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let refs = references(&config.mapping);
+    let mut problems = refs.local_problems.clone();
+
+    let zones = match api.vat_zones(deadline).await {
+        Ok(zones) => zones,
+        Err(e) => {
+            if let Some(problem) = tokens_problem(&e) {
+                // Nothing else can be checked with wrong tokens.
+                problems.push(problem);
+                return Ok(problems);
+            }
+            return Err(economic_failure(e));
+        }
+    };
+    missing(
+        "vat_zone",
+        "VAT zone",
+        &refs.vat_zones,
+        &zones,
+        |z| z.vat_zone_number,
+        |z| &z.name,
+        &mut problems,
+    );
+    let layouts = api.layouts(deadline).await.map_err(economic_failure)?;
+    let live_layouts: Vec<_> = layouts
+        .iter()
+        .filter(|l| l.deleted != Some(true))
+        .cloned()
+        .collect();
+    missing(
+        "layout",
+        "layout",
+        &refs.layouts,
+        &live_layouts,
+        |l| l.layout_number,
+        |l| &l.name,
+        &mut problems,
+    );
+    let terms = api
+        .payment_terms(deadline)
+        .await
+        .map_err(economic_failure)?;
+    missing(
+        "payment_terms",
+        "payment terms",
+        &refs.payment_terms,
+        &terms,
+        |t| t.payment_terms_number,
+        |t| &t.name,
+        &mut problems,
+    );
+    for (prefix, (number, due_days)) in &refs.due_days {
+        let due_date_type = terms.iter().any(|t| {
+            t.payment_terms_number == *number && t.payment_terms_type.as_deref() == Some("dueDate")
+        });
+        if due_date_type && due_days.is_none() {
+            problems.push(Problem {
+                kind: "payment_terms",
+                field: format!("{prefix}.due_days"),
+                message: format!(
+                    "payment terms {number} ({prefix}.payment_terms) are of type dueDate, which \
+                     needs a due date: set {prefix}.due_days"
+                ),
+            });
+        }
+    }
+    let groups = api
+        .customer_groups(deadline)
+        .await
+        .map_err(economic_failure)?;
+    missing(
+        "customer_group",
+        "customer group",
+        &refs.customer_groups,
+        &groups,
+        |g| g.customer_group_number,
+        |g| &g.name,
+        &mut problems,
+    );
+    if !refs.units.is_empty() {
+        let units = api.units(deadline).await.map_err(economic_failure)?;
+        missing(
+            "unit",
+            "unit",
+            &refs.units,
+            &units,
+            |u| u.unit_number,
+            |u| &u.name,
+            &mut problems,
+        );
+    }
+    for (number, settings) in &refs.customers {
+        if api
+            .get_customer(*number, deadline)
+            .await
+            .map_err(economic_failure)?
+            .is_none()
+        {
+            problems.push(Problem {
+                kind: "customer",
+                field: fields(settings),
+                message: format!(
+                    "customer {number} ({}) does not exist in e-conomic: create it or change the setting",
+                    fields(settings)
+                ),
+            });
+        }
+    }
+    for (number, settings) in &refs.products {
+        match api
+            .get_product(number, deadline)
+            .await
+            .map_err(economic_failure)?
+        {
+            None => problems.push(Problem {
+                kind: "product",
+                field: fields(settings),
+                message: format!(
+                    "product {number} ({}) does not exist in e-conomic: create it (with the right \
+                     VAT account) or change the setting",
+                    fields(settings)
+                ),
+            }),
+            Some(product) if product.barred == Some(true) => problems.push(Problem {
+                kind: "product",
+                field: fields(settings),
+                message: format!(
+                    "product {number} ({}) is barred in e-conomic: un-bar it or change the setting",
+                    fields(settings)
+                ),
+            }),
+            Some(_) => {}
+        }
+    }
+    Ok(problems)
+}
+
+pub async fn run(ctx: &Ctx, shop_id: &str) -> Result<Status, CliError> {
+    let config = super::shops::load(ctx, shop_id).await?;
+    let mut client_config = ClientConfig::default();
+    if let Some(base) = &ctx.resolved.target.economic_base_url {
+        client_config.base_url = base.clone();
+    }
+    let client = EconomicClient::new(client_config).map_err(|e| CliError::Config(e.to_string()))?;
+    let api = client.for_agreement(
+        config.economic.app_secret_token.clone(),
+        config.economic.agreement_grant_token.clone(),
+    );
+    let problems = check(&api, &config).await?;
+    if ctx.printer.json {
+        ctx.printer.print_json(&json!({
+            "shop_id": shop_id,
+            "ok": problems.is_empty(),
+            "problems": problems,
+            "economic_calls": api.calls(),
+        }));
+    } else if problems.is_empty() {
+        println!(
+            "{} shop {shop_id}: tokens work and every number in the mapping exists in e-conomic",
+            ctx.printer.paint("ok", Tone::Good)
+        );
+    } else {
+        println!(
+            "{} problem(s) for shop {shop_id}:",
+            ctx.printer.paint(&problems.len().to_string(), Tone::Bad)
+        );
+        for problem in &problems {
+            println!("- {}", problem.message);
+        }
+    }
+    Ok(Status::problems_if(!problems.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_name_the_settings() {
+        let mapping: MappingConfig = serde_json::from_value(json!({
+            "payment_methods": {"card": {"layout": 7, "payment_terms": 6}},
+            "units": {"kg": 3},
+            "products": {"map": {"TS-RED": "SKU-1"}},
+            "voec": {"enabled": true}
+        }))
+        .unwrap();
+        let r = references(&mapping);
+        assert_eq!(r.layouts[&7], vec!["payment_methods.card.layout"]);
+        assert_eq!(r.layouts[&19], vec!["default_payment.layout"]);
+        assert_eq!(r.units[&3], vec!["units.kg"]);
+        assert_eq!(r.products["SKU-1"], vec!["products.map.TS-RED"]);
+        assert!(r.products["FEE"].contains(&"products.payment_fee".to_owned()));
+        assert_eq!(r.local_problems.len(), 1, "VOEC without a zone");
+        assert_eq!(r.local_problems[0].field, "voec.vat_zone");
+    }
 }

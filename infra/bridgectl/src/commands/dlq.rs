@@ -26,8 +26,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 /// How long a peeked or skipped message stays hidden if we crash before
 /// releasing it.
 pub const PEEK_VISIBILITY_SECONDS: i32 = 30;
-/// How long a message being moved stays hidden from other readers.
-pub const MOVE_VISIBILITY_SECONDS: i32 = 120;
 /// Upper bound of messages one command looks at.
 pub const MAX_MESSAGES: usize = 10_000;
 /// Test hook: exit abruptly after this many SendMessage calls, before the
@@ -39,8 +37,14 @@ pub const FAULT_EXIT_CODE: i32 = 70;
 pub async fn run(ctx: &Ctx, command: DlqCommand) -> Result<Status, CliError> {
     match command {
         DlqCommand::List => list(ctx).await,
-        DlqCommand::Replay { shop, reason, max } => {
-            replay(ctx, shop.as_deref(), reason.as_deref(), max).await
+        DlqCommand::Replay {
+            shop,
+            reason,
+            max,
+            visibility_timeout,
+        } => {
+            let filter = Filter { shop, reason };
+            replay(ctx, &filter, max, visibility_timeout).await
         }
     }
 }
@@ -236,17 +240,13 @@ struct ReplayReport {
 
 async fn replay(
     ctx: &Ctx,
-    shop: Option<&str>,
-    reason: Option<&str>,
+    filter: &Filter,
     max: Option<usize>,
+    visibility_timeout: i32,
 ) -> Result<Status, CliError> {
     let dlq = ctx.resolved.target.dead_letter_queue_url()?.to_owned();
     let queue = ctx.resolved.target.queue_url()?.to_owned();
     ctx.resolved.target.orders_table()?;
-    let filter = Filter {
-        shop: shop.map(str::to_owned),
-        reason: reason.map(str::to_owned),
-    };
     let mut report = ReplayReport::default();
     let mut done_labels: HashSet<(String, String)> = HashSet::new();
 
@@ -283,7 +283,7 @@ async fn replay(
     let limit = max.unwrap_or(MAX_MESSAGES);
     let bar = ctx.printer.progress(0, "replaying");
     'outer: while report.moved.len() < limit {
-        let batch = receive(ctx, &dlq, MOVE_VISIBILITY_SECONDS).await?;
+        let batch = receive(ctx, &dlq, visibility_timeout).await?;
         if batch.is_empty() {
             break;
         }
