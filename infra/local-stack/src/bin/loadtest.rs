@@ -1,0 +1,656 @@
+//! `loadtest`: promotion day and webhook-to-invoice latency through the
+//! whole local stack — moto server (SQS + DynamoDB), the e-conomic sandbox
+//! with latency and a per-agreement rate limit, ingest over real HTTP, and
+//! transfer fed by the SQS event source emulation with the template's
+//! concurrency and batch size.
+//!
+//! Scenarios (both by default):
+//! * `promotion`: N orders (500) for one shop sent evenly within S seconds
+//!   (10); waits until every order is `e-conomic-ok`, checks the sandbox
+//!   holds exactly one draft per order reference, and reports the drain time
+//!   against the floor the rate limit sets (e-conomic calls needed ÷ calls
+//!   per second allowed) and the e-conomic calls per order.
+//! * `latency`: R orders/s (5) for D seconds (30); p50/p95 from the 202 to
+//!   the order being done.
+//!
+//! "Done" is the moment the transfer invocation that handled the order
+//! returned without reporting it as a batch item failure; the label is
+//! written before that, so the figure is an upper bound of 202 → label
+//! `ok`. Every order's label is read back at the end and must be `ok`.
+//!
+//! Debtors are returning: one warm-up order per customer (100 customers)
+//! runs first with no latency or rate limit, then the sandbox's request log
+//! is cleared. Prints `key=value` lines that `infra/scripts/bench.sh` reads.
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_dynamodb::config::Credentials;
+use bridge::config::ShopConfig;
+use bridge::economic::{ClientConfig, EconomicClient};
+use bridge::pipeline::ingest::IngestSettings;
+use bridge::pipeline::transfer::TransferSettings;
+use bridge::store::{provision, Label, OrderStore, ShopStore};
+use local_stack::event_source::{poll_once, EventSourceSettings};
+use local_stack::{http_front, moto::MotoServer};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "\
+usage: loadtest [options]
+  --scenario NAME        promotion | latency | both (default both)
+  --orders N             promotion: orders (default 500)
+  --within SECS          promotion: sent evenly within (default 10)
+  --rate N               latency: orders per second (default 5)
+  --duration SECS        latency: how long (default 30)
+  --customers N          distinct returning customers (default 100)
+  --sandbox-latency-ms N latency the sandbox adds to every call (default 50)
+  --rate-limit N         sandbox: e-conomic calls per second per agreement before 429 (default 10)
+  --concurrency N        transfer invocations at once (template MaximumConcurrency, default 5)
+  --batch-size N         SQS batch size (template TransferBatchSize, default 5)
+  --poll-wait-ms N       long-poll wait of the event source emulation (default 1000)
+  --timeout SECS         give up waiting for a scenario after (default 240)
+";
+
+#[derive(Debug, Clone)]
+struct Options {
+    scenario: String,
+    orders: usize,
+    within: f64,
+    rate: f64,
+    duration: f64,
+    customers: usize,
+    sandbox_latency_ms: u64,
+    rate_limit: u32,
+    concurrency: usize,
+    batch_size: i32,
+    poll_wait_ms: u64,
+    timeout: u64,
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut o = Options {
+        scenario: "both".into(),
+        orders: 500,
+        within: 10.0,
+        rate: 5.0,
+        duration: 30.0,
+        customers: 100,
+        sandbox_latency_ms: 50,
+        rate_limit: 10,
+        concurrency: 5,
+        batch_size: 5,
+        poll_wait_ms: 1000,
+        timeout: 240,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            return Err(String::new());
+        }
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let number = |v: &str| {
+            v.parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite() && *n >= 0.0)
+                .ok_or_else(|| format!("{flag}: `{v}` is not a number"))
+        };
+        match flag.as_str() {
+            "--scenario" => o.scenario = value,
+            "--orders" => o.orders = number(&value)? as usize,
+            "--within" => o.within = number(&value)?,
+            "--rate" => o.rate = number(&value)?.max(0.1),
+            "--duration" => o.duration = number(&value)?,
+            "--customers" => o.customers = (number(&value)? as usize).max(1),
+            "--sandbox-latency-ms" => o.sandbox_latency_ms = number(&value)? as u64,
+            "--rate-limit" => o.rate_limit = number(&value)? as u32,
+            "--concurrency" => o.concurrency = (number(&value)? as usize).max(1),
+            "--batch-size" => o.batch_size = (number(&value)? as i32).clamp(1, 10),
+            "--poll-wait-ms" => o.poll_wait_ms = number(&value)? as u64,
+            "--timeout" => o.timeout = number(&value)? as u64,
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    if !matches!(o.scenario.as_str(), "promotion" | "latency" | "both") {
+        return Err(format!("unknown scenario {}", o.scenario));
+    }
+    Ok(o)
+}
+
+fn workspace_root() -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    if cwd.join("template.yaml").is_file() {
+        return cwd;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_target(false)
+        .init();
+    let options = match parse_options() {
+        Ok(options) => options,
+        Err(message) => {
+            if !message.is_empty() {
+                eprintln!("loadtest: {message}");
+            }
+            eprint!("{USAGE}");
+            std::process::exit(if message.is_empty() { 0 } else { 2 });
+        }
+    };
+    match run(&workspace_root(), options).await {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(1),
+        Err(message) => {
+            eprintln!("loadtest: {message}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// When each order was accepted (202) and when its transfer finished.
+#[derive(Default)]
+struct Timeline {
+    accepted: HashMap<String, Instant>,
+    done: HashMap<String, Instant>,
+    /// Webhook round trips (ms): the ingest invocation plus local HTTP.
+    ingest_ms: Vec<f64>,
+    /// Transfer invocations: (duration ms, messages in the batch).
+    transfer_ms: Vec<(f64, usize)>,
+}
+
+struct Stack {
+    _moto: MotoServer,
+    sandbox: economic_sandbox::SandboxHandle,
+    shop: ShopConfig,
+    orders: OrderStore,
+    webhook_url: String,
+    http: reqwest::Client,
+    timeline: Arc<Mutex<Timeline>>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for worker in &self.workers {
+            worker.abort();
+        }
+    }
+}
+
+async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
+    let moto = MotoServer::start(root, 0).map_err(|e| e.to_string())?;
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(moto.endpoint_url())
+        .region(Region::new("eu-west-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "loadtest"))
+        .load()
+        .await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let (shops_table, orders_table) = ("econ-bridge-shops", "econ-bridge-orders");
+    provision::create_tables(&dynamodb, shops_table, orders_table)
+        .await
+        .map_err(|e| format!("creating tables: {e}"))?;
+    let queues = provision::create_queues(
+        &sqs,
+        "econ-bridge-transfer",
+        "econ-bridge-transfer-dlq",
+        360,
+        provision::DEFAULT_MAX_RECEIVE_COUNT,
+    )
+    .await
+    .map_err(|e| format!("creating queues: {e}"))?;
+
+    let shop_file = root.join("infra/local-stack/demo/demo-shop.json");
+    let text = std::fs::read_to_string(&shop_file)
+        .map_err(|e| format!("cannot read {}: {e}", shop_file.display()))?;
+    let shop: ShopConfig =
+        serde_json::from_str(&text).map_err(|e| format!("demo shop is invalid: {e}"))?;
+    let sandbox = economic_sandbox::start(economic_sandbox::SandboxConfig {
+        port: 0,
+        agreements: vec![economic_sandbox::AgreementTokens {
+            app_secret_token: shop.economic.app_secret_token.expose().to_owned(),
+            agreement_grant_token: shop.economic.agreement_grant_token.expose().to_owned(),
+        }],
+        faults: economic_sandbox::Faults::default(),
+    })
+    .await
+    .map_err(|e| format!("cannot start the sandbox: {e}"))?;
+    // The load test is about throughput, not product set-up.
+    sandbox.with_agreement(0, |a| a.accept_unknown_products = true);
+    ShopStore::new(dynamodb.clone(), shops_table)
+        .put(&shop)
+        .await
+        .map_err(|e| format!("seeding shop: {e}"))?;
+
+    let ingest = Arc::new(ingest::IngestContext::new(
+        &sdk,
+        shops_table,
+        orders_table,
+        &queues.queue_url,
+        IngestSettings::default(),
+    ));
+    let economic = EconomicClient::new(ClientConfig {
+        base_url: sandbox.base_url(),
+        ..ClientConfig::default()
+    })
+    .map_err(|e| format!("e-conomic client: {e}"))?;
+    let transfer = Arc::new(transfer::TransferContext::new(
+        &sdk,
+        shops_table,
+        orders_table,
+        &queues.queue_url,
+        &queues.dead_letter_queue_url,
+        economic,
+        TransferSettings::default(),
+    ));
+
+    let (listener, addr) = http_front::bind(0)
+        .await
+        .map_err(|e| format!("cannot listen: {e}"))?;
+    let mut workers = Vec::new();
+    workers.push(tokio::spawn(http_front::serve(listener, move |request| {
+        let ingest = ingest.clone();
+        async move { ingest::handle(&ingest, request).await }
+    })));
+
+    let timeline = Arc::new(Mutex::new(Timeline::default()));
+    let settings = EventSourceSettings {
+        queue_url: queues.queue_url.clone(),
+        queue_arn: "arn:aws:sqs:eu-west-1:000000000000:econ-bridge-transfer".into(),
+        region: "eu-west-1".into(),
+        batch_size: o.batch_size,
+        wait: Duration::from_millis(o.poll_wait_ms),
+        function_timeout: Duration::from_secs(60),
+    };
+    for _ in 0..o.concurrency {
+        let (sqs, settings, transfer, timeline) = (
+            sqs.clone(),
+            settings.clone(),
+            transfer.clone(),
+            timeline.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            loop {
+                let (transfer, timeline) = (transfer.clone(), timeline.clone());
+                let polled = poll_once(&sqs, &settings, move |event| async move {
+                    let orders: Vec<(String, String)> = event
+                        .payload
+                        .records
+                        .iter()
+                        .map(|r| {
+                            let order_id = r
+                                .body
+                                .as_deref()
+                                .and_then(|b| serde_json::from_str::<Value>(b).ok())
+                                .and_then(|v| v["order_id"].as_str().map(str::to_owned))
+                                .unwrap_or_default();
+                            (r.message_id.clone().unwrap_or_default(), order_id)
+                        })
+                        .collect();
+                    let invoked = Instant::now();
+                    let result = transfer::handle(&transfer, event).await;
+                    if let Ok(response) = &result {
+                        let now = Instant::now();
+                        let mut t = timeline.lock().unwrap_or_else(|p| p.into_inner());
+                        t.transfer_ms.push((
+                            now.duration_since(invoked).as_secs_f64() * 1000.0,
+                            orders.len(),
+                        ));
+                        for (message_id, order_id) in orders {
+                            let failed = response
+                                .batch_item_failures
+                                .iter()
+                                .any(|f| f.item_identifier == message_id);
+                            if !failed {
+                                t.done.entry(order_id).or_insert(now);
+                            }
+                        }
+                    }
+                    result
+                })
+                .await;
+                if polled.is_err() {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }));
+    }
+
+    Ok(Stack {
+        _moto: moto,
+        sandbox,
+        orders: OrderStore::new(dynamodb, orders_table),
+        shop,
+        webhook_url: format!("http://{addr}/webhooks"),
+        http: reqwest::Client::new(),
+        timeline,
+        workers,
+    })
+}
+
+/// A typical five-line order for `customer`.
+fn order_body(order_id: &str, customer: usize) -> String {
+    let body = serde_json::json!({
+        "type": "order.paid",
+        "order": {
+            "id": order_id,
+            "number": order_id,
+            "created_at": "2026-11-27T09:12:44+01:00",
+            "currency": "DKK",
+            "prices_include_vat": true,
+            "customer": {
+                "id": format!("{}", 5000 + customer),
+                "name": format!("Customer {customer}"),
+                "email": format!("customer{customer}@example.dk"),
+                "logged_in": true
+            },
+            "billing_address": {
+                "street": "Nørregade 12", "zip": "8000", "city": "Aarhus C", "country": "DK"
+            },
+            "payment_method": "card",
+            "lines": [
+                {"sku": "SKU-1", "name": "Wool socks", "quantity": "2", "unit_price": "99.95", "vat_rate": "25"},
+                {"sku": "SKU-2", "name": "Beanie", "quantity": "1", "unit_price": "149.00", "vat_rate": "25"},
+                {"sku": "SKU-3", "name": "Shoe laces", "quantity": "3", "unit_price": "24.50", "vat_rate": "25"},
+                {"sku": "SKU-4", "name": "Rain jacket", "quantity": "1", "unit_price": "399.00", "vat_rate": "25"},
+                {"sku": "SKU-5", "name": "Gift sleeve", "quantity": "2", "unit_price": "12.25", "vat_rate": "25"}
+            ],
+            "shipping": {"name": "GLS Pakkeshop", "price": "39.00"},
+            "fees": [{"kind": "payment_fee", "label": "Card fee", "amount": "2.50"}],
+            "discounts": [{"kind": "discount_code", "label": "PROMO50", "amount": "50.00"}],
+            "total": "837.40"
+        }
+    });
+    body.to_string()
+}
+
+impl Stack {
+    /// Sends one signed webhook; records the 202.
+    async fn send(&self, order_id: String, customer: usize) -> Result<(), String> {
+        let body = order_body(&order_id, customer);
+        let webhook_id = format!("msg_{order_id}");
+        let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
+        let secret = self.shop.webhook_secrets[0].secret.expose();
+        let signature = bridge::webhook::sign(secret, &webhook_id, timestamp, body.as_bytes())
+            .ok_or("the demo shop's secret is not base64")?;
+        let sent = Instant::now();
+        let response = self
+            .http
+            .post(format!("{}/{}", self.webhook_url, self.shop.shop_id))
+            .header("content-type", "application/json")
+            .header("webhook-id", &webhook_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| format!("webhook for {order_id}: {e}"))?;
+        let status = response.status().as_u16();
+        if status != 202 {
+            let text = response.text().await.unwrap_or_default();
+            return Err(format!("webhook for {order_id}: {status} {text}"));
+        }
+        let now = Instant::now();
+        let mut t = self.timeline.lock().unwrap_or_else(|p| p.into_inner());
+        t.accepted.insert(order_id, now);
+        t.ingest_ms
+            .push(now.duration_since(sent).as_secs_f64() * 1000.0);
+        Ok(())
+    }
+
+    /// Sends `count` orders evenly over `over`, each on its own task, the
+    /// way independent shoppers' webhooks arrive.
+    async fn send_evenly(
+        self: &Arc<Self>,
+        prefix: &str,
+        count: usize,
+        over: Duration,
+        customers: usize,
+    ) -> Result<Vec<String>, String> {
+        let started = Instant::now();
+        let mut tasks = Vec::with_capacity(count);
+        let mut ids = Vec::with_capacity(count);
+        for n in 0..count {
+            let at = over.mul_f64(n as f64 / count.max(1) as f64);
+            tokio::time::sleep_until((started + at).into()).await;
+            let id = format!("{prefix}-{n:05}");
+            ids.push(id.clone());
+            let stack = self.clone();
+            tasks.push(tokio::spawn(
+                async move { stack.send(id, n % customers).await },
+            ));
+        }
+        for task in tasks {
+            task.await.map_err(|e| e.to_string())??;
+        }
+        Ok(ids)
+    }
+
+    async fn wait_done(&self, ids: &[String], timeout: Duration) -> bool {
+        let started = Instant::now();
+        while started.elapsed() < timeout {
+            let done = {
+                let t = self.timeline.lock().unwrap_or_else(|p| p.into_inner());
+                ids.iter().all(|id| t.done.contains_key(id))
+            };
+            if done {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
+    /// Labels read back from DynamoDB: how many are `ok`.
+    async fn count_ok(&self, ids: &[String]) -> Result<usize, String> {
+        let mut ok = 0;
+        for id in ids {
+            let record = self
+                .orders
+                .get(&self.shop.shop_id, id)
+                .await
+                .map_err(|e| format!("reading order {id}: {e}"))?;
+            if record.is_some_and(|r| r.label == Label::Ok) {
+                ok += 1;
+            }
+        }
+        Ok(ok)
+    }
+
+    /// Orders whose reference has more than one draft in the sandbox.
+    fn duplicates(&self) -> (usize, usize) {
+        let mut per_reference: HashMap<String, usize> = HashMap::new();
+        for draft in self.sandbox.drafts(0) {
+            if let Some(reference) = draft.reference {
+                *per_reference.entry(reference).or_default() += 1;
+            }
+        }
+        let drafts = per_reference.values().sum();
+        let duplicated = per_reference.values().filter(|n| **n > 1).count();
+        (drafts, duplicated)
+    }
+
+    /// API requests the sandbox saw: (answered, throttled with 429).
+    fn economic_calls(&self) -> (usize, usize) {
+        let log = self.sandbox.requests();
+        let throttled = log.iter().filter(|r| r.status == 429).count();
+        (log.len() - throttled, throttled)
+    }
+
+    fn durations_ms(&self, ids: &[String]) -> Vec<f64> {
+        let t = self.timeline.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<f64> = ids
+            .iter()
+            .filter_map(|id| {
+                let (a, d) = (t.accepted.get(id)?, t.done.get(id)?);
+                Some(d.saturating_duration_since(*a).as_secs_f64() * 1000.0)
+            })
+            .collect();
+        out.sort_by(|a, b| a.total_cmp(b));
+        out
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+async fn run(root: &Path, o: Options) -> Result<bool, String> {
+    let stack = Arc::new(start_stack(root, &o).await?);
+    let timeout = Duration::from_secs(o.timeout);
+
+    // Warm-up: one order per customer creates the debtors (returning from
+    // here on) and warms connection pools, without latency or rate limit.
+    let warm = stack
+        .send_evenly("warm", o.customers, Duration::from_secs(1), o.customers)
+        .await?;
+    if !stack.wait_done(&warm, timeout).await {
+        return Err("warm-up orders did not finish".into());
+    }
+    stack.sandbox.set_faults(economic_sandbox::Faults {
+        latency_ms: o.sandbox_latency_ms,
+        rate_limit_per_second: o.rate_limit,
+        ..economic_sandbox::Faults::default()
+    });
+    println!(
+        "setup: customers={} sandbox_latency_ms={} rate_limit_per_second={} concurrency={} batch_size={} poll_wait_ms={}",
+        o.customers, o.sandbox_latency_ms, o.rate_limit, o.concurrency, o.batch_size, o.poll_wait_ms
+    );
+
+    let mut all_good = true;
+    if o.scenario != "latency" {
+        all_good &= promotion(&stack, &o, timeout).await?;
+    }
+    if o.scenario != "promotion" {
+        all_good &= latency(&stack, &o, timeout).await?;
+    }
+    Ok(all_good)
+}
+
+async fn promotion(stack: &Arc<Stack>, o: &Options, timeout: Duration) -> Result<bool, String> {
+    stack.sandbox.clear_requests();
+    let (drafts_before, _) = stack.duplicates();
+    let started = Instant::now();
+    let ids = stack
+        .send_evenly(
+            "promo",
+            o.orders,
+            Duration::from_secs_f64(o.within),
+            o.customers,
+        )
+        .await?;
+    let sent = started.elapsed();
+    let finished = stack.wait_done(&ids, timeout).await;
+    let drain = started.elapsed();
+    let ok = stack.count_ok(&ids).await?;
+    let (answered, throttled) = stack.economic_calls();
+    let (drafts_after, duplicated) = stack.duplicates();
+    let new_drafts = drafts_after - drafts_before;
+    let floor = if o.rate_limit > 0 {
+        answered as f64 / o.rate_limit as f64
+    } else {
+        0.0
+    };
+    let latencies = stack.durations_ms(&ids);
+    println!(
+        "promotion: orders={} sent_in_s={:.2} drain_s={:.2} floor_s={:.2} drain_over_floor={:.2} ok={} drafts={} duplicated_references={} calls_answered={} calls_429={} calls_per_order={:.3} calls_per_order_incl_429={:.3} p50_ms={:.0} p95_ms={:.0} max_ms={:.0} finished={}",
+        o.orders,
+        sent.as_secs_f64(),
+        drain.as_secs_f64(),
+        floor,
+        if floor > 0.0 { drain.as_secs_f64() / floor } else { f64::NAN },
+        ok,
+        new_drafts,
+        duplicated,
+        answered,
+        throttled,
+        answered as f64 / o.orders.max(1) as f64,
+        (answered + throttled) as f64 / o.orders.max(1) as f64,
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 95.0),
+        percentile(&latencies, 100.0),
+        finished,
+    );
+    let good = finished && ok == o.orders && duplicated == 0 && new_drafts == o.orders;
+    if !good {
+        eprintln!("promotion: FAILED (not every order ok exactly once)");
+    }
+    Ok(good)
+}
+
+async fn latency(stack: &Arc<Stack>, o: &Options, timeout: Duration) -> Result<bool, String> {
+    stack.sandbox.clear_requests();
+    {
+        let mut t = stack.timeline.lock().unwrap_or_else(|p| p.into_inner());
+        t.ingest_ms.clear();
+        t.transfer_ms.clear();
+    }
+    let count = (o.rate * o.duration).round().max(1.0) as usize;
+    let ids = stack
+        .send_evenly(
+            "steady",
+            count,
+            Duration::from_secs_f64(o.duration),
+            o.customers,
+        )
+        .await?;
+    let finished = stack.wait_done(&ids, timeout).await;
+    let ok = stack.count_ok(&ids).await?;
+    let (answered, throttled) = stack.economic_calls();
+    let latencies = stack.durations_ms(&ids);
+    println!(
+        "latency: orders={} rate_per_s={} ok={} p50_ms={:.0} p95_ms={:.0} p99_ms={:.0} max_ms={:.0} calls_per_order={:.3} calls_429={} finished={}",
+        count,
+        o.rate,
+        ok,
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 95.0),
+        percentile(&latencies, 99.0),
+        percentile(&latencies, 100.0),
+        answered as f64 / count as f64,
+        throttled,
+        finished,
+    );
+    let (ingest_ms, transfer_ms, per_batch) = {
+        let mut t = stack.timeline.lock().unwrap_or_else(|p| p.into_inner());
+        let mut ingest_ms = std::mem::take(&mut t.ingest_ms);
+        ingest_ms.sort_by(|a, b| a.total_cmp(b));
+        let batches = std::mem::take(&mut t.transfer_ms);
+        let messages: usize = batches.iter().map(|(_, n)| n).sum();
+        let mut transfer_ms: Vec<f64> = batches.iter().map(|(ms, _)| *ms).collect();
+        transfer_ms.sort_by(|a, b| a.total_cmp(b));
+        (
+            ingest_ms,
+            transfer_ms.clone(),
+            messages as f64 / batches.len().max(1) as f64,
+        )
+    };
+    println!(
+        "durations: ingest_rtt_p50_ms={:.1} ingest_rtt_p95_ms={:.1} transfer_invocation_p50_ms={:.1} transfer_invocation_p95_ms={:.1} transfer_invocation_mean_ms={:.1} messages_per_invocation={:.2}",
+        percentile(&ingest_ms, 50.0),
+        percentile(&ingest_ms, 95.0),
+        percentile(&transfer_ms, 50.0),
+        percentile(&transfer_ms, 95.0),
+        transfer_ms.iter().sum::<f64>() / transfer_ms.len().max(1) as f64,
+        per_batch,
+    );
+    let good = finished && ok == count;
+    if !good {
+        eprintln!("latency: FAILED (not every order ok)");
+    }
+    Ok(good)
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Performance run: ingest/mapping micro-benchmarks, cold start of the three
+# Lambda binaries, promotion day and webhook-to-invoice latency through the
+# local stack. Prints a summary at the end. Not part of test.sh.
+#
+#   infra/scripts/bench.sh            # everything (about 6-10 minutes)
+#   BENCH_QUICK=1 infra/scripts/bench.sh   # shorter criterion runs
+#
+# Needs .venv (moto server; infra/scripts/python-env.sh creates it) and
+# python3. Results also go to target/bench/summary.txt.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+OUT=$ROOT/target/bench
+mkdir -p "$OUT"
+: > "$OUT/summary.txt"
+
+say() { printf '\n== %s\n' "$*"; }
+keep() { tee -a "$OUT/summary.txt"; }
+
+{
+  echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  rustc: $(rustc --version)"
+} | keep
+
+# Bound each step so the whole script stays well under 15 minutes.
+CRITERION_ARGS=(--warm-up-time 1 --measurement-time 3)
+if [[ "${BENCH_QUICK:-}" == 1 ]]; then CRITERION_ARGS=(--warm-up-time 1 --measurement-time 1); fi
+
+say "criterion: ingest hot path (means)"
+timeout 300 cargo bench -p bridge --bench ingest -- "${CRITERION_ARGS[@]}" 2>&1 \
+  | grep -E '^(ingest/|\s+time:|\s+thrpt:)' | tee "$OUT/criterion-ingest.txt" || true
+
+if [[ -f shared/benches/mapping.rs ]]; then
+  say "criterion: mapping (means)"
+  timeout 300 cargo bench -p bridge --bench mapping -- "${CRITERION_ARGS[@]}" 2>&1 \
+    | grep -E '^[a-z_/0-9 -]+$|time:|thrpt:' | tee "$OUT/criterion-mapping.txt" || true
+fi
+
+say "percentiles: one thread, 100,000 requests each"
+timeout 300 cargo bench -p bridge --bench ingest -- --percentiles 100000 2>/dev/null \
+  | grep -E '^(ingest_hot_path|map_order|body_bytes)' | keep
+
+say "cold start: spawn → first Runtime API poll"
+cargo build --release -p ingest -p transfer -p rescan 2>&1 | tail -1
+python3 infra/bench/coldstart.py --runs 25 --binary-dir target/release | keep
+
+say "promotion day and latency through the local stack"
+cargo build --release -p local-stack --bin loadtest 2>&1 | tail -1
+timeout 600 target/release/loadtest "$@" | keep
+
+say "summary"
+cat "$OUT/summary.txt"

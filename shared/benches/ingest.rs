@@ -1,0 +1,272 @@
+//! Ingest hot path without I/O: signature check, parse + validate, snapshot
+//! extraction, the pure `decide`, and the response body — everything the
+//! ingest Lambda does per webhook except the DynamoDB/SQS round trips.
+//!
+//! `cargo bench -p bridge --bench ingest` runs criterion (means).
+//! `cargo bench -p bridge --bench ingest -- --percentiles [N]` times N single
+//! requests (default 100,000) on one thread and prints p50/p90/p99/p99.9 and
+//! the throughput, for the ingest hot path and for `map_order` (the transfer
+//! step's CPU work), in a `key=value` form `infra/scripts/bench.sh` reads.
+
+use bridge::config::ShopConfig;
+use bridge::mapping::map_order;
+use bridge::order::{parse_event, ParsedEvent};
+use bridge::pipeline::ingest::{decide, Decision};
+use bridge::store::{HistoryEntry, Label, OrderRecord};
+use bridge::webhook::{self, SignatureHeaders};
+use criterion::{criterion_group, Criterion, Throughput};
+use serde_json::json;
+use std::hint::black_box;
+use std::time::Instant;
+use time::OffsetDateTime;
+
+const SHOP_JSON: &str = include_str!("../../infra/local-stack/demo/demo-shop.json");
+const WEBHOOK_ID: &str = "msg_2f1c7a9e4b6d8c0a";
+const SENT_AT: i64 = 1_795_000_000;
+
+/// A typical order: five lines, shipping, a payment fee, a discount code.
+const FIVE_LINE_ORDER: &str = r#"{
+  "type": "order.paid",
+  "order": {
+    "id": "100234",
+    "number": "100234",
+    "created_at": "2026-11-27T09:12:44+01:00",
+    "currency": "DKK",
+    "prices_include_vat": true,
+    "customer": {
+      "id": "5821",
+      "name": "Mette Hansen",
+      "email": "mette@example.dk",
+      "phone": "+45 20 12 34 56",
+      "logged_in": true
+    },
+    "billing_address": {
+      "name": "Mette Hansen",
+      "street": "Nørregade 12, 2. tv",
+      "zip": "8000",
+      "city": "Aarhus C",
+      "country": "DK"
+    },
+    "payment_method": "card",
+    "lines": [
+      {"sku": "SKU-1", "name": "Wool socks, grey", "quantity": "2", "unit_price": "99.95", "vat_rate": "25"},
+      {"sku": "SKU-2", "name": "Beanie, navy", "quantity": "1", "unit_price": "149.00", "vat_rate": "25"},
+      {"sku": "SKU-3", "name": "Shoe laces, 3 pairs", "quantity": "3", "unit_price": "24.50", "vat_rate": "25"},
+      {"sku": "SKU-4", "name": "Rain jacket, M", "quantity": "1", "unit_price": "399.00", "vat_rate": "25"},
+      {"sku": "SKU-5", "name": "Gift card sleeve", "quantity": "2", "unit_price": "12.25", "vat_rate": "25"}
+    ],
+    "shipping": {"name": "GLS Pakkeshop", "price": "39.00"},
+    "fees": [{"kind": "payment_fee", "label": "Card fee", "amount": "2.50"}],
+    "discounts": [{"kind": "discount_code", "label": "WINTER50", "amount": "50.00"}],
+    "total": "837.40"
+  }
+}"#;
+
+struct Fixture {
+    shop: ShopConfig,
+    body: Vec<u8>,
+    signature: String,
+    now: OffsetDateTime,
+    /// The stored order a `created` event left behind (the common case for
+    /// a `paid` webhook: decide against an existing record).
+    existing: OrderRecord,
+}
+
+fn fixture() -> Fixture {
+    let shop: ShopConfig = match serde_json::from_str(SHOP_JSON) {
+        Ok(shop) => shop,
+        Err(e) => panic!("demo shop does not parse: {e}"),
+    };
+    let secret = shop.webhook_secrets[0].secret.expose().to_owned();
+    let body = FIVE_LINE_ORDER.as_bytes().to_vec();
+    let signature = webhook::sign(&secret, WEBHOOK_ID, SENT_AT, &body).expect("valid secret");
+    let now = OffsetDateTime::from_unix_timestamp(SENT_AT + 2).expect("valid time");
+    let existing = OrderRecord {
+        shop_id: shop.shop_id.clone(),
+        order_id: "100234".into(),
+        label: Label::Recorded,
+        snapshot: Some("{}".into()),
+        snapshot_rank: 1,
+        events: vec!["order.created".into()],
+        webhook_ids: vec!["msg_created_1".into()],
+        attempts: 0,
+        last_error: None,
+        draft_invoice_number: None,
+        booked_invoice_number: None,
+        customer_number: None,
+        economic_calls: None,
+        created_at: SENT_AT - 60,
+        updated_at: SENT_AT - 60,
+        pending_since: None,
+        lease_until: None,
+        lease_owner: None,
+        create_started: false,
+        history: vec![HistoryEntry {
+            at: SENT_AT - 60,
+            what: "order.created received: waiting for the trigger event".into(),
+        }],
+        version: 1,
+        rescan_after: None,
+        expires_at: None,
+    };
+    Fixture {
+        shop,
+        body,
+        signature,
+        now,
+        existing,
+    }
+}
+
+/// What ingest does to one delivery between reading the shop (cached in a
+/// warm function) and writing to DynamoDB. Returns the response status.
+fn ingest_hot_path(f: &Fixture) -> u16 {
+    let headers = SignatureHeaders {
+        id: Some(WEBHOOK_ID),
+        timestamp: Some("1795000000"),
+        signature: Some(&f.signature),
+    };
+    if webhook::verify(&f.shop.webhook_secrets, &headers, &f.body, f.now).is_err() {
+        return 401;
+    }
+    let event = match parse_event(&f.body) {
+        Ok(ParsedEvent::Order(event)) => event,
+        Ok(ParsedEvent::Unsupported { .. }) => return 202,
+        Err(_) => return 400,
+    };
+    // Ingest keeps the `order` member verbatim as the snapshot: a second,
+    // borrowing pass over the body (as `raw_order_json` does).
+    let snapshot = match serde_json::from_slice::<Envelope<'_>>(&f.body) {
+        Ok(envelope) => envelope.order.get().to_owned(),
+        Err(_) => return 400,
+    };
+    let decision = decide(
+        Some(&f.existing),
+        WEBHOOK_ID,
+        event.event_type,
+        f.shop.trigger,
+        f.now.unix_timestamp(),
+    );
+    black_box(&snapshot);
+    let status = match decision {
+        Decision::Nothing(status) => status,
+        Decision::Write { status, .. } => status,
+    };
+    let response = json!({ "status": status.as_str(), "order_id": event.order.id });
+    black_box(response.to_string());
+    202
+}
+
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    order: &'a serde_json::value::RawValue,
+}
+
+fn parsed_order(f: &Fixture) -> bridge::order::Order {
+    match parse_event(&f.body) {
+        Ok(ParsedEvent::Order(event)) => event.order,
+        other => panic!("fixture order does not parse: {other:?}"),
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let f = fixture();
+    assert_eq!(ingest_hot_path(&f), 202, "fixture must be accepted");
+    let order = parsed_order(&f);
+    map_order(&order, &f.shop.mapping).expect("fixture order maps");
+
+    let mut group = c.benchmark_group("ingest");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("hot_path_5_lines", |b| {
+        b.iter(|| ingest_hot_path(black_box(&f)))
+    });
+    let headers = SignatureHeaders {
+        id: Some(WEBHOOK_ID),
+        timestamp: Some("1795000000"),
+        signature: Some(&f.signature),
+    };
+    group.bench_function("verify_signature", |b| {
+        b.iter(|| webhook::verify(&f.shop.webhook_secrets, &headers, black_box(&f.body), f.now))
+    });
+    group.bench_function("parse_event_5_lines", |b| {
+        b.iter(|| parse_event(black_box(&f.body)))
+    });
+    group.bench_function("decide", |b| {
+        b.iter(|| {
+            decide(
+                Some(black_box(&f.existing)),
+                WEBHOOK_ID,
+                bridge::order::EventType::OrderPaid,
+                f.shop.trigger,
+                SENT_AT,
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(ingest_benches, benches);
+
+/// Nearest-rank percentile of sorted nanoseconds.
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn time_each(name: &str, iterations: usize, mut run: impl FnMut()) {
+    // Warm caches and the allocator first.
+    for _ in 0..iterations.min(10_000) {
+        run();
+    }
+    let mut samples = Vec::with_capacity(iterations);
+    let started = Instant::now();
+    for _ in 0..iterations {
+        let t = Instant::now();
+        run();
+        samples.push(t.elapsed().as_nanos() as u64);
+    }
+    let wall = started.elapsed();
+    samples.sort_unstable();
+    let per_second = iterations as f64 / wall.as_secs_f64();
+    println!(
+        "{name}: iterations={iterations} p50_us={:.2} p90_us={:.2} p99_us={:.2} p999_us={:.2} max_us={:.2} per_second_one_thread={:.0}",
+        percentile(&samples, 50.0) as f64 / 1000.0,
+        percentile(&samples, 90.0) as f64 / 1000.0,
+        percentile(&samples, 99.0) as f64 / 1000.0,
+        percentile(&samples, 99.9) as f64 / 1000.0,
+        samples.last().copied().unwrap_or(0) as f64 / 1000.0,
+        per_second,
+    );
+}
+
+fn percentiles(iterations: usize) {
+    let f = fixture();
+    assert_eq!(ingest_hot_path(&f), 202, "fixture must be accepted");
+    let order = parsed_order(&f);
+    map_order(&order, &f.shop.mapping).expect("fixture order maps");
+    println!("body_bytes={} lines=5", f.body.len());
+    time_each("ingest_hot_path", iterations, || {
+        black_box(ingest_hot_path(black_box(&f)));
+    });
+    time_each("map_order", iterations, || {
+        black_box(map_order(black_box(&order), &f.shop.mapping).is_ok());
+    });
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--percentiles") {
+        let iterations = args
+            .get(at + 1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(100_000);
+        percentiles(iterations);
+        return;
+    }
+    ingest_benches();
+    Criterion::default().configure_from_args().final_summary();
+}
