@@ -541,3 +541,186 @@ async fn dlq_list_replay_and_interrupted_replay_loses_nothing() {
         );
     }
 }
+
+async fn sandbox() -> economic_sandbox::SandboxHandle {
+    let sandbox = economic_sandbox::start(economic_sandbox::SandboxConfig::default())
+        .await
+        .expect("sandbox starts");
+    // The default mapping's fee, discount and rounding products.
+    sandbox.with_agreement(0, |a| {
+        for number in [
+            "1", "FEE", "GIFTWRAP", "DISCOUNT", "PROMO", "POINTS", "ROUNDING",
+        ] {
+            a.products.insert(
+                number.to_owned(),
+                economic_sandbox::data::ProductRecord {
+                    product_number: number.to_owned(),
+                    name: number.to_owned(),
+                    vat_exempt: number == "ROUNDING",
+                },
+            );
+        }
+    });
+    sandbox
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shops_check_finds_each_misconfiguration() {
+    let mut stack = stack("check").await;
+    let sandbox = sandbox().await;
+    stack
+        .extra_env
+        .push(("ECONOMIC_BASE_URL".to_owned(), sandbox.base_url()));
+    let put = |name: &str, value: Value| {
+        let config: bridge::config::ShopConfig = serde_json::from_value(value).unwrap();
+        let store = stack.shop_store();
+        let name = name.to_owned();
+        async move {
+            store.put(&config).await.unwrap();
+            name
+        }
+    };
+
+    // A good configuration passes with exit 0.
+    let mut good = shop_json("good");
+    good["mapping"] = json!({
+        "payment_methods": {"card": {"layout": 21, "payment_terms": 6}},
+        "units": {"kg": 3},
+        "products": {"map": {"TS-RED": "SKU-1"}},
+        "oss": {"countries": {"DE": {"vat_zone": 10, "rate": "19"}}}
+    });
+    put("good", good.clone()).await;
+    let run = stack.bridgectl(&["shops", "check", "good"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("tokens work"), "{}", run.stdout);
+
+    // Wrong tokens.
+    let mut wrong = good.clone();
+    wrong["shop_id"] = json!("wrong-tokens");
+    wrong["economic"]["agreement_grant_token"] = json!("not-the-grant");
+    put("wrong-tokens", wrong).await;
+    let run = stack
+        .bridgectl(&["--json", "shops", "check", "wrong-tokens"])
+        .await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    let report = run.json();
+    assert_eq!(report["problems"][0]["kind"], "tokens");
+    assert!(report["problems"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("the tokens are wrong"));
+    assert!(!run.all().contains("not-the-grant"));
+
+    // Each kind of missing reference, named by its setting.
+    let cases = [
+        (json!({"vat_zones": {"domestic": 99}}), "vat_zone", "VAT zone 99 (vat_zones.domestic) does not exist"),
+        (
+            json!({"payment_methods": {"card": {"layout": 7}}}),
+            "layout",
+            "layout 7 (payment_methods.card.layout) does not exist in e-conomic; existing layouts: 19 Standard, 21 Webshop",
+        ),
+        (json!({"default_payment": {"payment_terms": 42}}), "payment_terms", "payment terms 42 (default_payment.payment_terms)"),
+        (json!({"debtor": {"b2b_customer_group": 9}}), "customer_group", "customer group 9 (debtor.b2b_customer_group)"),
+        (json!({"products": {"shipping": "NOPE"}}), "product", "product NOPE (products.shipping) does not exist"),
+        (json!({"units": {"kg": 77}}), "unit", "unit 77 (units.kg) does not exist"),
+        (
+            json!({"debtor": {"strategy": {"kind": "fixed", "customer_number": 4242}}}),
+            "customer",
+            "customer 4242 (debtor.strategy.customer_number) does not exist",
+        ),
+    ];
+    for (index, (mapping, kind, message)) in cases.into_iter().enumerate() {
+        let id = format!("bad-{index}");
+        let mut config = shop_json(&id);
+        config["mapping"] = mapping;
+        put(&id, config).await;
+        let run = stack.bridgectl(&["shops", "check", &id]).await;
+        assert_eq!(run.code, 1, "{kind}: {}", run.all());
+        assert!(run.stdout.contains(message), "{kind}: {}", run.stdout);
+        let run = stack.bridgectl(&["--json", "shops", "check", &id]).await;
+        let problems = run.json()["problems"].as_array().unwrap().clone();
+        assert_eq!(problems.len(), 1, "{kind}: {problems:?}");
+        assert_eq!(problems[0]["kind"], kind);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_twice_creates_each_order_once() {
+    let mut stack = stack("backfill").await;
+    stack.put_shop("acme").await;
+    let context = std::sync::Arc::new(ingest::IngestContext::new(
+        &stack.sdk,
+        &stack.shops_table,
+        &stack.orders_table,
+        &stack.queue_url,
+        bridge::pipeline::ingest::IngestSettings::default(),
+    ));
+    let (listener, addr) = local_stack::http_front::bind(0).await.unwrap();
+    let server = tokio::spawn(local_stack::http_front::serve(listener, move |request| {
+        let context = context.clone();
+        async move { ingest::handle(&context, request).await }
+    }));
+    stack
+        .extra_env
+        .push(("WEBHOOK_URL".to_owned(), format!("http://{addr}/webhooks/")));
+
+    let mut lines: Vec<String> = ["B-1", "B-2", "B-3"]
+        .iter()
+        .map(|id| order_event("order.paid", id).to_string())
+        .collect();
+    lines.insert(1, "{not json".to_owned());
+    let mut no_total = order_event("order.paid", "B-4");
+    no_total["order"].as_object_mut().unwrap().remove("total");
+    lines.push(no_total.to_string());
+    lines.push(String::new());
+    let file = stack.write_file("orders.jsonl", &lines.join("\n"));
+
+    let first = stack
+        .bridgectl(&["--json", "backfill", "--shop", "acme", &file])
+        .await;
+    assert_eq!(first.code, 1, "rejected lines make exit 1: {}", first.all());
+    let report = first.json();
+    assert_eq!(report["accepted"], 3, "{report}");
+    assert_eq!(report["duplicates"], 0);
+    let rejected = report["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 2, "{report}");
+    assert_eq!(rejected[0]["line"], 2);
+    assert_eq!(rejected[1]["line"], 5);
+    assert!(
+        rejected[1]["reason"].as_str().unwrap().contains("total"),
+        "{report}"
+    );
+
+    let second = stack
+        .bridgectl(&["backfill", "--shop", "acme", &file])
+        .await;
+    assert_eq!(second.code, 1);
+    assert!(
+        second
+            .stdout
+            .contains("5 line(s): 0 accepted, 3 duplicate(s), 2 rejected"),
+        "{}",
+        second.stdout
+    );
+
+    let run = stack
+        .bridgectl(&["--json", "orders", "list", "--shop", "acme"])
+        .await;
+    let ids: BTreeSet<String> = run.json()["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["order_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        ids,
+        BTreeSet::from(["B-1".into(), "B-2".into(), "B-3".into()])
+    );
+    let queued = stack.drain_bodies(&stack.queue_url).await;
+    assert_eq!(
+        queued.len(),
+        3,
+        "one transfer message per order: {queued:?}"
+    );
+    server.abort();
+}
