@@ -48,6 +48,7 @@ struct Inner {
     http: reqwest::Client,
     config: ClientConfig,
     cache: Cache,
+    rate_limit: super::rate_limit::RateLimiter,
 }
 
 /// Process-wide e-conomic client: connection pool, settings and caches.
@@ -79,6 +80,7 @@ impl EconomicClient {
                 http,
                 config,
                 cache: Cache::default(),
+                rate_limit: Default::default(),
             }),
         })
     }
@@ -89,6 +91,12 @@ impl EconomicClient {
 
     pub(crate) fn cache(&self) -> &Cache {
         &self.inner.cache
+    }
+
+    /// Paces calls to at most `calls_per_second` per agreement in this
+    /// process (0: off, the default); see [`super::rate_limit`].
+    pub fn set_rate_limit(&self, calls_per_second: u32) {
+        self.inner.rate_limit.set_rate(calls_per_second);
     }
 
     /// A handle for one agreement (one shop's tokens).
@@ -178,6 +186,11 @@ impl EconomicApi {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
+            self.client
+                .inner
+                .rate_limit
+                .acquire(&self.agreement_key)
+                .await;
             let now = Instant::now();
             let left = deadline.saturating_duration_since(now);
             if left < Duration::from_millis(20) {
@@ -201,6 +214,11 @@ impl EconomicApi {
             if let Some(body) = &body {
                 req = req.body(body.clone());
             }
+            self.client
+                .inner
+                .rate_limit
+                .acquire(&self.agreement_key)
+                .await;
             self.calls.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
             let result = match req.send().await {

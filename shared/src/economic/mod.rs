@@ -6,6 +6,7 @@ pub mod error;
 pub mod filter;
 pub mod model;
 pub mod push;
+pub mod rate_limit;
 pub mod retry;
 
 pub use client::{ClientConfig, EconomicApi, EconomicClient, DEFAULT_BASE_URL};

@@ -47,6 +47,7 @@ usage: loadtest [options]
   --customers N          distinct returning customers (default 100)
   --sandbox-latency-ms N latency the sandbox adds to every call (default 50)
   --rate-limit N         sandbox: e-conomic calls per second per agreement before 429 (default 10)
+  --client-rate-limit N  e-conomic client paces each agreement to N calls/s (0 = off, default 0)
   --concurrency N        transfer invocations at once (template MaximumConcurrency, default 5)
   --batch-size N         SQS batch size (template TransferBatchSize, default 5)
   --poll-wait-ms N       long-poll wait of the event source emulation (default 1000)
@@ -63,6 +64,7 @@ struct Options {
     customers: usize,
     sandbox_latency_ms: u64,
     rate_limit: u32,
+    client_rate_limit: u32,
     concurrency: usize,
     batch_size: i32,
     poll_wait_ms: u64,
@@ -79,6 +81,7 @@ fn parse_options() -> Result<Options, String> {
         customers: 100,
         sandbox_latency_ms: 50,
         rate_limit: 10,
+        client_rate_limit: 0,
         concurrency: 5,
         batch_size: 5,
         poll_wait_ms: 1000,
@@ -105,6 +108,7 @@ fn parse_options() -> Result<Options, String> {
             "--customers" => o.customers = (number(&value)? as usize).max(1),
             "--sandbox-latency-ms" => o.sandbox_latency_ms = number(&value)? as u64,
             "--rate-limit" => o.rate_limit = number(&value)? as u32,
+            "--client-rate-limit" => o.client_rate_limit = number(&value)? as u32,
             "--concurrency" => o.concurrency = (number(&value)? as usize).max(1),
             "--batch-size" => o.batch_size = (number(&value)? as i32).clamp(1, 10),
             "--poll-wait-ms" => o.poll_wait_ms = number(&value)? as u64,
@@ -170,6 +174,8 @@ struct Timeline {
 struct Stack {
     _moto: MotoServer,
     sandbox: economic_sandbox::SandboxHandle,
+    /// The transfer context's e-conomic client (shared pool and limiter).
+    pacing: EconomicClient,
     shop: ShopConfig,
     orders: OrderStore,
     webhook_url: String,
@@ -244,6 +250,7 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
         ..ClientConfig::default()
     })
     .map_err(|e| format!("e-conomic client: {e}"))?;
+    let client_for_pacing = economic.clone();
     let transfer = Arc::new(transfer::TransferContext::new(
         &sdk,
         shops_table,
@@ -329,6 +336,7 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
     Ok(Stack {
         _moto: moto,
         sandbox,
+        pacing: client_for_pacing,
         orders: OrderStore::new(dynamodb, orders_table),
         shop,
         webhook_url: format!("http://{addr}/webhooks"),
@@ -521,14 +529,15 @@ async fn run(root: &Path, o: Options) -> Result<bool, String> {
     if !stack.wait_done(&warm, timeout).await {
         return Err("warm-up orders did not finish".into());
     }
+    stack.pacing.set_rate_limit(o.client_rate_limit);
     stack.sandbox.set_faults(economic_sandbox::Faults {
         latency_ms: o.sandbox_latency_ms,
         rate_limit_per_second: o.rate_limit,
         ..economic_sandbox::Faults::default()
     });
     println!(
-        "setup: customers={} sandbox_latency_ms={} rate_limit_per_second={} concurrency={} batch_size={} poll_wait_ms={}",
-        o.customers, o.sandbox_latency_ms, o.rate_limit, o.concurrency, o.batch_size, o.poll_wait_ms
+        "setup: customers={} sandbox_latency_ms={} rate_limit_per_second={} client_rate_limit={} concurrency={} batch_size={} poll_wait_ms={}",
+        o.customers, o.sandbox_latency_ms, o.rate_limit, o.client_rate_limit, o.concurrency, o.batch_size, o.poll_wait_ms
     );
 
     let mut all_good = true;
