@@ -17,6 +17,8 @@ pub enum Cause {
     Webhook,
     /// Rescan found the order pending for too long (a lost enqueue).
     Rescan,
+    /// An operator re-sent the order (`bridgectl orders resend`, DLQ replay).
+    Resend,
 }
 
 impl Cause {
@@ -24,6 +26,7 @@ impl Cause {
         match self {
             Cause::Webhook => "webhook",
             Cause::Rescan => "rescan",
+            Cause::Resend => "resend",
         }
     }
 }

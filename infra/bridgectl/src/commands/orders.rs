@@ -4,7 +4,7 @@ use crate::cli::OrdersCommand;
 use crate::error::{CliError, Status};
 use crate::output::{age, table, timestamp, truncate, Tone};
 use crate::{now_epoch, Ctx};
-use aws_sdk_sqs::types::MessageAttributeValue;
+use bridge::queue::{Cause, OrderMessage, Queues};
 use bridge::store::operator::RequeueRefused;
 use bridge::store::{Label, OrderRecord};
 use serde_json::{json, Value};
@@ -177,47 +177,18 @@ async fn show(ctx: &Ctx, shop: &str, order_id: &str) -> Result<Status, CliError>
     Ok(Status::Clean)
 }
 
-/// The cause a re-send puts on the message: `resend` once the pipeline's
-/// `Cause` knows it, `rescan` (same handling: "look at this pending order
-/// again") until then, so transfer never sees a cause it cannot parse.
-pub fn resend_cause() -> &'static str {
-    if serde_json::from_str::<bridge::queue::Cause>("\"resend\"").is_ok() {
-        "resend"
-    } else {
-        "rescan"
-    }
-}
-
-fn attribute(value: &str) -> Result<MessageAttributeValue, CliError> {
-    MessageAttributeValue::builder()
-        .data_type("String")
-        .string_value(if value.is_empty() { "-" } else { value })
-        .build()
-        .map_err(|e| CliError::Failed(e.to_string()))
-}
-
-/// Puts a transfer message on the main queue, in the queue module's format.
+/// Puts a transfer message on the main queue (cause `resend`).
 pub async fn enqueue(ctx: &Ctx, shop_id: &str, order_id: &str) -> Result<(), CliError> {
     let queue_url = ctx.resolved.target.queue_url()?;
-    let cause = resend_cause();
-    let body = json!({"shop_id": shop_id, "order_id": order_id, "cause": cause}).to_string();
-    ctx.sqs
-        .send_message()
-        .queue_url(queue_url)
-        .message_body(body)
-        .message_attributes("shop_id", attribute(shop_id)?)
-        .message_attributes("cause", attribute(cause)?)
-        .send()
+    let message = OrderMessage {
+        shop_id: shop_id.to_owned(),
+        order_id: order_id.to_owned(),
+        cause: Cause::Resend,
+    };
+    Queues::new(ctx.sqs.clone(), queue_url, "")
+        .enqueue(&message)
         .await
-        .map_err(|e| {
-            ctx.queue_error(
-                aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
-                queue_url,
-                "--queue-url",
-                "QUEUE_URL",
-            )
-        })?;
-    Ok(())
+        .map_err(|e| ctx.queue_error(e.to_string(), queue_url, "--queue-url", "QUEUE_URL"))
 }
 
 /// Label back to pending (history "re-sent by operator"). `Ok(Err(..))`:
