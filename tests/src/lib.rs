@@ -19,14 +19,12 @@ use ingest::IngestContext;
 use lambda_runtime::LambdaEvent;
 use local_stack::apigw::{http_api_event, to_lambda_request, HttpRequestParts};
 use local_stack::event_source::{poll_once, EventSourceSettings, PollOutcome};
+use local_stack::moto::MotoServer;
 use rescan::RescanContext;
 use serde_json::Value;
-use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use transfer::TransferContext;
 
@@ -43,94 +41,12 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-struct Moto {
-    endpoint: String,
-    // Kept so the pipe to moto's stdin stays open while the binary runs;
-    // when the test process exits the pipe closes and moto exits too.
-    _child: Mutex<Child>,
-}
-
-fn moto_server_path() -> Result<PathBuf, String> {
-    if let Ok(path) = std::env::var("MOTO_SERVER") {
-        return Ok(PathBuf::from(path));
-    }
-    let venv = workspace_root().join(".venv/bin/moto_server");
-    if venv.exists() {
-        return Ok(venv);
-    }
-    if let Some(paths) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&paths) {
-            let candidate = dir.join("moto_server");
-            if candidate.exists() {
-                return Ok(candidate);
-            }
-        }
-    }
-    Err(
-        "moto_server not found ($MOTO_SERVER, .venv/bin/moto_server, PATH): \
-         run infra/scripts/test.sh once to create .venv"
-            .to_owned(),
-    )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(5055)
-}
-
-fn start_moto() -> Result<Moto, String> {
-    let moto = moto_server_path()?;
-    // moto_server is a Python entry point; run it through the Python next
-    // to it with a watchdog thread that exits when stdin closes, so no
-    // orphan survives the test binary (statics are never dropped).
-    let python = moto
-        .parent()
-        .map(|d| d.join("python"))
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| PathBuf::from("python3"));
-    let port = free_port();
-    let script = format!(
-        "import os, sys, threading\n\
-         threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()\n\
-         from moto.server import main\n\
-         main(['-H', '127.0.0.1', '-p', '{port}'])\n"
-    );
-    let mut child = Command::new(&python)
-        .args(["-c", &script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("could not start moto via {}: {e}", python.display()))?;
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("moto_server exited early with {status}"));
-        }
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            // Touch stdin so a broken pipe shows up here, not later.
-            if let Some(stdin) = child.stdin.as_mut() {
-                let _ = stdin.flush();
-            }
-            return Ok(Moto {
-                endpoint: format!("http://{addr}"),
-                _child: Mutex::new(child),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    Err(format!("moto_server did not answer on {addr} within 30 s"))
-}
-
-/// The moto endpoint for this test binary (started on first use).
+/// The moto endpoint for this test binary (started on first use; its
+/// watchdog stops it when the binary exits).
 pub fn moto_endpoint() -> String {
-    static MOTO: OnceLock<Result<Moto, String>> = OnceLock::new();
-    match MOTO.get_or_init(start_moto) {
-        Ok(moto) => moto.endpoint.clone(),
+    static MOTO: OnceLock<Result<MotoServer, String>> = OnceLock::new();
+    match MOTO.get_or_init(|| MotoServer::start(&workspace_root(), 0).map_err(|e| e.to_string())) {
+        Ok(moto) => moto.endpoint_url(),
         Err(e) => panic!("{e}"),
     }
 }

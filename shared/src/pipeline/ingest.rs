@@ -36,8 +36,9 @@ use time::OffsetDateTime;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
 /// Seconds a shop should wait before retrying after a 503.
 pub const RETRY_AFTER_SECONDS: u32 = 30;
-/// Conditional-write rounds before giving up on a hotly contested order.
-const WRITE_ROUNDS: usize = 8;
+/// Conditional-write rounds before giving up on a hotly contested order
+/// (each round one of the concurrent deliveries wins).
+const WRITE_ROUNDS: u32 = 16;
 
 #[derive(Debug, Clone)]
 pub struct IngestSettings {
@@ -225,6 +226,16 @@ pub fn decide(
         },
         enqueue: make_pending,
     }
+}
+
+/// A short random pause (1–20 ms) so concurrent deliveries of one order
+/// stop colliding round after round.
+fn contention_pause() -> std::time::Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    std::time::Duration::from_millis(1 + u64::from(nanos % 20))
 }
 
 /// Returns the `order` member of the body exactly as the shop sent it, so
@@ -422,6 +433,7 @@ impl Ingest {
                 }
                 Err(StoreError::Conflict) => {
                     tracing::debug!("concurrent change to the order; deciding again");
+                    tokio::time::sleep(contention_pause()).await;
                     continue;
                 }
                 Err(error) => {
