@@ -214,11 +214,6 @@ impl EconomicApi {
             if let Some(body) = &body {
                 req = req.body(body.clone());
             }
-            self.client
-                .inner
-                .rate_limit
-                .acquire(&self.agreement_key)
-                .await;
             self.calls.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
             let result = match req.send().await {
