@@ -25,11 +25,56 @@ pub const CENT: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
 
 /// Rounds to 2 decimals, half away from zero.
 pub fn round2(value: Decimal) -> Decimal {
-    round_dp(value, 2)
+    let scale = value.scale();
+    if scale <= 2 {
+        return value;
+    }
+    // Integer rounding of the mantissa: exact, and far cheaper than
+    // `round_dp_with_strategy` on 28-digit quotients.
+    match 10i128.checked_pow(scale - 2) {
+        Some(divisor) => Decimal::from_i128_with_scale(div_half_away(value.mantissa(), divisor), 2),
+        None => round_dp(value, 2),
+    }
+}
+
+/// `round2(a / b)` computed exactly on integers when they fit (no 28-digit
+/// intermediate quotient). `b` must not be zero.
+pub fn round2_div(a: Decimal, b: Decimal) -> Decimal {
+    let exact = || {
+        let num = a
+            .mantissa()
+            .checked_mul(10i128.checked_pow(b.scale() + 2)?)?;
+        let den = b.mantissa().checked_mul(10i128.checked_pow(a.scale())?)?;
+        if den == 0 {
+            return None;
+        }
+        Some(Decimal::from_i128_with_scale(div_half_away(num, den), 2))
+    };
+    exact().unwrap_or_else(|| round2(a / b))
+}
+
+/// `num / den` rounded half away from zero (`den != 0`).
+fn div_half_away(num: i128, den: i128) -> i128 {
+    let quotient = num / den;
+    let remainder = (num % den).unsigned_abs();
+    let den_abs = den.unsigned_abs();
+    if remainder >= den_abs - remainder {
+        if (num < 0) == (den < 0) {
+            quotient + 1
+        } else {
+            quotient - 1
+        }
+    } else {
+        quotient
+    }
 }
 
 /// Rounds to `decimals` places, half away from zero.
 pub fn round_dp(value: Decimal, decimals: u32) -> Decimal {
+    if value.scale() <= decimals {
+        // Already that precise: rounding would change nothing (and costs).
+        return value;
+    }
     value.round_dp_with_strategy(decimals, RoundingStrategy::MidpointAwayFromZero)
 }
 
@@ -40,7 +85,21 @@ pub fn percent_of(value: Decimal, rate_percent: Decimal) -> Option<Decimal> {
 
 /// `1 + rate / 100` (rate in percent).
 pub fn vat_factor(rate_percent: Decimal) -> Decimal {
-    Decimal::ONE + rate_percent / HUNDRED
+    Decimal::ONE + div100(rate_percent)
+}
+
+/// `value / 100`, exactly: a shift of the decimal point where the scale
+/// allows (much cheaper than a division), else a division.
+pub fn div100(value: Decimal) -> Decimal {
+    let scale = value.scale();
+    if scale <= 26 {
+        let mut shifted = value;
+        // Cannot fail: the new scale is at most 28.
+        if shifted.set_scale(scale + 2).is_ok() {
+            return shifted;
+        }
+    }
+    value / HUNDRED
 }
 
 /// One draft line as e-conomic totals it:
@@ -67,7 +126,7 @@ pub fn line_net(
     let gross_before_discount = quantity * unit_net_price;
     let net = match discount_percent {
         Some(discount) if !discount.is_zero() => {
-            gross_before_discount * (HUNDRED - discount) / HUNDRED
+            div100(gross_before_discount * (HUNDRED - discount))
         }
         _ => gross_before_discount,
     };
@@ -76,7 +135,10 @@ pub fn line_net(
 
 /// VAT of one draft line: `round2(line net × rate / 100)`.
 pub fn line_vat(line_net_amount: Decimal, rate_percent: Decimal) -> Decimal {
-    round2(line_net_amount * rate_percent / HUNDRED)
+    if rate_percent.is_zero() {
+        return Decimal::ZERO;
+    }
+    round2(div100(line_net_amount * rate_percent))
 }
 
 /// Totals of a draft invoice exactly as e-conomic computes them (see the
@@ -128,7 +190,19 @@ pub fn rounding_nets(gap: Decimal, rate_percent: Decimal) -> Option<Vec<Decimal>
 /// A 2-decimal net with `net + round2(net × rate) == gross`, if one exists.
 /// Searches the neighbourhood of `gross / (1 + rate)`.
 pub fn single_net_for_gross(gross: Decimal, rate_percent: Decimal) -> Option<Decimal> {
-    let guess = round2(gross / vat_factor(rate_percent));
+    if rate_percent.is_zero() {
+        return Some(gross);
+    }
+    single_net_near(
+        gross,
+        rate_percent,
+        round2(gross / vat_factor(rate_percent)),
+    )
+}
+
+/// Like [`single_net_for_gross`], searching around a caller's `guess` (which
+/// saves the division when the caller already knows the net).
+pub fn single_net_near(gross: Decimal, rate_percent: Decimal, guess: Decimal) -> Option<Decimal> {
     [
         Decimal::ZERO,
         -CENT,
@@ -145,6 +219,48 @@ pub fn single_net_for_gross(gross: Decimal, rate_percent: Decimal) -> Option<Dec
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn integer_rounding_matches_decimal_rounding() {
+        let values = [
+            dec!(0.005),
+            dec!(-0.005),
+            dec!(0.0049999),
+            dec!(2.675),
+            dec!(-2.675),
+            dec!(79.992),
+            dec!(19.9975),
+            dec!(1.23456789012345678901234567),
+            dec!(-0.0000000000000000000000000001),
+            dec!(7922816251426433759354395.0335),
+        ];
+        for v in values {
+            assert_eq!(round2(v), round_dp(v, 2), "{v}");
+        }
+        let pairs = [
+            (dec!(99.95), dec!(1.25)),
+            (dec!(35), dec!(1.2)),
+            (dec!(4.90), dec!(1.19)),
+            (dec!(-56), dec!(1.25)),
+            (dec!(0.02), dec!(1.255)),
+            (dec!(1), dec!(3)),
+            (dec!(-1), dec!(3)),
+            (dec!(0.05), dec!(2)),
+            (dec!(-0.05), dec!(-2)),
+        ];
+        for (a, b) in pairs {
+            assert_eq!(round2_div(a, b), round_dp(a / b, 2), "{a} / {b}");
+        }
+    }
+
+    #[test]
+    fn div100_is_exact() {
+        assert_eq!(div100(dec!(25)), dec!(0.25));
+        assert_eq!(div100(dec!(-19.5)), dec!(-0.195));
+        assert_eq!(div100(dec!(0)), dec!(0));
+        let tiny = Decimal::new(1, 27);
+        assert_eq!(div100(tiny), tiny / HUNDRED);
+    }
 
     #[test]
     fn round2_is_half_away_from_zero() {

@@ -400,6 +400,15 @@ struct Envelope<'a> {
     order: Option<&'a RawValue>,
 }
 
+#[derive(Deserialize)]
+struct OnePass<'a> {
+    #[serde(rename = "type")]
+    event_type: String,
+    #[serde(default, borrow)]
+    version: Option<&'a RawValue>,
+    order: Order,
+}
+
 /// Parses and validates a webhook body. Never panics.
 pub fn parse_event(body: &[u8]) -> Result<ParsedEvent, ContractError> {
     let text = std::str::from_utf8(body).map_err(|e| {
@@ -422,6 +431,20 @@ pub fn parse_event(body: &[u8]) -> Result<ParsedEvent, ContractError> {
             format!("expected a JSON object with `type` and `order`, got {what}"),
         ));
     }
+    // Fast path: a well-formed event of a type we handle parses in one pass.
+    // Anything else takes the slow path below, which finds the first
+    // problem in a fixed order (body, type, version, order fields).
+    if let Ok(event) = serde_json::from_str::<OnePass<'_>>(text) {
+        let version_ok = event.version.is_none_or(|v| v.get().trim() == "1");
+        if let (true, Some(event_type)) = (version_ok, EventType::from_type(&event.event_type)) {
+            validate(&event.order)?;
+            return Ok(ParsedEvent::Order(OrderEvent {
+                event_type,
+                order: event.order,
+            }));
+        }
+    }
+
     let envelope: Envelope<'_> = serde_json::from_str(text)
         .map_err(|e| ContractError::new("", format!("not a valid JSON object: {e}")))?;
 
@@ -574,29 +597,29 @@ fn validate(order: &Order) -> Result<(), ContractError> {
         ));
     }
     for (i, line) in order.lines.iter().enumerate() {
-        let at = |f: &str| format!("order.lines[{i}].{f}");
-        text(&line.name, &at("name"), true)?;
+        let at = |leaf| FieldPath::item("order.lines", i, leaf);
+        text(&line.name, at("name"), true)?;
         if let Some(sku) = &line.sku {
-            text(sku, &at("sku"), false)?;
+            text(sku, at("sku"), false)?;
         }
         if let Some(unit) = &line.unit {
-            text(unit, &at("unit"), false)?;
+            text(unit, at("unit"), false)?;
         }
         if line.quantity <= Decimal::ZERO {
             return Err(ContractError::new(
-                at("quantity"),
+                at("quantity").to_string(),
                 format!("must be greater than 0, got {}", line.quantity),
             ));
         }
         if line.quantity > MAX_QUANTITY {
             return Err(ContractError::new(
-                at("quantity"),
+                at("quantity").to_string(),
                 format!("{} exceeds the limit of {MAX_QUANTITY}", line.quantity),
             ));
         }
-        decimals(line.quantity, &at("quantity"), MAX_DECIMALS)?;
-        amount(line.unit_price, &at("unit_price"), MAX_DECIMALS)?;
-        rate(line.vat_rate, &at("vat_rate"))?;
+        decimals(line.quantity, at("quantity"), MAX_DECIMALS)?;
+        amount(line.unit_price, at("unit_price"), MAX_DECIMALS)?;
+        rate(line.vat_rate, at("vat_rate"))?;
     }
     if let Some(shipping) = &order.shipping {
         text(&shipping.name, "order.shipping.name", false)?;
@@ -606,25 +629,29 @@ fn validate(order: &Order) -> Result<(), ContractError> {
         }
     }
     for (i, fee) in order.fees.iter().enumerate() {
-        text(&fee.label, &format!("order.fees[{i}].label"), false)?;
-        amount(fee.amount, &format!("order.fees[{i}].amount"), MAX_DECIMALS)?;
+        text(&fee.label, FieldPath::item("order.fees", i, "label"), false)?;
+        amount(
+            fee.amount,
+            FieldPath::item("order.fees", i, "amount"),
+            MAX_DECIMALS,
+        )?;
         if let Some(r) = fee.vat_rate {
-            rate(r, &format!("order.fees[{i}].vat_rate"))?;
+            rate(r, FieldPath::item("order.fees", i, "vat_rate"))?;
         }
     }
     for (i, discount) in order.discounts.iter().enumerate() {
         text(
             &discount.label,
-            &format!("order.discounts[{i}].label"),
+            FieldPath::item("order.discounts", i, "label"),
             false,
         )?;
         amount(
             discount.amount,
-            &format!("order.discounts[{i}].amount"),
+            FieldPath::item("order.discounts", i, "amount"),
             MAX_DECIMALS,
         )?;
         if let Some(r) = discount.vat_rate {
-            rate(r, &format!("order.discounts[{i}].vat_rate"))?;
+            rate(r, FieldPath::item("order.discounts", i, "vat_rate"))?;
         }
     }
     amount(order.total, "order.total", MAX_TOTAL_DECIMALS)?;
@@ -659,17 +686,17 @@ fn validate_customer(customer: &Customer) -> Result<(), ContractError> {
 
 fn validate_address(address: &Address, at: &str) -> Result<(), ContractError> {
     if let Some(name) = &address.name {
-        text(name, &format!("{at}.name"), false)?;
+        text(name, FieldPath::leaf(at, "name"), false)?;
     }
-    text(&address.street, &format!("{at}.street"), false)?;
+    text(&address.street, FieldPath::leaf(at, "street"), false)?;
     if let Some(street2) = &address.street2 {
-        text(street2, &format!("{at}.street2"), false)?;
+        text(street2, FieldPath::leaf(at, "street2"), false)?;
     }
-    text(&address.zip, &format!("{at}.zip"), false)?;
-    text(&address.city, &format!("{at}.city"), false)?;
+    text(&address.zip, FieldPath::leaf(at, "zip"), false)?;
+    text(&address.city, FieldPath::leaf(at, "city"), false)?;
     if iso::country_name(&address.country).is_none() {
         return Err(ContractError::new(
-            format!("{at}.country"),
+            FieldPath::leaf(at, "country").to_string(),
             format!(
                 "`{}` is not an ISO 3166-1 alpha-2 country code (expected e.g. \"DK\", \"SE\")",
                 truncate(&address.country, 20)
@@ -679,51 +706,95 @@ fn validate_address(address: &Address, at: &str) -> Result<(), ContractError> {
     Ok(())
 }
 
-fn text(value: &str, field: &str, required: bool) -> Result<(), ContractError> {
+fn text(value: &str, field: impl fmt::Display + Copy, required: bool) -> Result<(), ContractError> {
     if required && value.trim().is_empty() {
-        return Err(ContractError::new(field, "must not be empty"));
+        return Err(ContractError::new(field.to_string(), "must not be empty"));
     }
     if value.chars().count() > MAX_TEXT {
         return Err(ContractError::new(
-            field,
+            field.to_string(),
             format!("longer than {MAX_TEXT} characters"),
         ));
     }
     Ok(())
 }
 
-fn amount(value: Decimal, field: &str, max_decimals: u32) -> Result<(), ContractError> {
+fn amount(
+    value: Decimal,
+    field: impl fmt::Display + Copy,
+    max_decimals: u32,
+) -> Result<(), ContractError> {
     if value.is_sign_negative() && !value.is_zero() {
         return Err(ContractError::new(
-            field,
+            field.to_string(),
             format!("must not be negative, got {value}"),
         ));
     }
     if value > MAX_AMOUNT {
         return Err(ContractError::new(
-            field,
+            field.to_string(),
             format!("{value} exceeds the limit of {MAX_AMOUNT}"),
         ));
     }
     decimals(value, field, max_decimals)
 }
 
-fn decimals(value: Decimal, field: &str, max_decimals: u32) -> Result<(), ContractError> {
+fn decimals(
+    value: Decimal,
+    field: impl fmt::Display + Copy,
+    max_decimals: u32,
+) -> Result<(), ContractError> {
     if value.normalize().scale() > max_decimals {
         return Err(ContractError::new(
-            field,
+            field.to_string(),
             format!("{value} has more than {max_decimals} decimal places"),
         ));
     }
     Ok(())
 }
 
-fn rate(value: Decimal, field: &str) -> Result<(), ContractError> {
+fn rate(value: Decimal, field: impl fmt::Display + Copy) -> Result<(), ContractError> {
     if value < Decimal::ZERO || value > Decimal::ONE_HUNDRED {
         return Err(ContractError::new(
-            field,
+            field.to_string(),
             format!("VAT rate must be a percentage from 0 to 100, got {value}"),
         ));
     }
     decimals(value, field, 4)
+}
+
+/// A field's JSON path, formatted only when an error needs it (validation
+/// of a valid order then allocates nothing for field names).
+#[derive(Clone, Copy)]
+struct FieldPath<'a> {
+    parent: &'a str,
+    index: Option<usize>,
+    leaf: &'a str,
+}
+
+impl<'a> FieldPath<'a> {
+    fn item(parent: &'a str, index: usize, leaf: &'a str) -> Self {
+        FieldPath {
+            parent,
+            index: Some(index),
+            leaf,
+        }
+    }
+
+    fn leaf(parent: &'a str, leaf: &'a str) -> Self {
+        FieldPath {
+            parent,
+            index: None,
+            leaf,
+        }
+    }
+}
+
+impl fmt::Display for FieldPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.index {
+            Some(i) => write!(f, "{}[{i}].{}", self.parent, self.leaf),
+            None => write!(f, "{}.{}", self.parent, self.leaf),
+        }
+    }
 }

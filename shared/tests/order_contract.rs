@@ -5,6 +5,9 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::str::FromStr;
 
+/// A change to a valid body.
+type Edit = fn(&mut Value);
+
 fn valid_body() -> Value {
     json!({
         "type": "order.paid",
@@ -127,7 +130,7 @@ fn non_json_bodies_are_body_errors() {
 
 #[test]
 fn missing_fields_are_named_by_path() {
-    let cases: [(&str, fn(&mut Value)); 5] = [
+    let cases: [(&str, Edit); 5] = [
         ("order.currency", |b| {
             b["order"].as_object_mut().unwrap().remove("currency");
         }),
@@ -201,7 +204,7 @@ fn codes_are_checked_against_iso_lists() {
 
 #[test]
 fn semantic_rules_name_the_field() {
-    let cases: Vec<(&str, fn(&mut Value))> = vec![
+    let cases: Vec<(&str, Edit)> = vec![
         ("order.lines[0].quantity", |b| {
             b["order"]["lines"][0]["quantity"] = json!("-1")
         }),

@@ -27,6 +27,7 @@ use rust_decimal::Decimal;
 
 pub(super) struct PlannedLines {
     pub lines: Vec<DraftLine>,
+    pub rates: Vec<Decimal>,
     pub totals: DraftTotals,
 }
 
@@ -36,6 +37,9 @@ struct Builder<'a> {
     prices_include_vat: bool,
     lines: Vec<DraftLine>,
     totals_lines: Vec<TotalsLine>,
+    /// The order's own arithmetic: Σ of each line's gross at the applied
+    /// rate, rounded per line — before unit prices are rounded for sending.
+    order_gross: Decimal,
 }
 
 impl Builder<'_> {
@@ -55,25 +59,44 @@ impl Builder<'_> {
         unit: Option<u32>,
     ) -> Result<(), MappingError> {
         check_product_number(product, product_field)?;
-        let net_unit_exact = if self.prices_include_vat {
-            price
-                .checked_div(money::vat_factor(order_rate))
-                .ok_or_else(|| overflow("net unit price"))?
-        } else {
-            price
-        };
-        let net_exact = quantity
-            .checked_mul(net_unit_exact)
+        let amount = quantity
+            .checked_mul(price)
             .ok_or_else(|| overflow("line amount"))?;
-        let gross_target = round2(
-            net_exact
-                .checked_mul(money::vat_factor(applied_rate))
-                .ok_or_else(|| overflow("line gross"))?,
-        );
-        let line_net = money::single_net_for_gross(gross_target, applied_rate)
-            .unwrap_or_else(|| round2(net_exact));
+        // The line's gross at the applied rate, and a first guess at its net.
+        let (gross_target, net_guess) = if self.prices_include_vat {
+            let gross = if applied_rate == order_rate {
+                // Common case: the customer's price already is the gross.
+                round2(amount)
+            } else {
+                let rescaled = amount
+                    .checked_mul(money::vat_factor(applied_rate))
+                    .ok_or_else(|| overflow("line gross"))?;
+                money::round2_div(rescaled, money::vat_factor(order_rate))
+            };
+            (
+                gross,
+                money::round2_div(gross, money::vat_factor(applied_rate)),
+            )
+        } else {
+            let gross = round2(
+                amount
+                    .checked_mul(money::vat_factor(applied_rate))
+                    .ok_or_else(|| overflow("line gross"))?,
+            );
+            (gross, round2(amount))
+        };
+        let line_net = if applied_rate.is_zero() {
+            gross_target
+        } else {
+            money::single_net_near(gross_target, applied_rate, net_guess).unwrap_or(net_guess)
+        };
         let unit_net = unit_price_for(line_net, gross_target, quantity, applied_rate, self.config);
         let unit_net = if negative { -unit_net } else { unit_net };
+        self.order_gross += if negative {
+            -gross_target
+        } else {
+            gross_target
+        };
         self.totals_lines
             .push((quantity, unit_net, None, applied_rate));
         let number = u32::try_from(self.lines.len() + 1).unwrap_or(u32::MAX);
@@ -108,8 +131,11 @@ fn unit_price_for(
     }
     let decimals = config.unit_price_decimals.clamp(2, 6);
     let exact = line_net / quantity;
-    let step = Decimal::new(1, decimals);
     let rounded = round_dp(exact, decimals);
+    if rounded == exact {
+        return rounded;
+    }
+    let step = Decimal::new(1, decimals);
     let gross_of = |unit: Decimal| money::line_gross(money::line_net(quantity, unit, None), rate);
     [rounded, rounded - step, rounded + step]
         .into_iter()
@@ -158,6 +184,7 @@ pub(super) fn plan_lines(
         prices_include_vat: order.prices_include_vat,
         lines: Vec::with_capacity(order.lines.len() + extra),
         totals_lines: Vec::with_capacity(order.lines.len() + extra),
+        order_gross: Decimal::ZERO,
     };
     let products = &config.products;
 
@@ -240,13 +267,15 @@ pub(super) fn plan_lines(
 
     push_discounts(&mut builder, order, config, standard_rate)?;
 
-    let before_rounding = money::draft_totals(&builder.totals_lines);
-    let gap = order.total - before_rounding.gross;
-    if gap.abs() > config.rounding.tolerance {
+    // Is the order consistent with itself? Compare its total with its own
+    // lines at the rates e-conomic will apply (before any rounding of unit
+    // prices for sending, which the rounding line absorbs separately).
+    let inconsistency = order.total - builder.order_gross;
+    if inconsistency.abs() > config.rounding.tolerance {
         return Err(MappingError::TotalMismatch {
             order_total: order.total,
-            computed_total: before_rounding.gross,
-            difference: gap,
+            computed_total: builder.order_gross,
+            difference: inconsistency,
             tolerance: config.rounding.tolerance,
             vat_note: format!(
                 "{} ({})",
@@ -259,6 +288,8 @@ pub(super) fn plan_lines(
             ),
         });
     }
+    let before_rounding = money::draft_totals(&builder.totals_lines);
+    let gap = order.total - before_rounding.gross;
     if !gap.is_zero() {
         let rounding = &config.rounding;
         let rate = if rounding.vat_free {
@@ -286,7 +317,11 @@ pub(super) fn plan_lines(
         }
     }
 
-    let totals = money::draft_totals(&builder.totals_lines);
+    let totals = if gap.is_zero() {
+        before_rounding
+    } else {
+        money::draft_totals(&builder.totals_lines)
+    };
     if totals.gross != order.total {
         return Err(MappingError::TotalsNotReconciled {
             planned: totals.gross,
@@ -294,6 +329,7 @@ pub(super) fn plan_lines(
         });
     }
     Ok(PlannedLines {
+        rates: builder.totals_lines.iter().map(|l| l.3).collect(),
         lines: builder.lines,
         totals,
     })

@@ -50,6 +50,11 @@ pub struct InvoicePlan {
     pub expected_vat_total: Decimal,
     /// Always equal to the order's `total`.
     pub expected_gross_total: Decimal,
+    /// The VAT rate (percent) the plan assumes e-conomic applies to each
+    /// draft line, index for index: the zone's rate, or 0 for zero-rated
+    /// order lines, VAT-free gift cards and a VAT-free rounding product.
+    /// e-conomic's product/account setup must match (see the README).
+    pub line_vat_rates: Vec<Decimal>,
 }
 
 /// Which e-conomic customer the invoice goes to.
@@ -196,6 +201,7 @@ pub fn map_order(order: &Order, config: &MappingConfig) -> Result<InvoicePlan, M
         expected_net_total: planned.totals.net,
         expected_vat_total: planned.totals.vat,
         expected_gross_total: planned.totals.gross,
+        line_vat_rates: planned.rates,
     })
 }
 
