@@ -3,7 +3,7 @@
 # Lambda binaries, promotion day and webhook-to-invoice latency through the
 # local stack. Prints a summary at the end. Not part of test.sh.
 #
-#   infra/scripts/bench.sh            # everything (about 6-10 minutes)
+#   infra/scripts/bench.sh            # everything (about 11 minutes on 2 cores)
 #   BENCH_QUICK=1 infra/scripts/bench.sh   # shorter criterion runs
 #
 # Needs .venv (moto server; infra/scripts/python-env.sh creates it) and
@@ -50,10 +50,10 @@ python3 infra/bench/coldstart.py --runs 25 --binary-dir target/release | keep
 say "promotion day and latency through the local stack"
 cargo build --release -p local-stack --bin loadtest 2>&1 | tail -1
 # As deployed today: 429 + Retry-After only.
-timeout 400 target/release/loadtest "$@" | keep
+timeout 400 target/release/loadtest "$@" | keep || echo "loadtest: FAILED (see above)" | keep
 # With client-side pacing at the sandbox's limit (one process = one limiter).
 timeout 300 target/release/loadtest --scenario promotion --client-rate-limit 10 "$@" \
-  | sed 's/^promotion:/promotion_paced:/' | keep
+  | sed 's/^promotion:/promotion_paced:/' | keep || echo "loadtest (paced): FAILED" | keep
 
 say "summary"
 cat "$OUT/summary.txt"
