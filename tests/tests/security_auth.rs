@@ -344,8 +344,7 @@ async fn rotation_accepts_both_during_grace_and_rejects_the_old_after_it() {
 
     // After valid_until: the old one is rejected, the new one accepted.
     // ("rotating" queued R-1 once; each shop below queues its own R-1.)
-    let mut queued = 1;
-    for shop in ["rotated", "garbled"] {
+    for (queued, shop) in [(1, "rotated"), (2, "garbled")] {
         let old = signed_headers(SECRET, "msg_r_old", now(), &body);
         assert_rejected(
             &stack,
@@ -357,6 +356,5 @@ async fn rotation_accepts_both_during_grace_and_rejects_the_old_after_it() {
         .await;
         let new = signed_headers(NEW_SECRET, "msg_r_new", now(), &body);
         assert_eq!(stack.deliver(shop, new, &body).await.0, 202, "{shop}");
-        queued += 1;
     }
 }

@@ -3,6 +3,7 @@
 //! source mapping.
 
 pub mod apigw;
+pub mod chaos;
 pub mod event_source;
 pub mod http_front;
 pub mod moto;
