@@ -7,6 +7,7 @@ use bridge::economic::{
     InvoicePlan, PushOptions, RetryPolicy,
 };
 use bridge::secret::Secret;
+use bridge::vat::{VatDecision, VatTreatment};
 use economic_sandbox::schema::{Schema, CUSTOMER_SCHEMA, DRAFT_SCHEMA};
 use economic_sandbox::{start, FailMode, Faults, SandboxConfig, SandboxHandle};
 use rust_decimal::Decimal;
@@ -137,9 +138,18 @@ fn plan(reference: &str, debtor: DebtorPlan, book: bool) -> InvoicePlan {
         debtor,
         draft: draft(number, 19),
         book,
+        vat_decision: VatDecision {
+            treatment: VatTreatment::Domestic,
+            vat_zone: 1,
+            rate: dec!(25),
+            country: "DK".into(),
+            explanation: "Danish customer: Danish VAT.".into(),
+        },
         expected_net_total: dec!(250),
         expected_vat_total: dec!(50),
         expected_gross_total: GROSS,
+        // The second line's product is VAT exempt in the sandbox.
+        line_vat_rates: vec![dec!(25), dec!(0)],
     }
 }
 

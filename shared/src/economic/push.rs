@@ -20,42 +20,13 @@
 
 use super::client::EconomicApi;
 use super::error::EconomicError;
-use super::model::{
-    BookedInvoiceResponse, DraftInvoice, DraftInvoiceResponse, NewCustomer, References,
-};
+use super::model::{BookedInvoiceResponse, DraftInvoiceResponse, References};
 use rust_decimal::Decimal;
 use std::time::Instant;
 
-/// How the invoice's debtor is found or created.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DebtorPlan {
-    /// Must exist; never created.
-    Existing { customer_number: u32 },
-    /// Use this number; create with these fields if missing.
-    FindOrCreate {
-        customer_number: u32,
-        new_customer: NewCustomer,
-    },
-    /// e-conomic assigns the number; reuse a debtor with the same email if
-    /// one exists.
-    Running {
-        lookup_email: Option<String>,
-        new_customer: NewCustomer,
-    },
-}
-
-/// What to send for one order (the mapping's output).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvoicePlan {
-    /// Unique per shop order; written to `references.other`.
-    pub reference: String,
-    pub debtor: DebtorPlan,
-    pub draft: DraftInvoice,
-    pub book: bool,
-    pub expected_net_total: Decimal,
-    pub expected_vat_total: Decimal,
-    pub expected_gross_total: Decimal,
-}
+// The plan types are the mapping's own: the push reads the draft, the
+// debtor plan and the expected totals from it.
+pub use crate::mapping::{DebtorPlan, InvoicePlan};
 
 #[derive(Debug, Clone, Copy)]
 pub struct PushOptions {
@@ -491,43 +462,4 @@ fn is_missing_customer(e: &EconomicError) -> bool {
                         || f.message.to_lowercase().contains("does not exist"))
             })
     })
-}
-
-impl From<crate::mapping::DebtorPlan> for DebtorPlan {
-    fn from(plan: crate::mapping::DebtorPlan) -> Self {
-        use crate::mapping::DebtorPlan as Mapped;
-        match plan {
-            Mapped::Existing { customer_number } => DebtorPlan::Existing { customer_number },
-            Mapped::FindOrCreate {
-                customer_number,
-                new_customer,
-            } => DebtorPlan::FindOrCreate {
-                customer_number,
-                new_customer,
-            },
-            Mapped::Running {
-                lookup_email,
-                new_customer,
-            } => DebtorPlan::Running {
-                lookup_email,
-                new_customer,
-            },
-        }
-    }
-}
-
-/// The mapping's plan carries the VAT decision too; the push needs only
-/// what goes to e-conomic and the totals to check.
-impl From<crate::mapping::InvoicePlan> for InvoicePlan {
-    fn from(plan: crate::mapping::InvoicePlan) -> Self {
-        InvoicePlan {
-            reference: plan.reference,
-            debtor: plan.debtor.into(),
-            draft: plan.draft,
-            book: plan.book,
-            expected_net_total: plan.expected_net_total,
-            expected_vat_total: plan.expected_vat_total,
-            expected_gross_total: plan.expected_gross_total,
-        }
-    }
 }

@@ -231,7 +231,7 @@ impl Transfer {
         );
         let outcome = push_invoice(
             &api,
-            &to_push_plan(plan),
+            &plan,
             PushOptions {
                 may_exist,
                 deadline,
@@ -385,39 +385,6 @@ impl Transfer {
             }
         }
         Disposition::Retry
-    }
-}
-
-/// The mapping's plan in the shape the e-conomic step takes (the two
-/// modules keep separate types; the fields correspond one to one).
-fn to_push_plan(plan: crate::mapping::InvoicePlan) -> crate::economic::InvoicePlan {
-    use crate::economic::DebtorPlan as Push;
-    use crate::mapping::DebtorPlan as Mapped;
-    let debtor = match plan.debtor {
-        Mapped::Existing { customer_number } => Push::Existing { customer_number },
-        Mapped::FindOrCreate {
-            customer_number,
-            new_customer,
-        } => Push::FindOrCreate {
-            customer_number,
-            new_customer,
-        },
-        Mapped::Running {
-            lookup_email,
-            new_customer,
-        } => Push::Running {
-            lookup_email,
-            new_customer,
-        },
-    };
-    crate::economic::InvoicePlan {
-        reference: plan.reference,
-        debtor,
-        draft: plan.draft,
-        book: plan.book,
-        expected_net_total: plan.expected_net_total,
-        expected_vat_total: plan.expected_vat_total,
-        expected_gross_total: plan.expected_gross_total,
     }
 }
 
