@@ -17,6 +17,7 @@ pub enum Trigger {
 /// One accepted webhook signing secret (`whsec_<base64>`). During a
 /// rotation the old secret keeps working until `valid_until`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WebhookSecret {
     pub secret: Secret,
     /// RFC 3339; `None` means no expiry.
@@ -25,13 +26,16 @@ pub struct WebhookSecret {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EconomicCredentials {
     pub app_secret_token: Secret,
     pub agreement_grant_token: Secret,
 }
 
-/// Everything the bridge knows about one shop.
+/// Everything the bridge knows about one shop. Unknown keys are errors: a
+/// misspelt `trigger` must not silently fall back to the default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ShopConfig {
     pub shop_id: String,
     #[serde(default)]

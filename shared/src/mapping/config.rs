@@ -71,6 +71,77 @@ impl Default for MappingConfig {
     }
 }
 
+impl MappingConfig {
+    /// Checks what serde cannot: codes, rates and formats whose mistakes
+    /// would otherwise pass silently — a lower-case `home_country` would make
+    /// every order an export at 0 % VAT. Run when a shop is stored and again
+    /// before each order is mapped.
+    pub fn check(&self) -> Result<(), super::MappingError> {
+        let invalid = |field: &str, message: String| super::MappingError::InvalidConfig {
+            field: field.to_owned(),
+            message,
+        };
+        let is_country = |code: &str| crate::order::iso::country_name(code).is_some();
+        let is_rate = |rate: &Decimal| *rate >= Decimal::ZERO && *rate < Decimal::from(100);
+        if !is_country(&self.home_country) {
+            return Err(invalid(
+                "home_country",
+                format!(
+                    "`{}` is not an ISO 3166 alpha-2 country code in capitals (e.g. \"DK\")",
+                    self.home_country
+                ),
+            ));
+        }
+        if !is_rate(&self.home_vat_rate) {
+            return Err(invalid(
+                "home_vat_rate",
+                format!(
+                    "{} is not a VAT rate in percent (0 to 100, e.g. \"25\")",
+                    self.home_vat_rate
+                ),
+            ));
+        }
+        if !self.reference_format.contains("{id}") && !self.reference_format.contains("{number}") {
+            return Err(invalid(
+                "reference_format",
+                format!(
+                    "`{}` contains neither `{{number}}` nor `{{id}}`: the reference must differ per order, \
+                     it is how a retry finds the order's invoice again",
+                    self.reference_format
+                ),
+            ));
+        }
+        for (country, setup) in &self.oss.countries {
+            let field = format!("oss.countries.{country}");
+            if !is_country(country) {
+                return Err(invalid(
+                    &field,
+                    format!("`{country}` is not an ISO 3166 alpha-2 country code in capitals"),
+                ));
+            }
+            if !is_rate(&setup.rate) {
+                return Err(invalid(
+                    &format!("{field}.rate"),
+                    format!("{} is not a VAT rate in percent (0 to 100)", setup.rate),
+                ));
+            }
+        }
+        if !is_rate(&self.voec.rate) {
+            return Err(invalid(
+                "voec.rate",
+                format!("{} is not a VAT rate in percent (0 to 100)", self.voec.rate),
+            ));
+        }
+        if !(2..=6).contains(&self.unit_price_decimals) {
+            return Err(invalid(
+                "unit_price_decimals",
+                format!("{} is outside 2 to 6", self.unit_price_decimals),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// e-conomic VAT zone numbers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -324,5 +395,90 @@ impl Default for RoundingConfig {
             vat_free: true,
             tolerance: Decimal::ONE,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::MappingError;
+
+    fn field_of(config: &MappingConfig) -> Option<String> {
+        match config.check() {
+            Err(MappingError::InvalidConfig { field, .. }) => Some(field),
+            Err(other) => panic!("unexpected error {other}"),
+            Ok(()) => None,
+        }
+    }
+
+    #[test]
+    fn the_default_configuration_is_valid() {
+        assert_eq!(field_of(&MappingConfig::default()), None);
+    }
+
+    #[test]
+    fn silent_vat_mistakes_are_rejected_with_the_field() {
+        let lower_case_home = MappingConfig {
+            home_country: "dk".into(),
+            ..MappingConfig::default()
+        };
+        assert_eq!(field_of(&lower_case_home).as_deref(), Some("home_country"));
+
+        let mut bad_oss_key = MappingConfig::default();
+        bad_oss_key.oss.countries.insert(
+            "Sweden".into(),
+            OssCountry {
+                vat_zone: 11,
+                rate: Decimal::from(25),
+            },
+        );
+        assert_eq!(
+            field_of(&bad_oss_key).as_deref(),
+            Some("oss.countries.Sweden")
+        );
+
+        let mut fraction_rate = MappingConfig::default();
+        fraction_rate.oss.countries.insert(
+            "SE".into(),
+            OssCountry {
+                vat_zone: 11,
+                rate: Decimal::from(125),
+            },
+        );
+        assert_eq!(
+            field_of(&fraction_rate).as_deref(),
+            Some("oss.countries.SE.rate")
+        );
+
+        let negative_home_rate = MappingConfig {
+            home_vat_rate: Decimal::from(-25),
+            ..MappingConfig::default()
+        };
+        assert_eq!(
+            field_of(&negative_home_rate).as_deref(),
+            Some("home_vat_rate")
+        );
+    }
+
+    #[test]
+    fn a_reference_that_does_not_vary_per_order_is_rejected() {
+        let mut fixed = MappingConfig {
+            reference_format: "Webshop order".into(),
+            ..MappingConfig::default()
+        };
+        assert_eq!(field_of(&fixed).as_deref(), Some("reference_format"));
+        fixed.reference_format = "Shop {id}".into();
+        assert_eq!(field_of(&fixed), None);
+    }
+
+    #[test]
+    fn unit_price_decimals_outside_two_to_six_is_rejected() {
+        let mut config = MappingConfig {
+            unit_price_decimals: 7,
+            ..MappingConfig::default()
+        };
+        assert_eq!(field_of(&config).as_deref(), Some("unit_price_decimals"));
+        config.unit_price_decimals = 1;
+        assert_eq!(field_of(&config).as_deref(), Some("unit_price_decimals"));
     }
 }

@@ -9,7 +9,8 @@
 //! 2. the line's gross target: `round2(quantity × net unit × (1 + applied rate))`;
 //! 3. a 2-decimal line net whose `net + round2(net × rate)` hits that gross
 //!    (when one exists), sent as `unitNetPrice = net / quantity` rounded to
-//!    `unit_price_decimals` (the closer of the two neighbours).
+//!    `unit_price_decimals` (of the rounded price and its two neighbours, the
+//!    one whose line gross comes closest to the target).
 //!
 //! Shipping, fees and grouped discounts follow the same steps with
 //! quantity 1 (discounts negative). Then `money::draft_totals` computes what

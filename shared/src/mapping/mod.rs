@@ -142,6 +142,7 @@ pub enum MappingError {
 
 /// Maps one order to an invoice plan. Pure and deterministic.
 pub fn map_order(order: &Order, config: &MappingConfig) -> Result<InvoicePlan, MappingError> {
+    config.check()?;
     let vat_decision = vat::decide(order, config)?;
     let payment = payment_setup(order, config);
     let reference = format_reference(&config.reference_format, order)?;

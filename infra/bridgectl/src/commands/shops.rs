@@ -134,6 +134,7 @@ pub fn validate(config: &ShopConfig) -> Result<(), String> {
     if config.economic.agreement_grant_token.is_empty() {
         return Err("economic.agreement_grant_token is empty".to_owned());
     }
+    config.mapping.check().map_err(|e| e.to_string())?;
     Ok(())
 }
 
