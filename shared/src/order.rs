@@ -435,7 +435,7 @@ pub fn parse_event(body: &[u8]) -> Result<ParsedEvent, ContractError> {
     // Anything else takes the slow path below, which finds the first
     // problem in a fixed order (body, type, version, order fields).
     if let Ok(event) = serde_json::from_str::<OnePass<'_>>(text) {
-        let version_ok = event.version.is_none_or(|v| v.get().trim() == "1");
+        let version_ok = event.version.is_none_or(|v| is_version_one(v.get()));
         if let (true, Some(event_type)) = (version_ok, EventType::from_type(&event.event_type)) {
             validate(&event.order)?;
             return Ok(ParsedEvent::Order(OrderEvent {
@@ -459,7 +459,7 @@ pub fn parse_event(body: &[u8]) -> Result<ParsedEvent, ContractError> {
     })?;
 
     if let Some(version) = envelope.version {
-        if version.get().trim() != "1" {
+        if !is_version_one(version.get()) {
             return Err(ContractError::new(
                 "version",
                 format!(
@@ -561,6 +561,15 @@ fn deserialize_optional_id<'de, D: Deserializer<'de>>(
 // ---------------------------------------------------------------------------
 // Semantic validation
 // ---------------------------------------------------------------------------
+
+/// `1`, also written `1.0` or `1e0`: JSON Schema (and most encoders) treat
+/// them as the same number.
+fn is_version_one(raw: &str) -> bool {
+    let text = raw.trim();
+    text == "1"
+        || text.parse::<Decimal>().ok() == Some(Decimal::ONE)
+        || Decimal::from_scientific(text).ok() == Some(Decimal::ONE)
+}
 
 fn validate(order: &Order) -> Result<(), ContractError> {
     text(&order.id, "order.id", true)?;

@@ -81,6 +81,24 @@ fn all_three_event_types_and_version_1() {
 }
 
 #[test]
+fn version_one_written_as_a_float_is_version_one() {
+    // The schema (and JSON itself) cannot tell 1.0 from 1; neither may we.
+    for written in ["1.0", "1e0", "1.00"] {
+        let text = serde_json::to_string(&valid_body()).unwrap().replacen(
+            '{',
+            &format!("{{\"version\":{written},"),
+            1,
+        );
+        assert!(
+            matches!(parse_event(text.as_bytes()), Ok(ParsedEvent::Order(_))),
+            "version {written}"
+        );
+    }
+    let e = error_with(|b| b["version"] = json!("1"));
+    assert_eq!(e.field, "version");
+}
+
+#[test]
 fn unknown_type_is_unsupported_not_an_error() {
     let parsed = parse(&json!({"type": "order.refunded", "order": {"anything": true}})).unwrap();
     assert_eq!(
