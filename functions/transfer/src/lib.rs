@@ -29,7 +29,9 @@ impl TransferContext {
     /// From `SHOPS_TABLE`, `ORDERS_TABLE`, `QUEUE_URL`,
     /// `DEAD_LETTER_QUEUE_URL`, `MAX_RECEIVE_COUNT` (5), `ECONOMIC_BASE_URL`,
     /// `LEASE_SECONDS` (120), `RETRY_BASE_SECONDS` (30), `RETRY_CAP_SECONDS`
-    /// (900), `RESCAN_MIN_AGE_SECONDS` (300), `OK_RECORD_TTL_DAYS` (90).
+    /// (900), `RESCAN_MIN_AGE_SECONDS` (300), `OK_RECORD_TTL_DAYS` (90),
+    /// `ECONOMIC_AGREEMENT_CALLS_PER_SECOND` (0: no pacing) and
+    /// `TRANSFER_MAX_CONCURRENCY` (1).
     pub async fn from_env() -> Result<Self, Error> {
         let sdk = aws_config::load_from_env().await;
         let defaults = TransferSettings::default();
@@ -50,6 +52,11 @@ impl TransferContext {
             base_url,
             ..ClientConfig::default()
         })?;
+        let calls_per_second = calls_per_second_per_environment(
+            env_number("ECONOMIC_AGREEMENT_CALLS_PER_SECOND", 0)?,
+            env_number("TRANSFER_MAX_CONCURRENCY", 1)?,
+        );
+        economic.set_rate_limit(calls_per_second);
         Ok(Self::new(
             &sdk,
             &env_required("SHOPS_TABLE")?,
@@ -89,6 +96,21 @@ impl TransferContext {
     pub fn transfer(&self) -> &Transfer {
         &self.transfer
     }
+}
+
+/// The pace for one execution environment's e-conomic client: each
+/// environment paces on its own, so an agreement's allowance is shared out
+/// over the most environments the event source runs at once. 0 is off; a
+/// share below one call per second rounds up to one (the agreement may then
+/// see 429s, which are retried).
+pub fn calls_per_second_per_environment(
+    agreement_calls_per_second: u32,
+    max_concurrency: u32,
+) -> u32 {
+    if agreement_calls_per_second == 0 {
+        return 0;
+    }
+    (agreement_calls_per_second / max_concurrency.max(1)).max(1)
 }
 
 /// Processes a batch; one bad order never holds back the others. Returns
@@ -185,4 +207,18 @@ pub fn init_tracing() {
         .with_target(false)
         .without_time()
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::calls_per_second_per_environment;
+
+    #[test]
+    fn the_agreement_allowance_is_shared_over_the_environments() {
+        assert_eq!(calls_per_second_per_environment(0, 5), 0);
+        assert_eq!(calls_per_second_per_environment(10, 5), 2);
+        assert_eq!(calls_per_second_per_environment(10, 0), 10);
+        assert_eq!(calls_per_second_per_environment(10, 3), 3);
+        assert_eq!(calls_per_second_per_environment(2, 5), 1);
+    }
 }
