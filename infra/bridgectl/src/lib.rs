@@ -1,9 +1,10 @@
 //! `bridgectl`: the operator CLI of the webshop → e-conomic bridge.
 //!
-//! The library target exists so the local stack can share
-//! [`local_env::read`] / [`local_env::write`] (the `.local/stack.env`
-//! format) and so the commands can be tested in-process where useful; the
-//! binary is `src/main.rs`.
+//! The library target exists so the integration tests can use the pieces
+//! directly, e.g. write a `.local/stack.env` with [`local_env::write`]; the
+//! binary is `src/main.rs`. The local stack writes that file itself (same
+//! `KEY=VALUE` format, keys in [`local_env::KEYS`]) rather than depending on
+//! this crate and its AWS SDK clients.
 
 pub mod cli;
 pub mod commands;

@@ -8,9 +8,13 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Keys the local stack writes.
-pub const KEYS: [&str; 7] = [
+/// Keys the local stack writes (infra/local-stack/src/main.rs) and
+/// `bridgectl --local` reads.
+pub const KEYS: [&str; 10] = [
     "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
     "SHOPS_TABLE",
     "ORDERS_TABLE",
     "QUEUE_URL",

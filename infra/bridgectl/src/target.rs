@@ -1,7 +1,13 @@
 //! Which deployment the commands act on: a CloudFormation stack's outputs,
 //! the local stack's `.local/stack.env`, or explicit names (flags or the
-//! environment variables the Lambdas use). Explicit names win over
-//! `--local`, which wins over `--stack`.
+//! environment variables the Lambdas use). `--local` and `--stack` exclude
+//! each other; explicit names (flags or environment) win over either.
+//!
+//! With `--local` the file also decides the AWS region, endpoint and
+//! credentials: the local stack's tables and queues live in moto under the
+//! region it wrote, so a region, endpoint or profile from the operator's
+//! shell (usually meant for a real account) must not redirect the commands.
+//! Only `--region` overrides the file's region.
 
 use crate::error::{classify_aws, CliError};
 use crate::local_env;
@@ -17,6 +23,11 @@ pub const OUTPUT_ORDERS_TABLE: &str = "OrdersTableName";
 pub const OUTPUT_QUEUE_URL: &str = "TransferQueueUrl";
 pub const OUTPUT_DEAD_LETTER_QUEUE_URL: &str = "DeadLetterQueueUrl";
 pub const OUTPUT_WEBHOOK_URL: &str = "WebhookUrl";
+pub const OUTPUT_ECONOMIC_BASE_URL: &str = "EconomicBaseUrl";
+
+/// Region used with `--local` when the env file names none (files written
+/// before the local stack recorded its region).
+pub const LOCAL_FALLBACK_REGION: &str = "us-east-1";
 
 #[derive(Debug, Clone, Args, Default)]
 pub struct TargetArgs {
@@ -122,6 +133,21 @@ impl Target {
     }
 }
 
+/// The error when neither `--local`, `--stack` nor any table or queue name
+/// is given.
+pub const NO_TARGET: &str = "which deployment? pass --local (the local stack), --stack NAME \
+     (a deployed CloudFormation stack), or the names: --shops-table/--orders-table/\
+     --queue-url/--dlq-url (or SHOPS_TABLE, ORDERS_TABLE, QUEUE_URL, DEAD_LETTER_QUEUE_URL)";
+
+/// AWS settings the local stack wrote into its env file.
+#[derive(Debug, Default)]
+struct LocalAws {
+    region: Option<String>,
+    endpoint_url: Option<String>,
+    access_key_id: Option<String>,
+    secret_access_key: Option<String>,
+}
+
 /// The AWS configuration plus the resolved names.
 pub struct Resolved {
     pub sdk: SdkConfig,
@@ -148,7 +174,22 @@ pub async fn resolve(args: &TargetArgs) -> Result<Resolved, CliError> {
             "--local and --stack exclude each other: choose one".to_owned(),
         ));
     }
+    let any_name = [
+        &target.shops_table,
+        &target.orders_table,
+        &target.queue_url,
+        &target.dead_letter_queue_url,
+    ]
+    .iter()
+    .any(|name| name.is_some());
+    if !args.local && args.stack.is_none() && !any_name {
+        // Say this before AWS credentials are looked for: without a target
+        // there is nothing to sign in to.
+        return Err(CliError::Config(NO_TARGET.to_owned()));
+    }
 
+    // What `--local` reads from the env file for the AWS configuration.
+    let mut local_aws = LocalAws::default();
     if args.local {
         let path = match &args.local_env {
             Some(path) => path.clone(),
@@ -167,9 +208,10 @@ pub async fn resolve(args: &TargetArgs) -> Result<Resolved, CliError> {
             }
         };
         let entries = local_env::read(&path).map_err(|e| CliError::Config(e.to_string()))?;
+        let value = |key: &str| entries.get(key).filter(|v| !v.is_empty()).cloned();
         let take = |slot: &mut Option<String>, key: &str| {
             if slot.is_none() {
-                *slot = entries.get(key).filter(|v| !v.is_empty()).cloned();
+                *slot = value(key);
             }
         };
         take(&mut target.shops_table, "SHOPS_TABLE");
@@ -178,24 +220,45 @@ pub async fn resolve(args: &TargetArgs) -> Result<Resolved, CliError> {
         take(&mut target.dead_letter_queue_url, "DEAD_LETTER_QUEUE_URL");
         take(&mut target.webhook_url, "WEBHOOK_URL");
         take(&mut target.economic_base_url, "ECONOMIC_BASE_URL");
-        if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
-            target.endpoint_url = entries.get("AWS_ENDPOINT_URL").cloned();
-        }
+        local_aws = LocalAws {
+            region: value("AWS_REGION"),
+            endpoint_url: value("AWS_ENDPOINT_URL"),
+            access_key_id: value("AWS_ACCESS_KEY_ID"),
+            secret_access_key: value("AWS_SECRET_ACCESS_KEY"),
+        };
+        target.endpoint_url = local_aws.endpoint_url.clone();
     }
 
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(region) = &args.region {
-        loader = loader.region(Region::new(region.clone()));
+    // --region, then (with --local) the env file's region, then the
+    // standard chain (AWS_REGION, profile).
+    if let Some(region) = given(&args.region).or_else(|| local_aws.region.clone()) {
+        loader = loader.region(Region::new(region));
     }
     if let Some(endpoint) = &target.endpoint_url {
         loader = loader.endpoint_url(endpoint.clone());
     }
-    let local_like = args.local || std::env::var_os("AWS_ENDPOINT_URL").is_some();
-    if local_like
+    let endpoint_in_env = std::env::var_os("AWS_ENDPOINT_URL").is_some();
+    if args.local {
+        // moto accepts any credentials; the shell's (a real account's, maybe
+        // an expired SSO session) have no business here.
+        let (key, secret) = match (&local_aws.access_key_id, &local_aws.secret_access_key) {
+            (Some(key), Some(secret)) => (key.clone(), secret.clone()),
+            _ => ("local".to_owned(), "local".to_owned()),
+        };
+        loader = loader.credentials_provider(Credentials::new(
+            key,
+            secret,
+            None,
+            None,
+            "bridgectl-local",
+        ));
+    } else if endpoint_in_env
         && std::env::var_os("AWS_ACCESS_KEY_ID").is_none()
         && std::env::var_os("AWS_PROFILE").is_none()
     {
-        // moto accepts any credentials; spare the operator from inventing some.
+        // An emulator named by AWS_ENDPOINT_URL: spare the operator from
+        // inventing credentials.
         loader = loader.credentials_provider(Credentials::new(
             "local",
             "local",
@@ -206,8 +269,11 @@ pub async fn resolve(args: &TargetArgs) -> Result<Resolved, CliError> {
     }
     let mut sdk = loader.load().await;
     if sdk.region().is_none() {
-        if local_like {
-            sdk = sdk.into_builder().region(Region::new("us-east-1")).build();
+        if args.local || endpoint_in_env {
+            sdk = sdk
+                .into_builder()
+                .region(Region::new(LOCAL_FALLBACK_REGION))
+                .build();
         } else {
             return Err(CliError::Config(
                 "no AWS region: set AWS_REGION, AWS_PROFILE (with a region) or pass --region"
@@ -280,6 +346,7 @@ async fn read_stack_outputs(
             OUTPUT_QUEUE_URL => &mut target.queue_url,
             OUTPUT_DEAD_LETTER_QUEUE_URL => &mut target.dead_letter_queue_url,
             OUTPUT_WEBHOOK_URL => &mut target.webhook_url,
+            OUTPUT_ECONOMIC_BASE_URL => &mut target.economic_base_url,
             _ => continue,
         };
         if slot.is_none() {
