@@ -85,6 +85,7 @@ pub enum OrdersCommand {
         shop: String,
         #[arg(long, value_enum)]
         label: Option<LabelArg>,
+        /// Show the newest this many (newest first).
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },

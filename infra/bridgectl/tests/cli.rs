@@ -724,3 +724,68 @@ async fn backfill_twice_creates_each_order_once() {
     );
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_list_limit_keeps_the_newest() {
+    let stack = stack("orders-newest").await;
+    let store = stack.order_store();
+    let base = now() - 86_400;
+    // 12 orders; creation times shuffled against the ids (id order is the
+    // table's sort order), so neither the first nor the last ids are the
+    // newest.
+    let mut expected: Vec<(i64, String)> = Vec::new();
+    for index in 0..12i64 {
+        let order = format!("{}", 2001 + index);
+        let created = base + (index * 7 % 12) * 60;
+        let write = IngestWrite {
+            label: Label::Pending,
+            snapshot: Some((order_event("order.paid", &order)["order"].to_string(), 2)),
+            events: vec!["order.paid".to_owned()],
+            webhook_ids: vec![format!("msg_{order}")],
+            history: vec![],
+            rescan_after: Some(created + 300),
+        };
+        store
+            .write_ingest("acme", &order, None, &write, created)
+            .await
+            .expect("ingest write");
+        expected.push((created, order));
+    }
+    expected.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let newest: Vec<String> = expected.iter().take(4).map(|(_, id)| id.clone()).collect();
+
+    for args in [
+        vec!["--json", "orders", "list", "--shop", "acme", "--limit", "4"],
+        vec![
+            "--json", "orders", "list", "--shop", "acme", "--limit", "4", "--label", "pending",
+        ],
+    ] {
+        let run = stack.bridgectl(&args).await;
+        assert_eq!(run.code, 0, "{}", run.all());
+        let listed: Vec<String> = run.json()["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["order_id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(listed, newest, "{args:?}");
+    }
+    // More than there are: all of them, newest first.
+    let run = stack
+        .bridgectl(&[
+            "--json", "orders", "list", "--shop", "acme", "--limit", "100",
+        ])
+        .await;
+    let listed: Vec<String> = run.json()["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["order_id"].as_str().unwrap().to_owned())
+        .collect();
+    let all: Vec<String> = expected.iter().map(|(_, id)| id.clone()).collect();
+    assert_eq!(listed, all);
+    let run = stack
+        .bridgectl(&["--json", "orders", "list", "--shop", "acme", "--limit", "0"])
+        .await;
+    assert_eq!(run.json()["orders"], json!([]));
+}

@@ -102,15 +102,24 @@ impl OperatorStore {
         out.item.as_ref().map(OrderRecord::from_item).transpose()
     }
 
-    /// A shop's orders (partition query, never a scan), optionally only
-    /// those with `label`, at most `limit`. Ordered by order id as stored.
+    /// A shop's newest orders (partition query, never a scan), optionally
+    /// only those with `label`: at most `limit`, newest `created_at` first,
+    /// equal times by order id.
+    ///
+    /// The table is keyed by order id, not time, and has no index by shop
+    /// and time, so every page of the shop's partition is read; only the
+    /// newest `limit` are kept (a bounded heap), so memory stays at `limit`
+    /// records however many orders the shop has.
     pub async fn list_for_shop(
         &self,
         shop_id: &str,
         label: Option<Label>,
         limit: usize,
     ) -> Result<Vec<OrderRecord>, StoreError> {
-        let mut found = Vec::new();
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut newest = NewestOrders::new(limit);
         let mut start_key = None;
         let mut values = HashMap::from([(":shop".to_owned(), s(shop_id))]);
         let mut names = None;
@@ -120,7 +129,7 @@ impl OperatorStore {
             names = Some(HashMap::from([("#label".to_owned(), "label".to_owned())]));
             "#label = :label".to_owned()
         });
-        while found.len() < limit {
+        loop {
             let page = self
                 .client
                 .query()
@@ -134,15 +143,14 @@ impl OperatorStore {
                 .await
                 .map_err(StoreError::sdk)?;
             for item in page.items() {
-                found.push(OrderRecord::from_item(item)?);
+                newest.offer(OrderRecord::from_item(item)?);
             }
             start_key = page.last_evaluated_key;
             if start_key.is_none() {
                 break;
             }
         }
-        found.truncate(limit);
-        Ok(found)
+        Ok(newest.into_sorted())
     }
 
     /// Puts a failed (or stuck pending) order back to pending for another
@@ -213,6 +221,73 @@ impl OperatorStore {
             }
             Err(e) => Err(StoreError::sdk(e)),
         }
+    }
+}
+
+/// An order ranked for "newest first": later `created_at` ranks higher;
+/// at equal times the smaller order id ranks higher (so it is listed first).
+struct ByRecency(OrderRecord);
+
+impl ByRecency {
+    fn key(&self) -> (i64, std::cmp::Reverse<&str>) {
+        (
+            self.0.created_at,
+            std::cmp::Reverse(self.0.order_id.as_str()),
+        )
+    }
+}
+
+impl PartialEq for ByRecency {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for ByRecency {}
+impl PartialOrd for ByRecency {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for ByRecency {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// Keeps the `limit` highest-ranked orders offered: a min-heap whose top is
+/// the lowest-ranked order kept, replaced when a higher-ranked one comes.
+struct NewestOrders {
+    limit: usize,
+    kept: std::collections::BinaryHeap<std::cmp::Reverse<ByRecency>>,
+}
+
+impl NewestOrders {
+    fn new(limit: usize) -> Self {
+        NewestOrders {
+            limit,
+            kept: std::collections::BinaryHeap::new(),
+        }
+    }
+
+    fn offer(&mut self, order: OrderRecord) {
+        let candidate = ByRecency(order);
+        if self.kept.len() < self.limit {
+            self.kept.push(std::cmp::Reverse(candidate));
+        } else if let Some(mut lowest) = self.kept.peek_mut() {
+            if candidate > lowest.0 {
+                *lowest = std::cmp::Reverse(candidate);
+            }
+        }
+    }
+
+    /// Newest first.
+    fn into_sorted(self) -> Vec<OrderRecord> {
+        // Ascending order of `Reverse` is descending rank.
+        self.kept
+            .into_sorted_vec()
+            .into_iter()
+            .map(|std::cmp::Reverse(ranked)| ranked.0)
+            .collect()
     }
 }
 

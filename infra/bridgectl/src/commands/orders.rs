@@ -65,17 +65,13 @@ async fn list(
     label: Option<Label>,
     limit: usize,
 ) -> Result<Status, CliError> {
-    let mut orders = ctx
+    // The newest `limit`, newest first: what the merchant just complained
+    // about is on top.
+    let orders = ctx
         .operator_store()?
         .list_for_shop(shop, label, limit)
         .await
         .map_err(|e| ctx.orders_error(e))?;
-    // Newest first: what the merchant just complained about is on top.
-    orders.sort_by(|a, b| {
-        b.created_at
-            .cmp(&a.created_at)
-            .then(a.order_id.cmp(&b.order_id))
-    });
     let now = now_epoch();
     if ctx.printer.json {
         let items: Vec<Value> = orders.iter().map(|o| order_json(o, now)).collect();
