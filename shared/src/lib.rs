@@ -7,6 +7,7 @@
 pub mod config;
 pub mod economic;
 pub mod json_decimal;
+pub mod logging;
 pub mod mapping;
 pub mod money;
 pub mod order;

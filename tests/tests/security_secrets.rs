@@ -2,7 +2,7 @@
 //!
 //! This test binary installs a tracing subscriber at TRACE level (all
 //! crates: ours, the AWS SDK, hyper, reqwest — except the SDK
-//! orchestrator's raw-response dump, see [`CAPTURE_FILTER`]) writing into
+//! orchestrator's raw-response dump, see [`CAPTURE_RUST_LOG`]) writing into
 //! memory, runs a
 //! full transfer (webhook → ingest → transfer → e-conomic sandbox → ok), a
 //! shop with wrong e-conomic tokens (→ failed) and a badly signed webhook
@@ -27,13 +27,10 @@ const SECRET_KEY_TEXT: &str = "test signing secret for the bridge";
 const WRONG_APP_TOKEN: &str = "wrong-app-secret-token-7f3a9c";
 const WRONG_GRANT_TOKEN: &str = "wrong-grant-token-1b2d4e";
 
-/// TRACE for every crate except the AWS SDK's orchestrator, which at TRACE
-/// prints whole DynamoDB responses — including the shop item with its
-/// webhook secrets and e-conomic tokens (found by this test). Deployed
-/// functions log at `info`; nobody may run them with the orchestrator at
-/// TRACE (see the report to the lead: the functions' `init_tracing` should
-/// pin `aws_smithy_runtime=debug` whatever `RUST_LOG` says).
-const CAPTURE_FILTER: &str = "trace,aws_smithy_runtime::client::orchestrator=debug";
+/// What the functions log with `RUST_LOG=trace`: everything, except that
+/// their filter caps the AWS SDK's orchestrator at DEBUG (at TRACE it prints
+/// whole DynamoDB responses, shop secrets included; found by this test).
+const CAPTURE_RUST_LOG: &str = "trace";
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -59,7 +56,7 @@ fn captured_logs() -> Captured {
             let captured = Captured::default();
             let writer = captured.clone();
             tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::new(CAPTURE_FILTER))
+                .with_env_filter(bridge::logging::log_filter(Some(CAPTURE_RUST_LOG)))
                 .with_writer(move || writer.clone())
                 .with_ansi(false)
                 .init();

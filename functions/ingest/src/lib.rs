@@ -121,17 +121,3 @@ fn to_http(response: &WebhookResponse) -> Response<Body> {
         .body(Body::Text(response.body.to_string()))
         .unwrap_or_else(|_| Response::new(Body::Empty))
 }
-
-/// JSON logs on Lambda (CloudWatch parses them), level from `RUST_LOG`
-/// (default `info`).
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(true)
-        .with_target(false)
-        .without_time()
-        .try_init();
-}

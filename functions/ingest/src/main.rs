@@ -1,10 +1,10 @@
-use ingest::{handle, init_tracing, IngestContext};
+use ingest::{handle, IngestContext};
 use lambda_http::{run, service_fn, Request};
 use std::convert::Infallible;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    init_tracing();
+    bridge::logging::init_lambda_tracing();
     // Once per execution environment: SDK clients, connection pools, cache.
     let context = IngestContext::from_env().await?;
     let context = &context;

@@ -54,16 +54,3 @@ pub async fn handle(
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     Ok(context.rescan.run(now).await?)
 }
-
-/// JSON logs, level from `RUST_LOG` (default `info`).
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(true)
-        .with_target(false)
-        .without_time()
-        .try_init();
-}

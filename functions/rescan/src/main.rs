@@ -1,9 +1,9 @@
 use lambda_runtime::{run, service_fn, LambdaEvent};
-use rescan::{handle, init_tracing, RescanContext};
+use rescan::{handle, RescanContext};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    init_tracing();
+    bridge::logging::init_lambda_tracing();
     let context = RescanContext::from_env().await?;
     let context = &context;
     run(service_fn(

@@ -144,7 +144,7 @@ pub async fn handle(
 
     let mut failures = Vec::new();
     for chunk in messages.chunks(CONCURRENCY) {
-        let results = futures_join_all(
+        let results = bridge::pipeline::join_all(
             chunk
                 .iter()
                 .map(|m| async move { (m, context.transfer.process(m, deadline).await) }),
@@ -161,52 +161,6 @@ pub async fn handle(
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failures;
     Ok(response)
-}
-
-/// Runs futures concurrently on the current task (no extra crate needed
-/// for a handful of futures).
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output> {
-    let mut set = Vec::new();
-    for f in futures {
-        set.push(Box::pin(f));
-    }
-    let mut outputs = Vec::with_capacity(set.len());
-    // Poll all futures until each completes, preserving order.
-    let mut done: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in set.iter_mut().enumerate() {
-            if done[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => done[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.extend(done.into_iter().flatten());
-    outputs
-}
-
-/// JSON logs, level from `RUST_LOG` (default `info`).
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(true)
-        .with_target(false)
-        .without_time()
-        .try_init();
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{run, service_fn, LambdaEvent};
-use transfer::{handle, init_tracing, TransferContext};
+use transfer::{handle, TransferContext};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    init_tracing();
+    bridge::logging::init_lambda_tracing();
     // Once per execution environment: SDK clients, e-conomic connection
     // pool and caches.
     let context = TransferContext::from_env().await?;
