@@ -82,19 +82,15 @@ async fn repeated_and_concurrent_deliveries_give_one_invoice() {
 
     // Ten concurrent deliveries with different ids (the shop re-sent).
     let body2 = order_event("order.paid", "2002", "239.00");
-    let answers = futures_all(
-        (0..10)
-            .map(|i| {
-                let stack = &stack;
-                let body2 = body2.clone();
-                async move {
-                    stack
-                        .send_signed("acme", &format!("msg_c{i}"), &body2)
-                        .await
-                }
-            })
-            .collect(),
-    )
+    let answers = bridge::pipeline::join_all((0..10).map(|i| {
+        let stack = &stack;
+        let body2 = body2.clone();
+        async move {
+            stack
+                .send_signed("acme", &format!("msg_c{i}"), &body2)
+                .await
+        }
+    }))
     .await;
     assert!(answers.iter().all(|(s, _)| *s == 202), "{answers:?}");
     assert_eq!(
@@ -416,32 +412,6 @@ async fn dynamodb_trouble_is_503_with_retry_after() {
             .and_then(|v| v.to_str().ok()),
         Some("30")
     );
-}
-
-/// Runs futures concurrently (a tiny join_all).
-async fn futures_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut handles = Vec::new();
-    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut done: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in futures.iter_mut().enumerate() {
-            if done[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => done[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    handles.extend(done.into_iter().flatten());
-    handles
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -884,7 +884,7 @@ async fn send_order_webhooks(
                 &order.order_id,
             )
         });
-        let results = join_all(all).await;
+        let results = bridge::pipeline::join_all(all).await;
         counters
             .webhooks_concurrent
             .fetch_add(order.deliveries as u64, Ordering::Relaxed);
@@ -908,34 +908,6 @@ async fn send_order_webhooks(
         .webhook_duplicates
         .fetch_add(order.deliveries as u64 - 1, Ordering::Relaxed);
     Ok(())
-}
-
-async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let futures: Vec<_> = futures.collect();
-    let count = futures.len();
-    // Polled together on this task, so they really run at the same time.
-    let mut outputs = Vec::with_capacity(count);
-    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut done: Vec<Option<F::Output>> = (0..count).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in pinned.iter_mut().enumerate() {
-            if done[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => done[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.extend(done.into_iter().flatten());
-    outputs
 }
 
 /// One delivery the way a shop sends it: signed now, re-sent after a 503
@@ -1004,7 +976,7 @@ async fn read_records(
             let record = store.get(&shops[o.shop].shop_id, &o.order_id).await;
             (o.order_id.clone(), record)
         });
-        for (order_id, record) in join_all(reads).await {
+        for (order_id, record) in bridge::pipeline::join_all(reads).await {
             match record {
                 Ok(Some(record)) => {
                     records.insert(order_id, record);
