@@ -439,7 +439,7 @@ async fn dlq_list_replay_and_interrupted_replay_loses_nothing() {
     assert_eq!(listed["total"], 6);
     assert_eq!(
         listed["groups"][0],
-        json!({"reason": "layout 7 does not exist", "shop_id": "a", "count": 3, "example_order_ids": ["1", "2", "3"]})
+        json!({"reason": "layout 7 does not exist", "shop_id": "a", "count": 3, "example_order_ids": ["1", "2", "3"], "reasons": ["layout 7 does not exist"]})
     );
     // Peeking left everything visible: a second listing sees all of it.
     let run = stack.bridgectl(&["dlq", "list"]).await;
@@ -788,4 +788,37 @@ async fn orders_list_limit_keeps_the_newest() {
         .bridgectl(&["--json", "orders", "list", "--shop", "acme", "--limit", "0"])
         .await;
     assert_eq!(run.json()["orders"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dlq_list_groups_reasons_that_differ_only_by_log_id() {
+    let stack = stack("dlq-log-id").await;
+    let reasons = [
+        "product NOPE does not exist (product) [log id 11111111-aaaa]",
+        "product NOPE does not exist (product) [log id 22222222-bbbb]",
+        "product NOPE does not exist (product) [log id 33333333-cccc]",
+    ];
+    for (index, reason) in reasons.iter().enumerate() {
+        dead_letter(&stack, "acme", &format!("{}", 3001 + index), reason).await;
+    }
+    let run = stack.bridgectl(&["--json", "dlq", "list"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    let listed = run.json();
+    assert_eq!(listed["total"], 3);
+    let groups = listed["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{listed}");
+    assert_eq!(groups[0]["reason"], "product NOPE does not exist (product)");
+    assert_eq!(groups[0]["count"], 3);
+    // The full reasons (with the ids to quote to e-conomic support) stay.
+    assert_eq!(groups[0]["reasons"], json!(reasons));
+
+    let run = stack.bridgectl(&["dlq", "list"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    let rows: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|line| line.contains("NOPE"))
+        .collect();
+    assert_eq!(rows.len(), 1, "{}", run.stdout);
+    assert!(rows[0].starts_with('3'), "{}", run.stdout);
 }

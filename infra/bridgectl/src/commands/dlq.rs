@@ -21,7 +21,7 @@ use aws_sdk_sqs::types::{
 };
 use bridge::store::operator::RequeueRefused;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// How long a peeked or skipped message stays hidden if we crash before
 /// releasing it.
@@ -161,28 +161,77 @@ async fn peek_all(ctx: &Ctx, dlq: &str) -> Result<Vec<Message>, CliError> {
     Ok(messages)
 }
 
+/// Bracketed per-request ids that make each reason unique, such as the
+/// `[log id …]` e-conomic's errors end with (bridge::economic::error).
+const PER_REQUEST_ID_PREFIXES: [&str; 4] = ["log id", "request id", "trace id", "correlation id"];
+
+/// The reason without per-request ids, so identical failures group together:
+/// every `[log id …]` (or request / trace / correlation id) segment is
+/// dropped with the space before it.
+pub fn reason_group(reason: &str) -> String {
+    let mut out = String::with_capacity(reason.len());
+    let mut rest = reason;
+    while let Some(open) = rest.find('[') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find(']') else {
+            break;
+        };
+        let inside = after[..close].trim_start().to_ascii_lowercase();
+        out.push_str(&rest[..open]);
+        if PER_REQUEST_ID_PREFIXES
+            .iter()
+            .any(|prefix| inside.starts_with(prefix))
+        {
+            let kept = out.trim_end().len();
+            out.truncate(kept);
+        } else {
+            out.push_str(&rest[open..open + 1 + close + 1]);
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out.trim().to_owned()
+}
+
+/// Messages with the same grouped reason for the same shop.
+#[derive(Debug, Default)]
+struct Group {
+    count: usize,
+    example_order_ids: Vec<String>,
+    /// The full reasons (with their ids), distinct, sorted.
+    reasons: BTreeSet<String>,
+}
+
 async fn list(ctx: &Ctx) -> Result<Status, CliError> {
     let dlq = ctx.resolved.target.dead_letter_queue_url()?;
     let messages = peek_all(ctx, dlq).await?;
-    // (reason, shop) → (count, example order ids)
-    let mut groups: BTreeMap<(String, String), (usize, Vec<String>)> = BTreeMap::new();
+    // (grouped reason, shop) → group
+    let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
     for message in &messages {
         let letter = describe(message);
         let group = groups
-            .entry((letter.reason, letter.shop_id))
-            .or_insert((0, Vec::new()));
-        group.0 += 1;
-        if group.1.len() < 5 && !group.1.contains(&letter.order_id) {
-            group.1.push(letter.order_id);
+            .entry((reason_group(&letter.reason), letter.shop_id))
+            .or_default();
+        group.count += 1;
+        if group.example_order_ids.len() < 5 && !group.example_order_ids.contains(&letter.order_id)
+        {
+            group.example_order_ids.push(letter.order_id);
         }
+        group.reasons.insert(letter.reason);
     }
     let mut ordered: Vec<_> = groups.into_iter().collect();
-    ordered.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(&b.0)));
+    ordered.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
     if ctx.printer.json {
         let items: Vec<Value> = ordered
             .iter()
-            .map(|((reason, shop), (count, examples))| {
-                json!({"reason": reason, "shop_id": shop, "count": count, "example_order_ids": examples})
+            .map(|((reason, shop), group)| {
+                json!({
+                    "reason": reason,
+                    "shop_id": shop,
+                    "count": group.count,
+                    "example_order_ids": group.example_order_ids,
+                    "reasons": group.reasons,
+                })
             })
             .collect();
         ctx.printer
@@ -195,11 +244,11 @@ async fn list(ctx: &Ctx) -> Result<Status, CliError> {
     }
     let rows: Vec<Vec<String>> = ordered
         .iter()
-        .map(|((reason, shop), (count, examples))| {
+        .map(|((reason, shop), group)| {
             vec![
-                count.to_string(),
+                group.count.to_string(),
                 shop.clone(),
-                examples.join(" "),
+                group.example_order_ids.join(" "),
                 ctx.printer.paint(&truncate(reason, 90), Tone::Bad),
             ]
         })
@@ -456,5 +505,31 @@ fn print_replay(ctx: &Ctx, report: &ReplayReport) {
                 Tone::Warn
             )
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reason_group;
+
+    #[test]
+    fn reason_group_drops_per_request_ids_only() {
+        let a =
+            "product NOPE does not exist (product) [log id c7ca5bc2-ad2d-4639-93f9-b22ba88c97d7]";
+        let b =
+            "product NOPE does not exist (product) [log id 0b1e2f3a-0000-4000-8000-000000000001]";
+        assert_eq!(reason_group(a), "product NOPE does not exist (product)");
+        assert_eq!(reason_group(a), reason_group(b));
+        assert_eq!(
+            reason_group("e-conomic had an internal error (500) [Request ID abc] retried"),
+            "e-conomic had an internal error (500) retried"
+        );
+        // Other brackets, and unclosed ones, stay.
+        assert_eq!(
+            reason_group("field [lines[0].unit] is wrong [log id x"),
+            "field [lines[0].unit] is wrong [log id x"
+        );
+        assert_eq!(reason_group("no ids here"), "no ids here");
+        assert_eq!(reason_group(""), "");
     }
 }
