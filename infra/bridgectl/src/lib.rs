@@ -6,6 +6,24 @@
 //! `KEY=VALUE` format, keys in [`local_env::KEYS`]) rather than depending on
 //! this crate and its AWS SDK clients.
 
+/// `print!` to stdout through [`output::write_stdout`]: a closed pipe
+/// (`bridgectl … | head`) ends the program quietly instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// `println!` to stdout through [`output::write_stdout`].
+macro_rules! outln {
+    () => {
+        $crate::output::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 pub mod cli;
 pub mod commands;
 pub mod error;

@@ -56,7 +56,7 @@ impl Printer {
 
     pub fn print_json(&self, value: &serde_json::Value) {
         // Serialising a Value cannot fail.
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
         );
@@ -73,6 +73,22 @@ impl Printer {
         }
         bar.set_message(what.to_owned());
         bar
+    }
+}
+
+/// Writes to stdout (the `out!`/`outln!` macros). When stdout is a pipe
+/// whose reader has gone (`bridgectl … | head`), the rest of the output is
+/// unwanted: exit 0 quietly, as `cat` and friends do, rather than panic the
+/// way `println!` does. Any other write error ends the program with exit 1.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_fmt(args) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("bridgectl: cannot write to stdout: {error}");
+        std::process::exit(1);
     }
 }
 

@@ -822,3 +822,30 @@ async fn dlq_list_groups_reasons_that_differ_only_by_log_id() {
     assert_eq!(rows.len(), 1, "{}", run.stdout);
     assert!(rows[0].starts_with('3'), "{}", run.stdout);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_stdout_ends_quietly() {
+    let stack = stack("pipe").await;
+    for index in 0..3 {
+        stack.put_shop(&format!("shop-{index}")).await;
+    }
+    for args in [vec!["shops", "list"], vec!["--json", "shops", "list"]] {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_bridgectl"));
+        command.env_clear().current_dir(&stack.dir);
+        for (k, v) in stack.env() {
+            command.env(k, v);
+        }
+        let mut child = command
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("bridgectl starts");
+        // The reader goes away before the listing is written (`| head -0`).
+        drop(child.stdout.take());
+        let output = child.wait_with_output().await.expect("bridgectl ends");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}

@@ -202,7 +202,7 @@ pub async fn run(ctx: &Ctx, args: BackfillArgs) -> Result<Status, CliError> {
             "rejected": rejected.iter().map(|(line, reason)| json!({"line": line, "reason": reason})).collect::<Vec<_>>(),
         }));
     } else {
-        println!(
+        outln!(
             "{} line(s): {} accepted, {} duplicate(s), {} rejected",
             outcomes.len(),
             ctx.printer.paint(&accepted.to_string(), Tone::Good),
@@ -214,7 +214,7 @@ pub async fn run(ctx: &Ctx, args: BackfillArgs) -> Result<Status, CliError> {
             }
         );
         for (line, reason) in &rejected {
-            println!("  line {line}: {reason}");
+            outln!("  line {line}: {reason}");
         }
     }
     Ok(Status::problems_if(!rejected.is_empty()))

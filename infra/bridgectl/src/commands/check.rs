@@ -365,17 +365,17 @@ pub async fn run(ctx: &Ctx, shop_id: &str) -> Result<Status, CliError> {
             "economic_calls": api.calls(),
         }));
     } else if problems.is_empty() {
-        println!(
+        outln!(
             "{} shop {shop_id}: tokens work and every number in the mapping exists in e-conomic",
             ctx.printer.paint("ok", Tone::Good)
         );
     } else {
-        println!(
+        outln!(
             "{} problem(s) for shop {shop_id}:",
             ctx.printer.paint(&problems.len().to_string(), Tone::Bad)
         );
         for problem in &problems {
-            println!("- {}", problem.message);
+            outln!("- {}", problem.message);
         }
     }
     Ok(Status::problems_if(!problems.is_empty()))

@@ -239,7 +239,7 @@ async fn list(ctx: &Ctx) -> Result<Status, CliError> {
         return Ok(Status::Clean);
     }
     if messages.is_empty() {
-        println!("the dead-letter queue is empty");
+        outln!("the dead-letter queue is empty");
         return Ok(Status::Clean);
     }
     let rows: Vec<Vec<String>> = ordered
@@ -253,8 +253,8 @@ async fn list(ctx: &Ctx) -> Result<Status, CliError> {
             ]
         })
         .collect();
-    print!("{}", table(&["COUNT", "SHOP", "ORDERS", "REASON"], &rows));
-    println!("{} message(s)", messages.len());
+    out!("{}", table(&["COUNT", "SHOP", "ORDERS", "REASON"], &rows));
+    outln!("{} message(s)", messages.len());
     Ok(Status::Clean)
 }
 
@@ -485,20 +485,20 @@ fn print_replay(ctx: &Ctx, report: &ReplayReport) {
         return;
     }
     if let Some(handle) = &report.task_handle {
-        println!(
+        outln!(
             "SQS is moving every dead-lettered message back to the transfer queue (task {handle})."
         );
     } else {
-        println!(
+        outln!(
             "moved {} message(s) back to the transfer queue",
             report.moved.len()
         );
         for (shop, count) in &by_shop {
-            println!("  {shop}: {count}");
+            outln!("  {shop}: {count}");
         }
     }
     for (shop, order, reason) in &report.label_notes {
-        println!(
+        outln!(
             "{}",
             ctx.printer.paint(
                 &format!("label not reset for {shop}/{order}: {reason}"),

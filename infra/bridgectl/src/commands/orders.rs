@@ -80,7 +80,7 @@ async fn list(
         return Ok(Status::Clean);
     }
     if orders.is_empty() {
-        println!("no orders");
+        outln!("no orders");
         return Ok(Status::Clean);
     }
     let rows: Vec<Vec<String>> = orders
@@ -96,7 +96,7 @@ async fn list(
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table(
             &["ORDER", "LABEL", "AGE", "ATTEMPTS", "INVOICE", "REASON"],
@@ -132,39 +132,39 @@ async fn show(ctx: &Ctx, shop: &str, order_id: &str) -> Result<Status, CliError>
         return Ok(Status::Clean);
     }
     let p = &ctx.printer;
-    println!("order:      {} (shop {})", order.order_id, order.shop_id);
-    println!("label:      {}", p.label(order.label.as_str()));
+    outln!("order:      {} (shop {})", order.order_id, order.shop_id);
+    outln!("label:      {}", p.label(order.label.as_str()));
     if let Some(reason) = &order.last_error {
-        println!("reason:     {}", p.paint(reason, Tone::Bad));
+        outln!("reason:     {}", p.paint(reason, Tone::Bad));
     }
-    println!(
+    outln!(
         "created:    {} ({} ago)",
         timestamp(order.created_at),
         age(now, order.created_at)
     );
-    println!("updated:    {}", timestamp(order.updated_at));
-    println!("events:     {}", order.events.join(", "));
-    println!("deliveries: {} webhook id(s)", order.webhook_ids.len());
-    println!("attempts:   {}", order.attempts);
+    outln!("updated:    {}", timestamp(order.updated_at));
+    outln!("events:     {}", order.events.join(", "));
+    outln!("deliveries: {} webhook id(s)", order.webhook_ids.len());
+    outln!("attempts:   {}", order.attempts);
     let invoice = invoice_text(&order);
     if !invoice.is_empty() {
-        println!("invoice:    {}", p.paint(&invoice, Tone::Good));
+        outln!("invoice:    {}", p.paint(&invoice, Tone::Good));
     }
     if let Some(customer) = order.customer_number {
-        println!("customer:   {customer}");
+        outln!("customer:   {customer}");
     }
     if let Some(calls) = order.economic_calls {
-        println!("e-conomic:  {calls} call(s) in the successful attempt");
+        outln!("e-conomic:  {calls} call(s) in the successful attempt");
     }
     if order.create_started {
-        println!("create:     started (a later attempt looks for an existing draft first)");
+        outln!("create:     started (a later attempt looks for an existing draft first)");
     }
     if let Some(lease) = order.lease_until.filter(|l| *l >= now) {
-        println!("lease:      held until {}", timestamp(lease));
+        outln!("lease:      held until {}", timestamp(lease));
     }
-    println!("history:");
+    outln!("history:");
     for entry in &order.history {
-        println!(
+        outln!(
             "  {}  {}",
             p.paint(&timestamp(entry.at), Tone::Dim),
             entry.what
@@ -236,14 +236,14 @@ async fn resend(ctx: &Ctx, shop: &str, order_ids: &[String]) -> Result<Status, C
         let sent = results.iter().filter(|(_, r)| r.is_ok()).count();
         for (id, result) in &results {
             match result {
-                Ok(()) => println!(
+                Ok(()) => outln!(
                     "{id}: {} and queued",
                     ctx.printer.label(Label::Pending.as_str())
                 ),
-                Err(reason) => println!("{id}: {}", ctx.printer.paint(reason, Tone::Bad)),
+                Err(reason) => outln!("{id}: {}", ctx.printer.paint(reason, Tone::Bad)),
             }
         }
-        println!("{sent} of {} order(s) re-sent", results.len());
+        outln!("{sent} of {} order(s) re-sent", results.len());
     }
     Ok(Status::problems_if(problems))
 }

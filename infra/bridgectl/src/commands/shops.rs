@@ -182,7 +182,7 @@ async fn put(ctx: &Ctx, file: &Path) -> Result<Status, CliError> {
             "enabled": config.enabled,
         }));
     } else {
-        println!(
+        outln!(
             "shop {} {} ({})",
             config.shop_id,
             action,
@@ -192,7 +192,7 @@ async fn put(ctx: &Ctx, file: &Path) -> Result<Status, CliError> {
                 "disabled"
             }
         );
-        println!("next: bridgectl shops check {}", config.shop_id);
+        outln!("next: bridgectl shops check {}", config.shop_id);
     }
     Ok(Status::Clean)
 }
@@ -218,9 +218,9 @@ async fn show(ctx: &Ctx, shop_id: &str) -> Result<Status, CliError> {
         return Ok(Status::Clean);
     }
     let now = OffsetDateTime::now_utc();
-    println!("shop:     {}", config.shop_id);
-    println!("name:     {}", config.display_name);
-    println!(
+    outln!("shop:     {}", config.shop_id);
+    outln!("name:     {}", config.display_name);
+    outln!(
         "enabled:  {}",
         if config.enabled {
             ctx.printer.paint("yes", Tone::Good)
@@ -228,24 +228,24 @@ async fn show(ctx: &Ctx, shop_id: &str) -> Result<Status, CliError> {
             ctx.printer.paint("no (webhooks refused)", Tone::Bad)
         }
     );
-    println!("trigger:  {}", view["trigger"].as_str().unwrap_or("?"));
-    println!("webhook secrets:");
+    outln!("trigger:  {}", view["trigger"].as_str().unwrap_or("?"));
+    outln!("webhook secrets:");
     for secret in &config.webhook_secrets {
-        println!(
+        outln!(
             "  {}  {}",
             fingerprint(&secret.secret),
             secret_validity(secret, now)
         );
     }
-    println!(
+    outln!(
         "e-conomic tokens: app secret {}, agreement grant {}",
         fingerprint(&config.economic.app_secret_token),
         fingerprint(&config.economic.agreement_grant_token)
     );
-    println!("mapping:");
+    outln!("mapping:");
     let mapping = serde_json::to_string_pretty(&view["mapping"]).unwrap_or_default();
     for line in mapping.lines() {
-        println!("  {line}");
+        outln!("  {line}");
     }
     Ok(Status::Clean)
 }
@@ -276,7 +276,7 @@ async fn list(ctx: &Ctx) -> Result<Status, CliError> {
         return Ok(Status::Clean);
     }
     if shops.is_empty() {
-        println!("no shops (add one with `bridgectl shops put FILE`)");
+        outln!("no shops (add one with `bridgectl shops put FILE`)");
         return Ok(Status::Clean);
     }
     let rows: Vec<Vec<String>> = shops
@@ -293,7 +293,7 @@ async fn list(ctx: &Ctx) -> Result<Status, CliError> {
             ]
         })
         .collect();
-    print!("{}", table(&["SHOP", "STATE", "NAME"], &rows));
+    out!("{}", table(&["SHOP", "STATE", "NAME"], &rows));
     Ok(Status::Clean)
 }
 
@@ -313,7 +313,7 @@ async fn set_enabled(ctx: &Ctx, shop_id: &str, enabled: bool) -> Result<Status, 
         ctx.printer
             .print_json(&json!({"shop_id": shop_id, "enabled": enabled}));
     } else {
-        println!("shop {shop_id} {state}");
+        outln!("shop {shop_id} {state}");
     }
     Ok(Status::Clean)
 }
@@ -391,7 +391,7 @@ async fn rotate(ctx: &Ctx, shop_id: &str, grace_seconds: i64) -> Result<Status, 
         }));
     } else {
         // The secret alone on stdout (pipe-friendly); the rest on stderr.
-        println!("{}", new.expose());
+        outln!("{}", new.expose());
         eprintln!(
             "new webhook secret for {shop_id} printed above; it is shown only this once: \
              give it to the shop now."
