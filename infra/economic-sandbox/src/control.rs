@@ -10,7 +10,10 @@
 //! | `PUT /_sandbox/products` | `{agreement?, productNumber, name, vatExempt}` |
 //! | `PUT /_sandbox/settings` | `{agreement?, acceptUnknownProducts}` |
 //!
-//! `agreement` is the index of the agreement (default: all agreements).
+//! `agreement` is the index of the agreement (default: all agreements); an
+//! index the sandbox does not have answers 404, one that is not a
+//! non-negative integer 400. `PUT /_sandbox/faults` refuses unknown fields
+//! with 400.
 
 use serde::{Deserialize, Serialize};
 
@@ -30,8 +33,11 @@ pub enum FailMode {
     Hold,
 }
 
+/// A PUT replaces all settings; omitted fields take their defaults. Unknown
+/// fields are refused (400 naming the field): a misspelt one would
+/// otherwise reset every fault to its default with a 200.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Faults {
     /// Added to every API request.
     pub latency_ms: u64,

@@ -1036,14 +1036,25 @@ fn book_draft(shared: &Shared, a: &mut AgreementData, seq: u64, body: &[u8]) -> 
 fn control(shared: &Shared, method: &Method, rest: &str, body: &[u8]) -> Answer {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let bad = |m: String| answer(400, json!({"message": m}));
-    let agreements_of = |s: &crate::State, v: &Option<Value>| -> Vec<usize> {
-        match v
-            .as_ref()
-            .and_then(|v| v.get("agreement"))
-            .and_then(Value::as_u64)
-        {
-            Some(i) => vec![i as usize],
-            None => (0..s.agreements.len()).collect(),
+    // The agreements a PUT applies to: `agreement` (an index) or all.
+    let agreements_of = |s: &crate::State, v: &Option<Value>| -> Result<Vec<usize>, Answer> {
+        let given = v.as_ref().and_then(|v| v.get("agreement"));
+        let Some(given) = given.filter(|g| !g.is_null()) else {
+            return Ok((0..s.agreements.len()).collect());
+        };
+        let count = s.agreements.len();
+        match given.as_u64() {
+            Some(index) if index < count as u64 => Ok(vec![index as usize]),
+            Some(index) => Err(answer(
+                404,
+                json!({"message": format!(
+                    "agreement {index} does not exist: the sandbox has {count} agreement(s), \
+                     indexes 0 to {}", count.saturating_sub(1)
+                )}),
+            )),
+            None => Err(bad(format!(
+                "agreement: expected the agreement's index (a non-negative integer), got {given}"
+            ))),
         }
     };
     let mut s = shared.lock();
@@ -1102,25 +1113,31 @@ fn control(shared: &Shared, method: &Method, rest: &str, body: &[u8]) -> Answer 
             )
         }
         ("PUT", "vat-zones") => match serde_json::from_slice::<VatZoneRule>(body) {
-            Ok(rule) => {
-                for i in agreements_of(&s, &parsed) {
-                    if let Some(a) = s.agreements.get_mut(i) {
-                        a.vat_zones.insert(rule.vat_zone_number, rule.clone());
+            Ok(rule) => match agreements_of(&s, &parsed) {
+                Ok(indexes) => {
+                    for i in indexes {
+                        if let Some(a) = s.agreements.get_mut(i) {
+                            a.vat_zones.insert(rule.vat_zone_number, rule.clone());
+                        }
                     }
+                    no_content()
                 }
-                no_content()
-            }
+                Err(refused) => refused,
+            },
             Err(e) => bad(format!("vat zone: {e}")),
         },
         ("PUT", "products") => match serde_json::from_slice::<ProductRecord>(body) {
-            Ok(p) => {
-                for i in agreements_of(&s, &parsed) {
-                    if let Some(a) = s.agreements.get_mut(i) {
-                        a.products.insert(p.product_number.clone(), p.clone());
+            Ok(p) => match agreements_of(&s, &parsed) {
+                Ok(indexes) => {
+                    for i in indexes {
+                        if let Some(a) = s.agreements.get_mut(i) {
+                            a.products.insert(p.product_number.clone(), p.clone());
+                        }
                     }
+                    no_content()
                 }
-                no_content()
-            }
+                Err(refused) => refused,
+            },
             Err(e) => bad(format!("product: {e}")),
         },
         ("PUT", "settings") => {
@@ -1129,14 +1146,17 @@ fn control(shared: &Shared, method: &Method, rest: &str, body: &[u8]) -> Answer 
                 .and_then(|v| v.get("acceptUnknownProducts"))
                 .and_then(Value::as_bool);
             match accept {
-                Some(accept) => {
-                    for i in agreements_of(&s, &parsed) {
-                        if let Some(a) = s.agreements.get_mut(i) {
-                            a.accept_unknown_products = accept;
+                Some(accept) => match agreements_of(&s, &parsed) {
+                    Ok(indexes) => {
+                        for i in indexes {
+                            if let Some(a) = s.agreements.get_mut(i) {
+                                a.accept_unknown_products = accept;
+                            }
                         }
+                        no_content()
                     }
-                    no_content()
-                }
+                    Err(refused) => refused,
+                },
                 None => bad("settings: expected {\"acceptUnknownProducts\": bool}".into()),
             }
         }

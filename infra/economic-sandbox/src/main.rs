@@ -6,13 +6,28 @@
 
 use economic_sandbox::{start, AgreementTokens, SandboxConfig};
 
+const USAGE: &str = "\
+usage: economic-sandbox [options]
+A local stand-in for the e-conomic REST API (control endpoints under /_sandbox/).
+  --port N                     port on 127.0.0.1 (default 8090; 0 picks a free one)
+  --latency-ms N               latency added to every API request (default 0)
+  --rate-limit N               requests per second per agreement before 429 (default 0 = unlimited)
+  --rate-429 P                 probability 0..1 of a 429 per request (default 0)
+  --rate-500 P                 probability 0..1 of a 500 per request (default 0)
+  --rate-timeout P             probability 0..1 of holding the answer, then dropping it (default 0)
+  --rate-drop P                probability 0..1 of closing the connection unanswered (default 0)
+  --retry-after S              Retry-After seconds sent with 429 (default 1)
+  --hold-ms N                  how long a timeout holds the answer (default 15000)
+  --seed N                     seed of the fault dice (default 1)
+  --accept-unknown-products    accept product numbers that do not exist
+  --agreement APP_SECRET:GRANT tokens of an agreement (repeatable; default sandbox-app-secret:sandbox-grant)
+  -h, --help                   this text
+";
+
+/// A usage error: the message and the usage text on stderr, exit 2.
 fn usage(message: &str) -> ! {
     eprintln!("economic-sandbox: {message}");
-    eprintln!(
-        "usage: economic-sandbox [--port N] [--latency-ms N] [--rate-limit N] [--rate-429 P] [--rate-500 P] \
-         [--rate-timeout P] [--rate-drop P] [--retry-after S] [--hold-ms N] [--seed N] \
-         [--accept-unknown-products] [--agreement APP_SECRET:GRANT]..."
-    );
+    eprint!("{USAGE}");
     std::process::exit(2)
 }
 
@@ -55,7 +70,10 @@ async fn main() {
                     agreement_grant_token: grant.into(),
                 });
             }
-            "-h" | "--help" => usage("help"),
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return;
+            }
             other => usage(&format!("unknown flag {other}")),
         }
     }
