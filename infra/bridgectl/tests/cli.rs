@@ -849,3 +849,64 @@ async fn closed_stdout_ends_quietly() {
         assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shops_check_with_stack_uses_the_stacks_economic_base_url() {
+    let stack = stack("check-stack").await;
+    let sandbox = sandbox().await;
+    stack.put_shop("acme").await;
+    // A stack whose outputs name the e-conomic base URL, as template.yaml's do.
+    let template = json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": {"EconomicBaseUrl": {"Type": "String"}},
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {
+            "EconomicBaseUrl": {"Value": {"Ref": "EconomicBaseUrl"}},
+            "ShopsTableName": {"Value": stack.shops_table},
+        }
+    });
+    aws_sdk_cloudformation::Client::new(&stack.sdk)
+        .create_stack()
+        .stack_name("bridge-check")
+        .template_body(template.to_string())
+        .parameters(
+            aws_sdk_cloudformation::types::Parameter::builder()
+                .parameter_key("EconomicBaseUrl")
+                .parameter_value(sandbox.base_url())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create stack");
+
+    // No ECONOMIC_BASE_URL anywhere but the stack's outputs.
+    let run = stack
+        .bridgectl(&[
+            "--stack",
+            "bridge-check",
+            "--json",
+            "shops",
+            "check",
+            "acme",
+        ])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(run.json()["ok"], true, "{}", run.stdout);
+    assert!(
+        !sandbox.requests().is_empty(),
+        "the check went to the sandbox"
+    );
+    // --economic-base-url still wins over the stack.
+    let run = stack
+        .bridgectl(&[
+            "--stack",
+            "bridge-check",
+            "--economic-base-url",
+            "http://127.0.0.1:9",
+            "shops",
+            "check",
+            "acme",
+        ])
+        .await;
+    assert_ne!(run.code, 0, "{}", run.all());
+}
