@@ -17,6 +17,7 @@ use bridge::pipeline::transfer::TransferSettings;
 use bridge::store::{provision, ShopStore};
 use local_stack::event_source::{poll_once, EventSourceSettings};
 use local_stack::{http_front, moto::MotoServer, watch};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,6 +118,12 @@ async fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_target(false)
+        // Colour codes only for a terminal (not in a log file or a pipe),
+        // and not when NO_COLOR is set.
+        .with_ansi(
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        )
         .init();
     let root = workspace_root();
     let options = match parse_options(&root) {
