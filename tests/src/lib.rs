@@ -186,6 +186,7 @@ impl Stack {
             RescanSettings {
                 min_age_seconds: options.rescan_min_age_seconds,
                 max_orders: 500,
+                max_receive_count: options.max_receive_count,
             },
         );
         Stack {

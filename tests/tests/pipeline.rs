@@ -448,32 +448,49 @@ async fn lost_create_response_is_retried_without_a_second_invoice() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_order_leased_by_another_attempt_is_left_alone_until_the_lease_ends() {
-    let stack = Stack::start().await;
+async fn a_copy_of_an_order_leased_by_another_delivery_is_acknowledged_and_rescan_finishes_it() {
+    let stack = Stack::with_options(StackOptions {
+        rescan_min_age_seconds: 2,
+        ..StackOptions::default()
+    })
+    .await;
     stack.put_shop("acme", true, json!({})).await;
     let body = order_event("order.paid", "9101", "239.00");
     assert_eq!(stack.send_signed("acme", "msg_9101", &body).await.0, 202);
 
-    // Another worker holds the order for two seconds.
+    // Another delivery (another SQS message) holds the order for two
+    // seconds, and then its worker dies.
     let t = now();
     let claimed = stack
         .order_store()
-        .claim("acme", "9101", "someone-else", t, t + 2, t + 400)
+        .claim("acme", "9101", "other-message#1", t, t + 2, t + 2)
         .await
         .expect("claim");
     assert!(claimed.is_some());
 
+    // This copy is redundant: acknowledged, not spun on until SQS
+    // dead-letters it while the order ends ok.
     let outcome = stack.poll_transfer().await;
-    assert_eq!(
-        (outcome.received, outcome.failed),
-        (1, 1),
-        "reported for retry"
-    );
+    assert_eq!((outcome.received, outcome.failed), (1, 0), "acknowledged");
+    assert_eq!(stack.depth(&stack.queues.queue_url).await, 0);
     assert!(
         stack.sandbox.drafts(0).is_empty(),
         "nothing pushed meanwhile"
     );
 
+    // The holder never finishes: once its lease is over, rescan re-sends.
+    let event = || lambda_runtime::LambdaEvent::new(json!({}), lambda_runtime::Context::default());
+    let started = std::time::Instant::now();
+    let report = loop {
+        let report = rescan::handle(&stack.rescan, event())
+            .await
+            .expect("rescan");
+        if report.enqueued > 0 || started.elapsed() > Duration::from_secs(10) {
+            break report;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!((report.enqueued, report.gave_up), (1, 0));
     let record = stack
         .transfer_until("acme", "9101", LIMIT, |r| r.label == Label::Ok)
         .await;
@@ -481,5 +498,57 @@ async fn an_order_leased_by_another_attempt_is_left_alone_until_the_lease_ends()
     assert_eq!(
         stack.sandbox.drafts_with_reference(0, &reference("9101")),
         1
+    );
+    assert_eq!(stack.depth(&stack.queues.dead_letter_queue_url).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_whose_transfer_died_on_the_last_delivery_is_labelled_failed_by_rescan() {
+    let stack = Stack::with_options(StackOptions {
+        rescan_min_age_seconds: 2,
+        ..StackOptions::default()
+    })
+    .await;
+    stack.put_shop("acme", true, json!({})).await;
+    let body = order_event("order.paid", "9102", "239.00");
+    assert_eq!(stack.send_signed("acme", "msg_9102", &body).await.0, 202);
+
+    // The last allowed delivery claimed the order and its worker died: SQS
+    // dead-letters that message on its next receive.
+    let last = stack.options.max_receive_count;
+    let t = now();
+    stack
+        .order_store()
+        .claim(
+            "acme",
+            "9102",
+            &format!("dying-message#{last}"),
+            t,
+            t + 1,
+            t + 1,
+        )
+        .await
+        .expect("claim")
+        .expect("claimed");
+
+    let event = || lambda_runtime::LambdaEvent::new(json!({}), lambda_runtime::Context::default());
+    let started = std::time::Instant::now();
+    let report = loop {
+        let report = rescan::handle(&stack.rescan, event())
+            .await
+            .expect("rescan");
+        if report.gave_up > 0 || report.enqueued > 0 || started.elapsed() > Duration::from_secs(10)
+        {
+            break report;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!((report.gave_up, report.enqueued), (1, 0), "{report:?}");
+    let record = stack.order("acme", "9102").await.expect("record");
+    assert_eq!(record.label, Label::Failed);
+    let reason = record.last_error.unwrap_or_default();
+    assert!(
+        reason.contains("last allowed delivery") && reason.contains("dead-letter queue"),
+        "{reason}"
     );
 }

@@ -17,12 +17,13 @@ pub struct RescanContext {
 
 impl RescanContext {
     /// From `ORDERS_TABLE`, `QUEUE_URL`, `RESCAN_MIN_AGE_SECONDS` (300),
-    /// `RESCAN_MAX_ORDERS` (500).
+    /// `RESCAN_MAX_ORDERS` (500), `MAX_RECEIVE_COUNT` (5).
     pub async fn from_env() -> Result<Self, Error> {
         let sdk = aws_config::load_from_env().await;
         let settings = RescanSettings {
             min_age_seconds: env_number("RESCAN_MIN_AGE_SECONDS", 300)?,
             max_orders: env_number("RESCAN_MAX_ORDERS", 500)?,
+            max_receive_count: env_number("MAX_RECEIVE_COUNT", 5)?,
         };
         Ok(Self::new(
             &sdk,

@@ -528,6 +528,7 @@ pub async fn run(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosReport, S
         RescanSettings {
             min_age_seconds: config.rescan_min_age_seconds,
             max_orders: 500,
+            max_receive_count: config.max_receive_count,
         },
     ));
 

@@ -237,6 +237,7 @@ async fn run(root: &Path, options: Options) -> Result<(), String> {
         RescanSettings {
             min_age_seconds: options.rescan_min_age,
             max_orders: 500,
+            max_receive_count: options.max_receive_count,
         },
     ));
 

@@ -5,7 +5,7 @@
 //! not both enqueue it.
 
 use crate::queue::{Cause, OrderMessage, Queues};
-use crate::store::{OrderStore, StoreError};
+use crate::store::{Label, OrderStore, StoreError};
 use serde::Serialize;
 
 #[derive(Debug, Clone)]
@@ -14,6 +14,10 @@ pub struct RescanSettings {
     pub min_age_seconds: i64,
     /// At most this many orders per run (`RESCAN_MAX_ORDERS`).
     pub max_orders: usize,
+    /// The queue's redrive `maxReceiveCount` (`MAX_RECEIVE_COUNT`): an order
+    /// whose transfer stopped on that delivery has its message dead-lettered
+    /// by SQS, so rescan labels it failed instead of sending it again.
+    pub max_receive_count: u32,
 }
 
 impl Default for RescanSettings {
@@ -21,6 +25,7 @@ impl Default for RescanSettings {
         RescanSettings {
             min_age_seconds: 300,
             max_orders: 500,
+            max_receive_count: 5,
         }
     }
 }
@@ -36,6 +41,8 @@ pub struct RescanReport {
     pub skipped: usize,
     /// Claimed but the send failed: retried on the next run.
     pub send_failed: usize,
+    /// Labelled failed: their transfer stopped on the last allowed delivery.
+    pub gave_up: usize,
 }
 
 #[derive(Debug)]
@@ -78,6 +85,13 @@ impl Rescan {
                 report.skipped += 1;
                 continue;
             }
+            if self
+                .give_up_if_dead_lettered(&shop_id, &order_id, now)
+                .await?
+            {
+                report.gave_up += 1;
+                continue;
+            }
             let message = OrderMessage {
                 shop_id: shop_id.clone(),
                 order_id: order_id.clone(),
@@ -99,8 +113,86 @@ impl Rescan {
             enqueued = report.enqueued,
             skipped = report.skipped,
             send_failed = report.send_failed,
+            gave_up = report.gave_up,
             "rescan finished"
         );
         Ok(report)
+    }
+}
+
+impl Rescan {
+    /// An order still leased by a transfer that stopped on the queue's last
+    /// allowed delivery: SQS moves that message to the dead-letter queue,
+    /// so the order is labelled failed to match it (re-sending it instead
+    /// would leave an `ok` order with a dead letter).
+    async fn give_up_if_dead_lettered(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let Some(record) = self.orders.get(shop_id, order_id).await? else {
+            return Ok(false);
+        };
+        let Some(delivery) =
+            stopped_on_delivery(record.lease_owner.as_deref(), record.lease_until, now)
+        else {
+            return Ok(false);
+        };
+        if record.label != Label::Pending || delivery < self.settings.max_receive_count {
+            return Ok(false);
+        }
+        let reason = format!(
+            "the transfer stopped during its last allowed delivery ({delivery} of {}) and the \
+             message went to the dead-letter queue; re-send the order or replay the queue",
+            self.settings.max_receive_count
+        );
+        match self
+            .orders
+            .mark_failed(shop_id, order_id, &reason, now)
+            .await
+        {
+            Ok(()) => {
+                tracing::warn!(%shop_id, %order_id, %reason, "order labelled failed by rescan");
+                Ok(true)
+            }
+            // Became ok meanwhile.
+            Err(StoreError::Conflict) => Ok(true),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// The delivery (receive count) whose transfer took the lease and never
+/// released it, once that lease has run out. Owners are
+/// `<message id>#<receive count>`.
+fn stopped_on_delivery(
+    lease_owner: Option<&str>,
+    lease_until: Option<i64>,
+    now: i64,
+) -> Option<u32> {
+    if lease_until.is_some_and(|until| until > now) {
+        return None;
+    }
+    lease_owner?.rsplit_once('#')?.1.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stopped_on_delivery;
+
+    #[test]
+    fn an_expired_lease_tells_the_delivery_that_held_it() {
+        assert_eq!(
+            stopped_on_delivery(Some("abc-123#5"), Some(900), 1_000),
+            Some(5)
+        );
+    }
+
+    #[test]
+    fn a_live_lease_or_no_owner_tells_nothing() {
+        assert_eq!(stopped_on_delivery(Some("abc#5"), Some(1_100), 1_000), None);
+        assert_eq!(stopped_on_delivery(None, None, 1_000), None);
+        assert_eq!(stopped_on_delivery(Some("no-count"), None, 1_000), None);
     }
 }

@@ -293,11 +293,38 @@ impl Transfer {
                     Disposition::Done
                 }
                 Label::Pending | Label::Failed => {
-                    tracing::info!(
-                        lease_until = record.lease_until,
-                        "order is being transferred by another attempt; retry later"
-                    );
-                    Disposition::Retry
+                    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                    match refused_while_leased(
+                        &message.message_id,
+                        record.lease_owner.as_deref(),
+                        record.lease_until,
+                        now,
+                    ) {
+                        // Spinning on the lease would use up this copy's
+                        // receives and let SQS dead-letter it while the
+                        // order ends ok. The holder's own message (or
+                        // rescan, if that attempt dies) finishes the order.
+                        Refused::Duplicate => {
+                            tracing::info!(
+                                lease_owner = record.lease_owner.as_deref(),
+                                "another delivery of this order holds its lease; duplicate message acknowledged"
+                            );
+                            Disposition::Done
+                        }
+                        Refused::RetryIn(seconds) => {
+                            tracing::info!(
+                                lease_until = record.lease_until,
+                                retry_in_seconds = seconds,
+                                "order is leased by an earlier receive of this message; retry after the lease"
+                            );
+                            if let Some(handle) = &message.receipt_handle {
+                                if let Err(error) = self.queues.delay_retry(handle, seconds).await {
+                                    tracing::warn!(%error, "could not delay the retry; SQS visibility timeout applies");
+                                }
+                            }
+                            Disposition::Retry
+                        }
+                    }
                 }
             },
             Err(error) => {
@@ -352,7 +379,12 @@ impl Transfer {
         holds_lease: bool,
     ) -> Disposition {
         if message.receive_count >= self.settings.max_receive_count {
-            let reason = format!("gave up after {} attempts: {reason}", message.receive_count);
+            // The transient wording promises a retry; this was the last one.
+            let last_error = reason.replace("; the order will be retried automatically", "");
+            let reason = format!(
+                "gave up after {} attempts: {last_error}; re-send the order once e-conomic answers again",
+                message.receive_count
+            );
             return self.permanent(message, order, &reason).await;
         }
         let delay = retry_delay_seconds(
@@ -388,8 +420,68 @@ impl Transfer {
     }
 }
 
+/// What a message does when its order is pending under a lease it could
+/// not take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    /// Another message holds a live lease: this copy is redundant.
+    Duplicate,
+    /// An earlier receive of this same message (or nobody, by now) holds it:
+    /// try again once the lease has run out.
+    RetryIn(i32),
+}
+
+/// Lease owners are `<message id>#<receive count>`.
+fn refused_while_leased(
+    message_id: &str,
+    lease_owner: Option<&str>,
+    lease_until: Option<i64>,
+    now: i64,
+) -> Refused {
+    let holder_message =
+        lease_owner.map(|owner| owner.rsplit_once('#').map_or(owner, |(id, _)| id));
+    let lease_left = lease_until.map_or(0, |until| until - now);
+    match holder_message {
+        Some(holder) if holder != message_id && lease_left > 0 => Refused::Duplicate,
+        _ => Refused::RetryIn(lease_left.clamp(0, 900) as i32 + 1),
+    }
+}
+
 /// The deadline for work started now: the invocation deadline minus a
 /// margin for writing the outcome.
 pub fn work_deadline(remaining: Duration, margin: Duration) -> Instant {
     Instant::now() + remaining.saturating_sub(margin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{refused_while_leased, Refused};
+
+    #[test]
+    fn a_copy_of_an_order_leased_by_another_message_is_a_duplicate() {
+        assert_eq!(
+            refused_while_leased("m2", Some("m1#3"), Some(1_100), 1_000),
+            Refused::Duplicate
+        );
+    }
+
+    #[test]
+    fn the_same_message_waits_for_its_earlier_receives_lease() {
+        assert_eq!(
+            refused_while_leased("m1", Some("m1#2"), Some(1_030), 1_000),
+            Refused::RetryIn(31)
+        );
+    }
+
+    #[test]
+    fn an_expired_or_missing_lease_is_retried_at_once() {
+        assert_eq!(
+            refused_while_leased("m2", Some("m1#3"), Some(990), 1_000),
+            Refused::RetryIn(1)
+        );
+        assert_eq!(
+            refused_while_leased("m2", None, None, 1_000),
+            Refused::RetryIn(1)
+        );
+    }
 }
