@@ -19,6 +19,10 @@ pub enum Cause {
     Rescan,
     /// An operator re-sent the order (`bridgectl orders resend`, DLQ replay).
     Resend,
+    /// The copy transfer puts on the dead-letter queue. Back on the transfer
+    /// queue it means a person replayed it, so it may re-open the failed
+    /// order; older copies of a failed order's message may not.
+    DeadLettered,
 }
 
 impl Cause {
@@ -27,6 +31,7 @@ impl Cause {
             Cause::Webhook => "webhook",
             Cause::Rescan => "rescan",
             Cause::Resend => "resend",
+            Cause::DeadLettered => "dead_lettered",
         }
     }
 }

@@ -153,6 +153,31 @@ async fn permanent_error_labels_failed_and_dead_letters_with_the_reason() {
         "acknowledged"
     );
     assert!(stack.sandbox.drafts(0).is_empty());
+    assert!(
+        dead[0]
+            .body
+            .as_deref()
+            .unwrap_or_default()
+            .contains("dead_lettered"),
+        "the DLQ copy is marked, so a replay of it may re-open the order"
+    );
+
+    // An older copy of the order's message (a duplicate, a rescan re-send)
+    // does not re-open the failed order: acknowledged, nothing pushed.
+    stack
+        .sqs()
+        .send_message()
+        .queue_url(&stack.queues.queue_url)
+        .message_body(r#"{"shop_id":"acme","order_id":"3001","cause":"rescan"}"#)
+        .send()
+        .await
+        .expect("send");
+    let outcome = stack.poll_transfer().await;
+    assert_eq!((outcome.received, outcome.failed), (1, 0));
+    let record = stack.order("acme", "3001").await.expect("record");
+    assert_eq!(record.label, Label::Failed);
+    assert_eq!(stack.depth(&stack.queues.queue_url).await, 0);
+    assert!(stack.sandbox.drafts(0).is_empty());
 
     // A fixed order re-sent by the shop (new delivery) goes through.
     let fixed = order_event("order.paid", "3001", "239.00");
@@ -463,7 +488,7 @@ async fn a_copy_of_an_order_leased_by_another_delivery_is_acknowledged_and_resca
     let t = now();
     let claimed = stack
         .order_store()
-        .claim("acme", "9101", "other-message#1", t, t + 2, t + 2)
+        .claim("acme", "9101", "other-message#1", t, t + 2, t + 2, false)
         .await
         .expect("claim");
     assert!(claimed.is_some());
@@ -526,6 +551,7 @@ async fn an_order_whose_transfer_died_on_the_last_delivery_is_labelled_failed_by
             t,
             t + 1,
             t + 1,
+            false,
         )
         .await
         .expect("claim")

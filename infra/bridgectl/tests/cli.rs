@@ -37,7 +37,7 @@ async fn seed_order(stack: &Stack, shop: &str, order: &str, label: Label, reason
         return;
     }
     store
-        .claim(shop, order, "m#1", t + 1, t + 61, t + 600)
+        .claim(shop, order, "m#1", t + 1, t + 61, t + 600, false)
         .await
         .expect("claim")
         .expect("claimed");

@@ -20,7 +20,7 @@ use crate::config::ShopConfig;
 use crate::economic::{push_invoice, EconomicClient, EconomicError, PushOptions};
 use crate::mapping::map_order;
 use crate::order::parse_order;
-use crate::queue::{retry_delay_seconds, OrderMessage, Queues};
+use crate::queue::{retry_delay_seconds, Cause, OrderMessage, Queues};
 use crate::store::{Label, OrderRecord, OrderStore, PushResult, ShopStore, StoreError};
 use std::time::{Duration, Instant};
 use tracing::Instrument;
@@ -163,6 +163,7 @@ impl Transfer {
                 now,
                 now + self.settings.lease_seconds,
                 now + self.settings.lease_seconds + self.settings.rescan_min_age_seconds,
+                order.cause == Cause::DeadLettered,
             )
             .await
         {
@@ -292,6 +293,17 @@ impl Transfer {
                     tracing::warn!("order not ready for transfer; message acknowledged");
                     Disposition::Done
                 }
+                // A failed order waits for a person; only a replayed dead
+                // letter (or a re-send, which re-pends it) re-opens it. This
+                // copy predates the failure: re-opening it would leave an
+                // `ok` order with a message in the dead-letter queue.
+                Label::Failed if order.cause != Cause::DeadLettered => {
+                    tracing::info!(
+                        cause = order.cause.as_str(),
+                        "order already failed; an older copy of its message is acknowledged"
+                    );
+                    Disposition::Done
+                }
                 Label::Pending | Label::Failed => {
                     let now = time::OffsetDateTime::now_utc().unix_timestamp();
                     match refused_while_leased(
@@ -355,15 +367,21 @@ impl Transfer {
             }
         }
         tracing::warn!(label = Label::Failed.as_str(), %reason, "order failed permanently");
+        let dead_letter = OrderMessage {
+            cause: Cause::DeadLettered,
+            ..order.clone()
+        };
+        let body = serde_json::to_string(&dead_letter).unwrap_or_else(|_| message.body.clone());
         match self
             .queues
-            .dead_letter(&message.body, &order.shop_id, &order.order_id, reason)
+            .dead_letter(&body, &order.shop_id, &order.order_id, reason)
             .await
         {
             Ok(()) => Disposition::Done,
             Err(error) => {
-                // The label says failed; on redelivery the claim re-pends the
-                // order and this runs again until the DLQ copy exists.
+                // The label already says failed with the reason, which is what
+                // people act on; the redelivered message is acknowledged (an
+                // older copy of a failed order), so the DLQ may lack this one.
                 tracing::error!(%error, "dead-letter send failed; retrying");
                 Disposition::Retry
             }

@@ -296,11 +296,13 @@ impl OrderStore {
         }
     }
 
-    /// Takes the transfer lease: succeeds only if the order is pending or
-    /// failed (a replay) and no live lease is held. Moves a failed order back
+    /// Takes the transfer lease: succeeds only if the order is pending (or
+    /// failed, with `reopen_failed`: a replayed dead letter) and no live
+    /// lease is held. Moves a failed order back
     /// to pending, counts the attempt and pushes `rescan_after` beyond the
     /// lease. `Ok(None)` means the claim was refused; read the order to see
     /// why.
+    #[allow(clippy::too_many_arguments)] // one conditional write's inputs
     pub async fn claim(
         &self,
         shop_id: &str,
@@ -309,7 +311,34 @@ impl OrderStore {
         now: i64,
         lease_until: i64,
         rescan_after: i64,
+        reopen_failed: bool,
     ) -> Result<Option<OrderRecord>, StoreError> {
+        let mut values = HashMap::from([
+            (":pending".to_owned(), s(Label::Pending.as_str())),
+            (":lease_until".to_owned(), n(lease_until)),
+            (":owner".to_owned(), s(owner)),
+            (":zero".to_owned(), n(0)),
+            (":one".to_owned(), n(1)),
+            (":rescan_key".to_owned(), s(RESCAN_KEY_PENDING)),
+            (":rescan_after".to_owned(), n(rescan_after)),
+            (":now".to_owned(), n(now)),
+            (":empty".to_owned(), AttributeValue::L(vec![])),
+            (
+                ":entry".to_owned(),
+                history_entry(now, "transfer attempt started"),
+            ),
+        ]);
+        // DynamoDB refuses unused expression values: `:failed` only when used.
+        let labels = if reopen_failed {
+            values.insert(":failed".to_owned(), s(Label::Failed.as_str()));
+            "label IN (:pending, :failed)"
+        } else {
+            "label = :pending"
+        };
+        let condition = format!(
+            "attribute_exists(shop_id) AND {labels} \
+             AND (attribute_not_exists(lease_until) OR lease_until < :now)"
+        );
         let result = self
             .update_request(
                 shop_id,
@@ -318,24 +347,8 @@ impl OrderStore {
                  attempts = if_not_exists(attempts, :zero) + :one, version = version + :one, \
                  rescan_key = :rescan_key, rescan_after = :rescan_after, updated_at = :now, \
                  history = list_append(if_not_exists(history, :empty), :entry)",
-                "attribute_exists(shop_id) AND label IN (:pending, :failed) \
-                 AND (attribute_not_exists(lease_until) OR lease_until < :now)",
-                HashMap::from([
-                    (":pending".to_owned(), s(Label::Pending.as_str())),
-                    (":failed".to_owned(), s(Label::Failed.as_str())),
-                    (":lease_until".to_owned(), n(lease_until)),
-                    (":owner".to_owned(), s(owner)),
-                    (":zero".to_owned(), n(0)),
-                    (":one".to_owned(), n(1)),
-                    (":rescan_key".to_owned(), s(RESCAN_KEY_PENDING)),
-                    (":rescan_after".to_owned(), n(rescan_after)),
-                    (":now".to_owned(), n(now)),
-                    (":empty".to_owned(), AttributeValue::L(vec![])),
-                    (
-                        ":entry".to_owned(),
-                        history_entry(now, "transfer attempt started"),
-                    ),
-                ]),
+                &condition,
+                values,
             )
             .return_values(ReturnValue::AllNew)
             .send()
