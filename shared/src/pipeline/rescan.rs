@@ -139,7 +139,12 @@ impl Rescan {
         else {
             return Ok(false);
         };
-        if record.label != Label::Pending || delivery < self.settings.max_receive_count {
+        // With the create started the invoice may exist: sending the order
+        // again completes it (a stale dead letter is the lesser evil).
+        if record.label != Label::Pending
+            || record.create_started
+            || delivery < self.settings.max_receive_count
+        {
             return Ok(false);
         }
         let reason = format!(
