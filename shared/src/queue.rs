@@ -141,6 +141,55 @@ impl Queues {
         Ok(())
     }
 
+    /// Receives up to 10 dead letters, hidden from other readers for
+    /// `visibility_timeout_seconds`; returns `(receipt handle, body)` pairs.
+    pub async fn receive_dead_letters(
+        &self,
+        visibility_timeout_seconds: i32,
+    ) -> Result<Vec<(String, String)>, QueueError> {
+        let received = self
+            .client
+            .receive_message()
+            .queue_url(&self.dead_letter_queue_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(visibility_timeout_seconds)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .map_err(QueueError::sdk)?;
+        Ok(received
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| Some((m.receipt_handle?, m.body.unwrap_or_default())))
+            .collect())
+    }
+
+    /// Removes a received dead letter for good.
+    pub async fn delete_dead_letter(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        self.client
+            .delete_message()
+            .queue_url(&self.dead_letter_queue_url)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map_err(QueueError::sdk)?;
+        Ok(())
+    }
+
+    /// Makes a received dead letter visible again at once.
+    pub async fn release_dead_letter(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.dead_letter_queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map_err(QueueError::sdk)?;
+        Ok(())
+    }
+
     /// Delays the next delivery of a received message (transient retry
     /// backoff).
     pub async fn delay_retry(

@@ -183,6 +183,7 @@ impl Stack {
             &sdk,
             &orders_table,
             &queues.queue_url,
+            &queues.dead_letter_queue_url,
             RescanSettings {
                 min_age_seconds: options.rescan_min_age_seconds,
                 max_orders: 500,

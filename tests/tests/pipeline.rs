@@ -578,3 +578,43 @@ async fn an_order_whose_transfer_died_on_the_last_delivery_is_labelled_failed_by
         "{reason}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rescan_removes_dead_letters_of_ok_orders_and_keeps_the_others() {
+    let stack = Stack::start().await;
+    stack.put_shop("acme", true, json!({})).await;
+    // 9201 ends ok; 9202 fails (its lines do not add up to its total).
+    let ok = order_event("order.paid", "9201", "239.00");
+    let bad = order_event("order.paid", "9202", "500.00");
+    assert_eq!(stack.send_signed("acme", "msg_9201", &ok).await.0, 202);
+    assert_eq!(stack.send_signed("acme", "msg_9202", &bad).await.0, 202);
+    stack
+        .transfer_until("acme", "9201", LIMIT, |r| r.label == Label::Ok)
+        .await;
+    stack
+        .transfer_until("acme", "9202", LIMIT, |r| r.label == Label::Failed)
+        .await;
+    assert_eq!(stack.depth(&stack.queues.dead_letter_queue_url).await, 1);
+
+    // A copy of 9201's message that SQS dead-lettered meanwhile.
+    stack
+        .sqs()
+        .send_message()
+        .queue_url(&stack.queues.dead_letter_queue_url)
+        .message_body(r#"{"shop_id":"acme","order_id":"9201","cause":"webhook"}"#)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(stack.depth(&stack.queues.dead_letter_queue_url).await, 2);
+
+    let event = lambda_runtime::LambdaEvent::new(json!({}), lambda_runtime::Context::default());
+    let report = rescan::handle(&stack.rescan, event).await.expect("rescan");
+    assert_eq!(report.stale_dead_letters_removed, 1);
+    let left = stack.peek(&stack.queues.dead_letter_queue_url).await;
+    assert_eq!(left.len(), 1, "the failed order's dead letter stays");
+    assert!(left[0]
+        .body
+        .as_deref()
+        .unwrap_or_default()
+        .contains("\"9202\""));
+}

@@ -17,7 +17,8 @@ pub struct RescanContext {
 
 impl RescanContext {
     /// From `ORDERS_TABLE`, `QUEUE_URL`, `RESCAN_MIN_AGE_SECONDS` (300),
-    /// `RESCAN_MAX_ORDERS` (500), `MAX_RECEIVE_COUNT` (5).
+    /// `RESCAN_MAX_ORDERS` (500), `MAX_RECEIVE_COUNT` (5) and
+    /// `DEAD_LETTER_QUEUE_URL` (unset: no sweep of stale dead letters).
     pub async fn from_env() -> Result<Self, Error> {
         let sdk = aws_config::load_from_env().await;
         let settings = RescanSettings {
@@ -29,6 +30,7 @@ impl RescanContext {
             &sdk,
             &env_required("ORDERS_TABLE")?,
             &env_required("QUEUE_URL")?,
+            &std::env::var("DEAD_LETTER_QUEUE_URL").unwrap_or_default(),
             settings,
         ))
     }
@@ -37,10 +39,15 @@ impl RescanContext {
         sdk: &aws_config::SdkConfig,
         orders_table: &str,
         queue_url: &str,
+        dead_letter_queue_url: &str,
         settings: RescanSettings,
     ) -> Self {
         let orders = OrderStore::new(aws_sdk_dynamodb::Client::new(sdk), orders_table);
-        let queues = Queues::new(aws_sdk_sqs::Client::new(sdk), queue_url, "");
+        let queues = Queues::new(
+            aws_sdk_sqs::Client::new(sdk),
+            queue_url,
+            dead_letter_queue_url,
+        );
         RescanContext {
             rescan: Rescan::new(orders, queues, settings),
         }

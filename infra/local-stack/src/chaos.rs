@@ -143,6 +143,8 @@ pub struct ChaosReport {
     pub failed_permanent_slice: usize,
     pub failed_gave_up: usize,
     pub dead_letters: usize,
+    /// Dead letters of `ok` orders the final rescan run removed.
+    pub stale_dead_letters_removed: usize,
     /// Failure reason (first 100 characters) → orders.
     pub failure_reasons: BTreeMap<String, usize>,
     pub duplicates: usize,
@@ -205,6 +207,11 @@ impl fmt::Display for ChaosReport {
             self.failed_permanent_slice,
             self.failed_gave_up,
             self.dead_letters
+        )?;
+        writeln!(
+            f,
+            "stale dead letters {} removed by the final rescan run",
+            self.stale_dead_letters_removed
         )?;
         for (reason, n) in &self.failure_reasons {
             writeln!(f, "  failed ×{n}: {reason}")?;
@@ -525,6 +532,7 @@ pub async fn run(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosReport, S
         sdk,
         &orders_table,
         &queues.queue_url,
+        &queues.dead_letter_queue_url,
         RescanSettings {
             min_age_seconds: config.rescan_min_age_seconds,
             max_orders: 500,
@@ -769,6 +777,20 @@ pub async fn run(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosReport, S
     for task in &background {
         task.abort();
     }
+    // One more scheduled rescan, as production runs every 5 minutes: it
+    // removes dead letters of orders another copy of the message completed.
+    let final_rescan = rescan::handle(
+        &rescan,
+        lambda_runtime::LambdaEvent::new(serde_json::json!({}), lambda_runtime::Context::default()),
+    )
+    .await;
+    let stale_dead_letters_removed = match final_rescan {
+        Ok(report) => report.stale_dead_letters_removed,
+        Err(error) => {
+            problems.push(format!("final rescan run failed: {error}"));
+            0
+        }
+    };
 
     let dead_letters = read_dead_letters(&sqs, &queues.dead_letter_queue_url).await;
     let requests = sandbox.requests();
@@ -788,6 +810,7 @@ pub async fn run(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosReport, S
         kills_after_create: counters.kills_after_create.load(Ordering::Relaxed) as usize,
         polls: counters.polls.load(Ordering::Relaxed),
         dead_letters: dead_letters.len(),
+        stale_dead_letters_removed,
         chaos_seconds,
         drain_seconds,
         problems,

@@ -234,6 +234,7 @@ async fn run(root: &Path, options: Options) -> Result<(), String> {
         &sdk,
         &names.orders_table,
         &queues.queue_url,
+        &queues.dead_letter_queue_url,
         RescanSettings {
             min_age_seconds: options.rescan_min_age,
             max_orders: 500,

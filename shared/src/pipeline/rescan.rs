@@ -1,6 +1,6 @@
 //! Rescan: finds orders still pending `rescan_after` seconds after their
 //! last enqueue (the message was lost, or ingest's send failed) and puts
-//! them on the queue again. Each order's `rescan_after` is moved forward by
+//! them on the queue again; removes dead letters of orders that are `ok`. Each order's `rescan_after` is moved forward by
 //! a conditional write *before* the send, so two runs close together do
 //! not both enqueue it.
 
@@ -43,6 +43,8 @@ pub struct RescanReport {
     pub send_failed: usize,
     /// Labelled failed: their transfer stopped on the last allowed delivery.
     pub gave_up: usize,
+    /// Dead letters of orders that are `ok` after all, removed.
+    pub stale_dead_letters_removed: usize,
 }
 
 #[derive(Debug)]
@@ -108,12 +110,16 @@ impl Rescan {
                 }
             }
         }
+        if !self.queues.dead_letter_queue_url().is_empty() {
+            report.stale_dead_letters_removed = self.sweep_stale_dead_letters().await;
+        }
         tracing::info!(
             due = report.due,
             enqueued = report.enqueued,
             skipped = report.skipped,
             send_failed = report.send_failed,
             gave_up = report.gave_up,
+            stale_dead_letters_removed = report.stale_dead_letters_removed,
             "rescan finished"
         );
         Ok(report)
@@ -164,6 +170,77 @@ impl Rescan {
             // Became ok meanwhile.
             Err(StoreError::Conflict) => Ok(true),
             Err(error) => Err(error),
+        }
+    }
+}
+
+/// Dead letters one rescan run looks at, at most.
+const DEAD_LETTER_SWEEP_LIMIT: usize = 100;
+/// How long a swept dead letter stays hidden while its order is read.
+const DEAD_LETTER_SWEEP_VISIBILITY_SECONDS: i32 = 60;
+
+impl Rescan {
+    /// Removes dead letters whose order is `ok` after all: a copy of the
+    /// message that SQS dead-lettered while another copy completed the order
+    /// (a worker that died on its last delivery). The rest are released
+    /// untouched. Best effort: SQS or DynamoDB trouble ends the sweep, and
+    /// the next run tries again.
+    async fn sweep_stale_dead_letters(&self) -> usize {
+        let mut removed = 0;
+        let mut keep = Vec::new();
+        let mut seen = 0;
+        while seen < DEAD_LETTER_SWEEP_LIMIT {
+            let batch = match self
+                .queues
+                .receive_dead_letters(DEAD_LETTER_SWEEP_VISIBILITY_SECONDS)
+                .await
+            {
+                Ok(batch) if !batch.is_empty() => batch,
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "dead-letter sweep: receive failed");
+                    break;
+                }
+            };
+            seen += batch.len();
+            for (handle, body) in batch {
+                if self.dead_letter_is_stale(&body).await {
+                    match self.queues.delete_dead_letter(&handle).await {
+                        Ok(()) => removed += 1,
+                        Err(error) => tracing::warn!(%error, "dead-letter sweep: delete failed"),
+                    }
+                } else {
+                    keep.push(handle);
+                }
+            }
+        }
+        for handle in keep {
+            if let Err(error) = self.queues.release_dead_letter(&handle).await {
+                // Visible again after the sweep's visibility timeout anyway.
+                tracing::warn!(%error, "dead-letter sweep: release failed");
+            }
+        }
+        removed
+    }
+
+    async fn dead_letter_is_stale(&self, body: &str) -> bool {
+        let Ok(message) = serde_json::from_str::<OrderMessage>(body) else {
+            return false;
+        };
+        match self.orders.get(&message.shop_id, &message.order_id).await {
+            Ok(Some(record)) if record.label == Label::Ok => {
+                tracing::info!(
+                    shop_id = %message.shop_id,
+                    order_id = %message.order_id,
+                    "stale dead letter removed: the order is ok"
+                );
+                true
+            }
+            Ok(_) => false,
+            Err(error) => {
+                tracing::warn!(%error, "dead-letter sweep: order read failed");
+                false
+            }
         }
     }
 }
