@@ -300,29 +300,15 @@ async fn rescan_re_enqueues_a_pending_order_whose_message_was_lost() {
         .expect("purge");
     assert_eq!(stack.depth(&stack.queues.queue_url).await, 0);
 
-    let event = || lambda_runtime::LambdaEvent::new(json!({}), lambda_runtime::Context::default());
     // Not due yet.
-    let report = rescan::handle(&stack.rescan, event())
-        .await
-        .expect("rescan");
+    let report = rescan_once(&stack).await;
     assert_eq!(report.enqueued, 0);
 
     // Poll with a bound until the order is due.
-    let started = std::time::Instant::now();
-    let report = loop {
-        let report = rescan::handle(&stack.rescan, event())
-            .await
-            .expect("rescan");
-        if report.enqueued > 0 || started.elapsed() > Duration::from_secs(10) {
-            break report;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let report = rescan_until_it_acts(&stack).await;
     assert_eq!(report.enqueued, 1);
     // Running again right away does not enqueue it twice.
-    let again = rescan::handle(&stack.rescan, event())
-        .await
-        .expect("rescan");
+    let again = rescan_once(&stack).await;
     assert_eq!(again.enqueued, 0);
     assert_eq!(stack.depth(&stack.queues.queue_url).await, 1);
 
@@ -504,17 +490,7 @@ async fn a_copy_of_an_order_leased_by_another_delivery_is_acknowledged_and_resca
     );
 
     // The holder never finishes: once its lease is over, rescan re-sends.
-    let event = || lambda_runtime::LambdaEvent::new(json!({}), lambda_runtime::Context::default());
-    let started = std::time::Instant::now();
-    let report = loop {
-        let report = rescan::handle(&stack.rescan, event())
-            .await
-            .expect("rescan");
-        if report.enqueued > 0 || started.elapsed() > Duration::from_secs(10) {
-            break report;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let report = rescan_until_it_acts(&stack).await;
     assert_eq!((report.enqueued, report.gave_up), (1, 0));
     let record = stack
         .transfer_until("acme", "9101", LIMIT, |r| r.label == Label::Ok)
@@ -557,18 +533,7 @@ async fn an_order_whose_transfer_died_on_the_last_delivery_is_labelled_failed_by
         .expect("claim")
         .expect("claimed");
 
-    let event = || lambda_runtime::LambdaEvent::new(json!({}), lambda_runtime::Context::default());
-    let started = std::time::Instant::now();
-    let report = loop {
-        let report = rescan::handle(&stack.rescan, event())
-            .await
-            .expect("rescan");
-        if report.gave_up > 0 || report.enqueued > 0 || started.elapsed() > Duration::from_secs(10)
-        {
-            break report;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let report = rescan_until_it_acts(&stack).await;
     assert_eq!((report.gave_up, report.enqueued), (1, 0), "{report:?}");
     let record = stack.order("acme", "9102").await.expect("record");
     assert_eq!(record.label, Label::Failed);
@@ -617,4 +582,23 @@ async fn rescan_removes_dead_letters_of_ok_orders_and_keeps_the_others() {
         .as_deref()
         .unwrap_or_default()
         .contains("\"9202\""));
+}
+
+/// One scheduled rescan run.
+async fn rescan_once(stack: &Stack) -> bridge::pipeline::rescan::RescanReport {
+    let event = lambda_runtime::LambdaEvent::new(json!({}), lambda_runtime::Context::default());
+    rescan::handle(&stack.rescan, event).await.expect("rescan")
+}
+
+/// Runs rescan until it acts on some order (or 10 s pass).
+async fn rescan_until_it_acts(stack: &Stack) -> bridge::pipeline::rescan::RescanReport {
+    let started = std::time::Instant::now();
+    loop {
+        let report = rescan_once(stack).await;
+        if report.enqueued > 0 || report.gave_up > 0 || started.elapsed() > Duration::from_secs(10)
+        {
+            return report;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -352,37 +352,38 @@ impl Transfer {
         order: &OrderMessage,
         reason: &str,
     ) -> Disposition {
+        // The dead letter first, then the label: a crash in between leaves a
+        // pending order whose message comes back (and a dead letter that
+        // rescan removes if the order then ends ok), never a failed order
+        // without its dead letter.
+        let dead_letter = OrderMessage {
+            cause: Cause::DeadLettered,
+            ..order.clone()
+        };
+        let body = serde_json::to_string(&dead_letter).unwrap_or_else(|_| message.body.clone());
+        if let Err(error) = self
+            .queues
+            .dead_letter(&body, &order.shop_id, &order.order_id, reason)
+            .await
+        {
+            tracing::error!(%error, "dead-letter send failed; retrying");
+            return Disposition::Retry;
+        }
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         match self
             .orders
             .mark_failed(&order.shop_id, &order.order_id, reason, now)
             .await
         {
-            Ok(()) => {}
-            // No such order (or it became ok meanwhile): nothing to label.
-            Err(StoreError::Conflict) => {}
+            Ok(()) => {
+                tracing::warn!(label = Label::Failed.as_str(), %reason, "order failed permanently");
+                Disposition::Done
+            }
+            // No such order, or it became ok meanwhile (rescan removes the
+            // dead letter then).
+            Err(StoreError::Conflict) => Disposition::Done,
             Err(error) => {
                 tracing::warn!(%error, "could not label the order failed; retrying");
-                return Disposition::Retry;
-            }
-        }
-        tracing::warn!(label = Label::Failed.as_str(), %reason, "order failed permanently");
-        let dead_letter = OrderMessage {
-            cause: Cause::DeadLettered,
-            ..order.clone()
-        };
-        let body = serde_json::to_string(&dead_letter).unwrap_or_else(|_| message.body.clone());
-        match self
-            .queues
-            .dead_letter(&body, &order.shop_id, &order.order_id, reason)
-            .await
-        {
-            Ok(()) => Disposition::Done,
-            Err(error) => {
-                // The label already says failed with the reason, which is what
-                // people act on; the redelivered message is acknowledged (an
-                // older copy of a failed order), so the DLQ may lack this one.
-                tracing::error!(%error, "dead-letter send failed; retrying");
                 Disposition::Retry
             }
         }
