@@ -774,8 +774,17 @@ pub async fn run(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosReport, S
     }
     let drain_seconds = drain_started.elapsed().as_secs_f64();
     stop.store(true, Ordering::SeqCst);
-    for task in &background {
-        task.abort();
+    // Let workers and rescan finish the round they are in (an aborted
+    // rescan sweep would leave dead letters hidden for its visibility
+    // timeout); only a task stuck past that is aborted.
+    for task in background {
+        let abort = task.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(30), task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
     }
     // One more scheduled rescan, as production runs every 5 minutes: it
     // removes dead letters of orders another copy of the message completed.

@@ -177,7 +177,7 @@ impl Rescan {
 /// Dead letters one rescan run looks at, at most.
 const DEAD_LETTER_SWEEP_LIMIT: usize = 100;
 /// How long a swept dead letter stays hidden while its order is read.
-const DEAD_LETTER_SWEEP_VISIBILITY_SECONDS: i32 = 60;
+const DEAD_LETTER_SWEEP_VISIBILITY_SECONDS: i32 = 30;
 
 impl Rescan {
     /// Removes dead letters whose order is `ok` after all: a copy of the
