@@ -17,7 +17,6 @@ use bridge::pipeline::transfer::TransferSettings;
 use bridge::store::{provision, ShopStore};
 use local_stack::event_source::{poll_once, EventSourceSettings};
 use local_stack::{http_front, moto::MotoServer, watch};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -99,33 +98,10 @@ fn real_economic_from_env() -> Option<RealEconomic> {
     })
 }
 
-fn workspace_root() -> PathBuf {
-    // The binary runs from the workspace (run-local.sh cds there); fall back
-    // to the crate's compile-time location.
-    let cwd = std::env::current_dir().unwrap_or_default();
-    if cwd.join("template.yaml").is_file() {
-        return cwd;
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    root.canonicalize().unwrap_or(root)
-}
-
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_target(false)
-        // Colour codes only for a terminal (not in a log file or a pipe),
-        // and not when NO_COLOR is set.
-        .with_ansi(
-            std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        )
-        .init();
-    let root = workspace_root();
+    local_stack::init_console_logging("warn");
+    let root = local_stack::workspace_root();
     let options = match parse_options(&root) {
         Ok(options) => options,
         Err(message) => {

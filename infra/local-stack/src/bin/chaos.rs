@@ -7,7 +7,6 @@ use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
 use local_stack::chaos::{run, ChaosConfig};
 use local_stack::moto::MotoServer;
-use std::path::{Path, PathBuf};
 
 const USAGE: &str = "\
 usage: chaos [--orders N] [--shops K] [--seed S] [--workers W]
@@ -16,15 +15,6 @@ usage: chaos [--orders N] [--shops K] [--seed S] [--workers W]
   --seed S      seed for orders, faults and kills (default 1)
   --workers W   concurrent transfer workers (default 4)
 ";
-
-fn workspace_root() -> PathBuf {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    if cwd.join("template.yaml").is_file() {
-        return cwd;
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    root.canonicalize().unwrap_or(root)
-}
 
 fn parse(config: &mut ChaosConfig) -> Result<(), String> {
     let mut args = std::env::args().skip(1);
@@ -49,13 +39,7 @@ fn parse(config: &mut ChaosConfig) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
-        )
-        .with_target(false)
-        .init();
+    local_stack::init_console_logging("error");
     let mut config = ChaosConfig::default();
     if let Err(message) = parse(&mut config) {
         if !message.is_empty() {
@@ -64,7 +48,7 @@ async fn main() {
         eprint!("{USAGE}");
         std::process::exit(if message.is_empty() { 0 } else { 2 });
     }
-    let moto = match MotoServer::start(&workspace_root(), 0) {
+    let moto = match MotoServer::start(&local_stack::workspace_root(), 0) {
         Ok(moto) => moto,
         Err(error) => {
             eprintln!("chaos: cannot start moto server: {error}");

@@ -33,7 +33,7 @@ use local_stack::event_source::{poll_once, EventSourceSettings};
 use local_stack::{http_front, moto::MotoServer};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -122,24 +122,9 @@ fn parse_options() -> Result<Options, String> {
     Ok(o)
 }
 
-fn workspace_root() -> PathBuf {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    if cwd.join("template.yaml").is_file() {
-        return cwd;
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    root.canonicalize().unwrap_or(root)
-}
-
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
-        )
-        .with_target(false)
-        .init();
+    local_stack::init_console_logging("error");
     let options = match parse_options() {
         Ok(options) => options,
         Err(message) => {
@@ -150,7 +135,7 @@ async fn main() {
             std::process::exit(if message.is_empty() { 0 } else { 2 });
         }
     };
-    match run(&workspace_root(), options).await {
+    match run(&local_stack::workspace_root(), options).await {
         Ok(true) => {}
         Ok(false) => std::process::exit(1),
         Err(message) => {
