@@ -133,16 +133,7 @@ impl Stack {
         )
         .await
         .expect("create queues in moto");
-        let queue_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&queues.queue_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .ok()
-            .and_then(|o| o.attributes)
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-            .unwrap_or_default();
+        let queue_arn = queues.queue_arn.clone();
         let sandbox = economic_sandbox::start(SandboxConfig::default())
             .await
             .expect("start e-conomic sandbox");

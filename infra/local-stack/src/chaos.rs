@@ -419,16 +419,7 @@ pub async fn run(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosReport, S
     )
     .await
     .map_err(|e| format!("creating queues: {e}"))?;
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queues.queue_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .ok()
-        .and_then(|o| o.attributes)
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .unwrap_or_default();
+    let queue_arn = queues.queue_arn.clone();
 
     // One agreement per shop, each with its own tokens.
     let tokens: Vec<AgreementTokens> = (0..shops_count)

@@ -150,7 +150,7 @@ async fn run(root: &Path, options: Options) -> Result<(), String> {
     )
     .await
     .map_err(|e| format!("creating queues: {e}"))?;
-    let queue_arn = queue_arn(&sqs, &queues.queue_url).await?;
+    let queue_arn = queues.queue_arn.clone();
 
     // e-conomic: the sandbox unless real settings are given.
     let mut shop = load_shop(&options.shop_file)?;
@@ -360,28 +360,6 @@ impl Default for StackNames {
             dead_letter_queue: "econ-bridge-transfer-dlq".into(),
         }
     }
-}
-
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Result<String, String> {
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .map_err(|e| {
-            format!(
-                "reading queue attributes: {}",
-                aws_sdk_sqs::error::DisplayErrorContext(e)
-            )
-        })?;
-    Ok(attributes
-        .attributes
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .cloned()
-        })
-        .unwrap_or_default())
 }
 
 fn load_shop(path: &Path) -> Result<ShopConfig, String> {

@@ -28,6 +28,8 @@ pub const DLQ_RETENTION_SECONDS: u32 = 14 * 24 * 3600;
 #[derive(Debug, Clone)]
 pub struct Queues {
     pub queue_url: String,
+    /// What Lambda's SQS events carry as `eventSourceARN`.
+    pub queue_arn: String,
     pub dead_letter_queue_url: String,
     pub dead_letter_queue_arn: String,
 }
@@ -133,19 +135,7 @@ pub async fn create_queues(
         .await
         .map_err(sqs_err)?;
     let dead_letter_queue_url = dlq.queue_url.unwrap_or_default();
-    let attrs = client
-        .get_queue_attributes()
-        .queue_url(&dead_letter_queue_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .map_err(|e| {
-            StoreError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
-        })?;
-    let dead_letter_queue_arn = attrs
-        .attributes
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .ok_or_else(|| StoreError::Unavailable("DLQ has no QueueArn".to_owned()))?;
+    let dead_letter_queue_arn = queue_arn(client, &dead_letter_queue_url).await?;
     let redrive = serde_json::json!({
         "deadLetterTargetArn": dead_letter_queue_arn,
         "maxReceiveCount": max_receive_count,
@@ -163,9 +153,32 @@ pub async fn create_queues(
         .map_err(|e| {
             StoreError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
         })?;
+    let queue_url = queue.queue_url.unwrap_or_default();
+    let queue_arn = queue_arn(client, &queue_url).await?;
     Ok(Queues {
-        queue_url: queue.queue_url.unwrap_or_default(),
+        queue_url,
+        queue_arn,
         dead_letter_queue_url,
         dead_letter_queue_arn,
     })
+}
+
+/// A queue's ARN (SQS answers only URLs on create).
+pub async fn queue_arn(
+    client: &aws_sdk_sqs::Client,
+    queue_url: &str,
+) -> Result<String, StoreError> {
+    let attributes = client
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| {
+            StoreError::Unavailable(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+        })?;
+    attributes
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .ok_or_else(|| StoreError::Unavailable(format!("queue {queue_url} has no QueueArn")))
 }
