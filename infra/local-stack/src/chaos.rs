@@ -897,18 +897,18 @@ async fn send_order_webhooks(
         deliver_until_answered(ingest, shop, &id, body, counters, &order.order_id).await?;
     }
     let id = format!("paid-{}", order.order_id);
+    let deliver = || {
+        deliver_until_answered(
+            ingest,
+            shop,
+            &id,
+            &order.paid_body,
+            counters,
+            &order.order_id,
+        )
+    };
     if order.concurrent && order.deliveries > 1 {
-        let all = (0..order.deliveries).map(|_| {
-            deliver_until_answered(
-                ingest,
-                shop,
-                &id,
-                &order.paid_body,
-                counters,
-                &order.order_id,
-            )
-        });
-        let results = bridge::pipeline::join_all(all).await;
+        let results = bridge::pipeline::join_all((0..order.deliveries).map(|_| deliver())).await;
         counters
             .webhooks_concurrent
             .fetch_add(order.deliveries as u64, Ordering::Relaxed);
@@ -917,15 +917,7 @@ async fn send_order_webhooks(
         }
     } else {
         for _ in 0..order.deliveries {
-            deliver_until_answered(
-                ingest,
-                shop,
-                &id,
-                &order.paid_body,
-                counters,
-                &order.order_id,
-            )
-            .await?;
+            deliver().await?;
         }
     }
     counters
