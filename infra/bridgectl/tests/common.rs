@@ -110,23 +110,10 @@ impl Stack {
     }
 
     pub async fn bridgectl_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_bridgectl"));
-        command.env_clear().current_dir(&self.dir);
-        if let Some(path) = std::env::var_os("PATH") {
-            command.env("PATH", path);
-        }
-        for (k, v) in self.env() {
-            command.env(k, v);
-        }
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        let output = command.args(args).output().await.expect("bridgectl runs");
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        let mut all: Vec<(String, String)> = self.env();
+        all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let all: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run_bridgectl(&self.dir, args, &all).await
     }
 
     pub fn write_file(&self, name: &str, text: &str) -> String {
@@ -218,4 +205,23 @@ pub fn order_event(kind: &str, id: &str) -> Value {
             "total": "199.90"
         }
     })
+}
+
+/// Runs the real binary in `dir` with only `PATH` and `env` set (no
+/// inherited AWS settings).
+pub async fn run_bridgectl(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_bridgectl"));
+    command.env_clear().current_dir(dir);
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let output = command.args(args).output().await.expect("bridgectl runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
 }

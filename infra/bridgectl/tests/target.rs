@@ -11,22 +11,11 @@ use common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// Runs the binary with exactly `env` (plus PATH) in `dir`.
+/// Runs the binary in `dir` with exactly `env` plus `PATH` and `NO_COLOR`.
 async fn run_clean(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_bridgectl"));
-    command.env_clear().current_dir(dir).env("NO_COLOR", "1");
-    if let Some(path) = std::env::var_os("PATH") {
-        command.env("PATH", path);
-    }
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let output = command.args(args).output().await.expect("bridgectl runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    let mut all = vec![("NO_COLOR", "1")];
+    all.extend_from_slice(env);
+    run_bridgectl(dir, args, &all).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
