@@ -706,12 +706,7 @@ async fn backfill_twice_creates_each_order_once() {
     let run = stack
         .bridgectl(&["--json", "orders", "list", "--shop", "acme"])
         .await;
-    let ids: BTreeSet<String> = run.json()["orders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["order_id"].as_str().unwrap().to_owned())
-        .collect();
+    let ids: BTreeSet<String> = listed_order_ids(&run).into_iter().collect();
     assert_eq!(
         ids,
         BTreeSet::from(["B-1".into(), "B-2".into(), "B-3".into()])
@@ -762,12 +757,7 @@ async fn orders_list_limit_keeps_the_newest() {
     ] {
         let run = stack.bridgectl(&args).await;
         assert_eq!(run.code, 0, "{}", run.all());
-        let listed: Vec<String> = run.json()["orders"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| o["order_id"].as_str().unwrap().to_owned())
-            .collect();
+        let listed = listed_order_ids(&run);
         assert_eq!(listed, newest, "{args:?}");
     }
     // More than there are: all of them, newest first.
@@ -776,12 +766,7 @@ async fn orders_list_limit_keeps_the_newest() {
             "--json", "orders", "list", "--shop", "acme", "--limit", "100",
         ])
         .await;
-    let listed: Vec<String> = run.json()["orders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["order_id"].as_str().unwrap().to_owned())
-        .collect();
+    let listed = listed_order_ids(&run);
     let all: Vec<String> = expected.iter().map(|(_, id)| id.clone()).collect();
     assert_eq!(listed, all);
     let run = stack
@@ -909,4 +894,14 @@ async fn shops_check_with_stack_uses_the_stacks_economic_base_url() {
         ])
         .await;
     assert_ne!(run.code, 0, "{}", run.all());
+}
+
+/// The order ids of an `orders list --json` answer, in its order.
+fn listed_order_ids(run: &Run) -> Vec<String> {
+    run.json()["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["order_id"].as_str().unwrap().to_owned())
+        .collect()
 }
