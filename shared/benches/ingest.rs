@@ -1,5 +1,7 @@
-//! Ingest hot path without I/O: signature check, parse + validate, snapshot
-//! extraction, the pure `decide`, and the response body — everything the
+//! Ingest hot path without I/O: the real handler (`Ingest::handle`: body
+//! limit, shop from the warm cache, signature check, parse + validate,
+//! snapshot extraction, `decide_delivery`, the conditional write, the
+//! enqueue and the response) over the in-memory adapters — everything the
 //! ingest Lambda does per webhook except the DynamoDB/SQS round trips.
 //!
 //! `cargo bench -p bridge --bench ingest` runs criterion (means).
@@ -8,15 +10,18 @@
 //! the throughput, for the ingest hot path and for `map_order` (the transfer
 //! step's CPU work), in a `key=value` form `infra/scripts/bench.sh` reads.
 
-use bridge::config::ShopConfig;
-use bridge::mapping::map_order;
-use bridge::order::{parse_event, ParsedEvent};
-use bridge::pipeline::ingest::{decide, Decision};
-use bridge::store::{HistoryEntry, Label, OrderRecord};
-use bridge::webhook::{self, SignatureHeaders};
+use bridge::adapters::memory::{
+    ManualClock, MemoryOrderStore, MemoryShopStore, MemoryTransferQueue,
+};
+use bridge::app::ingest::{decide_delivery, Ingest, IngestSettings, WebhookRequest};
+use bridge::domain::lifecycle::{HistoryEntry, Label, OrderRecord};
+use bridge::domain::mapping::map_order;
+use bridge::domain::order::{parse_event, ParsedEvent};
+use bridge::domain::shop::ShopConfig;
+use bridge::domain::webhook::{self, SignatureHeaders};
 use criterion::{criterion_group, Criterion, Throughput};
-use serde_json::json;
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::Instant;
 use time::OffsetDateTime;
 
@@ -62,7 +67,13 @@ const FIVE_LINE_ORDER: &str = r#"{
   }
 }"#;
 
+type MemoryIngest = Ingest<MemoryShopStore, Arc<MemoryOrderStore>, Arc<MemoryTransferQueue>>;
+
 struct Fixture {
+    ingest: MemoryIngest,
+    orders: Arc<MemoryOrderStore>,
+    queue: Arc<MemoryTransferQueue>,
+    runtime: tokio::runtime::Runtime,
     shop: ShopConfig,
     body: Vec<u8>,
     signature: String,
@@ -109,7 +120,25 @@ fn fixture() -> Fixture {
         rescan_after: None,
         expires_at: None,
     };
+    let orders = Arc::new(MemoryOrderStore::new());
+    let queue = Arc::new(MemoryTransferQueue::without_dead_letter_queue(
+        ManualClock::at(SENT_AT),
+    ));
+    let ingest = Ingest::new(
+        MemoryShopStore::with([shop.clone()]),
+        orders.clone(),
+        queue.clone(),
+        IngestSettings::default(),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime");
     Fixture {
+        ingest,
+        orders,
+        queue,
+        runtime,
         shop,
         body,
         signature,
@@ -118,52 +147,29 @@ fn fixture() -> Fixture {
     }
 }
 
-/// What ingest does to one delivery between reading the shop (cached in a
-/// warm function) and writing to DynamoDB. Returns the response status.
+/// One delivery through the real handler, against the state a `created`
+/// event left behind (restored first, so every iteration is the same
+/// `paid` webhook making the order pending and enqueueing it). Returns the
+/// response status.
 fn ingest_hot_path(f: &Fixture) -> u16 {
-    let headers = SignatureHeaders {
-        id: Some(WEBHOOK_ID),
-        timestamp: Some("1795000000"),
-        signature: Some(&f.signature),
+    f.orders.insert(f.existing.clone());
+    f.queue.purge();
+    let request = WebhookRequest {
+        shop_id: &f.shop.shop_id,
+        content_length: None,
+        headers: SignatureHeaders {
+            id: Some(WEBHOOK_ID),
+            timestamp: Some("1795000000"),
+            signature: Some(&f.signature),
+        },
+        body: &f.body,
     };
-    if webhook::verify(&f.shop.webhook_secrets, &headers, &f.body, f.now).is_err() {
-        return 401;
-    }
-    let event = match parse_event(&f.body) {
-        Ok(ParsedEvent::Order(event)) => event,
-        Ok(ParsedEvent::Unsupported { .. }) => return 202,
-        Err(_) => return 400,
-    };
-    // Ingest keeps the `order` member verbatim as the snapshot: a second,
-    // borrowing pass over the body (as `raw_order_json` does).
-    let snapshot = match serde_json::from_slice::<Envelope<'_>>(&f.body) {
-        Ok(envelope) => envelope.order.get().to_owned(),
-        Err(_) => return 400,
-    };
-    let decision = decide(
-        Some(&f.existing),
-        WEBHOOK_ID,
-        event.event_type,
-        f.shop.trigger,
-        f.now.unix_timestamp(),
-    );
-    black_box(&snapshot);
-    let status = match decision {
-        Decision::Nothing(status) => status,
-        Decision::Write { status, .. } => status,
-    };
-    let response = json!({ "status": status.as_str(), "order_id": event.order.id });
-    black_box(response.to_string());
-    202
+    let response = f.runtime.block_on(f.ingest.handle(request, f.now));
+    black_box(&response.body);
+    response.status
 }
 
-#[derive(serde::Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow)]
-    order: &'a serde_json::value::RawValue,
-}
-
-fn parsed_order(f: &Fixture) -> bridge::order::Order {
+fn parsed_order(f: &Fixture) -> bridge::domain::order::Order {
     match parse_event(&f.body) {
         Ok(ParsedEvent::Order(event)) => event.order,
         other => panic!("fixture order does not parse: {other:?}"),
@@ -173,6 +179,11 @@ fn parsed_order(f: &Fixture) -> bridge::order::Order {
 fn benches(c: &mut Criterion) {
     let f = fixture();
     assert_eq!(ingest_hot_path(&f), 202, "fixture must be accepted");
+    assert_eq!(
+        f.queue.transfer_bodies().len(),
+        1,
+        "the paid event enqueues"
+    );
     let order = parsed_order(&f);
     map_order(&order, &f.shop.mapping).expect("fixture order maps");
 
@@ -192,12 +203,12 @@ fn benches(c: &mut Criterion) {
     group.bench_function("parse_event_5_lines", |b| {
         b.iter(|| parse_event(black_box(&f.body)))
     });
-    group.bench_function("decide", |b| {
+    group.bench_function("decide_delivery", |b| {
         b.iter(|| {
-            decide(
+            decide_delivery(
                 Some(black_box(&f.existing)),
                 WEBHOOK_ID,
-                bridge::order::EventType::OrderPaid,
+                bridge::domain::order::EventType::OrderPaid,
                 f.shop.trigger,
                 SENT_AT,
             )

@@ -2,8 +2,8 @@
 //! Run: `cargo bench -p bridge --bench mapping`. Orders/second per core =
 //! 1 / (time per iteration).
 
-use bridge::mapping::{map_order, MappingConfig};
-use bridge::order::{parse_event, ParsedEvent};
+use bridge::domain::mapping::{map_order, MappingConfig};
+use bridge::domain::order::{parse_event, ParsedEvent};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 

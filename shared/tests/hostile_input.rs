@@ -7,8 +7,8 @@
 //! Regression inputs found by the fuzz targets in `tests/fuzz/` go at the
 //! bottom of this file.
 
-use bridge::mapping::{map_order, MappingConfig};
-use bridge::order::{parse_event, ContractError, ParsedEvent};
+use bridge::domain::mapping::{map_order, MappingConfig};
+use bridge::domain::order::{parse_event, ContractError, ParsedEvent};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 

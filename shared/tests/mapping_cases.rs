@@ -5,9 +5,9 @@
 #[path = "common/json_schema.rs"]
 mod json_schema;
 
-use bridge::mapping::{map_order, DebtorPlan, InvoicePlan, MappingConfig, MappingError};
-use bridge::money::draft_totals;
-use bridge::order::{parse_event, ParsedEvent};
+use bridge::domain::mapping::{map_order, DebtorPlan, InvoicePlan, MappingConfig, MappingError};
+use bridge::domain::money::draft_totals;
+use bridge::domain::order::{parse_event, ParsedEvent};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::str::FromStr;
@@ -1360,7 +1360,7 @@ fn run(case: &Case) {
 /// own knowledge of the setup: zero-rated order lines, VAT-free gift cards
 /// and rounding product, else the decision's rate.
 fn line_rate(
-    order: &bridge::order::Order,
+    order: &bridge::domain::order::Order,
     config: &MappingConfig,
     plan: &InvoicePlan,
     product: &str,

@@ -2,9 +2,9 @@
 //! e-conomic will total (per `money::draft_totals`) equals the order's total
 //! to the øre, and VAT is never negative on a positive line.
 
-use bridge::mapping::{map_order, MappingConfig};
-use bridge::money::{draft_totals, line_net, line_vat, round2, vat_factor};
-use bridge::order::{parse_event, ParsedEvent};
+use bridge::domain::mapping::{map_order, MappingConfig};
+use bridge::domain::money::{draft_totals, line_net, line_vat, round2, vat_factor};
+use bridge::domain::order::{parse_event, ParsedEvent};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};

@@ -1,6 +1,8 @@
 //! The order event contract: parsing, field-precise errors, robustness.
 
-use bridge::order::{parse_event, ContractError, EventType, ParsedEvent, PaymentMethodKind};
+use bridge::domain::order::{
+    parse_event, ContractError, EventType, ParsedEvent, PaymentMethodKind,
+};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::str::FromStr;

@@ -8,12 +8,14 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
-use bridge::config::{EconomicCredentials, ShopConfig, Trigger, WebhookSecret};
-use bridge::pipeline::ingest::IngestSettings;
-use bridge::pipeline::rescan::RescanSettings;
-use bridge::pipeline::transfer::TransferSettings;
-use bridge::secret::Secret;
-use bridge::store::{provision, OrderRecord, OrderStore, ShopStore};
+use bridge::adapters::dynamodb::{provision, DynamoOrderStore, DynamoShopStore};
+use bridge::app::ingest::IngestSettings;
+use bridge::app::rescan::RescanSettings;
+use bridge::app::transfer::TransferSettings;
+use bridge::domain::lifecycle::OrderRecord;
+use bridge::domain::secret::Secret;
+use bridge::domain::shop::{EconomicCredentials, ShopConfig, Trigger, WebhookSecret};
+use bridge::ports::{OrderStore, ShopStore};
 use economic_sandbox::{SandboxConfig, SandboxHandle};
 use ingest::IngestContext;
 use lambda_runtime::LambdaEvent;
@@ -90,7 +92,7 @@ impl Default for StackOptions {
             // 0: retries become visible again at once (fast tests).
             retry_base_seconds: 0,
             rescan_min_age_seconds: 300,
-            max_body_bytes: bridge::pipeline::ingest::DEFAULT_MAX_BODY_BYTES,
+            max_body_bytes: bridge::app::ingest::DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
@@ -149,10 +151,12 @@ impl Stack {
                 rescan_min_age_seconds: options.rescan_min_age_seconds,
             },
         );
-        let economic = bridge::economic::EconomicClient::new(bridge::economic::ClientConfig {
-            base_url: sandbox.base_url(),
-            ..bridge::economic::ClientConfig::default()
-        })
+        let economic = bridge::adapters::economic::EconomicClient::new(
+            bridge::adapters::economic::ClientConfig {
+                base_url: sandbox.base_url(),
+                ..bridge::adapters::economic::ClientConfig::default()
+            },
+        )
         .expect("e-conomic client");
         let transfer = TransferContext::new(
             &sdk,
@@ -174,7 +178,7 @@ impl Stack {
             &sdk,
             &orders_table,
             &queues.queue_url,
-            &queues.dead_letter_queue_url,
+            Some(&queues.dead_letter_queue_url),
             RescanSettings {
                 min_age_seconds: options.rescan_min_age_seconds,
                 max_orders: 500,
@@ -199,8 +203,8 @@ impl Stack {
         aws_sdk_sqs::Client::new(&self.sdk)
     }
 
-    pub fn order_store(&self) -> OrderStore {
-        OrderStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), &self.orders_table)
+    pub fn order_store(&self) -> DynamoOrderStore {
+        DynamoOrderStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), &self.orders_table)
     }
 
     /// Stores a shop with the sandbox's tokens and the default mapping.
@@ -220,7 +224,7 @@ impl Stack {
             },
             mapping: serde_json::from_value(mapping).expect("mapping config"),
         };
-        ShopStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), &self.shops_table)
+        DynamoShopStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), &self.shops_table)
             .put(&config)
             .await
             .expect("put shop");
@@ -376,7 +380,7 @@ pub fn signed_headers(
     body: &[u8],
 ) -> Vec<(String, String)> {
     let signature =
-        bridge::webhook::sign(secret, webhook_id, timestamp, body).expect("valid secret");
+        bridge::domain::webhook::sign(secret, webhook_id, timestamp, body).expect("valid secret");
     vec![
         ("content-type".to_owned(), "application/json".to_owned()),
         ("webhook-id".to_owned(), webhook_id.to_owned()),

@@ -2,7 +2,8 @@
 //! Gateway v2 event) → DynamoDB + SQS in moto → transfer (SQS event built
 //! from a real receive) → e-conomic sandbox over HTTP.
 
-use bridge::store::Label;
+use bridge::domain::lifecycle::{Label, LeaseOwner};
+use bridge::ports::{Claim, OrderStore};
 use economic_sandbox::Faults;
 use integration_tests::*;
 use serde_json::json;
@@ -82,7 +83,7 @@ async fn repeated_and_concurrent_deliveries_give_one_invoice() {
 
     // Ten concurrent deliveries with different ids (the shop re-sent).
     let body2 = order_event("order.paid", "2002", "239.00");
-    let answers = bridge::pipeline::join_all((0..10).map(|i| {
+    let answers = futures::future::join_all((0..10).map(|i| {
         let stack = &stack;
         let body2 = body2.clone();
         async move {
@@ -397,7 +398,7 @@ async fn dynamodb_trouble_is_503_with_retry_after() {
         "no-such-table",
         "no-such-table-either",
         &stack.queues.queue_url,
-        bridge::pipeline::ingest::IngestSettings::default(),
+        bridge::app::ingest::IngestSettings::default(),
     );
     let body = order_event("order.paid", "8001", "239.00");
     let headers = signed_headers(SECRET, "m", now(), &body);
@@ -474,7 +475,15 @@ async fn a_copy_of_an_order_leased_by_another_delivery_is_acknowledged_and_resca
     let t = now();
     let claimed = stack
         .order_store()
-        .claim("acme", "9101", "other-message#1", t, t + 2, t + 2, false)
+        .claim(&Claim {
+            shop_id: "acme",
+            order_id: "9101",
+            owner: &LeaseOwner::new("other-message", 1),
+            now: t,
+            lease_until: t + 2,
+            rescan_after: t + 2,
+            reopen_failed: false,
+        })
         .await
         .expect("claim");
     assert!(claimed.is_some());
@@ -520,15 +529,15 @@ async fn an_order_whose_transfer_died_on_the_last_delivery_is_labelled_failed_by
     let t = now();
     stack
         .order_store()
-        .claim(
-            "acme",
-            "9102",
-            &format!("dying-message#{last}"),
-            t,
-            t + 1,
-            t + 1,
-            false,
-        )
+        .claim(&Claim {
+            shop_id: "acme",
+            order_id: "9102",
+            owner: &LeaseOwner::new("dying-message", last),
+            now: t,
+            lease_until: t + 1,
+            rescan_after: t + 1,
+            reopen_failed: false,
+        })
         .await
         .expect("claim")
         .expect("claimed");
@@ -585,13 +594,13 @@ async fn rescan_removes_dead_letters_of_ok_orders_and_keeps_the_others() {
 }
 
 /// One scheduled rescan run.
-async fn rescan_once(stack: &Stack) -> bridge::pipeline::rescan::RescanReport {
+async fn rescan_once(stack: &Stack) -> bridge::app::rescan::RescanReport {
     let event = lambda_runtime::LambdaEvent::new(json!({}), lambda_runtime::Context::default());
     rescan::handle(&stack.rescan, event).await.expect("rescan")
 }
 
 /// Runs rescan until it acts on some order (or 10 s pass).
-async fn rescan_until_it_acts(stack: &Stack) -> bridge::pipeline::rescan::RescanReport {
+async fn rescan_until_it_acts(stack: &Stack) -> bridge::app::rescan::RescanReport {
     let started = std::time::Instant::now();
     loop {
         let report = rescan_once(stack).await;

@@ -3,9 +3,10 @@
 //! or expired-secret delivery gets 401, is not recorded and enqueues
 //! nothing; secret rotation accepts old and new during the grace period.
 
-use bridge::config::{EconomicCredentials, ShopConfig, Trigger, WebhookSecret};
-use bridge::secret::Secret;
-use bridge::store::ShopStore;
+use bridge::adapters::dynamodb::DynamoShopStore;
+use bridge::domain::secret::Secret;
+use bridge::domain::shop::{EconomicCredentials, ShopConfig, Trigger, WebhookSecret};
+use bridge::ports::ShopStore;
 use integration_tests::*;
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
@@ -27,7 +28,7 @@ async fn put_shop_with_secrets(stack: &Stack, shop_id: &str, secrets: Vec<Webhoo
         },
         mapping: serde_json::from_value(json!({})).expect("default mapping"),
     };
-    ShopStore::new(
+    DynamoShopStore::new(
         aws_sdk_dynamodb::Client::new(&stack.sdk),
         &stack.shops_table,
     )
@@ -141,7 +142,7 @@ async fn missing_or_wrong_signatures_are_401() {
     let flipped = String::from_utf8(flipped).expect("ascii");
     let other_body = order_event("order.paid", "A-1", "1.00");
     let other_body_signature =
-        bridge::webhook::sign(SECRET, "msg_a1", now(), &other_body).expect("sign");
+        bridge::domain::webhook::sign(SECRET, "msg_a1", now(), &other_body).expect("sign");
     for signature in [
         "v1,AAAA".to_owned(),
         "garbage".to_owned(),
@@ -200,7 +201,7 @@ async fn replayed_and_future_timestamps_are_401() {
     let stack = Stack::start().await;
     stack.put_shop("acme", true, json!({})).await;
     let body = order_event("order.paid", "T-1", "239.00");
-    let tolerance = bridge::webhook::TOLERANCE_SECONDS;
+    let tolerance = bridge::domain::webhook::TOLERANCE_SECONDS;
 
     for (label, timestamp) in [
         ("older than 5 minutes", now() - tolerance - 5),

@@ -40,7 +40,7 @@ async fn send(stack: &Stack, n: usize, body: &[u8]) -> (u16, Value) {
 async fn hostile_bodies_get_documented_4xx_never_500() {
     let stack = Stack::start().await;
     stack.put_shop("acme", true, json!({})).await;
-    let limit = bridge::pipeline::ingest::DEFAULT_MAX_BODY_BYTES;
+    let limit = bridge::app::ingest::DEFAULT_MAX_BODY_BYTES;
 
     let mut bodies: Vec<(String, Vec<u8>, &[u16])> = Vec::new();
     const BAD: &[u16] = &[400];

@@ -10,11 +10,13 @@
 //! `whsec_…`, its base64 payload, the decoded key as text and as hex) and
 //! every e-conomic token.
 
-use bridge::config::{EconomicCredentials, ShopConfig, Trigger, WebhookSecret};
-use bridge::economic::{ClientConfig, EconomicClient};
-use bridge::secret::Secret;
-use bridge::store::{Label, ShopStore};
-use bridge::webhook::{verify, SignatureHeaders};
+use bridge::adapters::dynamodb::DynamoShopStore;
+use bridge::adapters::economic::{ClientConfig, EconomicClient};
+use bridge::domain::lifecycle::Label;
+use bridge::domain::secret::Secret;
+use bridge::domain::shop::{EconomicCredentials, ShopConfig, Trigger, WebhookSecret};
+use bridge::domain::webhook::{verify, SignatureHeaders};
+use bridge::ports::ShopStore;
 use integration_tests::*;
 use serde_json::json;
 use std::io::Write;
@@ -155,7 +157,7 @@ async fn no_secret_in_logs_debug_output_or_errors_of_a_full_run() {
         },
         mapping: serde_json::from_value(json!({})).expect("mapping"),
     };
-    ShopStore::new(
+    DynamoShopStore::new(
         aws_sdk_dynamodb::Client::new(&stack.sdk),
         &stack.shops_table,
     )
@@ -190,7 +192,7 @@ async fn no_secret_in_logs_debug_output_or_errors_of_a_full_run() {
     })
     .expect("client");
     let api = client.for_agreement(Secret::new(WRONG_APP_TOKEN), Secret::new(WRONG_GRANT_TOKEN));
-    assert_no_secret("Debug of EconomicApi", &format!("{api:?} {client:?}"));
+    assert_no_secret("Debug of AgreementApi", &format!("{api:?} {client:?}"));
     let error = api
         .vat_zones(Instant::now() + Duration::from_secs(10))
         .await

@@ -1,9 +1,9 @@
-//! template.yaml and `bridge::store::provision` describe the same tables
+//! template.yaml and `bridge::adapters::dynamodb::provision` describe the same tables
 //! and queues; IAM is least privilege.
 
 use aws_sdk_sqs::types::QueueAttributeName;
-use bridge::store::provision::{self, *};
-use bridge::store::RESCAN_INDEX;
+use bridge::adapters::dynamodb::provision::{self, *};
+use bridge::adapters::dynamodb::RESCAN_INDEX;
 use integration_tests::{sdk_config, unique, workspace_root};
 use serde_yaml::Value;
 

@@ -1,9 +1,9 @@
 //! Our Standard Webhooks code and the reference implementation
 //! (`standardwebhooks` Python package in .venv) agree both ways.
 
-use bridge::config::WebhookSecret;
-use bridge::secret::Secret;
-use bridge::webhook::{sign, verify, SignatureHeaders};
+use bridge::domain::secret::Secret;
+use bridge::domain::shop::WebhookSecret;
+use bridge::domain::webhook::{sign, verify, SignatureHeaders};
 use integration_tests::workspace_root;
 use std::process::Command;
 

@@ -1,22 +1,25 @@
 //! Ingest Lambda: `POST /webhooks/{shop_id}` behind an API Gateway HTTP API
-//! (payload v2). The logic lives in [`bridge::pipeline::ingest`]; this crate
+//! (payload v2). The logic lives in [`bridge::app::ingest`]; this crate
 //! turns the HTTP request into a [`WebhookRequest`] and the answer back.
 
-use bridge::pipeline::ingest::{Ingest, IngestSettings, WebhookRequest, WebhookResponse};
-use bridge::pipeline::{env_number, env_required};
-use bridge::queue::Queues;
-use bridge::store::{OrderStore, ShopStore};
-use bridge::webhook::SignatureHeaders;
+use bridge::adapters::dynamodb::{DynamoOrderStore, DynamoShopStore};
+use bridge::adapters::sqs::SqsTransferQueue;
+use bridge::app::ingest::{Ingest, IngestSettings, WebhookRequest, WebhookResponse};
+use bridge::domain::webhook::SignatureHeaders;
+use bridge::env::{env_number, env_required};
 use lambda_http::http::{header, HeaderMap, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::time::Duration;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// Ingest over DynamoDB and SQS.
+pub type LambdaIngest = Ingest<DynamoShopStore, DynamoOrderStore, SqsTransferQueue>;
+
 /// Built once per execution environment; reused by every invocation.
 #[derive(Debug)]
 pub struct IngestContext {
-    ingest: Ingest,
+    ingest: LambdaIngest,
 }
 
 impl IngestContext {
@@ -28,7 +31,7 @@ impl IngestContext {
         let settings = IngestSettings {
             max_body_bytes: env_number(
                 "MAX_BODY_BYTES",
-                bridge::pipeline::ingest::DEFAULT_MAX_BODY_BYTES,
+                bridge::app::ingest::DEFAULT_MAX_BODY_BYTES,
             )?,
             shop_cache_ttl: Duration::from_secs(env_number("SHOP_CACHE_SECONDS", 30)?),
             rescan_min_age_seconds: env_number("RESCAN_MIN_AGE_SECONDS", 300)?,
@@ -53,16 +56,16 @@ impl IngestContext {
         let sqs = aws_sdk_sqs::Client::new(sdk);
         IngestContext {
             ingest: Ingest::new(
-                ShopStore::new(dynamodb.clone(), shops_table),
-                OrderStore::new(dynamodb, orders_table),
+                DynamoShopStore::new(dynamodb.clone(), shops_table),
+                DynamoOrderStore::new(dynamodb, orders_table),
                 // Ingest never dead-letters.
-                Queues::new(sqs, queue_url, ""),
+                SqsTransferQueue::without_dead_letter_queue(sqs, queue_url),
                 settings,
             ),
         }
     }
 
-    pub fn ingest(&self) -> &Ingest {
+    pub fn ingest(&self) -> &LambdaIngest {
         &self.ingest
     }
 }

@@ -1,18 +1,21 @@
 //! Rescan Lambda, run by an EventBridge schedule: re-enqueues orders left
-//! pending (see [`bridge::pipeline::rescan`]).
+//! pending (see [`bridge::app::rescan`]).
 
-pub use bridge::pipeline::rescan::RescanReport;
-use bridge::pipeline::rescan::{Rescan, RescanSettings};
-use bridge::pipeline::{env_number, env_required};
-use bridge::queue::Queues;
-use bridge::store::OrderStore;
+use bridge::adapters::dynamodb::DynamoOrderStore;
+use bridge::adapters::sqs::SqsTransferQueue;
+pub use bridge::app::rescan::RescanReport;
+use bridge::app::rescan::{Rescan, RescanSettings};
+use bridge::env::{env_number, env_required};
 use lambda_runtime::LambdaEvent;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// Rescan over DynamoDB and SQS.
+pub type LambdaRescan = Rescan<DynamoOrderStore, SqsTransferQueue>;
+
 #[derive(Debug)]
 pub struct RescanContext {
-    rescan: Rescan,
+    rescan: LambdaRescan,
 }
 
 impl RescanContext {
@@ -30,7 +33,10 @@ impl RescanContext {
             &sdk,
             &env_required("ORDERS_TABLE")?,
             &env_required("QUEUE_URL")?,
-            &std::env::var("DEAD_LETTER_QUEUE_URL").unwrap_or_default(),
+            std::env::var("DEAD_LETTER_QUEUE_URL")
+                .ok()
+                .filter(|url| !url.trim().is_empty())
+                .as_deref(),
             settings,
         ))
     }
@@ -39,17 +45,19 @@ impl RescanContext {
         sdk: &aws_config::SdkConfig,
         orders_table: &str,
         queue_url: &str,
-        dead_letter_queue_url: &str,
+        dead_letter_queue_url: Option<&str>,
         settings: RescanSettings,
     ) -> Self {
-        let orders = OrderStore::new(aws_sdk_dynamodb::Client::new(sdk), orders_table);
-        let queues = Queues::new(
-            aws_sdk_sqs::Client::new(sdk),
-            queue_url,
-            dead_letter_queue_url,
-        );
+        let orders = DynamoOrderStore::new(aws_sdk_dynamodb::Client::new(sdk), orders_table);
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let queue = match dead_letter_queue_url {
+            Some(dead_letter_queue_url) => {
+                SqsTransferQueue::new(sqs, queue_url, dead_letter_queue_url)
+            }
+            None => SqsTransferQueue::without_dead_letter_queue(sqs, queue_url),
+        };
         RescanContext {
-            rescan: Rescan::new(orders, queues, settings),
+            rescan: Rescan::new(orders, queue, settings),
         }
     }
 }

@@ -1,15 +1,17 @@
 //! Transfer Lambda: SQS consumer with `ReportBatchItemFailures`. The logic
-//! lives in [`bridge::pipeline::transfer`]; this crate turns the SQS event
+//! lives in [`bridge::app::transfer`]; this crate turns the SQS event
 //! into messages and the dispositions into a batch response.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use bridge::economic::{ClientConfig, EconomicClient, DEFAULT_BASE_URL};
-use bridge::pipeline::transfer::{
-    work_deadline, Disposition, InboundMessage, Transfer, TransferSettings,
+use bridge::adapters::dynamodb::{DynamoOrderStore, DynamoShopStore};
+use bridge::adapters::economic::{
+    ClientConfig, EconomicClient, EconomicInvoicing, DEFAULT_BASE_URL,
 };
-use bridge::pipeline::{env_number, env_required};
-use bridge::queue::Queues;
-use bridge::store::{OrderStore, ShopStore};
+use bridge::adapters::sqs::SqsTransferQueue;
+use bridge::app::transfer::{work_deadline, Disposition, Transfer, TransferSettings};
+use bridge::env::{env_number, env_required};
+use bridge::ports::{InboundMessage, SystemClock};
+use futures::stream::{self, StreamExt};
 use lambda_runtime::LambdaEvent;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,9 +22,13 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 /// Orders of one batch processed at the same time.
 const CONCURRENCY: usize = 5;
 
+/// Transfer over DynamoDB, SQS, e-conomic and the system clock.
+pub type LambdaTransfer =
+    Transfer<DynamoOrderStore, DynamoShopStore, SqsTransferQueue, EconomicInvoicing, SystemClock>;
+
 #[derive(Debug)]
 pub struct TransferContext {
-    transfer: Transfer,
+    transfer: LambdaTransfer,
 }
 
 impl TransferContext {
@@ -80,20 +86,21 @@ impl TransferContext {
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
         TransferContext {
             transfer: Transfer::new(
-                ShopStore::new(dynamodb.clone(), shops_table),
-                OrderStore::new(dynamodb, orders_table),
-                Queues::new(
+                DynamoOrderStore::new(dynamodb.clone(), orders_table),
+                DynamoShopStore::new(dynamodb, shops_table),
+                SqsTransferQueue::new(
                     aws_sdk_sqs::Client::new(sdk),
                     queue_url,
                     dead_letter_queue_url,
                 ),
-                economic,
+                EconomicInvoicing::new(economic),
+                SystemClock,
                 settings,
             ),
         }
     }
 
-    pub fn transfer(&self) -> &Transfer {
+    pub fn transfer(&self) -> &LambdaTransfer {
         &self.transfer
     }
 }
@@ -142,20 +149,22 @@ pub async fn handle(
         })
         .collect();
 
-    let mut failures = Vec::new();
-    for chunk in messages.chunks(CONCURRENCY) {
-        let results = bridge::pipeline::join_all(
-            chunk
-                .iter()
-                .map(|m| async move { (m, context.transfer.process(m, deadline).await) }),
-        )
+    // At most CONCURRENCY orders at a time, a new one starting as soon as
+    // any finishes: one slow order does not hold back the slots of others.
+    let processing = messages.into_iter().map(|message| async move {
+        let disposition = context.transfer.process(&message, deadline).await;
+        (message.message_id, disposition)
+    });
+    let results: Vec<(String, Disposition)> = stream::iter(processing)
+        .buffer_unordered(CONCURRENCY)
+        .collect()
         .await;
-        for (message, disposition) in results {
-            if disposition == Disposition::Retry {
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = message.message_id.clone();
-                failures.push(failure);
-            }
+    let mut failures = Vec::new();
+    for (message_id, disposition) in results {
+        if disposition == Disposition::Retry {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message_id;
+            failures.push(failure);
         }
     }
     let mut response = SqsBatchResponse::default();

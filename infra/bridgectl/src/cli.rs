@@ -66,8 +66,8 @@ pub enum LabelArg {
 }
 
 impl LabelArg {
-    pub fn label(self) -> bridge::store::Label {
-        use bridge::store::Label;
+    pub fn label(self) -> bridge::domain::lifecycle::Label {
+        use bridge::domain::lifecycle::Label;
         match self {
             LabelArg::Pending => Label::Pending,
             LabelArg::Ok => Label::Ok,

@@ -31,8 +31,9 @@ pub mod local_env;
 pub mod output;
 pub mod target;
 
-use bridge::store::operator::OperatorStore;
-use bridge::store::{ShopStore, StoreError};
+use bridge::adapters::dynamodb::operator::OperatorStore;
+use bridge::adapters::dynamodb::DynamoShopStore;
+use bridge::ports::StoreError;
 use clap::Parser;
 use error::{classify_aws, CliError, Status};
 use output::Printer;
@@ -47,8 +48,8 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn shop_store(&self) -> Result<ShopStore, CliError> {
-        Ok(ShopStore::new(
+    pub fn shop_store(&self) -> Result<DynamoShopStore, CliError> {
+        Ok(DynamoShopStore::new(
             self.dynamodb.clone(),
             self.resolved.target.shops_table()?,
         ))

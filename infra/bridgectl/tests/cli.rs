@@ -3,8 +3,9 @@
 
 mod common;
 
-use bridge::store::{HistoryEntry, IngestWrite, Label, PushResult};
-use bridge::webhook::{sign, verify, SignatureHeaders};
+use bridge::domain::lifecycle::{HistoryEntry, IngestWrite, Label, LeaseOwner, PushOutcome};
+use bridge::domain::webhook::{sign, verify, SignatureHeaders};
+use bridge::ports::{Claim, OrderStore, ShopStore, TransferQueue};
 use common::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
@@ -36,13 +37,22 @@ async fn seed_order(stack: &Stack, shop: &str, order: &str, label: Label, reason
     if label == Label::Pending {
         return;
     }
+    let owner = LeaseOwner::new("m", 1);
     store
-        .claim(shop, order, "m#1", t + 1, t + 61, t + 600, false)
+        .claim(&Claim {
+            shop_id: shop,
+            order_id: order,
+            owner: &owner,
+            now: t + 1,
+            lease_until: t + 61,
+            rescan_after: t + 600,
+            reopen_failed: false,
+        })
         .await
         .expect("claim")
         .expect("claimed");
     store
-        .mark_create_started(shop, order, "m#1")
+        .mark_create_started(shop, order, &owner)
         .await
         .expect("create started");
     match label {
@@ -54,11 +64,13 @@ async fn seed_order(stack: &Stack, shop: &str, order: &str, label: Label, reason
             .mark_ok(
                 shop,
                 order,
-                &PushResult {
+                &PushOutcome {
                     customer_number: 100_001,
                     draft_invoice_number: Some(7),
                     booked_invoice_number: None,
-                    economic_calls: 4,
+                    gross_amount: Default::default(),
+                    calls: 4,
+                    reused_existing: false,
                 },
                 t + 2,
                 t + 86_400,
@@ -336,7 +348,7 @@ async fn orders_list_show_resend() {
     assert_eq!(order.history.last().unwrap().what, "re-sent by operator");
     let bodies = stack.drain_bodies(&stack.queue_url).await;
     assert_eq!(bodies.len(), 1);
-    let message: bridge::queue::OrderMessage =
+    let message: bridge::ports::OrderMessage =
         serde_json::from_value(bodies[0].clone()).expect("transfer can parse the message");
     assert_eq!(
         (message.shop_id.as_str(), message.order_id.as_str()),
@@ -572,7 +584,7 @@ async fn shops_check_finds_each_misconfiguration() {
         .extra_env
         .push(("ECONOMIC_BASE_URL".to_owned(), sandbox.base_url()));
     let put = |name: &str, value: Value| {
-        let config: bridge::config::ShopConfig = serde_json::from_value(value).unwrap();
+        let config: bridge::domain::shop::ShopConfig = serde_json::from_value(value).unwrap();
         let store = stack.shop_store();
         let name = name.to_owned();
         async move {
@@ -653,7 +665,7 @@ async fn backfill_twice_creates_each_order_once() {
         &stack.shops_table,
         &stack.orders_table,
         &stack.queue_url,
-        bridge::pipeline::ingest::IngestSettings::default(),
+        bridge::app::ingest::IngestSettings::default(),
     ));
     let (listener, addr) = local_stack::http_front::bind(0).await.unwrap();
     let server = tokio::spawn(local_stack::http_front::serve(listener, move |request| {

@@ -5,8 +5,9 @@
 
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::{Credentials, Region};
-use bridge::config::ShopConfig;
-use bridge::store::provision;
+use bridge::adapters::dynamodb::provision;
+use bridge::domain::shop::ShopConfig;
+use bridge::ports::ShopStore;
 use local_stack::moto::MotoServer;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -122,16 +123,20 @@ impl Stack {
         path.display().to_string()
     }
 
-    pub fn shop_store(&self) -> bridge::store::ShopStore {
-        bridge::store::ShopStore::new(self.dynamodb.clone(), &self.shops_table)
+    pub fn shop_store(&self) -> bridge::adapters::dynamodb::DynamoShopStore {
+        bridge::adapters::dynamodb::DynamoShopStore::new(self.dynamodb.clone(), &self.shops_table)
     }
 
-    pub fn order_store(&self) -> bridge::store::OrderStore {
-        bridge::store::OrderStore::new(self.dynamodb.clone(), &self.orders_table)
+    pub fn order_store(&self) -> bridge::adapters::dynamodb::DynamoOrderStore {
+        bridge::adapters::dynamodb::DynamoOrderStore::new(self.dynamodb.clone(), &self.orders_table)
     }
 
-    pub fn queues(&self) -> bridge::queue::Queues {
-        bridge::queue::Queues::new(self.sqs.clone(), &self.queue_url, &self.dlq_url)
+    pub fn queues(&self) -> bridge::adapters::sqs::SqsTransferQueue {
+        bridge::adapters::sqs::SqsTransferQueue::new(
+            self.sqs.clone(),
+            &self.queue_url,
+            &self.dlq_url,
+        )
     }
 
     /// Consumes every message in a queue (as transfer would) and returns the bodies.

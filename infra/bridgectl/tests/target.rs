@@ -6,7 +6,8 @@ mod common;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::{Credentials, Region};
-use bridge::store::provision;
+use bridge::adapters::dynamodb::provision;
+use bridge::ports::ShopStore;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -33,9 +34,9 @@ async fn local_uses_the_env_files_region_endpoint_and_credentials() {
     provision::create_tables(&dynamodb, "shops-eu", "orders-eu")
         .await
         .expect("tables in eu-west-1");
-    let config: bridge::config::ShopConfig =
+    let config: bridge::domain::shop::ShopConfig =
         serde_json::from_value(shop_json("eu-shop")).expect("shop config");
-    bridge::store::ShopStore::new(dynamodb.clone(), "shops-eu")
+    bridge::adapters::dynamodb::DynamoShopStore::new(dynamodb.clone(), "shops-eu")
         .put(&config)
         .await
         .expect("put shop");

@@ -541,7 +541,8 @@ fn collection(
                 None,
             );
         }
-        let wanted = bridge::economic::filter::unescape_filter_value(value).to_lowercase();
+        let wanted =
+            bridge::adapters::economic::filter::unescape_filter_value(value).to_lowercase();
         let pointer = format!("/{}", field.replace('.', "/"));
         items.retain(|item| match item.pointer(&pointer) {
             Some(Value::String(s)) => s.to_lowercase() == wanted,
@@ -782,17 +783,17 @@ fn check_customer_refs(a: &AgreementData, doc: &Value, errors: &mut Vec<FieldErr
 struct LineAmounts {
     #[serde(
         default,
-        deserialize_with = "bridge::json_decimal::deserialize_optional_decimal"
+        deserialize_with = "bridge::domain::json_decimal::deserialize_optional_decimal"
     )]
     quantity: Option<Decimal>,
     #[serde(
         default,
-        deserialize_with = "bridge::json_decimal::deserialize_optional_decimal"
+        deserialize_with = "bridge::domain::json_decimal::deserialize_optional_decimal"
     )]
     unit_net_price: Option<Decimal>,
     #[serde(
         default,
-        deserialize_with = "bridge::json_decimal::deserialize_optional_decimal"
+        deserialize_with = "bridge::domain::json_decimal::deserialize_optional_decimal"
     )]
     discount_percentage: Option<Decimal>,
 }

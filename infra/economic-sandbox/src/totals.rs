@@ -4,7 +4,7 @@
 //! of the rounded line values, gross = net + VAT), so the sandbox and the
 //! mapping can never disagree about the rule.
 
-use bridge::money::{draft_totals, DraftTotals};
+use bridge::domain::money::{draft_totals, DraftTotals};
 use rust_decimal::Decimal;
 
 pub type Totals = DraftTotals;
@@ -17,7 +17,7 @@ pub struct LineInput {
 }
 
 pub fn line_net(line: &LineInput) -> Decimal {
-    bridge::money::line_net(line.quantity, line.unit_net_price, line.discount_percentage)
+    bridge::domain::money::line_net(line.quantity, line.unit_net_price, line.discount_percentage)
 }
 
 pub fn compute(lines: &[LineInput]) -> Totals {

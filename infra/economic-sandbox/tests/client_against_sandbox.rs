@@ -1,13 +1,14 @@
 //! The bridge's e-conomic client against the sandbox over real HTTP:
 //! contract, error classes, retries, deadlines, no duplicates, call counts.
 
-use bridge::economic::model::*;
-use bridge::economic::{
-    push_invoice, ClientConfig, DebtorPlan, EconomicApi, EconomicClient, EconomicError,
-    InvoicePlan, PushOptions, RetryPolicy,
+use bridge::adapters::economic::{
+    push_invoice, AgreementApi, ClientConfig, EconomicClient, EconomicError, RetryPolicy,
 };
-use bridge::secret::Secret;
-use bridge::vat::{VatDecision, VatTreatment};
+use bridge::domain::economic_model::*;
+use bridge::domain::mapping::{DebtorPlan, InvoicePlan};
+use bridge::domain::secret::Secret;
+use bridge::domain::vat::{VatDecision, VatTreatment};
+use bridge::ports::PushOptions;
 use economic_sandbox::schema::{Schema, CUSTOMER_SCHEMA, DRAFT_SCHEMA};
 use economic_sandbox::{start, FailMode, Faults, SandboxConfig, SandboxHandle};
 use rust_decimal::Decimal;
@@ -34,7 +35,7 @@ fn client(sb: &SandboxHandle, request_timeout: Duration) -> EconomicClient {
     .expect("client")
 }
 
-fn api(c: &EconomicClient) -> EconomicApi {
+fn api(c: &EconomicClient) -> AgreementApi {
     c.for_agreement(
         Secret::new(economic_sandbox::DEFAULT_APP_SECRET_TOKEN),
         Secret::new(economic_sandbox::DEFAULT_AGREEMENT_GRANT_TOKEN),

@@ -22,13 +22,15 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
-use bridge::config::{EconomicCredentials, ShopConfig, Trigger, WebhookSecret};
-use bridge::economic::{ClientConfig, EconomicClient};
-use bridge::pipeline::ingest::IngestSettings;
-use bridge::pipeline::rescan::RescanSettings;
-use bridge::pipeline::transfer::TransferSettings;
-use bridge::secret::Secret;
-use bridge::store::{provision, Label, OrderRecord, OrderStore, ShopStore};
+use bridge::adapters::dynamodb::{provision, DynamoOrderStore, DynamoShopStore};
+use bridge::adapters::economic::{ClientConfig, EconomicClient};
+use bridge::app::ingest::IngestSettings;
+use bridge::app::rescan::RescanSettings;
+use bridge::app::transfer::TransferSettings;
+use bridge::domain::lifecycle::{Label, OrderRecord};
+use bridge::domain::secret::Secret;
+use bridge::domain::shop::{EconomicCredentials, ShopConfig, Trigger, WebhookSecret};
+use bridge::ports::{OrderStore, ShopStore};
 use economic_sandbox::{AgreementTokens, FailMode, Faults, SandboxConfig, SandboxHandle};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
@@ -448,10 +450,11 @@ pub async fn run(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosReport, S
         .map_err(|e| format!("starting the sandbox: {e}"))?,
     );
 
-    let shop_store = ShopStore::new(dynamodb.clone(), &shops_table);
+    let shop_store = DynamoShopStore::new(dynamodb.clone(), &shops_table);
     let mut shops = Vec::new();
-    let mapping: bridge::mapping::MappingConfig = serde_json::from_value(serde_json::json!({}))
-        .map_err(|e| format!("default mapping: {e}"))?;
+    let mapping: bridge::domain::mapping::MappingConfig =
+        serde_json::from_value(serde_json::json!({}))
+            .map_err(|e| format!("default mapping: {e}"))?;
     register_products(&sandbox, shops_count, &mapping);
     for (i, token) in tokens.iter().enumerate() {
         let shop_id = format!("chaos-shop-{i}");
@@ -523,7 +526,7 @@ pub async fn run(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosReport, S
         sdk,
         &orders_table,
         &queues.queue_url,
-        &queues.dead_letter_queue_url,
+        Some(&queues.dead_letter_queue_url),
         RescanSettings {
             min_age_seconds: config.rescan_min_age_seconds,
             max_orders: 500,
@@ -720,7 +723,7 @@ pub async fn run(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosReport, S
     }
     // Faults go on until most orders are settled (so most of the work
     // happens under faults), at most `chaos_tail` after the last webhook.
-    let store = OrderStore::new(dynamodb.clone(), &orders_table);
+    let store = DynamoOrderStore::new(dynamodb.clone(), &orders_table);
     let tail_started = Instant::now();
     while tail_started.elapsed() < config.chaos_tail {
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -850,7 +853,7 @@ pub async fn run(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosReport, S
 fn register_products(
     sandbox: &SandboxHandle,
     agreements: usize,
-    mapping: &bridge::mapping::MappingConfig,
+    mapping: &bridge::domain::mapping::MappingConfig,
 ) {
     let products = &mapping.products;
     let mut named: Vec<(String, bool)> = [
@@ -908,7 +911,7 @@ async fn send_order_webhooks(
         )
     };
     if order.concurrent && order.deliveries > 1 {
-        let results = bridge::pipeline::join_all((0..order.deliveries).map(|_| deliver())).await;
+        let results = futures::future::join_all((0..order.deliveries).map(|_| deliver())).await;
         counters
             .webhooks_concurrent
             .fetch_add(order.deliveries as u64, Ordering::Relaxed);
@@ -938,7 +941,7 @@ async fn deliver_until_answered(
 ) -> Result<(), String> {
     for _ in 0..10 {
         let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
-        let signature = bridge::webhook::sign(&shop.secret, webhook_id, timestamp, body)
+        let signature = bridge::domain::webhook::sign(&shop.secret, webhook_id, timestamp, body)
             .ok_or_else(|| "chaos shop secret is not base64".to_owned())?;
         let path = format!("/webhooks/{}", shop.shop_id);
         let parts = HttpRequestParts {
@@ -982,7 +985,7 @@ async fn deliver_until_answered(
 }
 
 async fn read_records(
-    store: &OrderStore,
+    store: &DynamoOrderStore,
     shops: &[ChaosShop],
     orders: &[PlannedOrder],
 ) -> Result<HashMap<String, OrderRecord>, String> {
@@ -992,7 +995,7 @@ async fn read_records(
             let record = store.get(&shops[o.shop].shop_id, &o.order_id).await;
             (o.order_id.clone(), record)
         });
-        for (order_id, record) in bridge::pipeline::join_all(reads).await {
+        for (order_id, record) in futures::future::join_all(reads).await {
             match record {
                 Ok(Some(record)) => {
                     records.insert(order_id, record);

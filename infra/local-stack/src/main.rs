@@ -9,12 +9,13 @@
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
-use bridge::config::ShopConfig;
-use bridge::economic::{ClientConfig, EconomicClient};
-use bridge::pipeline::ingest::IngestSettings;
-use bridge::pipeline::rescan::RescanSettings;
-use bridge::pipeline::transfer::TransferSettings;
-use bridge::store::{provision, ShopStore};
+use bridge::adapters::dynamodb::{provision, DynamoShopStore};
+use bridge::adapters::economic::{ClientConfig, EconomicClient};
+use bridge::app::ingest::IngestSettings;
+use bridge::app::rescan::RescanSettings;
+use bridge::app::transfer::TransferSettings;
+use bridge::domain::shop::ShopConfig;
+use bridge::ports::ShopStore;
 use local_stack::event_source::{poll_once, EventSourceSettings};
 use local_stack::{http_front, moto::MotoServer, watch};
 use std::path::{Path, PathBuf};
@@ -158,9 +159,10 @@ async fn run(root: &Path, options: Options) -> Result<(), String> {
     let _sandbox;
     let economic_base_url = match &real {
         Some(real) => {
-            shop.economic.app_secret_token = bridge::secret::Secret::new(&real.app_secret_token);
+            shop.economic.app_secret_token =
+                bridge::domain::secret::Secret::new(&real.app_secret_token);
             shop.economic.agreement_grant_token =
-                bridge::secret::Secret::new(&real.agreement_grant_token);
+                bridge::domain::secret::Secret::new(&real.agreement_grant_token);
             println!("e-conomic (real API)         {}", real.base_url);
             real.base_url.clone()
         }
@@ -173,7 +175,7 @@ async fn run(root: &Path, options: Options) -> Result<(), String> {
         }
     };
 
-    ShopStore::new(dynamodb.clone(), &names.shops_table)
+    DynamoShopStore::new(dynamodb.clone(), &names.shops_table)
         .put(&shop)
         .await
         .map_err(|e| format!("seeding shop {}: {e}", shop.shop_id))?;
@@ -210,7 +212,7 @@ async fn run(root: &Path, options: Options) -> Result<(), String> {
         &sdk,
         &names.orders_table,
         &queues.queue_url,
-        &queues.dead_letter_queue_url,
+        Some(&queues.dead_letter_queue_url),
         RescanSettings {
             min_age_seconds: options.rescan_min_age,
             max_orders: 500,

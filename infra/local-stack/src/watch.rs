@@ -52,7 +52,7 @@ async fn snapshot(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Result<Ve
             .await
             .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
         for item in page.items.unwrap_or_default() {
-            match bridge::store::OrderRecord::from_item(&item) {
+            match bridge::adapters::dynamodb::item::order_record(&item) {
                 Ok(record) => rows.push(describe(record)),
                 Err(error) => tracing::debug!(%error, "unreadable order record"),
             }
@@ -65,9 +65,9 @@ async fn snapshot(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Result<Ve
     Ok(rows)
 }
 
-fn describe(record: bridge::store::OrderRecord) -> Row {
+fn describe(record: bridge::domain::lifecycle::OrderRecord) -> Row {
     let detail = match record.label {
-        bridge::store::Label::Ok => {
+        bridge::domain::lifecycle::Label::Ok => {
             let mut parts = Vec::new();
             if let Some(n) = record.draft_invoice_number {
                 parts.push(format!("draft invoice {n}"));
@@ -83,7 +83,7 @@ fn describe(record: bridge::store::OrderRecord) -> Row {
             }
             parts.join(", ")
         }
-        bridge::store::Label::Failed => record.last_error.unwrap_or_default(),
+        bridge::domain::lifecycle::Label::Failed => record.last_error.unwrap_or_default(),
         _ => match (record.attempts, record.last_error) {
             (0, _) => "waiting for transfer".to_owned(),
             (n, Some(error)) => format!("attempt {n} failed, will retry: {error}"),

@@ -3,8 +3,8 @@
 //! MappingError. A plan's lines must add up to its expected gross total.
 #![no_main]
 
-use bridge::mapping::{map_order, MappingConfig};
-use bridge::order::{parse_event, ParsedEvent};
+use bridge::domain::mapping::{map_order, MappingConfig};
+use bridge::domain::order::{parse_event, ParsedEvent};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 

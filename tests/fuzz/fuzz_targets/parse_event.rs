@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
-    if let Err(error) = bridge::order::parse_event(body) {
+    if let Err(error) = bridge::domain::order::parse_event(body) {
         let field = error.field.as_str();
         assert!(
             field.is_empty()

@@ -6,8 +6,8 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use bridge::mapping::{map_order, MappingConfig};
-use bridge::order::{parse_event, ParsedEvent};
+use bridge::domain::mapping::{map_order, MappingConfig};
+use bridge::domain::order::{parse_event, ParsedEvent};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
 use std::sync::OnceLock;

@@ -9,8 +9,8 @@ use crate::cli::BackfillArgs;
 use crate::error::{CliError, Status};
 use crate::output::Tone;
 use crate::Ctx;
-use bridge::config::WebhookSecret;
-use bridge::secret::Secret;
+use bridge::domain::secret::Secret;
+use bridge::domain::shop::WebhookSecret;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -67,7 +67,8 @@ pub enum LineOutcome {
 async fn deliver(http: &reqwest::Client, url: &str, secret: &Secret, body: Vec<u8>) -> LineOutcome {
     let id = webhook_id(&body);
     let timestamp = OffsetDateTime::now_utc().unix_timestamp();
-    let Some(signature) = bridge::webhook::sign(secret.expose(), &id, timestamp, &body) else {
+    let Some(signature) = bridge::domain::webhook::sign(secret.expose(), &id, timestamp, &body)
+    else {
         return LineOutcome::Rejected("the shop's webhook secret is not valid base64".to_owned());
     };
     let response = http

@@ -6,9 +6,9 @@
 use crate::error::{CliError, Status};
 use crate::output::Tone;
 use crate::Ctx;
-use bridge::config::ShopConfig;
-use bridge::economic::{ClientConfig, EconomicApi, EconomicClient, EconomicError};
-use bridge::mapping::{DebtorFallback, DebtorStrategy, MappingConfig};
+use bridge::adapters::economic::{AgreementApi, ClientConfig, EconomicClient, EconomicError};
+use bridge::domain::mapping::{DebtorFallback, DebtorStrategy, MappingConfig};
+use bridge::domain::shop::ShopConfig;
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -78,7 +78,7 @@ pub fn references(mapping: &MappingConfig) -> References {
             }),
         }
     }
-    let mut payment = |setup: &bridge::mapping::PaymentSetup, prefix: String| {
+    let mut payment = |setup: &bridge::domain::mapping::PaymentSetup, prefix: String| {
         add(&mut r.layouts, setup.layout, format!("{prefix}.layout"));
         add(
             &mut r.payment_terms,
@@ -206,7 +206,7 @@ fn economic_failure(e: EconomicError) -> CliError {
 }
 
 /// Runs every check; `Err` only when e-conomic could not be asked.
-pub async fn check(api: &EconomicApi, config: &ShopConfig) -> Result<Vec<Problem>, CliError> {
+pub async fn check(api: &AgreementApi, config: &ShopConfig) -> Result<Vec<Problem>, CliError> {
     let deadline = Instant::now() + Duration::from_secs(120);
     let refs = references(&config.mapping);
     let mut problems = refs.local_problems.clone();

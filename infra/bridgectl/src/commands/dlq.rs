@@ -19,7 +19,7 @@ use crate::Ctx;
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, Message, MessageAttributeValue, QueueAttributeName,
 };
-use bridge::store::operator::RequeueRefused;
+use bridge::adapters::dynamodb::operator::RequeueRefused;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -162,7 +162,7 @@ async fn peek_all(ctx: &Ctx, dlq: &str) -> Result<Vec<Message>, CliError> {
 }
 
 /// Bracketed per-request ids that make each reason unique, such as the
-/// `[log id …]` e-conomic's errors end with (bridge::economic::error).
+/// `[log id …]` e-conomic's errors end with (bridge::adapters::economic::error).
 const PER_REQUEST_ID_PREFIXES: [&str; 4] = ["log id", "request id", "trace id", "correlation id"];
 
 /// The reason without per-request ids, so identical failures group together:

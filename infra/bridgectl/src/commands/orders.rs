@@ -4,9 +4,10 @@ use crate::cli::OrdersCommand;
 use crate::error::{CliError, Status};
 use crate::output::{age, table, timestamp, truncate, Tone};
 use crate::{now_epoch, Ctx};
-use bridge::queue::{Cause, OrderMessage, Queues};
-use bridge::store::operator::RequeueRefused;
-use bridge::store::{Label, OrderRecord};
+use bridge::adapters::dynamodb::operator::RequeueRefused;
+use bridge::adapters::sqs::SqsTransferQueue;
+use bridge::domain::lifecycle::{Label, OrderRecord};
+use bridge::ports::{Cause, OrderMessage, TransferQueue};
 use serde_json::{json, Value};
 
 /// A re-sent order becomes due for rescan after this long, so it is picked
@@ -181,7 +182,7 @@ pub async fn enqueue(ctx: &Ctx, shop_id: &str, order_id: &str) -> Result<(), Cli
         order_id: order_id.to_owned(),
         cause: Cause::Resend,
     };
-    Queues::new(ctx.sqs.clone(), queue_url, "")
+    SqsTransferQueue::new(ctx.sqs.clone(), queue_url, "")
         .enqueue(&message)
         .await
         .map_err(|e| ctx.queue_error(e.to_string(), queue_url, "--queue-url", "QUEUE_URL"))

@@ -5,8 +5,9 @@ use crate::error::{CliError, Status};
 use crate::output::{table, Tone};
 use crate::Ctx;
 use base64::Engine as _;
-use bridge::config::{ShopConfig, WebhookSecret};
-use bridge::secret::Secret;
+use bridge::domain::secret::Secret;
+use bridge::domain::shop::{ShopConfig, WebhookSecret};
+use bridge::ports::ShopStore;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -114,7 +115,7 @@ pub fn validate(config: &ShopConfig) -> Result<(), String> {
     }
     for (i, secret) in config.webhook_secrets.iter().enumerate() {
         if !secret.secret.expose().starts_with("whsec_")
-            || bridge::webhook::sign(secret.secret.expose(), "check", 0, b"").is_none()
+            || bridge::domain::webhook::sign(secret.secret.expose(), "check", 0, b"").is_none()
         {
             return Err(format!(
                 "webhook_secrets[{i}].secret is not `whsec_` followed by base64"

@@ -24,11 +24,13 @@
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
-use bridge::config::ShopConfig;
-use bridge::economic::{ClientConfig, EconomicClient};
-use bridge::pipeline::ingest::IngestSettings;
-use bridge::pipeline::transfer::TransferSettings;
-use bridge::store::{provision, Label, OrderStore, ShopStore};
+use bridge::adapters::dynamodb::{provision, DynamoOrderStore, DynamoShopStore};
+use bridge::adapters::economic::{ClientConfig, EconomicClient};
+use bridge::app::ingest::IngestSettings;
+use bridge::app::transfer::TransferSettings;
+use bridge::domain::lifecycle::Label;
+use bridge::domain::shop::ShopConfig;
+use bridge::ports::{OrderStore, ShopStore};
 use local_stack::event_source::{poll_once, EventSourceSettings};
 use local_stack::{http_front, moto::MotoServer};
 use serde_json::Value;
@@ -162,7 +164,7 @@ struct Stack {
     /// The transfer context's e-conomic client (shared pool and limiter).
     pacing: EconomicClient,
     shop: ShopConfig,
-    orders: OrderStore,
+    orders: DynamoOrderStore,
     webhook_url: String,
     http: reqwest::Client,
     timeline: Arc<Mutex<Timeline>>,
@@ -218,7 +220,7 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
     .map_err(|e| format!("cannot start the sandbox: {e}"))?;
     // The load test is about throughput, not product set-up.
     sandbox.with_agreement(0, |a| a.accept_unknown_products = true);
-    ShopStore::new(dynamodb.clone(), shops_table)
+    DynamoShopStore::new(dynamodb.clone(), shops_table)
         .put(&shop)
         .await
         .map_err(|e| format!("seeding shop: {e}"))?;
@@ -322,7 +324,7 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
         _moto: moto,
         sandbox,
         pacing: client_for_pacing,
-        orders: OrderStore::new(dynamodb, orders_table),
+        orders: DynamoOrderStore::new(dynamodb, orders_table),
         shop,
         webhook_url: format!("http://{addr}/webhooks"),
         http: reqwest::Client::new(),
@@ -374,8 +376,9 @@ impl Stack {
         let webhook_id = format!("msg_{order_id}");
         let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
         let secret = self.shop.webhook_secrets[0].secret.expose();
-        let signature = bridge::webhook::sign(secret, &webhook_id, timestamp, body.as_bytes())
-            .ok_or("the demo shop's secret is not base64")?;
+        let signature =
+            bridge::domain::webhook::sign(secret, &webhook_id, timestamp, body.as_bytes())
+                .ok_or("the demo shop's secret is not base64")?;
         let sent = Instant::now();
         let response = self
             .http

@@ -1,0 +1,184 @@
+use crate::domain::lifecycle::PushOutcome;
+use crate::domain::mapping::InvoicePlan;
+use crate::domain::secret::Secret;
+use crate::domain::shop::EconomicCredentials;
+use crate::ports::{Invoicing, InvoicingError, PushOptions};
+use rust_decimal::Decimal;
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard};
+
+/// An invoice the fake accounting system holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredInvoice {
+    /// The agreement (grant token) it belongs to.
+    pub agreement: Secret,
+    pub reference: String,
+    pub customer_number: u32,
+    pub gross_amount: Decimal,
+    pub draft_invoice_number: Option<u32>,
+    pub booked_invoice_number: Option<u32>,
+}
+
+/// What the next push does instead of succeeding.
+#[derive(Debug, Clone)]
+enum Scripted {
+    /// Fails before anything is created.
+    Fail(InvoicingError),
+    /// Creates the invoice, then fails as if the answer was lost.
+    FailAfterCreate(InvoicingError),
+}
+
+#[derive(Debug, Default)]
+struct Books {
+    invoices: Vec<StoredInvoice>,
+    next_draft: u32,
+    next_booked: u32,
+    pushes: u32,
+    script: VecDeque<Scripted>,
+    /// Grant tokens e-conomic accepts; empty accepts every token.
+    accepted_grants: Vec<Secret>,
+}
+
+/// The accounting system in memory, honouring the [`Invoicing`] contract
+/// as the e-conomic adapter does: a push without `may_exist` creates an
+/// invoice at once (so a second such push of one reference makes a
+/// duplicate, which tests can see); a push with `may_exist` finds the
+/// invoice carrying the plan's reference and completes it (booking a draft
+/// if the plan books); unknown tokens are refused permanently.
+#[derive(Debug, Default)]
+pub struct MemoryInvoicing {
+    books: Mutex<Books>,
+}
+
+impl MemoryInvoicing {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Refuses every grant token but these (401, permanent).
+    pub fn accept_only(&self, grant_tokens: &[&str]) {
+        self.lock().accepted_grants = grant_tokens.iter().map(|t| Secret::new(*t)).collect();
+    }
+
+    /// The next push fails with this error, creating nothing.
+    pub fn fail_next(&self, error: InvoicingError) {
+        self.lock().script.push_back(Scripted::Fail(error));
+    }
+
+    /// The next push creates its invoice, then answers with this error (a
+    /// lost answer: the invoice exists although the caller saw a failure).
+    pub fn fail_next_after_create(&self, error: InvoicingError) {
+        self.lock()
+            .script
+            .push_back(Scripted::FailAfterCreate(error));
+    }
+
+    /// Every invoice held, in creation order.
+    pub fn invoices(&self) -> Vec<StoredInvoice> {
+        self.lock().invoices.clone()
+    }
+
+    /// The invoices carrying `reference`.
+    pub fn invoices_for(&self, reference: &str) -> Vec<StoredInvoice> {
+        self.lock()
+            .invoices
+            .iter()
+            .filter(|i| i.reference == reference)
+            .cloned()
+            .collect()
+    }
+
+    /// Pushes received, failed ones included.
+    pub fn pushes(&self) -> u32 {
+        self.lock().pushes
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Books> {
+        self.books.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn outcome(invoice: &StoredInvoice, reused_existing: bool) -> PushOutcome {
+    PushOutcome {
+        customer_number: invoice.customer_number,
+        draft_invoice_number: invoice.draft_invoice_number,
+        booked_invoice_number: invoice.booked_invoice_number,
+        gross_amount: invoice.gross_amount,
+        calls: 1,
+        reused_existing,
+    }
+}
+
+impl Books {
+    fn book(&mut self, index: usize) {
+        if self.invoices[index].booked_invoice_number.is_none() {
+            self.next_booked += 1;
+            self.invoices[index].booked_invoice_number = Some(self.next_booked);
+            self.invoices[index].draft_invoice_number = None;
+        }
+    }
+
+    fn create(&mut self, agreement: &Secret, plan: &InvoicePlan) -> usize {
+        self.next_draft += 1;
+        // A running debtor gets a number the way e-conomic would give one.
+        let customer_number = match plan.draft.customer.customer_number {
+            0 => 1,
+            number => number,
+        };
+        self.invoices.push(StoredInvoice {
+            agreement: agreement.clone(),
+            reference: plan.reference.clone(),
+            customer_number,
+            gross_amount: plan.expected_gross_total,
+            draft_invoice_number: Some(self.next_draft),
+            booked_invoice_number: None,
+        });
+        let index = self.invoices.len() - 1;
+        if plan.book {
+            self.book(index);
+        }
+        index
+    }
+}
+
+impl Invoicing for MemoryInvoicing {
+    async fn push(
+        &self,
+        credentials: &EconomicCredentials,
+        plan: &InvoicePlan,
+        options: PushOptions,
+    ) -> Result<PushOutcome, InvoicingError> {
+        let agreement = &credentials.agreement_grant_token;
+        let mut books = self.lock();
+        books.pushes += 1;
+        if !books.accepted_grants.is_empty() && !books.accepted_grants.contains(agreement) {
+            return Err(InvoicingError {
+                transient: false,
+                reason: "e-conomic refused the access tokens (401): the grant may have been \
+                         revoked; reconnect the shop to e-conomic"
+                    .to_owned(),
+            });
+        }
+        let script = books.script.pop_front();
+        if let Some(Scripted::Fail(error)) = script {
+            return Err(error);
+        }
+        if options.may_exist {
+            let found = books
+                .invoices
+                .iter()
+                .position(|i| &i.agreement == agreement && i.reference == plan.reference);
+            if let Some(index) = found {
+                if plan.book {
+                    books.book(index);
+                }
+                return Ok(outcome(&books.invoices[index], true));
+            }
+        }
+        let index = books.create(agreement, plan);
+        if let Some(Scripted::FailAfterCreate(error)) = script {
+            return Err(error);
+        }
+        Ok(outcome(&books.invoices[index], false))
+    }
+}

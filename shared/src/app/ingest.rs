@@ -1,0 +1,661 @@
+//! Ingest: one webhook delivery → an answer for the shop, an order record,
+//! and (when the order became ready) one queue message.
+//!
+//! Checks, in this order, each with its own status:
+//! 413 body too large → 404 unknown or disabled shop → 401 signature →
+//! 400 malformed body (JSON `{"error", "field"}`) → 202 `ignored` for an
+//! event type we do not handle → 202 `accepted` / `duplicate` / `recorded`.
+//! DynamoDB trouble → 503 with `Retry-After` so the shop retries later.
+//!
+//! What an event does to an order (see [`decide_delivery`]):
+//! * a webhook id seen before → `duplicate`, nothing written;
+//! * an order already `e-conomic-ok` → `duplicate`, never sent again;
+//! * before the shop's trigger event → `recorded` (snapshot kept);
+//! * at/after the trigger, order new or `recorded` → `pending`, enqueued;
+//! * order already `pending` → `accepted`, snapshot updated, not enqueued
+//!   again (it is already queued; rescan covers a lost message);
+//! * order `failed` and a NEW delivery at/after the trigger → back to
+//!   `pending` with this delivery's snapshot, enqueued: that is how a
+//!   merchant who fixed the order in the shop sends it again.
+
+use crate::domain::lifecycle::{reaches_trigger, HistoryEntry, IngestWrite, Label, OrderRecord};
+use crate::domain::order::{parse_event, EventType, ParsedEvent};
+use crate::domain::shop::{ShopConfig, Trigger};
+use crate::domain::webhook::{self, SignatureHeaders};
+use crate::ports::{Cause, OrderMessage, OrderStore, ShopStore, StoreError, TransferQueue};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+use tracing::Instrument;
+
+/// Default body limit: 256 KiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
+/// Seconds a shop should wait before retrying after a 503.
+pub const RETRY_AFTER_SECONDS: u32 = 30;
+/// Conditional-write rounds before giving up on a hotly contested order
+/// (each round one of the concurrent deliveries wins).
+const WRITE_ROUNDS: u32 = 16;
+
+#[derive(Debug, Clone)]
+pub struct IngestSettings {
+    pub max_body_bytes: usize,
+    /// How long a warm function trusts its cached shop configs.
+    pub shop_cache_ttl: Duration,
+    /// A pending order is re-enqueued by rescan if still pending this long
+    /// after ingest.
+    pub rescan_min_age_seconds: i64,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        IngestSettings {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            shop_cache_ttl: Duration::from_secs(30),
+            rescan_min_age_seconds: 300,
+        }
+    }
+}
+
+/// A delivery, already taken apart from its HTTP envelope.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookRequest<'a> {
+    pub shop_id: &'a str,
+    /// The Content-Length header as sent, if any.
+    pub content_length: Option<&'a str>,
+    pub headers: SignatureHeaders<'a>,
+    pub body: &'a [u8],
+}
+
+/// The answer to give the shop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookResponse {
+    pub status: u16,
+    pub body: Value,
+    pub retry_after_seconds: Option<u32>,
+}
+
+impl WebhookResponse {
+    fn new(status: u16, body: Value) -> Self {
+        WebhookResponse {
+            status,
+            body,
+            retry_after_seconds: None,
+        }
+    }
+
+    fn error(status: u16, message: impl Into<String>) -> Self {
+        Self::new(status, json!({ "error": message.into() }))
+    }
+
+    fn unavailable() -> Self {
+        WebhookResponse {
+            status: 503,
+            body: json!({ "error": "temporarily unavailable, retry later" }),
+            retry_after_seconds: Some(RETRY_AFTER_SECONDS),
+        }
+    }
+}
+
+/// What the delivery's status says about the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestStatus {
+    /// The order is queued (or already queued) for transfer.
+    Accepted,
+    /// Seen before, or already invoiced: nothing to do.
+    Duplicate,
+    /// Stored; the shop's trigger event has not arrived yet.
+    Recorded,
+}
+
+impl IngestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IngestStatus::Accepted => "accepted",
+            IngestStatus::Duplicate => "duplicate",
+            IngestStatus::Recorded => "recorded",
+        }
+    }
+}
+
+/// The pure decision for one delivery against the stored order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Nothing to write.
+    Nothing(IngestStatus),
+    /// Write this; enqueue if `enqueue`.
+    Write {
+        status: IngestStatus,
+        write: IngestWriteSpec,
+        enqueue: bool,
+    },
+}
+
+/// What one delivery changes in the stored order, as [`decide_delivery`]
+/// decides it; the handler completes it into an [`IngestWrite`] with the
+/// snapshot's text and the rescan time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestWriteSpec {
+    pub label: Label,
+    pub replace_snapshot: bool,
+    pub events: Vec<String>,
+    pub webhook_ids: Vec<String>,
+    pub history: Vec<HistoryEntry>,
+    pub make_pending: bool,
+}
+
+/// Decides what one delivery does to the stored order (`None`: new order).
+pub fn decide_delivery(
+    existing: Option<&OrderRecord>,
+    webhook_id: &str,
+    event: EventType,
+    trigger: Trigger,
+    now: i64,
+) -> Decision {
+    if existing.is_some_and(|r| r.webhook_ids.iter().any(|id| id == webhook_id)) {
+        return Decision::Nothing(IngestStatus::Duplicate);
+    }
+    let rank = event.rank();
+    let at_trigger = reaches_trigger(event, trigger);
+    let mut events: Vec<String> = existing.map(|r| r.events.clone()).unwrap_or_default();
+    if !events.iter().any(|e| e == event.as_str()) {
+        events.push(event.as_str().to_owned());
+    }
+    events.sort();
+    let mut webhook_ids = existing.map(|r| r.webhook_ids.clone()).unwrap_or_default();
+    webhook_ids.push(webhook_id.to_owned());
+    let mut history = existing.map(|r| r.history.clone()).unwrap_or_default();
+    let newer_snapshot = existing.is_none_or(|r| r.snapshot.is_none() || rank >= r.snapshot_rank);
+
+    let label = existing.map(|r| r.label);
+    let (status, new_label, replace_snapshot, make_pending, what) = match label {
+        Some(Label::Ok) => (
+            IngestStatus::Duplicate,
+            Label::Ok,
+            false,
+            false,
+            format!("{event} received after invoicing: ignored"),
+        ),
+        Some(Label::Pending) => (
+            IngestStatus::Accepted,
+            Label::Pending,
+            newer_snapshot,
+            false,
+            format!("{event} received while pending"),
+        ),
+        Some(Label::Failed) if at_trigger => (
+            IngestStatus::Accepted,
+            Label::Pending,
+            true,
+            true,
+            format!("{event} received for a failed order: pending again"),
+        ),
+        Some(Label::Failed) => (
+            IngestStatus::Recorded,
+            Label::Failed,
+            false,
+            false,
+            format!("{event} received for a failed order, before the trigger: kept failed"),
+        ),
+        None | Some(Label::Recorded) if at_trigger => (
+            IngestStatus::Accepted,
+            Label::Pending,
+            newer_snapshot,
+            true,
+            format!("{event} received: pending"),
+        ),
+        None | Some(Label::Recorded) => (
+            IngestStatus::Recorded,
+            Label::Recorded,
+            newer_snapshot,
+            false,
+            format!("{event} received: waiting for the trigger event"),
+        ),
+    };
+    history.push(HistoryEntry { at: now, what });
+    Decision::Write {
+        status,
+        write: IngestWriteSpec {
+            label: new_label,
+            replace_snapshot,
+            events,
+            webhook_ids,
+            history,
+            make_pending,
+        },
+        enqueue: make_pending,
+    }
+}
+
+/// A short random pause (1–20 ms) so concurrent deliveries of one order
+/// stop colliding round after round.
+fn contention_pause() -> std::time::Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    std::time::Duration::from_millis(1 + u64::from(nanos % 20))
+}
+
+/// Returns the `order` member of the body exactly as the shop sent it, so
+/// the stored snapshot is lossless (amounts keep their digits).
+fn raw_order_json(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        order: &'a serde_json::value::RawValue,
+    }
+    serde_json::from_slice::<Envelope<'_>>(body)
+        .ok()
+        .map(|e| e.order.get().to_owned())
+}
+
+/// Ingest over its ports (shop store, order store, transfer queue), with
+/// its settings and warm shop cache.
+#[derive(Debug)]
+pub struct Ingest<S, O, Q> {
+    shops: S,
+    orders: O,
+    queue: Q,
+    settings: IngestSettings,
+    cache: Mutex<HashMap<String, (Instant, Option<ShopConfig>)>>,
+}
+
+impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
+    pub fn new(shops: S, orders: O, queue: Q, settings: IngestSettings) -> Self {
+        Ingest {
+            shops,
+            orders,
+            queue,
+            settings,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn settings(&self) -> &IngestSettings {
+        &self.settings
+    }
+
+    async fn shop(&self, shop_id: &str) -> Result<Option<ShopConfig>, StoreError> {
+        if let Ok(cache) = self.cache.lock() {
+            if let Some((at, shop)) = cache.get(shop_id) {
+                if at.elapsed() < self.settings.shop_cache_ttl {
+                    return Ok(shop.clone());
+                }
+            }
+        }
+        let shop = self.shops.get(shop_id).await?;
+        if let Ok(mut cache) = self.cache.lock() {
+            // Bound the cache: unknown shop ids could be sprayed at us.
+            if cache.len() > 1000 {
+                cache.clear();
+            }
+            cache.insert(shop_id.to_owned(), (Instant::now(), shop.clone()));
+        }
+        Ok(shop)
+    }
+
+    /// Handles one delivery. Never fails: every outcome is a response.
+    pub async fn handle(
+        &self,
+        request: WebhookRequest<'_>,
+        now: OffsetDateTime,
+    ) -> WebhookResponse {
+        let span = tracing::info_span!(
+            "ingest",
+            shop_id = %request.shop_id,
+            webhook_id = request.headers.id.unwrap_or("-"),
+            order_id = tracing::field::Empty,
+        );
+        // `instrument`, not `enter`: a guard held across `.await` would lend
+        // this span to whatever else the thread runs meanwhile.
+        let response = self
+            .handle_inner(request, now, &span)
+            .instrument(span.clone())
+            .await;
+        span.in_scope(
+            || tracing::info!(status = response.status, body = %response.body, "webhook answered"),
+        );
+        response
+    }
+
+    async fn handle_inner(
+        &self,
+        request: WebhookRequest<'_>,
+        now: OffsetDateTime,
+        span: &tracing::Span,
+    ) -> WebhookResponse {
+        let limit = self.settings.max_body_bytes;
+        let declared_too_large = request
+            .content_length
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|len| len > limit as u64);
+        if declared_too_large || request.body.len() > limit {
+            return WebhookResponse::error(413, format!("body larger than {limit} bytes"));
+        }
+
+        let shop = match self.shop(request.shop_id).await {
+            Ok(Some(shop)) if shop.enabled => shop,
+            Ok(_) => return WebhookResponse::error(404, "unknown shop"),
+            Err(error) => {
+                tracing::error!(%error, "shop lookup failed");
+                return WebhookResponse::unavailable();
+            }
+        };
+
+        if let Err(error) =
+            webhook::verify(&shop.webhook_secrets, &request.headers, request.body, now)
+        {
+            tracing::warn!(%error, "webhook rejected");
+            return WebhookResponse::error(401, error.to_string());
+        }
+        // verify() rejects a missing id, so this is the delivery's id.
+        let webhook_id = request.headers.id.unwrap_or_default();
+
+        let event = match parse_event(request.body) {
+            Ok(ParsedEvent::Order(event)) => event,
+            Ok(ParsedEvent::Unsupported { event_type }) => {
+                tracing::info!(event_type = %event_type, "unsupported event type ignored");
+                return WebhookResponse::new(202, json!({ "status": "ignored" }));
+            }
+            Err(error) => {
+                tracing::warn!(field = %error.field, error = %error.message, "malformed webhook body");
+                return WebhookResponse::new(
+                    400,
+                    json!({ "error": error.to_string(), "field": error.field }),
+                );
+            }
+        };
+        let order_id = event.order.id.clone();
+        span.record("order_id", order_id.as_str());
+        let Some(snapshot) = raw_order_json(request.body) else {
+            // parse_event accepted it, so this cannot happen; answer 400
+            // rather than panic.
+            return WebhookResponse::new(
+                400,
+                json!({ "error": "order: missing", "field": "order" }),
+            );
+        };
+
+        let now_secs = now.unix_timestamp();
+        let mut outcome = None;
+        for _ in 0..WRITE_ROUNDS {
+            let existing = match self.orders.get(&shop.shop_id, &order_id).await {
+                Ok(existing) => existing,
+                Err(error) => {
+                    tracing::error!(%error, "order read failed");
+                    return WebhookResponse::unavailable();
+                }
+            };
+            let decision = decide_delivery(
+                existing.as_ref(),
+                webhook_id,
+                event.event_type,
+                shop.trigger,
+                now_secs,
+            );
+            let (status, spec, enqueue) = match decision {
+                Decision::Nothing(status) => {
+                    outcome = Some((status, false));
+                    break;
+                }
+                Decision::Write {
+                    status,
+                    write,
+                    enqueue,
+                } => (status, write, enqueue),
+            };
+            let write = IngestWrite {
+                label: spec.label,
+                snapshot: spec
+                    .replace_snapshot
+                    .then(|| (snapshot.clone(), event.event_type.rank())),
+                events: spec.events,
+                webhook_ids: spec.webhook_ids,
+                history: spec.history,
+                rescan_after: spec
+                    .make_pending
+                    .then_some(now_secs + self.settings.rescan_min_age_seconds),
+            };
+            match self
+                .orders
+                .write_ingest(
+                    &shop.shop_id,
+                    &order_id,
+                    existing.as_ref().map(|r| r.version),
+                    &write,
+                    now_secs,
+                )
+                .await
+            {
+                Ok(()) => {
+                    outcome = Some((status, enqueue));
+                    break;
+                }
+                Err(StoreError::Conflict) => {
+                    tracing::debug!("concurrent change to the order; deciding again");
+                    tokio::time::sleep(contention_pause()).await;
+                    continue;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "order write failed");
+                    return WebhookResponse::unavailable();
+                }
+            }
+        }
+        let Some((status, enqueue)) = outcome else {
+            tracing::warn!("order contested by too many concurrent deliveries");
+            return WebhookResponse::unavailable();
+        };
+
+        if enqueue {
+            let message = OrderMessage {
+                shop_id: shop.shop_id.clone(),
+                order_id: order_id.clone(),
+                cause: Cause::Webhook,
+            };
+            match self.queue.enqueue(&message).await {
+                Ok(()) => tracing::info!(event = %event.event_type, "order pending and enqueued"),
+                // The order is recorded as pending: rescan re-enqueues it.
+                Err(error) => {
+                    tracing::warn!(%error, "enqueue failed; rescan will pick the order up")
+                }
+            }
+        } else {
+            tracing::info!(event = %event.event_type, status = status.as_str(), "order recorded");
+        }
+        WebhookResponse::new(
+            202,
+            json!({ "status": status.as_str(), "order_id": order_id }),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::shop::Trigger;
+
+    fn record(label: Label, webhook_ids: &[&str], snapshot_rank: u8) -> OrderRecord {
+        OrderRecord {
+            shop_id: "s".into(),
+            order_id: "o".into(),
+            label,
+            snapshot: Some("{}".into()),
+            snapshot_rank,
+            events: vec!["order.created".into()],
+            webhook_ids: webhook_ids.iter().map(|s| s.to_string()).collect(),
+            attempts: 0,
+            last_error: None,
+            draft_invoice_number: None,
+            booked_invoice_number: None,
+            customer_number: None,
+            economic_calls: None,
+            created_at: 1,
+            updated_at: 1,
+            pending_since: None,
+            lease_until: None,
+            lease_owner: None,
+            create_started: false,
+            history: vec![],
+            version: 3,
+            rescan_after: None,
+            expires_at: None,
+        }
+    }
+
+    fn write_of(d: Decision) -> (IngestStatus, IngestWriteSpec, bool) {
+        match d {
+            Decision::Write {
+                status,
+                write,
+                enqueue,
+            } => (status, write, enqueue),
+            other => panic!("expected a write, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn new_order_at_trigger_becomes_pending_and_is_enqueued() {
+        let (status, write, enqueue) = write_of(decide_delivery(
+            None,
+            "w1",
+            EventType::OrderPaid,
+            Trigger::Paid,
+            10,
+        ));
+        assert_eq!(status, IngestStatus::Accepted);
+        assert_eq!(write.label, Label::Pending);
+        assert!(enqueue && write.make_pending && write.replace_snapshot);
+        assert_eq!(write.webhook_ids, vec!["w1"]);
+        assert_eq!(write.events, vec!["order.paid"]);
+    }
+
+    #[test]
+    fn event_before_trigger_is_only_recorded() {
+        let (status, write, enqueue) = write_of(decide_delivery(
+            None,
+            "w1",
+            EventType::OrderCreated,
+            Trigger::Paid,
+            10,
+        ));
+        assert_eq!(status, IngestStatus::Recorded);
+        assert_eq!(write.label, Label::Recorded);
+        assert!(!enqueue);
+        // Shipped is after paid: it triggers too.
+        let (_, write, enqueue) = write_of(decide_delivery(
+            None,
+            "w1",
+            EventType::OrderShipped,
+            Trigger::Paid,
+            10,
+        ));
+        assert_eq!(write.label, Label::Pending);
+        assert!(enqueue);
+    }
+
+    #[test]
+    fn same_webhook_id_is_a_duplicate_without_write() {
+        let r = record(Label::Pending, &["w1"], 2);
+        assert_eq!(
+            decide_delivery(Some(&r), "w1", EventType::OrderPaid, Trigger::Paid, 10),
+            Decision::Nothing(IngestStatus::Duplicate)
+        );
+    }
+
+    #[test]
+    fn ok_order_is_never_sent_again() {
+        let r = record(Label::Ok, &["w1"], 2);
+        let (status, write, enqueue) = write_of(decide_delivery(
+            Some(&r),
+            "w2",
+            EventType::OrderShipped,
+            Trigger::Paid,
+            10,
+        ));
+        assert_eq!(status, IngestStatus::Duplicate);
+        assert_eq!(write.label, Label::Ok);
+        assert!(!enqueue && !write.replace_snapshot && !write.make_pending);
+    }
+
+    #[test]
+    fn pending_order_updates_snapshot_but_is_not_enqueued_twice() {
+        let r = record(Label::Pending, &["w1"], 2);
+        let (status, write, enqueue) = write_of(decide_delivery(
+            Some(&r),
+            "w2",
+            EventType::OrderShipped,
+            Trigger::Paid,
+            10,
+        ));
+        assert_eq!(status, IngestStatus::Accepted);
+        assert!(!enqueue);
+        assert!(write.replace_snapshot);
+        // An older event arriving late does not replace a newer snapshot.
+        let (_, write, _) = write_of(decide_delivery(
+            Some(&r),
+            "w3",
+            EventType::OrderCreated,
+            Trigger::Paid,
+            10,
+        ));
+        assert!(!write.replace_snapshot);
+    }
+
+    #[test]
+    fn new_delivery_for_failed_order_makes_it_pending_again() {
+        let r = record(Label::Failed, &["w1"], 3);
+        let (status, write, enqueue) = write_of(decide_delivery(
+            Some(&r),
+            "w2",
+            EventType::OrderPaid,
+            Trigger::Paid,
+            10,
+        ));
+        assert_eq!(status, IngestStatus::Accepted);
+        assert_eq!(write.label, Label::Pending);
+        assert!(enqueue && write.replace_snapshot);
+        // Same delivery again: duplicate.
+        assert_eq!(
+            decide_delivery(Some(&r), "w1", EventType::OrderPaid, Trigger::Paid, 10),
+            Decision::Nothing(IngestStatus::Duplicate)
+        );
+        // Before the trigger: stays failed.
+        let (_, write, enqueue) = write_of(decide_delivery(
+            Some(&r),
+            "w3",
+            EventType::OrderCreated,
+            Trigger::Paid,
+            10,
+        ));
+        assert_eq!(write.label, Label::Failed);
+        assert!(!enqueue);
+    }
+
+    #[test]
+    fn recorded_order_becomes_pending_on_trigger() {
+        let r = record(Label::Recorded, &["w1"], 1);
+        let (_, write, enqueue) = write_of(decide_delivery(
+            Some(&r),
+            "w2",
+            EventType::OrderPaid,
+            Trigger::Paid,
+            10,
+        ));
+        assert_eq!(write.label, Label::Pending);
+        assert!(enqueue);
+        assert_eq!(write.events, vec!["order.created", "order.paid"]);
+        assert_eq!(write.history.len(), 1);
+    }
+
+    #[test]
+    fn raw_order_is_kept_verbatim() {
+        let body = br#"{"type":"order.paid","order":{"total": 100.10, "id":"7"}}"#;
+        assert_eq!(
+            raw_order_json(body).as_deref(),
+            Some(r#"{"total": 100.10, "id":"7"}"#)
+        );
+    }
+}

@@ -1,0 +1,565 @@
+//! Transfer: one queue message → one order's invoice in e-conomic.
+//!
+//! Per message: claim the order's lease (conditional write) → load the shop
+//! → map the stored snapshot → mark `create_started` → push the invoice →
+//! label `e-conomic-ok`. A message for an `ok` order is acknowledged as a
+//! duplicate; a `failed` order received again (a DLQ replay) is moved back
+//! to pending by the claim.
+//!
+//! Failures:
+//! * permanent (mapping, e-conomic 4xx, unknown shop, bad snapshot) → label
+//!   `e-conomic-failed` with the reason, copy the message to the DLQ with
+//!   attributes `reason`/`shop_id`/`order_id`, acknowledge;
+//! * transient (e-conomic 5xx/429/timeouts, DynamoDB trouble) → keep
+//!   pending, record the error, delay the next delivery by
+//!   `base × 2^(receive_count−1)` (capped) and report a batch item failure;
+//!   on the last allowed receive (`MAX_RECEIVE_COUNT`) label failed and
+//!   dead-letter it ourselves, so label and DLQ agree.
+
+use crate::domain::lifecycle::{retry_delay_seconds, Label, LeaseOwner, OrderRecord};
+use crate::domain::mapping::{map_order, MappingError};
+use crate::domain::order::parse_order;
+use crate::domain::shop::ShopConfig;
+use crate::ports::{
+    Cause, Claim, Clock, InboundMessage, Invoicing, InvoicingError, OrderMessage, OrderStore,
+    PushOptions, ShopStore, StoreError, TransferQueue,
+};
+use std::fmt;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+#[derive(Debug, Clone)]
+pub struct TransferSettings {
+    /// How long a claim keeps other workers off the order. Longer than the
+    /// function timeout, so a live attempt is never overtaken.
+    pub lease_seconds: i64,
+    /// Receives before the message is dead-lettered (same value as the
+    /// queue's redrive policy).
+    pub max_receive_count: u32,
+    pub retry_base_seconds: u32,
+    pub retry_cap_seconds: u32,
+    /// Added to every `rescan_after` we set.
+    pub rescan_min_age_seconds: i64,
+    /// `ok` records expire this many days after the transfer.
+    pub ok_record_ttl_days: i64,
+}
+
+impl Default for TransferSettings {
+    fn default() -> Self {
+        TransferSettings {
+            lease_seconds: 120,
+            max_receive_count: crate::domain::lifecycle::DEFAULT_MAX_RECEIVE_COUNT,
+            retry_base_seconds: 30,
+            retry_cap_seconds: 900,
+            rescan_min_age_seconds: 300,
+            ok_record_ttl_days: 90,
+        }
+    }
+}
+
+/// What to tell SQS about the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Done (transferred, duplicate, or dead-lettered): delete it.
+    Done,
+    /// Report as a batch item failure: SQS delivers it again later.
+    Retry,
+}
+
+/// Why an order could not be transferred: what the label and the dead
+/// letter say, in words a merchant can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferFailure {
+    UnknownShop,
+    ShopDisabled,
+    OrderNotFound,
+    MalformedMessage,
+    NoSnapshot,
+    InvalidSnapshot(String),
+    Mapping(MappingError),
+    Invoicing(InvoicingError),
+    /// The bridge's own store failed (always transient).
+    Store(String),
+    /// The last allowed delivery failed transiently.
+    GaveUp {
+        attempts: u32,
+        last: Box<TransferFailure>,
+    },
+}
+
+impl TransferFailure {
+    /// Retrying later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TransferFailure::Invoicing(error) => error.transient,
+            TransferFailure::Store(_) => true,
+            _ => false,
+        }
+    }
+
+    /// What went wrong, without any promise of a retry.
+    fn cause(&self) -> String {
+        match self {
+            TransferFailure::UnknownShop => "unknown shop".to_owned(),
+            TransferFailure::ShopDisabled => "shop is disabled".to_owned(),
+            TransferFailure::OrderNotFound => "order not found in the bridge's store".to_owned(),
+            TransferFailure::MalformedMessage => "malformed transfer message".to_owned(),
+            TransferFailure::NoSnapshot => "no order snapshot stored".to_owned(),
+            TransferFailure::InvalidSnapshot(error) => format!("stored order is invalid: {error}"),
+            TransferFailure::Mapping(error) => error.to_string(),
+            TransferFailure::Invoicing(error) => error.reason.clone(),
+            TransferFailure::Store(error) => error.clone(),
+            TransferFailure::GaveUp { attempts, last } => format!(
+                "gave up after {attempts} attempts: {}; re-send the order once e-conomic answers again",
+                last.cause()
+            ),
+        }
+    }
+}
+
+impl fmt::Display for TransferFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.cause())?;
+        if matches!(self, TransferFailure::Invoicing(e) if e.transient) {
+            f.write_str("; the order will be retried automatically")?;
+        }
+        Ok(())
+    }
+}
+
+enum Failure {
+    Failed(TransferFailure),
+    /// Someone else holds the order right now (or took it over).
+    Busy,
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict => Failure::Busy,
+            other => Failure::Failed(TransferFailure::Store(other.to_string())),
+        }
+    }
+}
+
+impl From<TransferFailure> for Failure {
+    fn from(failure: TransferFailure) -> Self {
+        Failure::Failed(failure)
+    }
+}
+
+/// Transfer over its ports: the order and shop stores, the queue, the
+/// accounting system and the clock.
+#[derive(Debug)]
+pub struct Transfer<O, S, Q, I, C> {
+    orders: O,
+    shops: S,
+    queue: Q,
+    invoicing: I,
+    clock: C,
+    settings: TransferSettings,
+}
+
+impl<O, S, Q, I, C> Transfer<O, S, Q, I, C>
+where
+    O: OrderStore,
+    S: ShopStore,
+    Q: TransferQueue,
+    I: Invoicing,
+    C: Clock,
+{
+    pub fn new(
+        orders: O,
+        shops: S,
+        queue: Q,
+        invoicing: I,
+        clock: C,
+        settings: TransferSettings,
+    ) -> Self {
+        Transfer {
+            orders,
+            shops,
+            queue,
+            invoicing,
+            clock,
+            settings,
+        }
+    }
+
+    pub fn settings(&self) -> &TransferSettings {
+        &self.settings
+    }
+
+    /// Processes one message; never panics, never returns an error: every
+    /// outcome is a disposition.
+    pub async fn process(&self, message: &InboundMessage, deadline: Instant) -> Disposition {
+        let parsed: Result<OrderMessage, _> = serde_json::from_str(&message.body);
+        let Ok(order_message) = parsed else {
+            tracing::error!(message_id = %message.message_id, "malformed transfer message");
+            let reason = TransferFailure::MalformedMessage.to_string();
+            return match self
+                .queue
+                .dead_letter(&message.body, "-", "-", &reason)
+                .await
+            {
+                Ok(()) => Disposition::Done,
+                Err(_) => Disposition::Retry,
+            };
+        };
+        let span = tracing::info_span!(
+            "transfer",
+            shop_id = %order_message.shop_id,
+            order_id = %order_message.order_id,
+            attempt = message.receive_count,
+            cause = order_message.cause.as_str(),
+        );
+        self.process_order(message, &order_message, deadline)
+            .instrument(span)
+            .await
+    }
+
+    async fn process_order(
+        &self,
+        message: &InboundMessage,
+        order: &OrderMessage,
+        deadline: Instant,
+    ) -> Disposition {
+        let now = self.clock.epoch_seconds();
+        let owner = LeaseOwner::new(&message.message_id, message.receive_count);
+        let lease_until = now + self.settings.lease_seconds;
+        let claim = Claim {
+            shop_id: &order.shop_id,
+            order_id: &order.order_id,
+            owner: &owner,
+            now,
+            lease_until,
+            rescan_after: lease_until + self.settings.rescan_min_age_seconds,
+            reopen_failed: order.cause == Cause::DeadLettered,
+        };
+        let claimed = match self.orders.claim(&claim).await {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                let failure = TransferFailure::Store(error.to_string());
+                return self.transient(message, order, None, failure).await;
+            }
+        };
+        let Some(record) = claimed else {
+            return self.claim_refused(message, order).await;
+        };
+        tracing::info!(
+            attempts = record.attempts,
+            create_started = record.create_started,
+            "order claimed"
+        );
+
+        match self.transfer(&record, &owner, deadline).await {
+            Ok(()) => Disposition::Done,
+            Err(Failure::Failed(failure)) if failure.is_transient() => {
+                self.transient(message, order, Some(&owner), failure).await
+            }
+            Err(Failure::Failed(failure)) => self.permanent(message, order, &failure).await,
+            Err(Failure::Busy) => {
+                tracing::warn!("lease lost to another attempt; leaving the order to it");
+                Disposition::Retry
+            }
+        }
+    }
+
+    async fn transfer(
+        &self,
+        record: &OrderRecord,
+        owner: &LeaseOwner,
+        deadline: Instant,
+    ) -> Result<(), Failure> {
+        let shop: ShopConfig = match self.shops.get(&record.shop_id).await? {
+            Some(shop) if shop.enabled => shop,
+            Some(_) => return Err(TransferFailure::ShopDisabled.into()),
+            None => return Err(TransferFailure::UnknownShop.into()),
+        };
+        let snapshot = record
+            .snapshot
+            .as_deref()
+            .ok_or(TransferFailure::NoSnapshot)?;
+        let parsed =
+            parse_order(snapshot).map_err(|e| TransferFailure::InvalidSnapshot(e.to_string()))?;
+        let plan = map_order(&parsed, &shop.mapping).map_err(|e| {
+            tracing::warn!(error = %e, "mapping failed");
+            TransferFailure::Mapping(e)
+        })?;
+
+        // Before the first call that could create anything: a crash after
+        // this point makes the next attempt look for an existing invoice.
+        let may_exist = record.create_started;
+        self.orders
+            .mark_create_started(&record.shop_id, &record.order_id, owner)
+            .await?;
+        tracing::info!(may_exist, reference = %plan.reference, "pushing invoice");
+
+        let outcome = self
+            .invoicing
+            .push(
+                &shop.economic,
+                &plan,
+                PushOptions {
+                    may_exist,
+                    deadline,
+                },
+            )
+            .await
+            .map_err(TransferFailure::Invoicing)?;
+
+        let now = self.clock.epoch_seconds();
+        self.orders
+            .mark_ok(
+                &record.shop_id,
+                &record.order_id,
+                &outcome,
+                now,
+                now + self.settings.ok_record_ttl_days * 86_400,
+            )
+            .await
+            // The invoice exists; a retry finds it (create_started is set).
+            .map_err(|e| TransferFailure::Store(e.to_string()))?;
+        tracing::info!(
+            label = Label::Ok.as_str(),
+            draft_invoice_number = outcome.draft_invoice_number,
+            booked_invoice_number = outcome.booked_invoice_number,
+            customer_number = outcome.customer_number,
+            economic_calls = outcome.calls,
+            reused_existing = outcome.reused_existing,
+            "order transferred"
+        );
+        Ok(())
+    }
+
+    /// The claim was refused: find out why.
+    async fn claim_refused(&self, message: &InboundMessage, order: &OrderMessage) -> Disposition {
+        let record = match self.orders.get(&order.shop_id, &order.order_id).await {
+            Ok(Some(record)) => record,
+            Ok(None) => {
+                return self
+                    .permanent(message, order, &TransferFailure::OrderNotFound)
+                    .await
+            }
+            Err(error) => {
+                tracing::warn!(%error, "order read failed after a refused claim");
+                return Disposition::Retry;
+            }
+        };
+        match record.label {
+            Label::Ok => {
+                tracing::info!("order already transferred; duplicate message acknowledged");
+                Disposition::Done
+            }
+            Label::Recorded => {
+                tracing::warn!("order not ready for transfer; message acknowledged");
+                Disposition::Done
+            }
+            // A failed order waits for a person; only a replayed dead
+            // letter (or a re-send, which re-pends it) re-opens it. This
+            // copy predates the failure: re-opening it would leave an
+            // `ok` order with a message in the dead-letter queue.
+            Label::Failed if order.cause != Cause::DeadLettered => {
+                tracing::info!(
+                    cause = order.cause.as_str(),
+                    "order already failed; an older copy of its message is acknowledged"
+                );
+                Disposition::Done
+            }
+            Label::Pending | Label::Failed => {
+                let holder = record.lease_owner.as_deref().map(LeaseOwner::parse);
+                match refused_while_leased(
+                    &message.message_id,
+                    holder.as_ref(),
+                    record.lease_until,
+                    self.clock.epoch_seconds(),
+                ) {
+                    // Spinning on the lease would use up this copy's
+                    // receives and let SQS dead-letter it while the order
+                    // ends ok. The holder's own message (or rescan, if that
+                    // attempt dies) finishes the order.
+                    Refused::Duplicate => {
+                        tracing::info!(
+                            lease_owner = record.lease_owner.as_deref(),
+                            "another delivery of this order holds its lease; duplicate message acknowledged"
+                        );
+                        Disposition::Done
+                    }
+                    Refused::RetryIn(seconds) => {
+                        tracing::info!(
+                            lease_until = record.lease_until,
+                            retry_in_seconds = seconds,
+                            "order is leased by an earlier receive of this message; retry after the lease"
+                        );
+                        self.delay_redelivery(message, seconds).await;
+                        Disposition::Retry
+                    }
+                }
+            }
+        }
+    }
+
+    async fn permanent(
+        &self,
+        message: &InboundMessage,
+        order: &OrderMessage,
+        failure: &TransferFailure,
+    ) -> Disposition {
+        let reason = failure.to_string();
+        // The dead letter first, then the label: a crash in between leaves a
+        // pending order whose message comes back (and a dead letter that
+        // rescan removes if the order then ends ok), never a failed order
+        // without its dead letter.
+        let dead_letter = OrderMessage {
+            cause: Cause::DeadLettered,
+            ..order.clone()
+        };
+        let body = serde_json::to_string(&dead_letter).unwrap_or_else(|_| message.body.clone());
+        if let Err(error) = self
+            .queue
+            .dead_letter(&body, &order.shop_id, &order.order_id, &reason)
+            .await
+        {
+            tracing::error!(%error, "dead-letter send failed; retrying");
+            return Disposition::Retry;
+        }
+        let now = self.clock.epoch_seconds();
+        match self
+            .orders
+            .mark_failed(&order.shop_id, &order.order_id, &reason, now)
+            .await
+        {
+            Ok(()) => {
+                tracing::warn!(label = Label::Failed.as_str(), %reason, "order failed permanently");
+                Disposition::Done
+            }
+            // No such order, or it became ok meanwhile (rescan removes the
+            // dead letter then).
+            Err(StoreError::Conflict) => Disposition::Done,
+            Err(error) => {
+                tracing::warn!(%error, "could not label the order failed; retrying");
+                Disposition::Retry
+            }
+        }
+    }
+
+    /// `owner` is set when this attempt holds the lease.
+    async fn transient(
+        &self,
+        message: &InboundMessage,
+        order: &OrderMessage,
+        owner: Option<&LeaseOwner>,
+        failure: TransferFailure,
+    ) -> Disposition {
+        if message.receive_count >= self.settings.max_receive_count {
+            let gave_up = TransferFailure::GaveUp {
+                attempts: message.receive_count,
+                last: Box::new(failure),
+            };
+            return self.permanent(message, order, &gave_up).await;
+        }
+        let reason = failure.to_string();
+        let delay = retry_delay_seconds(
+            message.receive_count,
+            self.settings.retry_base_seconds,
+            self.settings.retry_cap_seconds,
+        );
+        tracing::warn!(%reason, retry_in_seconds = delay, "transient failure; will retry");
+        if let Some(owner) = owner {
+            let now = self.clock.epoch_seconds();
+            if let Err(error) = self
+                .orders
+                .record_transient(
+                    &order.shop_id,
+                    &order.order_id,
+                    owner,
+                    &reason,
+                    now,
+                    now + i64::from(delay) + self.settings.rescan_min_age_seconds,
+                )
+                .await
+            {
+                // The lease expires on its own; the retry still happens.
+                tracing::warn!(%error, "could not record the transient failure");
+            }
+        }
+        self.delay_redelivery(message, delay).await;
+        Disposition::Retry
+    }
+
+    async fn delay_redelivery(&self, message: &InboundMessage, seconds: i32) {
+        if let Some(handle) = &message.receipt_handle {
+            if let Err(error) = self.queue.delay_retry(handle, seconds).await {
+                tracing::warn!(%error, "could not delay the retry; SQS visibility timeout applies");
+            }
+        }
+    }
+}
+
+/// What a message does when its order is pending under a lease it could
+/// not take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    /// Another message holds a live lease: this copy is redundant.
+    Duplicate,
+    /// An earlier receive of this same message (or nobody, by now) holds it:
+    /// try again once the lease has run out.
+    RetryIn(i32),
+}
+
+fn refused_while_leased(
+    message_id: &str,
+    lease_owner: Option<&LeaseOwner>,
+    lease_until: Option<i64>,
+    now: i64,
+) -> Refused {
+    let lease_left = lease_until.map_or(0, |until| until - now);
+    match lease_owner {
+        Some(holder) if holder.message_id != message_id && lease_left > 0 => Refused::Duplicate,
+        _ => Refused::RetryIn(lease_left.clamp(0, 900) as i32 + 1),
+    }
+}
+
+/// The deadline for work started now: the invocation deadline minus a
+/// margin for writing the outcome.
+pub fn work_deadline(remaining: Duration, margin: Duration) -> Instant {
+    Instant::now() + remaining.saturating_sub(margin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{refused_while_leased, Refused};
+    use crate::domain::lifecycle::LeaseOwner;
+
+    fn owner(stored: &str) -> LeaseOwner {
+        LeaseOwner::parse(stored)
+    }
+
+    #[test]
+    fn a_copy_of_an_order_leased_by_another_message_is_a_duplicate() {
+        assert_eq!(
+            refused_while_leased("m2", Some(&owner("m1#3")), Some(1_100), 1_000),
+            Refused::Duplicate
+        );
+    }
+
+    #[test]
+    fn the_same_message_waits_for_its_earlier_receives_lease() {
+        assert_eq!(
+            refused_while_leased("m1", Some(&owner("m1#2")), Some(1_030), 1_000),
+            Refused::RetryIn(31)
+        );
+    }
+
+    #[test]
+    fn an_expired_or_missing_lease_is_retried_at_once() {
+        assert_eq!(
+            refused_while_leased("m2", Some(&owner("m1#3")), Some(990), 1_000),
+            Refused::RetryIn(1)
+        );
+        assert_eq!(
+            refused_while_leased("m2", None, None, 1_000),
+            Refused::RetryIn(1)
+        );
+    }
+}

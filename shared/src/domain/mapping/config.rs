@@ -1,0 +1,414 @@
+//! The per-shop mapping configuration. Every field has a default, so `{}`
+//! is a valid configuration for a Danish shop with e-conomic's standard
+//! VAT zones (1 Domestic, 2 EU, 3 Abroad, 4 Domestic exempt).
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub use crate::domain::vat::{OssConfig, OssCountry, VatZones, VoecConfig};
+
+/// Rules that turn a shop's orders into e-conomic invoices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MappingConfig {
+    /// The shop's own country (ISO alpha-2), default `DK`.
+    pub home_country: String,
+    /// The home country's standard VAT rate in percent, default `25`.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub home_vat_rate: Decimal,
+    /// Invoice reference (`references.other`), unique per order. Placeholders
+    /// `{number}` and `{id}`. Default `Order {number}`.
+    pub reference_format: String,
+    /// Book the invoice after creating the draft. Default `false`.
+    pub auto_book: bool,
+    pub vat_zones: VatZones,
+    pub oss: OssConfig,
+    pub voec: VoecConfig,
+    pub debtor: DebtorConfig,
+    pub products: ProductConfig,
+    /// Layout and payment terms per payment method. Keys are the shop's raw
+    /// payment method string or its class (`card`, `mobilepay`,
+    /// `ean_invoice`, `bank_transfer`, `invoice`, `cash_on_delivery`,
+    /// `gift_card`, `other`); the raw string wins.
+    pub payment_methods: BTreeMap<String, PaymentSetup>,
+    /// Used when no `payment_methods` entry matches.
+    pub default_payment: PaymentSetup,
+    pub rounding: RoundingConfig,
+    /// Decimals of `unitNetPrice` on invoice lines (2..=6), default 2. With 2
+    /// every line amount is exactly `quantity × price` whatever precision
+    /// e-conomic keeps; any øre difference goes to the rounding line.
+    pub unit_price_decimals: u32,
+    /// e-conomic unit numbers by the order line's `unit` (`{"kg": 2}`).
+    pub units: BTreeMap<String, u32>,
+    /// Unit number for lines without a mapped unit (`None`: no unit).
+    pub default_unit_number: Option<u32>,
+    /// Put the VAT decision's explanation on the invoice (`notes.textLine2`).
+    pub vat_explanation_on_invoice: bool,
+    /// Include a shipping line when shipping is free. Default `true`.
+    pub show_free_shipping: bool,
+}
+
+impl Default for MappingConfig {
+    fn default() -> Self {
+        MappingConfig {
+            home_country: "DK".to_owned(),
+            home_vat_rate: Decimal::from(25),
+            reference_format: "Order {number}".to_owned(),
+            auto_book: false,
+            vat_zones: VatZones::default(),
+            oss: OssConfig::default(),
+            voec: VoecConfig::default(),
+            debtor: DebtorConfig::default(),
+            products: ProductConfig::default(),
+            payment_methods: BTreeMap::new(),
+            default_payment: PaymentSetup::default(),
+            rounding: RoundingConfig::default(),
+            unit_price_decimals: 2,
+            units: BTreeMap::new(),
+            default_unit_number: None,
+            vat_explanation_on_invoice: true,
+            show_free_shipping: true,
+        }
+    }
+}
+
+impl MappingConfig {
+    /// Checks what serde cannot: codes, rates and formats whose mistakes
+    /// would otherwise pass silently — a lower-case `home_country` would make
+    /// every order an export at 0 % VAT. Run when a shop is stored and again
+    /// before each order is mapped.
+    pub fn check(&self) -> Result<(), super::MappingError> {
+        let invalid = |field: &str, message: String| super::MappingError::InvalidConfig {
+            field: field.to_owned(),
+            message,
+        };
+        let is_country = |code: &str| crate::domain::order::iso::country_name(code).is_some();
+        let is_rate = |rate: &Decimal| *rate >= Decimal::ZERO && *rate < Decimal::from(100);
+        if !is_country(&self.home_country) {
+            return Err(invalid(
+                "home_country",
+                format!(
+                    "`{}` is not an ISO 3166 alpha-2 country code in capitals (e.g. \"DK\")",
+                    self.home_country
+                ),
+            ));
+        }
+        if !is_rate(&self.home_vat_rate) {
+            return Err(invalid(
+                "home_vat_rate",
+                format!(
+                    "{} is not a VAT rate in percent (0 to 100, e.g. \"25\")",
+                    self.home_vat_rate
+                ),
+            ));
+        }
+        if !self.reference_format.contains("{id}") && !self.reference_format.contains("{number}") {
+            return Err(invalid(
+                "reference_format",
+                format!(
+                    "`{}` contains neither `{{number}}` nor `{{id}}`: the reference must differ per order, \
+                     it is how a retry finds the order's invoice again",
+                    self.reference_format
+                ),
+            ));
+        }
+        for (country, setup) in &self.oss.countries {
+            let field = format!("oss.countries.{country}");
+            if !is_country(country) {
+                return Err(invalid(
+                    &field,
+                    format!("`{country}` is not an ISO 3166 alpha-2 country code in capitals"),
+                ));
+            }
+            if !is_rate(&setup.rate) {
+                return Err(invalid(
+                    &format!("{field}.rate"),
+                    format!("{} is not a VAT rate in percent (0 to 100)", setup.rate),
+                ));
+            }
+        }
+        if !is_rate(&self.voec.rate) {
+            return Err(invalid(
+                "voec.rate",
+                format!("{} is not a VAT rate in percent (0 to 100)", self.voec.rate),
+            ));
+        }
+        if !(2..=6).contains(&self.unit_price_decimals) {
+            return Err(invalid(
+                "unit_price_decimals",
+                format!("{} is outside 2 to 6", self.unit_price_decimals),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How the invoice's debtor (e-conomic customer) is chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DebtorStrategy {
+    /// Every order goes to this existing customer.
+    Fixed { customer_number: u32 },
+    /// Customer number = digits of the phone number.
+    Phone {
+        /// Drop the home country calling code (`+45`/`0045`) first. Default `true`.
+        #[serde(default = "yes")]
+        strip_home_country_code: bool,
+        /// The home country calling code, default `45`.
+        #[serde(default = "danish_calling_code")]
+        home_calling_code: String,
+    },
+    /// Customer number = the shop's numeric customer id + offset, for
+    /// logged-in customers.
+    ShopCustomerId {
+        #[serde(default)]
+        offset: u32,
+    },
+    /// e-conomic assigns the next free number; a debtor with the same email
+    /// is reused.
+    Running,
+}
+
+/// Used when the main strategy cannot give a number (no phone, a foreign
+/// phone that does not fit, a guest checkout).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DebtorFallback {
+    Fixed { customer_number: u32 },
+    Running,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn danish_calling_code() -> String {
+    "45".to_owned()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DebtorConfig {
+    /// Default `{"kind": "running"}`.
+    pub strategy: DebtorStrategy,
+    /// Default `{"kind": "running"}`.
+    pub fallback: DebtorFallback,
+    /// Customer group for consumers, default 1.
+    pub b2c_customer_group: u32,
+    /// Customer group for businesses (CVR, EAN or EU VAT number), default 2.
+    pub b2b_customer_group: u32,
+    /// Layout stored on new customers (`None`: e-conomic's default).
+    pub layout: Option<u32>,
+}
+
+impl Default for DebtorConfig {
+    fn default() -> Self {
+        DebtorConfig {
+            strategy: DebtorStrategy::Running,
+            fallback: DebtorFallback::Running,
+            b2c_customer_group: 1,
+            b2b_customer_group: 2,
+            layout: None,
+        }
+    }
+}
+
+/// Product numbers for invoice lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProductConfig {
+    /// SKU → product number; unmapped SKUs are used as product numbers.
+    pub map: BTreeMap<String, String>,
+    /// For lines whose SKU is missing or longer than 25 characters (the SKU
+    /// goes into the description). Default `"1"`.
+    pub fallback: String,
+    /// Default `"SHIPPING"`.
+    pub shipping: String,
+    /// Default `"FEE"`.
+    pub payment_fee: String,
+    /// Default `"GIFTWRAP"`.
+    pub gift_wrapping: String,
+    /// Default `"FEE"`.
+    pub other_fee: String,
+    /// Discount codes (and gift cards under `reduce_vat`). Default `"DISCOUNT"`.
+    pub discount: String,
+    /// Default `"PROMO"`.
+    pub promotional: String,
+    /// Default `"POINTS"`.
+    pub loyalty_points: String,
+    /// Gift cards under `no_vat` (a VAT-free product). Default `"GIFTCARD"`.
+    pub gift_card: String,
+    /// How gift cards used as payment are treated. Default `reduce_vat`.
+    pub gift_card_vat: GiftCardVat,
+}
+
+impl Default for ProductConfig {
+    fn default() -> Self {
+        ProductConfig {
+            map: BTreeMap::new(),
+            fallback: "1".to_owned(),
+            shipping: "SHIPPING".to_owned(),
+            payment_fee: "FEE".to_owned(),
+            gift_wrapping: "GIFTWRAP".to_owned(),
+            other_fee: "FEE".to_owned(),
+            discount: "DISCOUNT".to_owned(),
+            promotional: "PROMO".to_owned(),
+            loyalty_points: "POINTS".to_owned(),
+            gift_card: "GIFTCARD".to_owned(),
+            gift_card_vat: GiftCardVat::ReduceVat,
+        }
+    }
+}
+
+/// A gift card redeemed on an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum GiftCardVat {
+    /// Like a discount: a negative line in the "Discount" group that lowers
+    /// the invoice's VAT (the issue's rule).
+    #[default]
+    ReduceVat,
+    /// A prepayment: VAT was charged when the card was sold, so the card is
+    /// its own VAT-free negative line ("Gift card") and the goods keep their
+    /// full VAT. Its product must be on a VAT-free account.
+    NoVat,
+}
+
+/// Layout and payment terms for a payment method.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentSetup {
+    /// Default 19 (e-conomic's standard invoice layout).
+    pub layout: u32,
+    /// Default 1.
+    pub payment_terms: u32,
+    /// Sets `dueDate` = invoice date + this many days (needed for payment
+    /// terms of type `dueDate`).
+    pub due_days: Option<u32>,
+}
+
+impl Default for PaymentSetup {
+    fn default() -> Self {
+        PaymentSetup {
+            layout: 19,
+            payment_terms: 1,
+            due_days: None,
+        }
+    }
+}
+
+/// The explicit øre-adjustment line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoundingConfig {
+    /// Default `"ROUNDING"`.
+    pub product: String,
+    /// Default `"Rounding (øre adjustment)"`.
+    pub description: String,
+    /// `true` (default): the product is on a VAT-free account, so the line
+    /// carries no VAT. `false`: e-conomic applies the zone's rate to it and
+    /// the bridge picks a net amount whose gross closes the gap exactly.
+    pub vat_free: bool,
+    /// Largest difference between the order's own arithmetic and its `total`
+    /// the bridge closes with a rounding line; beyond it the order is
+    /// rejected. Default `1.00` (currency units).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub tolerance: Decimal,
+}
+
+impl Default for RoundingConfig {
+    fn default() -> Self {
+        RoundingConfig {
+            product: "ROUNDING".to_owned(),
+            description: "Rounding (øre adjustment)".to_owned(),
+            vat_free: true,
+            tolerance: Decimal::ONE,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::mapping::MappingError;
+
+    fn field_of(config: &MappingConfig) -> Option<String> {
+        match config.check() {
+            Err(MappingError::InvalidConfig { field, .. }) => Some(field),
+            Err(other) => panic!("unexpected error {other}"),
+            Ok(()) => None,
+        }
+    }
+
+    #[test]
+    fn the_default_configuration_is_valid() {
+        assert_eq!(field_of(&MappingConfig::default()), None);
+    }
+
+    #[test]
+    fn silent_vat_mistakes_are_rejected_with_the_field() {
+        let lower_case_home = MappingConfig {
+            home_country: "dk".into(),
+            ..MappingConfig::default()
+        };
+        assert_eq!(field_of(&lower_case_home).as_deref(), Some("home_country"));
+
+        let mut bad_oss_key = MappingConfig::default();
+        bad_oss_key.oss.countries.insert(
+            "Sweden".into(),
+            OssCountry {
+                vat_zone: 11,
+                rate: Decimal::from(25),
+            },
+        );
+        assert_eq!(
+            field_of(&bad_oss_key).as_deref(),
+            Some("oss.countries.Sweden")
+        );
+
+        let mut fraction_rate = MappingConfig::default();
+        fraction_rate.oss.countries.insert(
+            "SE".into(),
+            OssCountry {
+                vat_zone: 11,
+                rate: Decimal::from(125),
+            },
+        );
+        assert_eq!(
+            field_of(&fraction_rate).as_deref(),
+            Some("oss.countries.SE.rate")
+        );
+
+        let negative_home_rate = MappingConfig {
+            home_vat_rate: Decimal::from(-25),
+            ..MappingConfig::default()
+        };
+        assert_eq!(
+            field_of(&negative_home_rate).as_deref(),
+            Some("home_vat_rate")
+        );
+    }
+
+    #[test]
+    fn a_reference_that_does_not_vary_per_order_is_rejected() {
+        let mut fixed = MappingConfig {
+            reference_format: "Webshop order".into(),
+            ..MappingConfig::default()
+        };
+        assert_eq!(field_of(&fixed).as_deref(), Some("reference_format"));
+        fixed.reference_format = "Shop {id}".into();
+        assert_eq!(field_of(&fixed), None);
+    }
+
+    #[test]
+    fn unit_price_decimals_outside_two_to_six_is_rejected() {
+        let mut config = MappingConfig {
+            unit_price_decimals: 7,
+            ..MappingConfig::default()
+        };
+        assert_eq!(field_of(&config).as_deref(), Some("unit_price_decimals"));
+        config.unit_price_decimals = 1;
+        assert_eq!(field_of(&config).as_deref(), Some("unit_price_decimals"));
+    }
+}

@@ -1,0 +1,451 @@
+//! Invoice lines and the øre-exact totals.
+//!
+//! Each order line becomes a draft line with a *net* unit price at the
+//! rate e-conomic will apply (the VAT decision's rate; 0 for lines the shop
+//! marked 0 %):
+//!
+//! 1. net unit price from the order: `unit_price / (1 + order rate)` when
+//!    prices include VAT, else `unit_price`;
+//! 2. the line's gross target: `round2(quantity × net unit × (1 + applied rate))`;
+//! 3. a 2-decimal line net whose `net + round2(net × rate)` hits that gross
+//!    (when one exists), sent as `unitNetPrice = net / quantity` rounded to
+//!    `unit_price_decimals` (of the rounded price and its two neighbours, the
+//!    one whose line gross comes closest to the target).
+//!
+//! Shipping, fees and grouped discounts follow the same steps with
+//! quantity 1 (discounts negative). Then `money::draft_totals` computes what
+//! e-conomic will total; the remaining difference to the order's `total`
+//! (if within `rounding.tolerance`) goes to one — rarely two — explicit
+//! rounding lines, so the invoice gross equals the order total exactly.
+
+use super::config::{GiftCardVat, MappingConfig};
+use super::{clip, MappingError, MAX_PRODUCT_NUMBER_LEN};
+use crate::domain::economic_model::{DraftLine, ProductRef, UnitRef};
+use crate::domain::money::{self, round2, round_dp, DraftTotals, TotalsLine};
+use crate::domain::order::{DiscountKind, FeeKind, Order};
+use crate::domain::vat::VatDecision;
+use rust_decimal::Decimal;
+
+pub(super) struct PlannedLines {
+    pub lines: Vec<DraftLine>,
+    pub rates: Vec<Decimal>,
+    pub totals: DraftTotals,
+}
+
+struct Builder<'a> {
+    config: &'a MappingConfig,
+    decision: &'a VatDecision,
+    prices_include_vat: bool,
+    lines: Vec<DraftLine>,
+    totals_lines: Vec<TotalsLine>,
+    /// The order's own arithmetic: Σ of each line's gross at the applied
+    /// rate, rounded per line — before unit prices are rounded for sending.
+    order_gross: Decimal,
+}
+
+impl Builder<'_> {
+    /// Adds one line. `price` is the order's price for one unit in the
+    /// order's price mode at `order_rate`; `sign` is -1 for discounts.
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        product: &str,
+        product_field: &str,
+        description: String,
+        quantity: Decimal,
+        price: Decimal,
+        order_rate: Decimal,
+        applied_rate: Decimal,
+        negative: bool,
+        unit: Option<u32>,
+    ) -> Result<(), MappingError> {
+        check_product_number(product, product_field)?;
+        let amount = quantity
+            .checked_mul(price)
+            .ok_or_else(|| overflow("line amount"))?;
+        // The line's gross at the applied rate, and a first guess at its net.
+        let (gross_target, net_guess) = if self.prices_include_vat {
+            let gross = if applied_rate == order_rate {
+                // Common case: the customer's price already is the gross.
+                round2(amount)
+            } else {
+                let rescaled = amount
+                    .checked_mul(money::vat_factor(applied_rate))
+                    .ok_or_else(|| overflow("line gross"))?;
+                money::round2_div(rescaled, money::vat_factor(order_rate))
+            };
+            (
+                gross,
+                money::round2_div(gross, money::vat_factor(applied_rate)),
+            )
+        } else {
+            let gross = round2(
+                amount
+                    .checked_mul(money::vat_factor(applied_rate))
+                    .ok_or_else(|| overflow("line gross"))?,
+            );
+            (gross, round2(amount))
+        };
+        let line_net = if applied_rate.is_zero() {
+            gross_target
+        } else {
+            money::single_net_near(gross_target, applied_rate, net_guess).unwrap_or(net_guess)
+        };
+        let unit_net = unit_price_for(line_net, gross_target, quantity, applied_rate, self.config);
+        let unit_net = if negative { -unit_net } else { unit_net };
+        self.order_gross += if negative {
+            -gross_target
+        } else {
+            gross_target
+        };
+        self.totals_lines
+            .push((quantity, unit_net, None, applied_rate));
+        let number = u32::try_from(self.lines.len() + 1).unwrap_or(u32::MAX);
+        self.lines.push(DraftLine {
+            line_number: number,
+            sort_key: number,
+            description: clip(&description, 2500),
+            product: ProductRef {
+                product_number: product.to_owned(),
+            },
+            quantity: quantity.normalize(),
+            unit_net_price: unit_net.normalize(),
+            discount_percentage: None,
+            unit: unit.map(|unit_number| UnitRef { unit_number }),
+        });
+        Ok(())
+    }
+}
+
+/// The unit net price to send: `line_net / quantity` at the configured
+/// decimals; of the two neighbouring candidates, the one whose e-conomic
+/// line gross is closest to the target.
+fn unit_price_for(
+    line_net: Decimal,
+    gross_target: Decimal,
+    quantity: Decimal,
+    rate: Decimal,
+    config: &MappingConfig,
+) -> Decimal {
+    if quantity == Decimal::ONE {
+        return line_net;
+    }
+    let decimals = config.unit_price_decimals.clamp(2, 6);
+    let exact = line_net / quantity;
+    let rounded = round_dp(exact, decimals);
+    if rounded == exact {
+        return rounded;
+    }
+    let step = Decimal::new(1, decimals);
+    let gross_of = |unit: Decimal| money::line_gross(money::line_net(quantity, unit, None), rate);
+    [rounded, rounded - step, rounded + step]
+        .into_iter()
+        .filter(|u| !u.is_sign_negative())
+        .min_by_key(|&u| (gross_of(u) - gross_target).abs())
+        .unwrap_or(rounded)
+}
+
+fn check_product_number(product: &str, field: &str) -> Result<(), MappingError> {
+    if product.trim().is_empty() || product.chars().count() > MAX_PRODUCT_NUMBER_LEN {
+        return Err(MappingError::InvalidConfig {
+            field: field.to_owned(),
+            message: format!(
+                "product number `{}` must be 1 to 25 characters",
+                clip(product, 40)
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn overflow(context: &str) -> MappingError {
+    MappingError::Overflow {
+        context: context.to_owned(),
+    }
+}
+
+/// Discount groups on the invoice, in print order.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum DiscountGroup {
+    Discount,
+    Promotional,
+    Points,
+    GiftCard,
+}
+
+pub(super) fn plan_lines(
+    order: &Order,
+    config: &MappingConfig,
+    decision: &VatDecision,
+) -> Result<PlannedLines, MappingError> {
+    let extra = 3 + order.fees.len() + 4;
+    let mut builder = Builder {
+        config,
+        decision,
+        prices_include_vat: order.prices_include_vat,
+        lines: Vec::with_capacity(order.lines.len() + extra),
+        totals_lines: Vec::with_capacity(order.lines.len() + extra),
+        order_gross: Decimal::ZERO,
+    };
+    let products = &config.products;
+
+    for line in &order.lines {
+        let sku = line.sku.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let (product, field, description) = match sku {
+            Some(sku) => match products.map.get(sku) {
+                Some(mapped) => (mapped.as_str(), "products.map", line.name.clone()),
+                None if sku.chars().count() <= MAX_PRODUCT_NUMBER_LEN => {
+                    (sku, "order line sku", line.name.clone())
+                }
+                None => (
+                    products.fallback.as_str(),
+                    "products.fallback",
+                    format!("{} (SKU {sku})", line.name),
+                ),
+            },
+            None => (
+                products.fallback.as_str(),
+                "products.fallback",
+                line.name.clone(),
+            ),
+        };
+        let unit = line
+            .unit
+            .as_deref()
+            .and_then(|u| config.units.get(u).copied())
+            .or(config.default_unit_number);
+        builder.push(
+            product,
+            field,
+            description,
+            line.quantity,
+            line.unit_price,
+            line.vat_rate,
+            decision.applied_rate(line.vat_rate),
+            false,
+            unit,
+        )?;
+    }
+
+    let standard_rate = order.standard_rate();
+
+    if let Some(shipping) = &order.shipping {
+        if !shipping.price.is_zero() || config.show_free_shipping {
+            let rate = shipping.vat_rate.unwrap_or(standard_rate);
+            builder.push(
+                &products.shipping,
+                "products.shipping",
+                shipping.name.clone(),
+                Decimal::ONE,
+                shipping.price,
+                rate,
+                decision.applied_rate(rate),
+                false,
+                None,
+            )?;
+        }
+    }
+
+    for fee in &order.fees {
+        let (product, field) = match fee.kind {
+            FeeKind::PaymentFee => (&products.payment_fee, "products.payment_fee"),
+            FeeKind::GiftWrapping => (&products.gift_wrapping, "products.gift_wrapping"),
+            FeeKind::Other => (&products.other_fee, "products.other_fee"),
+        };
+        let rate = fee.vat_rate.unwrap_or(standard_rate);
+        builder.push(
+            product,
+            field,
+            fee.label.clone(),
+            Decimal::ONE,
+            fee.amount,
+            rate,
+            decision.applied_rate(rate),
+            false,
+            None,
+        )?;
+    }
+
+    push_discounts(&mut builder, order, config, standard_rate)?;
+
+    // Is the order consistent with itself? Compare its total with its own
+    // lines at the rates e-conomic will apply (before any rounding of unit
+    // prices for sending, which the rounding line absorbs separately).
+    let inconsistency = order.total - builder.order_gross;
+    if inconsistency.abs() > config.rounding.tolerance {
+        return Err(MappingError::TotalMismatch {
+            order_total: order.total,
+            computed_total: builder.order_gross,
+            difference: inconsistency,
+            tolerance: config.rounding.tolerance,
+            vat_note: format!(
+                "{} ({})",
+                if decision.charges_vat() {
+                    format!("VAT at {} %", decision.rate.normalize())
+                } else {
+                    "no VAT".to_owned()
+                },
+                decision.explanation
+            ),
+        });
+    }
+    let before_rounding = money::draft_totals(&builder.totals_lines);
+    let gap = order.total - before_rounding.gross;
+    if !gap.is_zero() {
+        let rounding = &config.rounding;
+        let rate = if rounding.vat_free {
+            Decimal::ZERO
+        } else {
+            decision.rate
+        };
+        let nets = money::rounding_nets(gap, rate)
+            .ok_or(MappingError::RoundingUnreachable { gap, rate })?;
+        for net in nets {
+            // Net amounts are already what e-conomic will see: push them as
+            // excluding-VAT prices at the rounding rate.
+            builder.prices_include_vat = false;
+            builder.push(
+                &rounding.product,
+                "rounding.product",
+                rounding.description.clone(),
+                Decimal::ONE,
+                net.abs(),
+                rate,
+                rate,
+                net.is_sign_negative(),
+                None,
+            )?;
+        }
+    }
+
+    let totals = if gap.is_zero() {
+        before_rounding
+    } else {
+        money::draft_totals(&builder.totals_lines)
+    };
+    if totals.gross != order.total {
+        return Err(MappingError::TotalsNotReconciled {
+            planned: totals.gross,
+            order_total: order.total,
+        });
+    }
+    Ok(PlannedLines {
+        rates: builder.totals_lines.iter().map(|l| l.3).collect(),
+        lines: builder.lines,
+        totals,
+    })
+}
+
+fn push_discounts(
+    builder: &mut Builder<'_>,
+    order: &Order,
+    config: &MappingConfig,
+    standard_rate: Decimal,
+) -> Result<(), MappingError> {
+    if order.discounts.is_empty() {
+        return Ok(());
+    }
+    // (group, order rate) → (amount, labels, points). Few discounts per
+    // order: a small vector beats a map.
+    let mut groups: Vec<(DiscountGroup, Decimal, Decimal, Vec<&str>, u64)> = Vec::new();
+    for discount in &order.discounts {
+        let gift_card_no_vat = discount.kind == DiscountKind::GiftCard
+            && config.products.gift_card_vat == GiftCardVat::NoVat;
+        let group = match discount.kind {
+            DiscountKind::DiscountCode => DiscountGroup::Discount,
+            DiscountKind::GiftCard if gift_card_no_vat => DiscountGroup::GiftCard,
+            DiscountKind::GiftCard => DiscountGroup::Discount,
+            DiscountKind::Promotional => DiscountGroup::Promotional,
+            DiscountKind::LoyaltyPoints => DiscountGroup::Points,
+        };
+        // A gift card as prepayment is plain money: no VAT inside it.
+        let rate = if gift_card_no_vat {
+            Decimal::ZERO
+        } else {
+            discount.vat_rate.unwrap_or(standard_rate)
+        };
+        let slot = match groups.iter().position(|g| g.0 == group && g.1 == rate) {
+            Some(i) => i,
+            None => {
+                groups.push((group, rate, Decimal::ZERO, Vec::new(), 0));
+                groups.len() - 1
+            }
+        };
+        let entry = &mut groups[slot];
+        entry.2 = entry
+            .2
+            .checked_add(discount.amount)
+            .ok_or_else(|| overflow("discount sum"))?;
+        let label = discount.label.trim();
+        if !label.is_empty() && !entry.3.contains(&label) {
+            entry.3.push(label);
+        }
+        entry.4 = entry.4.saturating_add(discount.points.unwrap_or(0));
+    }
+    groups.sort_by_key(|g| (g.0, g.1));
+
+    let products = &config.products;
+    for (group, rate, amount, labels, points) in groups {
+        let (product, field, title) = match group {
+            DiscountGroup::Discount => (&products.discount, "products.discount", "Discount"),
+            DiscountGroup::Promotional => (
+                &products.promotional,
+                "products.promotional",
+                "Promotional discount",
+            ),
+            DiscountGroup::Points => (
+                &products.loyalty_points,
+                "products.loyalty_points",
+                "Points used",
+            ),
+            DiscountGroup::GiftCard => (&products.gift_card, "products.gift_card", "Gift card"),
+        };
+        let mut description = title.to_owned();
+        if group == DiscountGroup::Points && points > 0 {
+            description.push_str(&format!(" ({} points)", thousands(points)));
+        }
+        if !labels.is_empty() {
+            description.push_str(": ");
+            description.push_str(&labels.join(", "));
+        }
+        let applied = builder.decision.applied_rate(rate);
+        builder.push(
+            product,
+            field,
+            description,
+            Decimal::ONE,
+            amount,
+            rate,
+            applied,
+            true,
+            None,
+        )?;
+    }
+    Ok(())
+}
+
+/// `1200` → `"1,200"`.
+fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn thousands_separator() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1200), "1,200");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+}

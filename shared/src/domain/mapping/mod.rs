@@ -1,0 +1,341 @@
+//! Order → e-conomic invoice mapping. Pure: no I/O, no clock.
+//!
+//! [`map_order`] turns a validated [`Order`] and the shop's
+//! [`MappingConfig`] into an [`InvoicePlan`]: the debtor to use or create,
+//! the draft invoice body, and the totals e-conomic will compute for it —
+//! whose gross equals the order's total to the øre.
+
+mod config;
+mod debtor;
+mod lines;
+
+pub use config::{
+    DebtorConfig, DebtorFallback, DebtorStrategy, GiftCardVat, MappingConfig, OssConfig,
+    OssCountry, PaymentSetup, ProductConfig, RoundingConfig, VatZones, VoecConfig,
+};
+pub use debtor::phone_customer_number;
+
+use crate::domain::economic_model::{
+    CustomerRef, Delivery, DraftInvoice, LayoutRef, NewCustomer, Notes, PaymentTermsRef, Recipient,
+    References, VatZoneRef,
+};
+use crate::domain::order::{iso, Address, Order};
+use crate::domain::vat::{self, VatDecision, VatRules, VatSetupError, VatTreatment};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// Longest `references.other` e-conomic stores.
+pub const MAX_REFERENCE_LEN: usize = 250;
+/// Longest product number e-conomic accepts.
+pub const MAX_PRODUCT_NUMBER_LEN: usize = 25;
+/// Largest e-conomic customer number.
+pub const MAX_CUSTOMER_NUMBER: u32 = 999_999_999;
+
+/// Everything the e-conomic step needs to invoice one order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoicePlan {
+    /// `references.other` of the draft: unique per shop order, used to find
+    /// the draft again after a lost response. At most 250 characters.
+    pub reference: String,
+    pub debtor: DebtorPlan,
+    /// The POST /invoices/drafts body. `customer.customerNumber` is the
+    /// target number for `Existing`/`FindOrCreate`, and 0 for `Running`
+    /// (the e-conomic step fills in the number it found or created).
+    pub draft: DraftInvoice,
+    /// Book the draft after creating it.
+    pub book: bool,
+    pub vat_decision: VatDecision,
+    /// What e-conomic will compute for the draft (see `money::draft_totals`).
+    pub expected_net_total: Decimal,
+    pub expected_vat_total: Decimal,
+    /// Always equal to the order's `total`.
+    pub expected_gross_total: Decimal,
+    /// The VAT rate (percent) the plan assumes e-conomic applies to each
+    /// draft line, index for index: the zone's rate, or 0 for zero-rated
+    /// order lines, VAT-free gift cards and a VAT-free rounding product.
+    /// e-conomic's product/account setup must match (see the README).
+    pub line_vat_rates: Vec<Decimal>,
+}
+
+/// Which e-conomic customer the invoice goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DebtorPlan {
+    /// A fixed number: must already exist in e-conomic; never created.
+    Existing { customer_number: u32 },
+    /// Use this number (from the phone number or the shop's customer id);
+    /// create the customer with these fields if it does not exist.
+    FindOrCreate {
+        customer_number: u32,
+        new_customer: NewCustomer,
+    },
+    /// e-conomic assigns the next number; reuse a debtor with the same email
+    /// (lower-cased) if one exists.
+    Running {
+        lookup_email: Option<String>,
+        new_customer: NewCustomer,
+    },
+}
+
+impl DebtorPlan {
+    /// The customer number when the plan already knows it.
+    pub fn known_customer_number(&self) -> Option<u32> {
+        match self {
+            DebtorPlan::Existing { customer_number }
+            | DebtorPlan::FindOrCreate {
+                customer_number, ..
+            } => Some(*customer_number),
+            DebtorPlan::Running { .. } => None,
+        }
+    }
+}
+
+/// Why an order cannot be mapped. The message tells the merchant what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MappingError {
+    #[error(
+        "VAT zone for OSS country {country} is not configured: add `oss.countries.{country}` \
+         (e.g. {{\"vat_zone\": 10, \"rate\": \"25\"}}) to the shop's mapping configuration, \
+         or set `oss.enabled` to false if the shop is below the EUR 10,000 OSS threshold"
+    )]
+    OssCountryNotConfigured { country: String },
+    #[error(
+        "VOEC is enabled but no VAT zone is configured for it: set `voec.vat_zone` \
+         to the e-conomic VAT zone for Norwegian VOEC sales"
+    )]
+    VoecZoneNotConfigured,
+    #[error(
+        "order total {order_total:.2} does not match its own lines: lines + shipping + fees − \
+         discounts come to {computed_total:.2} with {vat_note}, a difference of {difference:.2} \
+         (more than the {tolerance:.2} the bridge rounds away); check the order's prices, \
+         VAT rates and total in the shop"
+    )]
+    TotalMismatch {
+        order_total: Decimal,
+        computed_total: Decimal,
+        difference: Decimal,
+        tolerance: Decimal,
+        vat_note: String,
+    },
+    #[error(
+        "invoice reference `{reference}` is {length} characters; e-conomic allows at most 250: \
+         shorten `reference_format`"
+    )]
+    ReferenceTooLong { reference: String, length: usize },
+    #[error("mapping configuration `{field}` is invalid: {message}")]
+    InvalidConfig { field: String, message: String },
+    #[error(
+        "the rounding line cannot close a difference of {gap} at {rate} % VAT: set \
+         `rounding.vat_free` to true (a rounding product on a VAT-free account)"
+    )]
+    RoundingUnreachable { gap: Decimal, rate: Decimal },
+    #[error("amount overflow while mapping the order ({context})")]
+    Overflow { context: String },
+    #[error(
+        "internal error: the planned invoice totals {planned} but the order total is {order_total}"
+    )]
+    TotalsNotReconciled {
+        planned: Decimal,
+        order_total: Decimal,
+    },
+}
+
+impl From<VatSetupError> for MappingError {
+    fn from(error: VatSetupError) -> Self {
+        match error {
+            VatSetupError::OssCountryNotConfigured { country } => {
+                MappingError::OssCountryNotConfigured { country }
+            }
+            VatSetupError::VoecZoneNotConfigured => MappingError::VoecZoneNotConfigured,
+        }
+    }
+}
+
+/// Maps one order to an invoice plan. Pure and deterministic.
+pub fn map_order(order: &Order, config: &MappingConfig) -> Result<InvoicePlan, MappingError> {
+    config.check()?;
+    let vat_decision = vat::decide_treatment(
+        order,
+        VatRules {
+            home_country: &config.home_country,
+            home_vat_rate: config.home_vat_rate,
+            vat_zones: &config.vat_zones,
+            oss: &config.oss,
+            voec: &config.voec,
+        },
+    )?;
+    let payment = payment_setup(order, config);
+    let reference = format_reference(&config.reference_format, order)?;
+    let debtor = debtor::plan(order, config, &vat_decision, payment)?;
+
+    let planned = lines::plan_lines(order, config, &vat_decision)?;
+
+    let date = order.created_at.date();
+    let due_date = match payment.due_days {
+        Some(days) => Some(
+            date.checked_add(time::Duration::days(i64::from(days)))
+                .ok_or_else(|| MappingError::InvalidConfig {
+                    field: "payment_methods.due_days".to_owned(),
+                    message: format!("{days} days after {} is out of range", iso_date(date)),
+                })?,
+        ),
+        None => None,
+    };
+
+    let recipient = recipient(order, &vat_decision);
+    let delivery = order.delivery_address.as_ref().map(|address| Delivery {
+        address: Some(clip(&street_line(address), 255)),
+        zip: Some(clip(&address.zip, 30)),
+        city: Some(clip(&address.city, 50)),
+        country: Some(clip(country_name(&address.country), 50)),
+        delivery_date: None,
+    });
+
+    let draft = DraftInvoice {
+        currency: order.currency.clone(),
+        customer: CustomerRef {
+            customer_number: debtor.known_customer_number().unwrap_or(0),
+        },
+        date: iso_date(date),
+        due_date: due_date.map(iso_date),
+        layout: LayoutRef {
+            layout_number: payment.layout,
+        },
+        payment_terms: PaymentTermsRef {
+            payment_terms_number: payment.payment_terms,
+        },
+        recipient,
+        delivery,
+        notes: Some(notes(order, config, &vat_decision)),
+        references: Some(References {
+            other: Some(reference.clone()),
+        }),
+        lines: planned.lines,
+    };
+
+    Ok(InvoicePlan {
+        reference,
+        debtor,
+        draft,
+        book: config.auto_book,
+        vat_decision,
+        expected_net_total: planned.totals.net,
+        expected_vat_total: planned.totals.vat,
+        expected_gross_total: planned.totals.gross,
+        line_vat_rates: planned.rates,
+    })
+}
+
+/// The layout and payment terms for the order's payment method: the raw
+/// method string first, then its class, then the default.
+pub fn payment_setup<'c>(order: &Order, config: &'c MappingConfig) -> &'c PaymentSetup {
+    config
+        .payment_methods
+        .get(order.payment_method.as_str())
+        .or_else(|| {
+            config
+                .payment_methods
+                .get(order.payment_method.kind().as_str())
+        })
+        .unwrap_or(&config.default_payment)
+}
+
+/// Fills `{number}` and `{id}` in the reference format.
+pub fn format_reference(format: &str, order: &Order) -> Result<String, MappingError> {
+    let reference = format
+        .replace("{number}", &order.number)
+        .replace("{id}", &order.id);
+    let length = reference.chars().count();
+    if length > MAX_REFERENCE_LEN {
+        return Err(MappingError::ReferenceTooLong {
+            reference: clip(&reference, 60) + "…",
+            length,
+        });
+    }
+    Ok(reference)
+}
+
+fn recipient(order: &Order, decision: &VatDecision) -> Recipient {
+    let billing = &order.billing_address;
+    let ean = order.customer.ean.clone();
+    let nem_handel_type = ean.as_ref().map(|_| "ean".to_owned());
+    Recipient {
+        name: clip(&invoice_name(order), 250),
+        address: Some(clip(&street_line(billing), 250)),
+        zip: Some(clip(&billing.zip, 50)),
+        city: Some(clip(&billing.city, 250)),
+        country: Some(clip(country_name(&billing.country), 50)),
+        ean,
+        public_entry_number: None,
+        nem_handel_type,
+        vat_zone: VatZoneRef {
+            vat_zone_number: decision.vat_zone,
+        },
+    }
+}
+
+/// The company name for business customers, else the billing addressee or
+/// the customer's name.
+pub(crate) fn invoice_name(order: &Order) -> String {
+    if let Some(company) = non_empty(order.customer.company_name.as_deref()) {
+        return company.to_owned();
+    }
+    non_empty(order.billing_address.name.as_deref())
+        .unwrap_or(&order.customer.name)
+        .to_owned()
+}
+
+fn notes(order: &Order, config: &MappingConfig, decision: &VatDecision) -> Notes {
+    let mut line1: Vec<String> = Vec::new();
+    if decision.treatment == VatTreatment::ReverseCharge {
+        let number = order.customer.eu_vat_number.as_deref().unwrap_or_default();
+        line1.push(format!(
+            "Reverse charge – Article 196 VAT Directive. Customer VAT number: {number}"
+        ));
+    }
+    // e-conomic's POST /customers has no contact-person field; the person
+    // who ordered for a company is printed on the invoice instead.
+    if non_empty(order.customer.company_name.as_deref()).is_some() {
+        line1.push(format!("Att.: {}", order.customer.name));
+    }
+    Notes {
+        heading: Some(clip(&format!("Order {}", order.number), 250)),
+        text_line1: (!line1.is_empty()).then(|| clip(&line1.join("\n"), 1000)),
+        text_line2: config
+            .vat_explanation_on_invoice
+            .then(|| clip(&decision.explanation, 1000)),
+    }
+}
+
+pub(crate) fn street_line(address: &Address) -> String {
+    match non_empty(address.street2.as_deref()) {
+        Some(street2) => format!("{}, {}", address.street, street2),
+        None => address.street.clone(),
+    }
+}
+
+/// English country name for e-conomic's free-text `country` (the code if unknown).
+pub(crate) fn country_name(code: &str) -> &str {
+    iso::country_name(code).unwrap_or(code)
+}
+
+pub(crate) fn non_empty(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// Cuts `text` to at most `max` characters (e-conomic field limits).
+pub(crate) fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => text[..i].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+fn iso_date(date: time::Date) -> String {
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}

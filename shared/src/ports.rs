@@ -1,0 +1,497 @@
+//! The ports: what the application ([`crate::app`]) needs from the world
+//! outside the domain, as traits. Adapters implement them: DynamoDB, SQS
+//! and e-conomic for production ([`crate::adapters`]), and in-memory ones
+//! ([`crate::adapters::memory`]) that honour the same conditions for unit
+//! tests and benchmarks. One contract suite (`tests/src/contract.rs`) runs
+//! against both, so they cannot drift.
+//!
+//! Every method that changes an order is conditional: it succeeds only
+//! from the state its documentation names, and says so when it did not
+//! (`Err(StoreError::Conflict)`, `Ok(None)` or `Ok(false)`).
+
+use crate::domain::lifecycle::{IngestWrite, LeaseOwner, OrderRecord, PushOutcome};
+use crate::domain::mapping::InvoicePlan;
+use crate::domain::shop::{EconomicCredentials, ShopConfig};
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::time::Instant;
+
+// ---------------------------------------------------------------- clock
+
+/// Where the application reads the time. Production reads the system
+/// clock; tests move a [`ManualClock`](crate::adapters::memory::ManualClock).
+pub trait Clock: Send + Sync {
+    fn now(&self) -> time::OffsetDateTime;
+
+    /// Seconds since the Unix epoch (the unit of every stored time).
+    fn epoch_seconds(&self) -> i64 {
+        self.now().unix_timestamp()
+    }
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc()
+    }
+}
+
+// ---------------------------------------------------------------- stores
+
+/// Failure of a store, or a stored item we cannot read.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store is unreachable, throttled, or erroring: retry later.
+    #[error("DynamoDB unavailable: {0}")]
+    Unavailable(String),
+    /// A stored item does not have the shape we wrote.
+    #[error("stored item is corrupt: {field}: {message}")]
+    Corrupt {
+        field: &'static str,
+        message: String,
+    },
+    /// A conditional write lost against a concurrent writer (or the item
+    /// is not in the state the write requires).
+    #[error("conditional write lost against a concurrent change")]
+    Conflict,
+}
+
+/// Transfer's lease on one order: the inputs of one conditional write.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    pub shop_id: &'a str,
+    pub order_id: &'a str,
+    pub owner: &'a LeaseOwner,
+    /// Epoch seconds; a lease that ran out before this is free.
+    pub now: i64,
+    pub lease_until: i64,
+    /// Moved past the lease, so rescan leaves a live attempt alone.
+    pub rescan_after: i64,
+    /// A replayed dead letter may re-open a failed order; nothing else may.
+    pub reopen_failed: bool,
+}
+
+/// A pending order that rescan should look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueOrder {
+    pub shop_id: String,
+    pub order_id: String,
+    /// The value seen, for the conditional bump.
+    pub rescan_after: i64,
+}
+
+/// The orders: label, latest snapshot, lease, invoice numbers, history.
+pub trait OrderStore: Send + Sync {
+    /// Strongly consistent read of one order.
+    fn get(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+    ) -> impl Future<Output = Result<Option<OrderRecord>, StoreError>> + Send;
+
+    /// Ingest's write: creates the order (`expected_version` None, and only
+    /// if it does not exist) or updates it if its version is still
+    /// `expected_version`, bumping it. `Err(Conflict)`: read and decide
+    /// again.
+    fn write_ingest(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        expected_version: Option<u64>,
+        write: &IngestWrite,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Takes the transfer lease: only if the order exists, is pending (or
+    /// failed, with `reopen_failed`) and holds no live lease. Labels it
+    /// pending, counts the attempt, sets the owner and `rescan_after`,
+    /// bumps the version and returns the new state. `Ok(None)`: refused;
+    /// read the order to see why.
+    fn claim(
+        &self,
+        claim: &Claim<'_>,
+    ) -> impl Future<Output = Result<Option<OrderRecord>, StoreError>> + Send;
+
+    /// Records that `owner` is about to create the invoice (a later attempt
+    /// then looks for it first). Only while `owner` holds the lease of a
+    /// pending order, else `Err(Conflict)`.
+    fn mark_create_started(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        owner: &LeaseOwner,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Labels the order ok with what the push left; releases the lease,
+    /// leaves the rescan index, clears the last error and sets the record
+    /// to expire at `expires_at`. Only if the order exists.
+    fn mark_ok(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        outcome: &PushOutcome,
+        now: i64,
+        expires_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Labels the order failed with a reason; releases the lease and leaves
+    /// the rescan index. Never overwrites `ok` (nor a missing order):
+    /// `Err(Conflict)`.
+    fn mark_failed(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        reason: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A transient failure: keeps the order pending, remembers the error,
+    /// releases `owner`'s lease and moves `rescan_after`. Only while
+    /// `owner` holds the lease, else `Err(Conflict)`.
+    fn record_transient(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        owner: &LeaseOwner,
+        error: &str,
+        now: i64,
+        rescan_after: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Pending orders with `rescan_after <= now`, oldest first, at most
+    /// `limit`.
+    fn due_for_rescan(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<DueOrder>, StoreError>> + Send;
+
+    /// Moves `rescan_after` from `seen` to `next`, only if the order is
+    /// still pending and nobody moved it. `Ok(false)`: someone else did.
+    fn bump_rescan(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        seen: i64,
+        next: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// The shops' configurations.
+pub trait ShopStore: Send + Sync {
+    /// The shop's configuration, `None` if unknown.
+    fn get(
+        &self,
+        shop_id: &str,
+    ) -> impl Future<Output = Result<Option<ShopConfig>, StoreError>> + Send;
+
+    /// Creates or replaces a shop.
+    fn put(&self, config: &ShopConfig) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+// ---------------------------------------------------------------- queue
+
+/// Why an order was put on the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// Ingest accepted a webhook that made the order ready.
+    Webhook,
+    /// Rescan found the order pending for too long (a lost enqueue).
+    Rescan,
+    /// An operator re-sent the order (`bridgectl orders resend`, DLQ replay).
+    Resend,
+    /// The copy transfer puts on the dead-letter queue. Back on the transfer
+    /// queue it means a person replayed it, so it may re-open the failed
+    /// order; older copies of a failed order's message may not.
+    DeadLettered,
+}
+
+impl Cause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Webhook => "webhook",
+            Cause::Rescan => "rescan",
+            Cause::Resend => "resend",
+            Cause::DeadLettered => "dead_lettered",
+        }
+    }
+}
+
+/// The body of a transfer message:
+/// `{"shop_id": "...", "order_id": "...", "cause": "webhook"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderMessage {
+    pub shop_id: String,
+    pub order_id: String,
+    pub cause: Cause,
+}
+
+/// The queue could not be reached or refused the request.
+#[derive(Debug, thiserror::Error)]
+#[error("SQS unavailable: {0}")]
+pub struct QueueError(pub String);
+
+/// One received transfer message, as the Lambda event source hands it over.
+#[derive(Debug, Clone)]
+pub struct InboundMessage {
+    pub message_id: String,
+    pub receipt_handle: Option<String>,
+    pub body: String,
+    /// SQS `ApproximateReceiveCount` (1 on the first delivery).
+    pub receive_count: u32,
+}
+
+/// A dead letter received for inspection, hidden from other readers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub receipt_handle: String,
+    pub body: String,
+}
+
+/// The transfer queue and its dead-letter queue.
+pub trait TransferQueue: Send + Sync {
+    /// Puts an order on the transfer queue.
+    fn enqueue(
+        &self,
+        message: &OrderMessage,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Puts `body` (the message to replay) on the dead-letter queue with
+    /// the order and the human-readable reason.
+    fn dead_letter(
+        &self,
+        body: &str,
+        shop_id: &str,
+        order_id: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Hides a received transfer message for `seconds` before its next
+    /// delivery (transient-failure back-off).
+    fn delay_retry(
+        &self,
+        receipt_handle: &str,
+        seconds: i32,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Whether this deployment has a dead-letter queue to sweep.
+    fn has_dead_letter_queue(&self) -> bool;
+
+    /// Receives up to 10 dead letters, hidden from other readers for
+    /// `visibility_seconds`.
+    fn receive_dead_letters(
+        &self,
+        visibility_seconds: i32,
+    ) -> impl Future<Output = Result<Vec<DeadLetter>, QueueError>> + Send;
+
+    /// Removes a received dead letter for good.
+    fn delete_dead_letter(
+        &self,
+        receipt_handle: &str,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Makes a received dead letter visible again at once.
+    fn release_dead_letter(
+        &self,
+        receipt_handle: &str,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+}
+
+// ---------------------------------------------------------------- invoicing
+
+#[derive(Debug, Clone, Copy)]
+pub struct PushOptions {
+    /// A previous attempt of this order may already have created the draft.
+    pub may_exist: bool,
+    /// Nothing is started that could not finish before this instant.
+    pub deadline: Instant,
+}
+
+/// Why a push failed, in words a merchant can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoicingError {
+    /// Retrying later may succeed (throttling, outages, timeouts).
+    pub transient: bool,
+    /// What went wrong; says nothing about retries (the caller knows
+    /// whether there will be one) and never holds a token.
+    pub reason: String,
+}
+
+/// Creating the order's invoice in the accounting system, exactly once per
+/// plan reference: a push with `may_exist` finds and completes an invoice
+/// an earlier attempt made instead of creating a second one.
+pub trait Invoicing: Send + Sync {
+    fn push(
+        &self,
+        credentials: &EconomicCredentials,
+        plan: &InvoicePlan,
+        options: PushOptions,
+    ) -> impl Future<Output = Result<PushOutcome, InvoicingError>> + Send;
+}
+
+// ------------------------------------------------- shared handles (Arc<T>)
+//
+// One adapter shared by several users (ingest and transfer over one
+// in-memory store in a test, say) is an `Arc` of it.
+
+impl<T: OrderStore + ?Sized> OrderStore for std::sync::Arc<T> {
+    fn get(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+    ) -> impl Future<Output = Result<Option<OrderRecord>, StoreError>> + Send {
+        (**self).get(shop_id, order_id)
+    }
+    fn write_ingest(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        expected_version: Option<u64>,
+        write: &IngestWrite,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).write_ingest(shop_id, order_id, expected_version, write, now)
+    }
+    fn claim(
+        &self,
+        claim: &Claim<'_>,
+    ) -> impl Future<Output = Result<Option<OrderRecord>, StoreError>> + Send {
+        (**self).claim(claim)
+    }
+    fn mark_create_started(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        owner: &LeaseOwner,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).mark_create_started(shop_id, order_id, owner)
+    }
+    fn mark_ok(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        outcome: &PushOutcome,
+        now: i64,
+        expires_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).mark_ok(shop_id, order_id, outcome, now, expires_at)
+    }
+    fn mark_failed(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        reason: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).mark_failed(shop_id, order_id, reason, now)
+    }
+    fn record_transient(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        owner: &LeaseOwner,
+        error: &str,
+        now: i64,
+        rescan_after: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).record_transient(shop_id, order_id, owner, error, now, rescan_after)
+    }
+    fn due_for_rescan(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<DueOrder>, StoreError>> + Send {
+        (**self).due_for_rescan(now, limit)
+    }
+    fn bump_rescan(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        seen: i64,
+        next: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        (**self).bump_rescan(shop_id, order_id, seen, next)
+    }
+}
+
+impl<T: ShopStore + ?Sized> ShopStore for std::sync::Arc<T> {
+    fn get(
+        &self,
+        shop_id: &str,
+    ) -> impl Future<Output = Result<Option<ShopConfig>, StoreError>> + Send {
+        (**self).get(shop_id)
+    }
+    fn put(&self, config: &ShopConfig) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).put(config)
+    }
+}
+
+impl<T: TransferQueue + ?Sized> TransferQueue for std::sync::Arc<T> {
+    fn enqueue(
+        &self,
+        message: &OrderMessage,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        (**self).enqueue(message)
+    }
+    fn dead_letter(
+        &self,
+        body: &str,
+        shop_id: &str,
+        order_id: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        (**self).dead_letter(body, shop_id, order_id, reason)
+    }
+    fn delay_retry(
+        &self,
+        receipt_handle: &str,
+        seconds: i32,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        (**self).delay_retry(receipt_handle, seconds)
+    }
+    fn has_dead_letter_queue(&self) -> bool {
+        (**self).has_dead_letter_queue()
+    }
+    fn receive_dead_letters(
+        &self,
+        visibility_seconds: i32,
+    ) -> impl Future<Output = Result<Vec<DeadLetter>, QueueError>> + Send {
+        (**self).receive_dead_letters(visibility_seconds)
+    }
+    fn delete_dead_letter(
+        &self,
+        receipt_handle: &str,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        (**self).delete_dead_letter(receipt_handle)
+    }
+    fn release_dead_letter(
+        &self,
+        receipt_handle: &str,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        (**self).release_dead_letter(receipt_handle)
+    }
+}
+
+impl<T: Invoicing + ?Sized> Invoicing for std::sync::Arc<T> {
+    fn push(
+        &self,
+        credentials: &EconomicCredentials,
+        plan: &InvoicePlan,
+        options: PushOptions,
+    ) -> impl Future<Output = Result<PushOutcome, InvoicingError>> + Send {
+        (**self).push(credentials, plan, options)
+    }
+}
+
+impl<T: Clock + ?Sized> Clock for std::sync::Arc<T> {
+    fn now(&self) -> time::OffsetDateTime {
+        (**self).now()
+    }
+    fn epoch_seconds(&self) -> i64 {
+        (**self).epoch_seconds()
+    }
+}
