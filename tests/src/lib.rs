@@ -4,6 +4,8 @@
 //! drives the transfer handler like Lambda's SQS event source mapping
 //! (`local_stack::event_source::poll_once`).
 
+pub mod contract;
+
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_dynamodb::config::Credentials;

@@ -894,3 +894,156 @@ async fn rescan_without_a_dead_letter_queue_does_not_sweep() {
     let report = rescan.run(T0).await.expect("rescan runs");
     assert_eq!(report, RescanReport::default());
 }
+
+// ------------------------------------------------------------ ingest
+
+mod ingest {
+    use super::*;
+    use crate::app::ingest::{Ingest, IngestSettings, WebhookRequest, WebhookResponse};
+    use crate::domain::webhook::{self, SignatureHeaders};
+    use time::OffsetDateTime;
+
+    const SECRET: &str = "whsec_dGVzdC1zZWNyZXQtZm9yLXVuaXQtdGVzdHM=";
+
+    fn event(event_type: &str) -> Vec<u8> {
+        format!(r#"{{"type": "{event_type}", "order": {}}}"#, snapshot("DK")).into_bytes()
+    }
+
+    impl World {
+        fn ingest(
+            &self,
+        ) -> Ingest<Arc<MemoryShopStore>, Arc<MemoryOrderStore>, MemoryTransferQueue> {
+            Ingest::new(
+                self.shops.clone(),
+                self.orders.clone(),
+                self.queue.enqueue_only(),
+                IngestSettings {
+                    max_body_bytes: 4096,
+                    ..IngestSettings::default()
+                },
+            )
+        }
+
+        async fn send(&self, shop_id: &str, webhook_id: &str, body: &[u8]) -> WebhookResponse {
+            let timestamp = T0.to_string();
+            let signature = webhook::sign(SECRET, webhook_id, T0, body).expect("secret");
+            let request = WebhookRequest {
+                shop_id,
+                content_length: None,
+                headers: SignatureHeaders {
+                    id: Some(webhook_id),
+                    timestamp: Some(&timestamp),
+                    signature: Some(&signature),
+                },
+                body,
+            };
+            let now = OffsetDateTime::from_unix_timestamp(T0 + 1).expect("time");
+            self.ingest().handle(request, now).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_paid_event_makes_the_order_pending_and_enqueues_it_once() {
+        let world = World::new();
+        let response = world.send(SHOP, "w1", &event("order.paid")).await;
+        assert_eq!(response.status, 202);
+        assert_eq!(response.body["status"], "accepted");
+        assert_eq!(world.order().label, Label::Pending);
+        assert_eq!(world.order().rescan_after, Some(T0 + 1 + 300));
+        // The same delivery again: a duplicate, nothing written or sent.
+        let again = world.send(SHOP, "w1", &event("order.paid")).await;
+        assert_eq!(again.body["status"], "duplicate");
+        assert_eq!(world.queue.transfer_bodies().len(), 1);
+        assert_eq!(world.order().version, 1);
+    }
+
+    #[tokio::test]
+    async fn an_event_before_the_trigger_is_recorded_and_not_enqueued() {
+        let world = World::new();
+        let response = world.send(SHOP, "w1", &event("order.created")).await;
+        assert_eq!(
+            (response.status, &response.body["status"]),
+            (202, &"recorded".into())
+        );
+        assert_eq!(world.order().label, Label::Recorded);
+        assert!(world.queue.transfer_bodies().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_callers_mistakes_get_their_own_4xx() {
+        let world = World::new();
+        let unknown = world.send("no-such-shop", "w1", &event("order.paid")).await;
+        assert_eq!(unknown.status, 404);
+        let too_large = world.send(SHOP, "w1", &vec![b' '; 5000]).await;
+        assert_eq!(too_large.status, 413);
+        let malformed = world.send(SHOP, "w1", br#"{"type": "order.paid"}"#).await;
+        assert_eq!(malformed.status, 400);
+        assert_eq!(malformed.body["field"], "order");
+        let ignored = world
+            .send(SHOP, "w1", br#"{"type": "customer.created"}"#)
+            .await;
+        assert_eq!(
+            (ignored.status, &ignored.body["status"]),
+            (202, &"ignored".into())
+        );
+
+        let body = event("order.paid");
+        let forged = WebhookRequest {
+            shop_id: SHOP,
+            content_length: None,
+            headers: SignatureHeaders {
+                id: Some("w1"),
+                timestamp: Some("1800000000"),
+                signature: Some("v1,AAAA"),
+            },
+            body: &body,
+        };
+        let now = OffsetDateTime::from_unix_timestamp(T0 + 1).expect("time");
+        assert_eq!(world.ingest().handle(forged, now).await.status, 401);
+        assert!(world.orders.records().is_empty(), "nothing recorded");
+    }
+
+    #[tokio::test]
+    async fn a_store_outage_answers_503_with_retry_after() {
+        let world = World::new();
+        world.orders.set_failing("write_ingest", true);
+        let response = world.send(SHOP, "w1", &event("order.paid")).await;
+        assert_eq!(response.status, 503);
+        assert_eq!(response.retry_after_seconds, Some(30));
+    }
+
+    #[tokio::test]
+    async fn a_lost_enqueue_still_accepts_the_order_and_leaves_it_to_rescan() {
+        let world = World::new();
+        let failing_queue = world.queue.enqueue_only();
+        failing_queue.set_failing("enqueue", true);
+        let ingest = Ingest::new(
+            world.shops.clone(),
+            world.orders.clone(),
+            failing_queue,
+            IngestSettings::default(),
+        );
+        let body = event("order.paid");
+        let signature = webhook::sign(SECRET, "w1", T0, &body).expect("secret");
+        let request = WebhookRequest {
+            shop_id: SHOP,
+            content_length: None,
+            headers: SignatureHeaders {
+                id: Some("w1"),
+                timestamp: Some("1800000000"),
+                signature: Some(&signature),
+            },
+            body: &body,
+        };
+        let now = OffsetDateTime::from_unix_timestamp(T0 + 1).expect("time");
+        let response = ingest.handle(request, now).await;
+        assert_eq!(response.status, 202);
+        assert!(
+            world.queue.transfer_bodies().is_empty(),
+            "the send was lost"
+        );
+        // Rescan finds it once it is due.
+        let report = world.rescan().run(T0 + 301).await.expect("rescan");
+        assert_eq!(report.enqueued, 1);
+    }
+}

@@ -1,6 +1,6 @@
 use super::{ManualClock, Outages};
 use crate::ports::{Clock, DeadLetter, InboundMessage, OrderMessage, QueueError, TransferQueue};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// What SQS keeps of a dead letter: the body to replay and its attributes
 /// (`reason` is absent when SQS moved the message itself after
@@ -48,7 +48,8 @@ pub struct MemoryTransferQueue {
     visibility_timeout_seconds: i64,
     max_receive_count: u32,
     has_dead_letter_queue: bool,
-    queues: Mutex<Queues>,
+    /// Shared by the handles [`Self::enqueue_only`] makes.
+    queues: Arc<Mutex<Queues>>,
     outages: Outages,
 }
 
@@ -61,7 +62,20 @@ impl MemoryTransferQueue {
             visibility_timeout_seconds: 360,
             max_receive_count,
             has_dead_letter_queue: true,
-            queues: Mutex::new(Queues::default()),
+            queues: Arc::new(Mutex::new(Queues::default())),
+            outages: Outages::default(),
+        }
+    }
+
+    /// Another handle on the same transfer queue that has no dead-letter
+    /// queue (ingest's).
+    pub fn enqueue_only(&self) -> Self {
+        MemoryTransferQueue {
+            clock: self.clock.clone(),
+            visibility_timeout_seconds: self.visibility_timeout_seconds,
+            max_receive_count: self.max_receive_count,
+            has_dead_letter_queue: false,
+            queues: Arc::clone(&self.queues),
             outages: Outages::default(),
         }
     }
