@@ -4,7 +4,8 @@
 #   2. formatting and clippy (warnings are errors);
 #   3. every Rust test: unit, property, contract, and integration tests that
 #      start moto server and the e-conomic sandbox on 127.0.0.1 themselves;
-#   4. cfn-lint on template.yaml.
+#   4. every relative link and #anchor in the Markdown docs;
+#   5. cfn-lint on template.yaml.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -22,6 +23,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test (unit, property, contract, integration)"
 cargo test --workspace --locked
+
+step "documentation links"
+python3 infra/scripts/check-doc-links.py
 
 step "cfn-lint template.yaml"
 cfn-lint template.yaml

@@ -14,7 +14,7 @@
 //! A line the shop marked with VAT rate 0 (a zero-rated product) stays at
 //! 0 in every zone; every other line gets the zone's rate. e-conomic
 //! computes VAT from the zone and each product's VAT account, so the
-//! products must be set up to match (documented in the README).
+//! products must be set up to match (docs/shop-configuration.md).
 
 use crate::domain::order::Order;
 use rust_decimal::Decimal;

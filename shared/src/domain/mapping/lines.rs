@@ -43,22 +43,39 @@ struct Builder<'a> {
     order_gross: Decimal,
 }
 
+/// One line for the builder to price and add.
+struct LineSpec<'a> {
+    /// The e-conomic product number, and the configuration key it came
+    /// from (named in errors).
+    product: &'a str,
+    product_field: &'a str,
+    description: String,
+    quantity: Decimal,
+    /// The order's price for one unit, in the order's price mode, at
+    /// `order_rate`.
+    price: Decimal,
+    order_rate: Decimal,
+    /// The rate e-conomic will apply (the VAT decision's).
+    applied_rate: Decimal,
+    /// Subtracts (discounts, a negative rounding line).
+    negative: bool,
+    unit: Option<u32>,
+}
+
 impl Builder<'_> {
-    /// Adds one line. `price` is the order's price for one unit in the
-    /// order's price mode at `order_rate`; `sign` is -1 for discounts.
-    #[allow(clippy::too_many_arguments)]
-    fn push(
-        &mut self,
-        product: &str,
-        product_field: &str,
-        description: String,
-        quantity: Decimal,
-        price: Decimal,
-        order_rate: Decimal,
-        applied_rate: Decimal,
-        negative: bool,
-        unit: Option<u32>,
-    ) -> Result<(), MappingError> {
+    /// Prices one line as e-conomic will and adds it.
+    fn push(&mut self, line: LineSpec<'_>) -> Result<(), MappingError> {
+        let LineSpec {
+            product,
+            product_field,
+            description,
+            quantity,
+            price,
+            order_rate,
+            applied_rate,
+            negative,
+            unit,
+        } = line;
         check_product_number(product, product_field)?;
         let amount = quantity
             .checked_mul(price)
@@ -214,17 +231,17 @@ pub(super) fn plan_lines(
             .as_deref()
             .and_then(|u| config.units.get(u).copied())
             .or(config.default_unit_number);
-        builder.push(
+        builder.push(LineSpec {
             product,
-            field,
+            product_field: field,
             description,
-            line.quantity,
-            line.unit_price,
-            line.vat_rate,
-            decision.applied_rate(line.vat_rate),
-            false,
+            quantity: line.quantity,
+            price: line.unit_price,
+            order_rate: line.vat_rate,
+            applied_rate: decision.applied_rate(line.vat_rate),
+            negative: false,
             unit,
-        )?;
+        })?;
     }
 
     let standard_rate = order.standard_rate();
@@ -232,17 +249,17 @@ pub(super) fn plan_lines(
     if let Some(shipping) = &order.shipping {
         if !shipping.price.is_zero() || config.show_free_shipping {
             let rate = shipping.vat_rate.unwrap_or(standard_rate);
-            builder.push(
-                &products.shipping,
-                "products.shipping",
-                shipping.name.clone(),
-                Decimal::ONE,
-                shipping.price,
-                rate,
-                decision.applied_rate(rate),
-                false,
-                None,
-            )?;
+            builder.push(LineSpec {
+                product: &products.shipping,
+                product_field: "products.shipping",
+                description: shipping.name.clone(),
+                quantity: Decimal::ONE,
+                price: shipping.price,
+                order_rate: rate,
+                applied_rate: decision.applied_rate(rate),
+                negative: false,
+                unit: None,
+            })?;
         }
     }
 
@@ -253,17 +270,17 @@ pub(super) fn plan_lines(
             FeeKind::Other => (&products.other_fee, "products.other_fee"),
         };
         let rate = fee.vat_rate.unwrap_or(standard_rate);
-        builder.push(
+        builder.push(LineSpec {
             product,
-            field,
-            fee.label.clone(),
-            Decimal::ONE,
-            fee.amount,
-            rate,
-            decision.applied_rate(rate),
-            false,
-            None,
-        )?;
+            product_field: field,
+            description: fee.label.clone(),
+            quantity: Decimal::ONE,
+            price: fee.amount,
+            order_rate: rate,
+            applied_rate: decision.applied_rate(rate),
+            negative: false,
+            unit: None,
+        })?;
     }
 
     push_discounts(&mut builder, order, config, standard_rate)?;
@@ -304,17 +321,17 @@ pub(super) fn plan_lines(
             // Net amounts are already what e-conomic will see: push them as
             // excluding-VAT prices at the rounding rate.
             builder.prices_include_vat = false;
-            builder.push(
-                &rounding.product,
-                "rounding.product",
-                rounding.description.clone(),
-                Decimal::ONE,
-                net.abs(),
-                rate,
-                rate,
-                net.is_sign_negative(),
-                None,
-            )?;
+            builder.push(LineSpec {
+                product: &rounding.product,
+                product_field: "rounding.product",
+                description: rounding.description.clone(),
+                quantity: Decimal::ONE,
+                price: net.abs(),
+                order_rate: rate,
+                applied_rate: rate,
+                negative: net.is_sign_negative(),
+                unit: None,
+            })?;
         }
     }
 
@@ -409,17 +426,17 @@ fn push_discounts(
             description.push_str(&labels.join(", "));
         }
         let applied = builder.decision.applied_rate(rate);
-        builder.push(
+        builder.push(LineSpec {
             product,
-            field,
+            product_field: field,
             description,
-            Decimal::ONE,
-            amount,
-            rate,
-            applied,
-            true,
-            None,
-        )?;
+            quantity: Decimal::ONE,
+            price: amount,
+            order_rate: rate,
+            applied_rate: applied,
+            negative: true,
+            unit: None,
+        })?;
     }
     Ok(())
 }

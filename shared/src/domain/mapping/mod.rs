@@ -53,7 +53,7 @@ pub struct InvoicePlan {
     /// The VAT rate (percent) the plan assumes e-conomic applies to each
     /// draft line, index for index: the zone's rate, or 0 for zero-rated
     /// order lines, VAT-free gift cards and a VAT-free rounding product.
-    /// e-conomic's product/account setup must match (see the README).
+    /// e-conomic's product/account setup must match (see docs/shop-configuration.md).
     pub line_vat_rates: Vec<Decimal>,
 }
 
