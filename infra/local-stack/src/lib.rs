@@ -1,12 +1,13 @@
 //! Building blocks of the local stack, shared with the integration tests:
-//! moto server, API Gateway events from plain HTTP, and Lambda's SQS event
-//! source mapping.
+//! moto server, API Gateway events from plain HTTP, Lambda's SQS event
+//! source mapping, and the `local-stack` binary's entry point ([`stack`]).
 
 pub mod apigw;
 pub mod chaos;
 pub mod event_source;
 pub mod http_front;
 pub mod moto;
+pub mod stack;
 pub mod watch;
 
 use std::io::IsTerminal;
