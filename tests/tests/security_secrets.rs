@@ -1,7 +1,7 @@
 //! Secrets never reach the logs, `Debug` output or error messages.
 //!
 //! In this process: a tracing subscriber at TRACE level (all crates: ours,
-//! the AWS SDK, hyper, reqwest) with the functions' log filter
+//! the AWS SDK, hyper, reqwest), built by the binaries' own logging set-up
 //! (`bridge::logging`), writing into memory, runs a full transfer (webhook
 //! → ingest → transfer → e-conomic sandbox → ok), a shop with wrong
 //! e-conomic tokens (→ failed) and a badly signed webhook (→ 401), then
@@ -38,9 +38,9 @@ const SECRET_KEY_TEXT: &str = "test signing secret for the bridge";
 const WRONG_APP_TOKEN: &str = "wrong-app-secret-token-7f3a9c";
 const WRONG_GRANT_TOKEN: &str = "wrong-grant-token-1b2d4e";
 
-/// What the functions log with `RUST_LOG=trace`: everything, except that
-/// their filter caps the AWS SDK's orchestrator at DEBUG (at TRACE it prints
-/// whole DynamoDB responses, shop secrets included; found by this test).
+/// What the binaries log with `RUST_LOG=trace`: everything, except what
+/// their set-up caps at DEBUG (the AWS SDK's orchestrator prints whole
+/// DynamoDB responses at TRACE, shop secrets included; found by this test).
 const CAPTURE_RUST_LOG: &str = "trace";
 
 #[derive(Clone, Default)]
@@ -66,10 +66,9 @@ fn captured_logs() -> Captured {
         .get_or_init(|| {
             let captured = Captured::default();
             let writer = captured.clone();
-            tracing_subscriber::fmt()
-                .with_env_filter(bridge::logging::log_filter(Some(CAPTURE_RUST_LOG)))
-                .with_writer(move || writer.clone())
-                .with_ansi(false)
+            use tracing_subscriber::util::SubscriberInitExt;
+            bridge::logging::LogSetup::new("info")
+                .subscriber(Some(CAPTURE_RUST_LOG), move || writer.clone())
                 .init();
             captured
         })
@@ -554,7 +553,7 @@ fn orders_file(dir: &Path, ok_order: &str, failing_order: &str) -> PathBuf {
     path
 }
 
-/// bridgectl at RUST_LOG=trace against the stack in `dir`: send the two
+/// bridgectl at its most verbose against the stack in `dir`: send the two
 /// orders, and (once they are settled) read the shop and the orders back
 /// and check the shop's e-conomic agreement. Every run's output.
 fn bridgectl_runs(
@@ -568,8 +567,7 @@ fn bridgectl_runs(
     let orders = orders.to_str().expect("path");
     let mut outputs = Vec::new();
     let mut run = |args: &[&str], codes: &[i32]| {
-        // bridgectl has no verbosity flag: RUST_LOG=trace is all it gets.
-        let mut argv = vec!["--local"];
+        let mut argv = vec!["-vvv", "--local"];
         argv.extend_from_slice(args);
         let process = Process::start("bridgectl", &argv, dir, &[]);
         let name = process.name.clone();

@@ -31,6 +31,7 @@ pub mod local_env;
 pub mod output;
 pub mod target;
 
+use bridge::logging::{LogOutput, LogSetup};
 use bridge::store::operator::OperatorStore;
 use bridge::store::{ShopStore, StoreError};
 use clap::Parser;
@@ -127,6 +128,11 @@ where
             return e.exit_code();
         }
     };
+    // Logs go to stderr: stdout is the command's result (`--json`).
+    LogSetup::new("off")
+        .output(LogOutput::Stderr)
+        .command_line(cli.log_directives())
+        .init();
     let printer = Printer::new(cli.json);
     match run(cli, printer).await {
         Ok(status) => status.exit_code(),

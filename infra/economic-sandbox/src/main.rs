@@ -4,6 +4,7 @@
 //!  [--accept-unknown-products] [--agreement APP_SECRET:GRANT]...`
 //! Port 0 picks a free port; the chosen address is printed on stdout.
 
+use bridge::logging::LogSetup;
 use economic_sandbox::{start, AgreementTokens, SandboxConfig};
 
 const USAGE: &str = "\
@@ -40,6 +41,7 @@ fn value<T: std::str::FromStr>(flag: &str, v: Option<String>) -> T {
 
 #[tokio::main]
 async fn main() {
+    LogSetup::new("warn").init();
     let mut config = SandboxConfig {
         port: 8090,
         ..SandboxConfig::default()

@@ -16,6 +16,7 @@ use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
 use bridge::config::ShopConfig;
 use bridge::economic::{ClientConfig, EconomicClient};
+use bridge::logging::LogSetup;
 use bridge::pipeline::ingest::IngestSettings;
 use bridge::pipeline::rescan::RescanSettings;
 use bridge::pipeline::transfer::TransferSettings;
@@ -98,7 +99,7 @@ where
             return error.exit_code();
         }
     };
-    crate::init_console_logging("warn");
+    LogSetup::new("warn").init();
     match run(&crate::workspace_root(), options).await {
         Ok(()) => 0,
         Err(message) => {

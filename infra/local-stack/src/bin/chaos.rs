@@ -5,6 +5,7 @@
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
+use bridge::logging::LogSetup;
 use local_stack::chaos::{run, ChaosConfig};
 use local_stack::moto::MotoServer;
 
@@ -39,7 +40,7 @@ fn parse(config: &mut ChaosConfig) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() {
-    local_stack::init_console_logging("error");
+    LogSetup::new("error").init();
     let mut config = ChaosConfig::default();
     if let Err(message) = parse(&mut config) {
         if !message.is_empty() {

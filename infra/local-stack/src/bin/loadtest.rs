@@ -26,6 +26,7 @@ use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
 use bridge::config::ShopConfig;
 use bridge::economic::{ClientConfig, EconomicClient};
+use bridge::logging::LogSetup;
 use bridge::pipeline::ingest::IngestSettings;
 use bridge::pipeline::transfer::TransferSettings;
 use bridge::store::{provision, Label, OrderStore, ShopStore};
@@ -124,7 +125,7 @@ fn parse_options() -> Result<Options, String> {
 
 #[tokio::main]
 async fn main() {
-    local_stack::init_console_logging("error");
+    LogSetup::new("error").init();
     let options = match parse_options() {
         Ok(options) => options,
         Err(message) => {
