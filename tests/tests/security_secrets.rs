@@ -722,11 +722,13 @@ fn the_binaries_print_no_secret_at_trace_level() {
     problems.extend(trace_problems(
         "local-stack --shop",
         &stack_output,
-        // TRACE lines of the AWS SDK and of the HTTP client, and the banner.
+        // TRACE lines of the AWS SDK and of the HTTP client, and the banner
+        // (which names the secret without showing it).
         &[
             "saving request checkpoint",
             &economic_connect,
             "Webhook URL for shop `file-shop`",
+            "/webhooks/file-shop \"$WEBHOOK_SECRET\" infra/local-stack/demo/sample-order.json",
         ],
     ));
     found.extend(occurrences("local-stack --shop", &stack_output, &forbidden));

@@ -63,7 +63,7 @@ pub struct Options {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_receive_count: u32,
     /// Shop configuration to seed [default: the demo shop,
-    /// infra/local-stack/demo/demo-shop.json]
+    /// infra/local-stack/demo/demo-shop.json]. Its webhook secret is not printed.
     #[arg(long = "shop", value_name = "FILE")]
     pub shop_file: Option<PathBuf>,
 }
@@ -303,15 +303,26 @@ async fn run(root: &Path, options: Options) -> Result<(), String> {
         env_file.display()
     );
     println!();
-    let secret = shop
-        .webhook_secrets
-        .first()
-        .map(|s| s.secret.expose().to_owned())
-        .unwrap_or_default();
-    println!("Send a signed sample order (paste into another terminal):");
+    // The demo shop's secret is public (it is in the repository); a shop
+    // given with --shop has a secret of its own, which is never printed.
+    let secret_argument = match &options.shop_file {
+        None => {
+            println!("Send a signed sample order (paste into another terminal):");
+            let secret = shop.webhook_secrets.first().map(|s| s.secret.expose());
+            format!("'{}'", secret.unwrap_or_default())
+        }
+        Some(file) => {
+            println!(
+                "Send a signed sample order (paste into another terminal; set WEBHOOK_SECRET \
+                 to the shop's secret from {}):",
+                file.display()
+            );
+            "\"$WEBHOOK_SECRET\"".to_owned()
+        }
+    };
     println!();
     println!(
-        "  infra/scripts/send-webhook.sh {webhook_base}/{} '{secret}' {}",
+        "  infra/scripts/send-webhook.sh {webhook_base}/{} {secret_argument} {}",
         shop.shop_id,
         relative(root, &sample)
     );
