@@ -448,3 +448,53 @@ fn relative(root: &Path, path: &Path) -> String {
         .display()
         .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn defaults_and_every_flag() {
+        Options::command().debug_assert();
+        let o = Options::try_parse_from(["local-stack"]).expect("no flags");
+        assert_eq!(
+            (o.port, o.moto_port, o.sandbox_port, o.sandbox_latency_ms),
+            (3000, 0, 0, 0)
+        );
+        assert_eq!(
+            (o.rescan_every, o.rescan_min_age, o.max_receive_count),
+            (30, 60, provision::DEFAULT_MAX_RECEIVE_COUNT)
+        );
+        assert_eq!(o.shop_file, None);
+        let o = Options::try_parse_from([
+            "local-stack",
+            "--port",
+            "0",
+            "--moto-port",
+            "4566",
+            "--sandbox-port",
+            "8090",
+            "--sandbox-latency-ms",
+            "50",
+            "--rescan-every",
+            "3600",
+            "--rescan-min-age",
+            "10",
+            "--max-receive-count",
+            "3",
+            "--shop",
+            "shop.json",
+        ])
+        .expect("every flag");
+        assert_eq!(
+            (o.port, o.moto_port, o.sandbox_port, o.sandbox_latency_ms),
+            (0, 4566, 8090, 50)
+        );
+        assert_eq!(
+            (o.rescan_every, o.rescan_min_age, o.max_receive_count),
+            (3600, 10, 3)
+        );
+        assert_eq!(o.shop_file, Some(PathBuf::from("shop.json")));
+    }
+}
