@@ -553,6 +553,22 @@ fn orders_file(dir: &Path, ok_order: &str, failing_order: &str) -> PathBuf {
     path
 }
 
+/// One bridgectl command at its most verbose against the stack in `dir`;
+/// it must end with one of `codes`. Its name and whole output.
+fn bridgectl(dir: &Path, args: &[&str], codes: &[i32]) -> (String, String) {
+    let mut argv = vec!["-vvv", "--local"];
+    argv.extend_from_slice(args);
+    let process = Process::start("bridgectl", &argv, dir, &[]);
+    let name = process.name.clone();
+    let (code, output) = process.finish(Duration::from_secs(90));
+    assert!(
+        code.is_some_and(|c| codes.contains(&c)),
+        "{name}: exit {code:?}:\n{}",
+        output.lines().rev().take(40).collect::<Vec<_>>().join("\n")
+    );
+    (name, output)
+}
+
 /// bridgectl at its most verbose against the stack in `dir`: send the two
 /// orders, and (once they are settled) read the shop and the orders back
 /// and check the shop's e-conomic agreement. Every run's output.
@@ -566,19 +582,7 @@ fn bridgectl_runs(
 ) -> Vec<(String, String)> {
     let orders = orders.to_str().expect("path");
     let mut outputs = Vec::new();
-    let mut run = |args: &[&str], codes: &[i32]| {
-        let mut argv = vec!["-vvv", "--local"];
-        argv.extend_from_slice(args);
-        let process = Process::start("bridgectl", &argv, dir, &[]);
-        let name = process.name.clone();
-        let (code, output) = process.finish(Duration::from_secs(90));
-        assert!(
-            code.is_some_and(|c| codes.contains(&c)),
-            "{name}: exit {code:?}:\n{}",
-            output.lines().rev().take(40).collect::<Vec<_>>().join("\n")
-        );
-        outputs.push((name, output));
-    };
+    let mut run = |args: &[&str], codes: &[i32]| outputs.push(bridgectl(dir, args, codes));
     run(&["backfill", "--shop", shop_id, orders], &[0]);
     let settled = Duration::from_secs(120);
     stack.wait_for_line(&format!("{ok_order} ok"), settled, |l| {
@@ -703,7 +707,7 @@ fn the_binaries_print_no_secret_at_trace_level() {
     });
     let economic_connect = connect_line(&stack_env(&dir, "ECONOMIC_BASE_URL"));
     let orders = orders_file(&dir, "file-ok-1", "file-fail-1");
-    let bridgectl = bridgectl_runs(
+    let mut bridgectl_outputs = bridgectl_runs(
         &dir,
         FILE_SHOP_ID,
         &orders,
@@ -711,9 +715,37 @@ fn the_binaries_print_no_secret_at_trace_level() {
         "file-ok-1",
         "file-fail-1",
     );
+    // bridgectl writing secrets: the shop file put again, and a new secret
+    // made, which is printed once, by design, on a line of its own.
+    let put = bridgectl(
+        &dir,
+        &["shops", "put", shop_file.to_str().expect("path")],
+        &[0],
+    );
+    let (rotate, rotate_output) = bridgectl(
+        &dir,
+        &["shops", "rotate-secret", FILE_SHOP_ID, "--grace", "0s"],
+        &[0],
+    );
+    let new_secret = rotate_output
+        .lines()
+        .find(|l| l.starts_with("whsec_"))
+        .expect("rotate-secret prints the new secret")
+        .to_owned();
+    let beyond_the_printed_secret: String = rotate_output
+        .lines()
+        .filter(|l| *l != new_secret)
+        .collect::<Vec<_>>()
+        .join("\n");
+    bridgectl_outputs.push(put);
+    bridgectl_outputs.push((
+        format!("{rotate} beyond the printed secret"),
+        beyond_the_printed_secret,
+    ));
     let stack_output = stack.stop();
     let _ = std::fs::remove_dir_all(&dir);
     let mut forbidden = webhook_secret_forms("--shop file's webhook secret", &file_secret);
+    forbidden.extend(webhook_secret_forms("rotated webhook secret", &new_secret));
     forbidden.extend(token_forms(
         "--shop file's app secret token",
         FILE_APP_TOKEN,
@@ -732,11 +764,14 @@ fn the_binaries_print_no_secret_at_trace_level() {
         ],
     ));
     found.extend(occurrences("local-stack --shop", &stack_output, &forbidden));
-    for (name, output) in &bridgectl {
+    for (name, output) in &bridgectl_outputs {
         problems.extend(trace_problems(name, output, &["saving request checkpoint"]));
         found.extend(occurrences(name, output, &forbidden));
     }
-    problems.extend(economic_trace_problems(&bridgectl, &economic_connect));
+    problems.extend(economic_trace_problems(
+        &bridgectl_outputs,
+        &economic_connect,
+    ));
 
     // 2. local-stack with real e-conomic settings and the demo shop: the
     // banner shows the demo's secret, and nothing shows the real tokens.
@@ -772,7 +807,7 @@ fn the_binaries_print_no_secret_at_trace_level() {
         l.contains("Label changes appear below")
     });
     let orders = orders_file(&dir, "real-ok-1", "real-fail-1");
-    let bridgectl = bridgectl_runs(
+    let bridgectl_outputs = bridgectl_runs(
         &dir,
         DEMO_SHOP_ID,
         &orders,
@@ -791,7 +826,10 @@ fn the_binaries_print_no_secret_at_trace_level() {
         &stack_output,
         &["saving request checkpoint", &economic_connect],
     ));
-    problems.extend(economic_trace_problems(&bridgectl, &economic_connect));
+    problems.extend(economic_trace_problems(
+        &bridgectl_outputs,
+        &economic_connect,
+    ));
     found.extend(occurrences(
         "local-stack (real e-conomic)",
         &stack_output,
@@ -815,7 +853,7 @@ fn the_binaries_print_no_secret_at_trace_level() {
         &beyond_banner,
         &demo_forms,
     ));
-    for (name, output) in &bridgectl {
+    for (name, output) in &bridgectl_outputs {
         problems.extend(trace_problems(name, output, &["saving request checkpoint"]));
         found.extend(occurrences(name, output, &forbidden));
         found.extend(occurrences(name, output, &demo_forms));
