@@ -360,13 +360,16 @@ impl Stack {
     }
 }
 
-/// Logs to the test output (shown for failing tests); `RUST_LOG` filters.
+/// Logs to the test output (shown for failing tests) through the binaries'
+/// set-up, secret-safety cap included; `RUST_LOG` filters.
 pub fn init_test_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_test_writer()
+    use tracing_subscriber::util::SubscriberInitExt;
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let _ = bridge::logging::LogSetup::new("info")
+        .subscriber(
+            rust_log.as_deref(),
+            tracing_subscriber::fmt::TestWriter::new,
+        )
         .try_init();
 }
 

@@ -4,7 +4,7 @@ use std::convert::Infallible;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    bridge::logging::init_lambda_tracing();
+    bridge::logging::LogSetup::lambda().init();
     // Once per execution environment: SDK clients, connection pools, cache.
     let context = IngestContext::from_env().await?;
     let context = &context;

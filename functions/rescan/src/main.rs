@@ -3,7 +3,7 @@ use rescan::{handle, RescanContext};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    bridge::logging::init_lambda_tracing();
+    bridge::logging::LogSetup::lambda().init();
     let context = RescanContext::from_env().await?;
     let context = &context;
     run(service_fn(

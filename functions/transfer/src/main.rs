@@ -4,7 +4,7 @@ use transfer::{handle, TransferContext};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    bridge::logging::init_lambda_tracing();
+    bridge::logging::LogSetup::lambda().init();
     // Once per execution environment: SDK clients, e-conomic connection
     // pool and caches.
     let context = TransferContext::from_env().await?;

@@ -15,8 +15,25 @@ pub struct Cli {
     /// Print one JSON document for scripts instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Log to stderr what the command does (AWS and e-conomic calls): -v
+    /// info, -vv debug, -vvv trace. Overrides RUST_LOG; without either,
+    /// nothing is logged. Secrets are not logged at any level.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The log directives `-v`… asks for (`None`: leave it to RUST_LOG).
+    pub fn log_directives(&self) -> Option<&'static str> {
+        match self.verbose {
+            0 => None,
+            1 => Some("info"),
+            2 => Some("debug"),
+            _ => Some("trace"),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,6 +195,29 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn each_v_raises_the_log_level() {
+        let levels: Vec<_> = ["", "-v", "-vv", "-vvv", "-vvvv"]
+            .iter()
+            .map(|v| {
+                let args = ["bridgectl", "--local", "dlq", "list", v];
+                Cli::try_parse_from(args.iter().filter(|a| !a.is_empty()))
+                    .expect("parses")
+                    .log_directives()
+            })
+            .collect();
+        assert_eq!(
+            levels,
+            [
+                None,
+                Some("info"),
+                Some("debug"),
+                Some("trace"),
+                Some("trace")
+            ]
+        );
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub mod target;
 
 use bridge::adapters::dynamodb::operator::OperatorStore;
 use bridge::adapters::dynamodb::DynamoShopStore;
+use bridge::logging::{LogOutput, LogSetup};
 use bridge::ports::StoreError;
 use clap::Parser;
 use error::{classify_aws, CliError, Status};
@@ -128,6 +129,11 @@ where
             return e.exit_code();
         }
     };
+    // Logs go to stderr: stdout is the command's result (`--json`).
+    LogSetup::new("off")
+        .output(LogOutput::Stderr)
+        .command_line(cli.log_directives())
+        .init();
     let printer = Printer::new(cli.json);
     match run(cli, printer).await {
         Ok(status) => status.exit_code(),

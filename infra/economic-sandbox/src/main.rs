@@ -4,82 +4,111 @@
 //!  [--accept-unknown-products] [--agreement APP_SECRET:GRANT]...`
 //! Port 0 picks a free port; the chosen address is printed on stdout.
 
-use economic_sandbox::{start, AgreementTokens, SandboxConfig};
+use bridge::logging::LogSetup;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
+use economic_sandbox::{start, AgreementTokens, Faults, SandboxConfig};
 
-const USAGE: &str = "\
-usage: economic-sandbox [options]
-A local stand-in for the e-conomic REST API (control endpoints under /_sandbox/).
-  --port N                     port on 127.0.0.1 (default 8090; 0 picks a free one)
-  --latency-ms N               latency added to every API request (default 0)
-  --rate-limit N               requests per second per agreement before 429 (default 0 = unlimited)
-  --rate-429 P                 probability 0..1 of a 429 per request (default 0)
-  --rate-500 P                 probability 0..1 of a 500 per request (default 0)
-  --rate-timeout P             probability 0..1 of holding the answer, then dropping it (default 0)
-  --rate-drop P                probability 0..1 of closing the connection unanswered (default 0)
-  --retry-after S              Retry-After seconds sent with 429 (default 1)
-  --hold-ms N                  how long a timeout holds the answer (default 15000)
-  --seed N                     seed of the fault dice (default 1)
-  --accept-unknown-products    accept product numbers that do not exist
-  --agreement APP_SECRET:GRANT tokens of an agreement (repeatable; default sandbox-app-secret:sandbox-grant)
-  -h, --help                   this text
-";
-
-/// A usage error: the message and the usage text on stderr, exit 2.
-fn usage(message: &str) -> ! {
-    eprintln!("economic-sandbox: {message}");
-    eprint!("{USAGE}");
-    std::process::exit(2)
+/// A local stand-in for the e-conomic REST API (control endpoints under
+/// /_sandbox/).
+// No `Debug`: `agreements` holds tokens.
+#[derive(Parser)]
+#[command(name = "economic-sandbox")]
+struct Options {
+    /// Port on 127.0.0.1 (0 picks a free one)
+    #[arg(long, value_name = "N", default_value_t = 8090)]
+    port: u16,
+    /// Latency added to every API request
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    latency_ms: u64,
+    /// Requests per second per agreement before 429 (0 = unlimited)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    rate_limit: u32,
+    /// Probability 0..1 of a 429 per request
+    #[arg(long = "rate-429", value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    rate_429: f64,
+    /// Probability 0..1 of a 500 per request
+    #[arg(long = "rate-500", value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    rate_500: f64,
+    /// Probability 0..1 of holding the answer, then dropping it
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    rate_timeout: f64,
+    /// Probability 0..1 of closing the connection unanswered
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    rate_drop: f64,
+    /// Retry-After seconds sent with 429
+    #[arg(long, value_name = "S", default_value_t = Faults::default().retry_after_seconds)]
+    retry_after: u64,
+    /// How long a timeout holds the answer
+    #[arg(long, value_name = "N", default_value_t = Faults::default().hold_ms)]
+    hold_ms: u64,
+    /// Seed of the fault dice
+    #[arg(long, value_name = "N", default_value_t = Faults::default().seed)]
+    seed: u64,
+    /// Accept product numbers that do not exist
+    #[arg(long)]
+    accept_unknown_products: bool,
+    /// Tokens of an agreement (repeatable) [default: sandbox-app-secret:sandbox-grant]
+    // Checked after parsing: clap's own value errors quote the value, and
+    // this one holds tokens.
+    #[arg(long = "agreement", value_name = "APP_SECRET:GRANT")]
+    agreements: Vec<String>,
 }
 
-fn value<T: std::str::FromStr>(flag: &str, v: Option<String>) -> T {
-    match v.map(|s| s.parse::<T>()) {
-        Some(Ok(v)) => v,
-        _ => usage(&format!("{flag} needs a valid value")),
+/// A probability: a number from 0 to 1.
+fn probability(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err("not a probability from 0 to 1".to_owned()),
+    }
+}
+
+impl Options {
+    fn config(&self) -> Result<SandboxConfig, clap::Error> {
+        let mut config = SandboxConfig {
+            port: self.port,
+            faults: Faults {
+                latency_ms: self.latency_ms,
+                rate_limit_per_second: self.rate_limit,
+                rate_429: self.rate_429,
+                rate_500: self.rate_500,
+                rate_timeout: self.rate_timeout,
+                rate_drop: self.rate_drop,
+                retry_after_seconds: self.retry_after,
+                hold_ms: self.hold_ms,
+                seed: self.seed,
+                ..Faults::default()
+            },
+            ..SandboxConfig::default()
+        };
+        if !self.agreements.is_empty() {
+            config.agreements = self
+                .agreements
+                .iter()
+                .map(|pair| match pair.split_once(':') {
+                    Some((app, grant)) if !app.is_empty() && !grant.is_empty() => {
+                        Ok(AgreementTokens {
+                            app_secret_token: app.into(),
+                            agreement_grant_token: grant.into(),
+                        })
+                    }
+                    _ => Err(Options::command().error(
+                        ErrorKind::ValueValidation,
+                        "--agreement takes APP_SECRET:GRANT, two tokens joined by a colon \
+                         (the value given is not repeated here: it holds tokens)",
+                    )),
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        Ok(config)
     }
 }
 
 #[tokio::main]
 async fn main() {
-    let mut config = SandboxConfig {
-        port: 8090,
-        ..SandboxConfig::default()
-    };
-    let mut agreements = Vec::new();
-    let mut accept_unknown = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        match flag.as_str() {
-            "--port" => config.port = value(&flag, args.next()),
-            "--latency-ms" => config.faults.latency_ms = value(&flag, args.next()),
-            "--rate-limit" => config.faults.rate_limit_per_second = value(&flag, args.next()),
-            "--rate-429" => config.faults.rate_429 = value(&flag, args.next()),
-            "--rate-500" => config.faults.rate_500 = value(&flag, args.next()),
-            "--rate-timeout" => config.faults.rate_timeout = value(&flag, args.next()),
-            "--rate-drop" => config.faults.rate_drop = value(&flag, args.next()),
-            "--retry-after" => config.faults.retry_after_seconds = value(&flag, args.next()),
-            "--hold-ms" => config.faults.hold_ms = value(&flag, args.next()),
-            "--seed" => config.faults.seed = value(&flag, args.next()),
-            "--accept-unknown-products" => accept_unknown = true,
-            "--agreement" => {
-                let pair: String = value(&flag, args.next());
-                let Some((app, grant)) = pair.split_once(':') else {
-                    usage("--agreement takes APP_SECRET:GRANT")
-                };
-                agreements.push(AgreementTokens {
-                    app_secret_token: app.into(),
-                    agreement_grant_token: grant.into(),
-                });
-            }
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                return;
-            }
-            other => usage(&format!("unknown flag {other}")),
-        }
-    }
-    if !agreements.is_empty() {
-        config.agreements = agreements;
-    }
+    let options = Options::parse();
+    let config = options.config().unwrap_or_else(|error| error.exit());
+    LogSetup::new("warn").init();
     let count = config.agreements.len();
     let handle = match start(config).await {
         Ok(h) => h,
@@ -88,7 +117,7 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    if accept_unknown {
+    if options.accept_unknown_products {
         for i in 0..count {
             handle.with_agreement(i, |a| a.accept_unknown_products = true);
         }

@@ -397,8 +397,43 @@ impl WorkerSlot {
     }
 }
 
-/// Runs the chaos scenario against the AWS endpoint in `sdk` (moto).
+/// Runs the chaos scenario against the AWS endpoint in `sdk` (moto): set
+/// up, chaos, drain, then the figures and the end-state checks.
 pub async fn run(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosReport, String> {
+    let stack = set_up(sdk, config).await?;
+    let mut problems = Vec::new();
+    let chaos = unleash_chaos(&stack, config, &mut problems).await?;
+    let drained = drain(&stack, config, chaos.background, &mut problems).await?;
+    let mut report = figures(&stack, &chaos.figures, &drained, problems);
+    check(
+        &mut report,
+        &stack.orders,
+        &stack.shops,
+        &drained.records,
+        &drained.dead_letters,
+        &stack.sandbox,
+    );
+    Ok(report)
+}
+
+/// The system under test and the orders planned for it.
+struct ChaosStack {
+    sqs: aws_sdk_sqs::Client,
+    queues: provision::Queues,
+    store: DynamoOrderStore,
+    sandbox: Arc<SandboxHandle>,
+    /// The faults the sandbox injects while the chaos lasts.
+    faults: Faults,
+    shops: Arc<Vec<ChaosShop>>,
+    ingest: Arc<ingest::IngestContext>,
+    transfer: Arc<transfer::TransferContext>,
+    rescan: Arc<rescan::RescanContext>,
+    orders: Arc<Vec<PlannedOrder>>,
+}
+
+/// Set-up: tables and queues, a sandbox with one agreement per shop, the
+/// shops, the three handlers' contexts and the planned orders.
+async fn set_up(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosStack, String> {
     let shops_count = config.shops.max(1);
     let run_tag = format!(
         "c{}x{}",
@@ -421,7 +456,6 @@ pub async fn run(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosReport, S
     )
     .await
     .map_err(|e| format!("creating queues: {e}"))?;
-    let queue_arn = queues.queue_arn.clone();
 
     // One agreement per shop, each with its own tokens.
     let tokens: Vec<AgreementTokens> = (0..shops_count)
@@ -430,7 +464,7 @@ pub async fn run(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosReport, S
             agreement_grant_token: format!("chaos-grant-{i}-{run_tag}"),
         })
         .collect();
-    let base_faults = Faults {
+    let faults = Faults {
         rate_429: config.rate_429,
         rate_500: config.rate_500,
         rate_timeout: config.rate_timeout,
@@ -450,44 +484,12 @@ pub async fn run(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosReport, S
         .map_err(|e| format!("starting the sandbox: {e}"))?,
     );
 
-    let shop_store = DynamoShopStore::new(dynamodb.clone(), &shops_table);
-    let mut shops = Vec::new();
     let mapping: bridge::domain::mapping::MappingConfig =
         serde_json::from_value(serde_json::json!({}))
             .map_err(|e| format!("default mapping: {e}"))?;
     register_products(&sandbox, shops_count, &mapping);
-    for (i, token) in tokens.iter().enumerate() {
-        let shop_id = format!("chaos-shop-{i}");
-        // 32 random bytes per shop as the signing key.
-        let mut rng = Rng(config.seed ^ (i as u64 + 1).wrapping_mul(0xA5A5_5A5A));
-        let key: Vec<u8> = (0..32).map(|_| rng.next() as u8).collect();
-        use base64::Engine as _;
-        let secret = format!(
-            "whsec_{}",
-            base64::engine::general_purpose::STANDARD.encode(key)
-        );
-        let shop = ShopConfig {
-            shop_id: shop_id.clone(),
-            display_name: format!("Chaos shop {i}"),
-            enabled: true,
-            trigger: Trigger::Paid,
-            webhook_secrets: vec![WebhookSecret {
-                secret: Secret::new(secret.clone()),
-                valid_until: None,
-            }],
-            economic: EconomicCredentials {
-                app_secret_token: Secret::new(token.app_secret_token.clone()),
-                agreement_grant_token: Secret::new(token.agreement_grant_token.clone()),
-            },
-            mapping: mapping.clone(),
-        };
-        shop_store
-            .put(&shop)
-            .await
-            .map_err(|e| format!("seeding shop {shop_id}: {e}"))?;
-        shops.push(ChaosShop { shop_id, secret });
-    }
-    let shops = Arc::new(shops);
+    let shop_store = DynamoShopStore::new(dynamodb.clone(), &shops_table);
+    let shops = seed_shops(&shop_store, &tokens, &mapping, config.seed).await?;
 
     let ingest = Arc::new(ingest::IngestContext::new(
         sdk,
@@ -534,222 +536,371 @@ pub async fn run(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosReport, S
         },
     ));
 
-    let orders = Arc::new(plan_orders(config, &run_tag));
+    Ok(ChaosStack {
+        sqs,
+        store: DynamoOrderStore::new(dynamodb, &orders_table),
+        queues,
+        sandbox,
+        faults,
+        shops: Arc::new(shops),
+        ingest,
+        transfer,
+        rescan,
+        orders: Arc::new(plan_orders(config, &run_tag)),
+    })
+}
+
+/// One shop per agreement, each with its own 32 random bytes as the
+/// signing key.
+async fn seed_shops(
+    shop_store: &DynamoShopStore,
+    tokens: &[AgreementTokens],
+    mapping: &bridge::domain::mapping::MappingConfig,
+    seed: u64,
+) -> Result<Vec<ChaosShop>, String> {
+    let mut shops = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let shop_id = format!("chaos-shop-{i}");
+        let mut rng = Rng(seed ^ (i as u64 + 1).wrapping_mul(0xA5A5_5A5A));
+        let key: Vec<u8> = (0..32).map(|_| rng.next() as u8).collect();
+        use base64::Engine as _;
+        let secret = format!(
+            "whsec_{}",
+            base64::engine::general_purpose::STANDARD.encode(key)
+        );
+        let shop = ShopConfig {
+            shop_id: shop_id.clone(),
+            display_name: format!("Chaos shop {i}"),
+            enabled: true,
+            trigger: Trigger::Paid,
+            webhook_secrets: vec![WebhookSecret {
+                secret: Secret::new(secret.clone()),
+                valid_until: None,
+            }],
+            economic: EconomicCredentials {
+                app_secret_token: Secret::new(token.app_secret_token.clone()),
+                agreement_grant_token: Secret::new(token.agreement_grant_token.clone()),
+            },
+            mapping: mapping.clone(),
+        };
+        shop_store
+            .put(&shop)
+            .await
+            .map_err(|e| format!("seeding shop {shop_id}: {e}"))?;
+        shops.push(ChaosShop { shop_id, secret });
+    }
+    Ok(shops)
+}
+
+/// The tasks that outlive the chaos: transfer workers and rescan run until
+/// `stop`; the killers end with the chaos.
+struct Background {
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// What the chaos phase measured.
+struct ChaosFigures {
+    counters: Arc<Counters>,
+    requests_during_chaos: usize,
+    chaos_seconds: f64,
+}
+
+struct Chaos {
+    background: Background,
+    figures: ChaosFigures,
+}
+
+/// Chaos: faults on, workers, killers and rescan started, every order's
+/// webhooks sent; the faults stay on until most orders are settled.
+async fn unleash_chaos(
+    stack: &ChaosStack,
+    config: &ChaosConfig,
+    problems: &mut Vec<String>,
+) -> Result<Chaos, String> {
     let counters = Arc::new(Counters::default());
     let chaos_on = Arc::new(AtomicBool::new(true));
     let stop = Arc::new(AtomicBool::new(false));
-    sandbox.set_faults(base_faults.clone());
+    stack.sandbox.set_faults(stack.faults.clone());
     let started = Instant::now();
 
-    // Transfer workers.
-    let event_settings = EventSourceSettings {
-        queue_url: queues.queue_url.clone(),
-        queue_arn,
-        region: "eu-west-1".into(),
-        batch_size: 10,
-        wait: Duration::from_secs(1),
-        function_timeout: config.function_timeout,
-    };
     let slots: Arc<Vec<WorkerSlot>> = Arc::new(
         (0..config.workers.max(1))
             .map(|_| WorkerSlot::default())
             .collect(),
     );
-    let mut background = Vec::new();
-    for index in 0..slots.len() {
-        let slots = slots.clone();
-        let sqs = sqs.clone();
-        let settings = event_settings.clone();
-        let transfer = transfer.clone();
-        let stop = stop.clone();
-        let counters = counters.clone();
-        background.push(tokio::spawn(async move {
-            while !stop.load(Ordering::SeqCst) {
-                let poll = {
-                    let sqs = sqs.clone();
-                    let settings = settings.clone();
-                    let transfer = transfer.clone();
-                    let slots = slots.clone();
-                    tokio::spawn(async move {
-                        let slot = &slots[index];
-                        poll_once(&sqs, &settings, |event| async {
-                            slot.busy.store(true, Ordering::SeqCst);
-                            let result = transfer::handle(&transfer, event).await;
-                            slot.busy.store(false, Ordering::SeqCst);
-                            result
-                        })
-                        .await
-                    })
-                };
-                if let Ok(mut current) = slots[index].current.lock() {
-                    *current = Some(poll.abort_handle());
-                }
-                counters.polls.fetch_add(1, Ordering::Relaxed);
-                let outcome = poll.await;
-                slots[index].busy.store(false, Ordering::SeqCst);
-                if let Ok(mut current) = slots[index].current.lock() {
-                    *current = None;
-                }
-                match outcome {
-                    // Killed: "restart" the worker (next loop round).
-                    Err(_) => {}
-                    Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(200)).await,
-                    Ok(Ok(_)) => {}
-                }
-            }
-        }));
-    }
+    let mut tasks = spawn_transfer_workers(stack, config, &slots, &stop, &counters);
+    tasks.push(spawn_random_killer(config, &slots, &chaos_on, &counters));
+    tasks.push(spawn_create_killer(
+        stack, config, &slots, &chaos_on, &counters,
+    ));
+    tasks.push(spawn_rescan_timer(stack, config, &stop));
 
-    // Random kills.
-    {
-        let slots = slots.clone();
-        let chaos_on = chaos_on.clone();
-        let counters = counters.clone();
-        let mean_ms = config.random_kill_every.as_millis().max(1) as u64;
-        let mut rng = Rng(config.seed.wrapping_mul(31));
-        background.push(tokio::spawn(async move {
-            while chaos_on.load(Ordering::SeqCst) {
-                tokio::time::sleep(Duration::from_millis(rng.below(2 * mean_ms) + 1)).await;
-                let victim = rng.below(slots.len() as u64) as usize;
-                if chaos_on.load(Ordering::SeqCst) && slots[victim].kill() {
-                    counters.random_kills.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }));
-    }
+    send_webhooks(stack, config, &counters, problems).await?;
+    keep_faults_until_settled(stack, config).await?;
+    chaos_on.store(false, Ordering::SeqCst);
+    stack.sandbox.set_faults(Faults::default());
+    let requests_during_chaos = stack.sandbox.requests().len();
+    let chaos_seconds = started.elapsed().as_secs_f64();
+    Ok(Chaos {
+        background: Background { stop, tasks },
+        figures: ChaosFigures {
+            counters,
+            requests_during_chaos,
+            chaos_seconds,
+        },
+    })
+}
 
-    // Kills right after a create, and re-arming the lost-answer fault.
-    {
-        let slots = slots.clone();
-        let chaos_on = chaos_on.clone();
-        let counters = counters.clone();
-        let sandbox = sandbox.clone();
-        let chance = config.kill_after_create_chance;
-        let lost_chance = config.lost_create_chance;
-        let base = base_faults.clone();
-        let mut rng = Rng(config.seed.wrapping_mul(77));
-        background.push(tokio::spawn(async move {
-            let mut seen: Vec<u32> = (0..shops_count)
-                .map(|i| sandbox.with_agreement(i, |a| a.next_draft).unwrap_or(0))
-                .collect();
-            let mut last_arm = Instant::now();
-            let mut arm_seed = base.seed;
-            while chaos_on.load(Ordering::SeqCst) {
-                tokio::time::sleep(Duration::from_millis(3)).await;
-                for (i, seen) in seen.iter_mut().enumerate() {
-                    let now = sandbox.with_agreement(i, |a| a.next_draft).unwrap_or(0);
-                    if now != *seen {
-                        *seen = now;
-                        if rng.chance(chance) {
-                            let killed = slots.iter().filter(|s| s.kill()).count();
-                            counters
-                                .kills_after_create
-                                .fetch_add(killed as u64, Ordering::Relaxed);
-                        }
-                    }
-                }
-                if last_arm.elapsed() >= Duration::from_millis(200) {
-                    last_arm = Instant::now();
-                    if sandbox.faults().fail_next_creates_after_commit == 0
-                        && rng.chance(lost_chance)
-                    {
-                        arm_seed = arm_seed.wrapping_add(1);
-                        let mode = match rng.below(3) {
-                            0 => FailMode::Drop,
-                            1 => FailMode::GatewayTimeout,
-                            _ => FailMode::Hold,
-                        };
-                        sandbox.set_faults(Faults {
-                            seed: arm_seed,
-                            fail_next_creates_after_commit: 1,
-                            fail_after_commit_mode: mode,
-                            ..base.clone()
-                        });
-                        counters.lost_creates_armed.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-        }));
-    }
-
-    // Rescan on a timer.
-    {
-        let rescan = rescan.clone();
-        let stop = stop.clone();
-        let every = config.rescan_every;
-        background.push(tokio::spawn(async move {
-            while !stop.load(Ordering::SeqCst) {
-                tokio::time::sleep(every).await;
-                let event = lambda_runtime::LambdaEvent::new(
-                    serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event"}),
-                    lambda_runtime::Context::default(),
-                );
-                if let Err(error) = rescan::handle(&rescan, event).await {
-                    tracing::warn!(%error, "chaos: rescan failed");
-                }
-            }
-        }));
-    }
-
-    // Webhooks: bounded concurrency over the planned orders.
-    let mut problems = Vec::new();
-    {
-        let semaphore = Arc::new(tokio::sync::Semaphore::new(
-            config.webhook_concurrency.max(1),
-        ));
-        let mut senders = tokio::task::JoinSet::new();
-        for index in 0..orders.len() {
-            let permit = semaphore
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|e| e.to_string())?;
-            let orders = orders.clone();
-            let shops = shops.clone();
-            let ingest = ingest.clone();
+/// Transfer workers: each runs one `poll_once` at a time in a task of its
+/// own that the killers may abort (a crashed Lambda), then polls again.
+fn spawn_transfer_workers(
+    stack: &ChaosStack,
+    config: &ChaosConfig,
+    slots: &Arc<Vec<WorkerSlot>>,
+    stop: &Arc<AtomicBool>,
+    counters: &Arc<Counters>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let event_settings = EventSourceSettings {
+        queue_url: stack.queues.queue_url.clone(),
+        queue_arn: stack.queues.queue_arn.clone(),
+        region: "eu-west-1".into(),
+        batch_size: 10,
+        wait: Duration::from_secs(1),
+        function_timeout: config.function_timeout,
+    };
+    (0..slots.len())
+        .map(|index| {
+            let slots = slots.clone();
+            let sqs = stack.sqs.clone();
+            let settings = event_settings.clone();
+            let transfer = stack.transfer.clone();
+            let stop = stop.clone();
             let counters = counters.clone();
-            senders.spawn(async move {
-                let _permit = permit;
-                send_order_webhooks(&ingest, &shops, &orders[index], &counters).await
-            });
-        }
-        while let Some(result) = senders.join_next().await {
-            match result {
-                Ok(Ok(())) => {}
-                Ok(Err(problem)) => problems.push(problem),
-                Err(error) => problems.push(format!("webhook sender crashed: {error}")),
+            tokio::spawn(async move {
+                while !stop.load(Ordering::SeqCst) {
+                    let poll = {
+                        let sqs = sqs.clone();
+                        let settings = settings.clone();
+                        let transfer = transfer.clone();
+                        let slots = slots.clone();
+                        tokio::spawn(async move {
+                            let slot = &slots[index];
+                            poll_once(&sqs, &settings, |event| async {
+                                slot.busy.store(true, Ordering::SeqCst);
+                                let result = transfer::handle(&transfer, event).await;
+                                slot.busy.store(false, Ordering::SeqCst);
+                                result
+                            })
+                            .await
+                        })
+                    };
+                    if let Ok(mut current) = slots[index].current.lock() {
+                        *current = Some(poll.abort_handle());
+                    }
+                    counters.polls.fetch_add(1, Ordering::Relaxed);
+                    let outcome = poll.await;
+                    slots[index].busy.store(false, Ordering::SeqCst);
+                    if let Ok(mut current) = slots[index].current.lock() {
+                        *current = None;
+                    }
+                    match outcome {
+                        // Killed: "restart" the worker (next loop round).
+                        Err(_) => {}
+                        Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(200)).await,
+                        Ok(Ok(_)) => {}
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// Random kills: every so often a random busy worker is aborted.
+fn spawn_random_killer(
+    config: &ChaosConfig,
+    slots: &Arc<Vec<WorkerSlot>>,
+    chaos_on: &Arc<AtomicBool>,
+    counters: &Arc<Counters>,
+) -> tokio::task::JoinHandle<()> {
+    let slots = slots.clone();
+    let chaos_on = chaos_on.clone();
+    let counters = counters.clone();
+    let mean_ms = config.random_kill_every.as_millis().max(1) as u64;
+    let mut rng = Rng(config.seed.wrapping_mul(31));
+    tokio::spawn(async move {
+        while chaos_on.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(rng.below(2 * mean_ms) + 1)).await;
+            let victim = rng.below(slots.len() as u64) as usize;
+            if chaos_on.load(Ordering::SeqCst) && slots[victim].kill() {
+                counters.random_kills.fetch_add(1, Ordering::Relaxed);
             }
         }
+    })
+}
+
+/// Kills right after a create, and re-arming the lost-answer fault.
+fn spawn_create_killer(
+    stack: &ChaosStack,
+    config: &ChaosConfig,
+    slots: &Arc<Vec<WorkerSlot>>,
+    chaos_on: &Arc<AtomicBool>,
+    counters: &Arc<Counters>,
+) -> tokio::task::JoinHandle<()> {
+    let slots = slots.clone();
+    let chaos_on = chaos_on.clone();
+    let counters = counters.clone();
+    let sandbox = stack.sandbox.clone();
+    let shops_count = stack.shops.len();
+    let chance = config.kill_after_create_chance;
+    let lost_chance = config.lost_create_chance;
+    let base = stack.faults.clone();
+    let mut rng = Rng(config.seed.wrapping_mul(77));
+    tokio::spawn(async move {
+        let mut seen: Vec<u32> = (0..shops_count)
+            .map(|i| sandbox.with_agreement(i, |a| a.next_draft).unwrap_or(0))
+            .collect();
+        let mut last_arm = Instant::now();
+        let mut arm_seed = base.seed;
+        while chaos_on.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            for (i, seen) in seen.iter_mut().enumerate() {
+                let now = sandbox.with_agreement(i, |a| a.next_draft).unwrap_or(0);
+                if now != *seen {
+                    *seen = now;
+                    if rng.chance(chance) {
+                        let killed = slots.iter().filter(|s| s.kill()).count();
+                        counters
+                            .kills_after_create
+                            .fetch_add(killed as u64, Ordering::Relaxed);
+                    }
+                }
+            }
+            if last_arm.elapsed() >= Duration::from_millis(200) {
+                last_arm = Instant::now();
+                if sandbox.faults().fail_next_creates_after_commit == 0 && rng.chance(lost_chance) {
+                    arm_seed = arm_seed.wrapping_add(1);
+                    let mode = match rng.below(3) {
+                        0 => FailMode::Drop,
+                        1 => FailMode::GatewayTimeout,
+                        _ => FailMode::Hold,
+                    };
+                    sandbox.set_faults(Faults {
+                        seed: arm_seed,
+                        fail_next_creates_after_commit: 1,
+                        fail_after_commit_mode: mode,
+                        ..base.clone()
+                    });
+                    counters.lost_creates_armed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    })
+}
+
+/// Rescan on a timer, until `stop`.
+fn spawn_rescan_timer(
+    stack: &ChaosStack,
+    config: &ChaosConfig,
+    stop: &Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    let rescan = stack.rescan.clone();
+    let stop = stop.clone();
+    let every = config.rescan_every;
+    tokio::spawn(async move {
+        while !stop.load(Ordering::SeqCst) {
+            tokio::time::sleep(every).await;
+            let event = lambda_runtime::LambdaEvent::new(
+                serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event"}),
+                lambda_runtime::Context::default(),
+            );
+            if let Err(error) = rescan::handle(&rescan, event).await {
+                tracing::warn!(%error, "chaos: rescan failed");
+            }
+        }
+    })
+}
+
+/// Every planned order's webhooks, with bounded concurrency; a webhook
+/// that does not get its 202 is a problem.
+async fn send_webhooks(
+    stack: &ChaosStack,
+    config: &ChaosConfig,
+    counters: &Arc<Counters>,
+    problems: &mut Vec<String>,
+) -> Result<(), String> {
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(
+        config.webhook_concurrency.max(1),
+    ));
+    let mut senders = tokio::task::JoinSet::new();
+    for index in 0..stack.orders.len() {
+        let permit = semaphore
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| e.to_string())?;
+        let orders = stack.orders.clone();
+        let shops = stack.shops.clone();
+        let ingest = stack.ingest.clone();
+        let counters = counters.clone();
+        senders.spawn(async move {
+            let _permit = permit;
+            send_order_webhooks(&ingest, &shops, &orders[index], &counters).await
+        });
     }
-    // Faults go on until most orders are settled (so most of the work
-    // happens under faults), at most `chaos_tail` after the last webhook.
-    let store = DynamoOrderStore::new(dynamodb.clone(), &orders_table);
+    while let Some(result) = senders.join_next().await {
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(problem)) => problems.push(problem),
+            Err(error) => problems.push(format!("webhook sender crashed: {error}")),
+        }
+    }
+    Ok(())
+}
+
+/// Faults go on until most orders are settled (so most of the work happens
+/// under faults), at most `chaos_tail` after the last webhook.
+async fn keep_faults_until_settled(stack: &ChaosStack, config: &ChaosConfig) -> Result<(), String> {
     let tail_started = Instant::now();
     while tail_started.elapsed() < config.chaos_tail {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let records = read_records(&store, &shops, &orders).await?;
+        let records = read_records(&stack.store, &stack.shops, &stack.orders).await?;
         let settled = records
             .values()
             .filter(|r| matches!(r.label, Label::Ok | Label::Failed))
             .count();
-        if settled as f64 >= orders.len() as f64 * config.settle_under_faults {
+        if settled as f64 >= stack.orders.len() as f64 * config.settle_under_faults {
             break;
         }
     }
-    chaos_on.store(false, Ordering::SeqCst);
-    sandbox.set_faults(Faults::default());
-    let requests_during_chaos = sandbox.requests().len();
-    let chaos_seconds = started.elapsed().as_secs_f64();
+    Ok(())
+}
 
-    // Drain: until every order is ok/failed and the queue is empty.
+/// The end state the drain leaves.
+struct Drained {
+    records: HashMap<String, OrderRecord>,
+    dead_letters: Vec<(String, String, Option<String>)>,
+    drain_seconds: f64,
+    stale_dead_letters_removed: usize,
+}
+
+/// Drain: until every order is ok or failed and the queue is empty (at
+/// most `drain_limit`), then the background stops, one last rescan runs
+/// and the dead letters are read.
+async fn drain(
+    stack: &ChaosStack,
+    config: &ChaosConfig,
+    background: Background,
+    problems: &mut Vec<String>,
+) -> Result<Drained, String> {
     let drain_started = Instant::now();
     let mut records;
     loop {
-        records = read_records(&store, &shops, &orders).await?;
+        records = read_records(&stack.store, &stack.shops, &stack.orders).await?;
         let settled = records
             .values()
             .all(|r| matches!(r.label, Label::Ok | Label::Failed));
-        let depth = queue_depth(&sqs, &queues.queue_url).await;
+        let depth = queue_depth(&stack.sqs, &stack.queues.queue_url).await;
         if settled && depth == 0 {
             break;
         }
@@ -767,11 +918,11 @@ pub async fn run(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosReport, S
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let drain_seconds = drain_started.elapsed().as_secs_f64();
-    stop.store(true, Ordering::SeqCst);
+    background.stop.store(true, Ordering::SeqCst);
     // Let workers and rescan finish the round they are in (an aborted
     // rescan sweep would leave dead letters hidden for its visibility
     // timeout); only a task stuck past that is aborted.
-    for task in background {
+    for task in background.tasks {
         let abort = task.abort_handle();
         if tokio::time::timeout(Duration::from_secs(30), task)
             .await
@@ -783,7 +934,7 @@ pub async fn run(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosReport, S
     // One more scheduled rescan, as production runs every 5 minutes: it
     // removes dead letters of orders another copy of the message completed.
     let final_rescan = rescan::handle(
-        &rescan,
+        &stack.rescan,
         lambda_runtime::LambdaEvent::new(serde_json::json!({}), lambda_runtime::Context::default()),
     )
     .await;
@@ -794,28 +945,42 @@ pub async fn run(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosReport, S
             0
         }
     };
+    let dead_letters = read_dead_letters(&stack.sqs, &stack.queues.dead_letter_queue_url).await;
+    Ok(Drained {
+        records,
+        dead_letters,
+        drain_seconds,
+        stale_dead_letters_removed,
+    })
+}
 
-    let dead_letters = read_dead_letters(&sqs, &queues.dead_letter_queue_url).await;
-    let requests = sandbox.requests();
-
+/// Report: the run's figures (the checks add theirs and the problems).
+fn figures(
+    stack: &ChaosStack,
+    chaos: &ChaosFigures,
+    drained: &Drained,
+    problems: Vec<String>,
+) -> ChaosReport {
+    let requests = stack.sandbox.requests();
+    let counters = &chaos.counters;
     let mut report = ChaosReport {
-        orders: orders.len(),
-        shops: shops_count,
-        permanent_orders: orders.iter().filter(|o| o.permanent).count(),
+        orders: stack.orders.len(),
+        shops: stack.shops.len(),
+        permanent_orders: stack.orders.iter().filter(|o| o.permanent).count(),
         webhooks_sent: counters.webhooks_sent.load(Ordering::Relaxed) as usize,
         webhook_duplicates: counters.webhook_duplicates.load(Ordering::Relaxed) as usize,
         webhooks_concurrent: counters.webhooks_concurrent.load(Ordering::Relaxed) as usize,
         webhook_retries_after_503: counters.webhook_retries.load(Ordering::Relaxed) as usize,
         economic_requests: requests.len(),
-        economic_requests_during_chaos: requests_during_chaos,
+        economic_requests_during_chaos: chaos.requests_during_chaos,
         lost_creates_armed: counters.lost_creates_armed.load(Ordering::Relaxed) as usize,
         random_kills: counters.random_kills.load(Ordering::Relaxed) as usize,
         kills_after_create: counters.kills_after_create.load(Ordering::Relaxed) as usize,
         polls: counters.polls.load(Ordering::Relaxed),
-        dead_letters: dead_letters.len(),
-        stale_dead_letters_removed,
-        chaos_seconds,
-        drain_seconds,
+        dead_letters: drained.dead_letters.len(),
+        stale_dead_letters_removed: drained.stale_dead_letters_removed,
+        chaos_seconds: chaos.chaos_seconds,
+        drain_seconds: drained.drain_seconds,
         problems,
         ..ChaosReport::default()
     };
@@ -836,15 +1001,7 @@ pub async fn run(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosReport, S
             *report.faults.entry(kind).or_default() += 1;
         }
     }
-    check(
-        &mut report,
-        &orders,
-        &shops,
-        &records,
-        &dead_letters,
-        &sandbox,
-    );
-    Ok(report)
+    report
 }
 
 /// Every product number the mapping can put on a line exists in each

@@ -5,49 +5,45 @@
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
+use bridge::logging::LogSetup;
+use clap::builder::RangedU64ValueParser;
+use clap::Parser;
 use local_stack::chaos::{run, ChaosConfig};
 use local_stack::moto::MotoServer;
 
-const USAGE: &str = "\
-usage: chaos [--orders N] [--shops K] [--seed S] [--workers W]
-  --orders N    orders to send (default 1000)
-  --shops K     shops, each with its own e-conomic agreement (default 3)
-  --seed S      seed for orders, faults and kills (default 1)
-  --workers W   concurrent transfer workers (default 4)
-";
-
-fn parse(config: &mut ChaosConfig) -> Result<(), String> {
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        if flag == "-h" || flag == "--help" {
-            return Err(String::new());
-        }
-        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let number = value
-            .parse::<u64>()
-            .map_err(|_| format!("{flag}: `{value}` is not a number"))?;
-        match flag.as_str() {
-            "--orders" => config.orders = number as usize,
-            "--shops" => config.shops = (number as usize).max(1),
-            "--seed" => config.seed = number,
-            "--workers" => config.workers = (number as usize).max(1),
-            other => return Err(format!("unknown option {other}")),
-        }
-    }
-    Ok(())
+/// The full chaos run against a moto server of its own and the in-process
+/// e-conomic sandbox; exits 1 when any end-state check fails.
+// The defaults are ChaosConfig's, so the library and the binary agree.
+#[derive(Debug, Parser)]
+#[command(name = "chaos")]
+struct Options {
+    /// Orders to send
+    #[arg(long, value_name = "N", default_value_t = ChaosConfig::default().orders)]
+    orders: usize,
+    /// Shops, each with its own e-conomic agreement
+    #[arg(long, value_name = "K", default_value_t = ChaosConfig::default().shops,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    shops: usize,
+    /// Seed for orders, faults and kills
+    #[arg(long, value_name = "S", default_value_t = ChaosConfig::default().seed)]
+    seed: u64,
+    /// Concurrent transfer workers
+    #[arg(long, value_name = "W", default_value_t = ChaosConfig::default().workers,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    workers: usize,
 }
 
 #[tokio::main]
 async fn main() {
-    local_stack::init_console_logging("error");
-    let mut config = ChaosConfig::default();
-    if let Err(message) = parse(&mut config) {
-        if !message.is_empty() {
-            eprintln!("chaos: {message}");
-        }
-        eprint!("{USAGE}");
-        std::process::exit(if message.is_empty() { 0 } else { 2 });
-    }
+    let options = Options::parse();
+    LogSetup::new("error").init();
+    let config = ChaosConfig {
+        orders: options.orders,
+        shops: options.shops,
+        seed: options.seed,
+        workers: options.workers,
+        ..ChaosConfig::default()
+    };
     let moto = match MotoServer::start(&local_stack::workspace_root(), 0) {
         Ok(moto) => moto,
         Err(error) => {
@@ -79,4 +75,38 @@ async fn main() {
     print!("{report}");
     drop(moto);
     std::process::exit(if report.problems.is_empty() { 0 } else { 1 });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn defaults_are_chaos_configs_and_the_documented_flags_parse() {
+        Options::command().debug_assert();
+        let none = Options::try_parse_from(["chaos"]).expect("no flags");
+        let config = ChaosConfig::default();
+        assert_eq!(
+            (none.orders, none.shops, none.seed, none.workers),
+            (config.orders, config.shops, config.seed, config.workers)
+        );
+        // infra/scripts/chaos.sh [--orders N] [--shops K] [--seed S] [--workers W]
+        let all = Options::try_parse_from([
+            "chaos",
+            "--orders",
+            "60",
+            "--shops",
+            "2",
+            "--seed",
+            "8",
+            "--workers",
+            "3",
+        ])
+        .expect("documented flags");
+        assert_eq!(
+            (all.orders, all.shops, all.seed, all.workers),
+            (60, 2, 8, 3)
+        );
+    }
 }

@@ -30,7 +30,10 @@ use bridge::app::ingest::IngestSettings;
 use bridge::app::transfer::TransferSettings;
 use bridge::domain::lifecycle::Label;
 use bridge::domain::shop::ShopConfig;
+use bridge::logging::LogSetup;
 use bridge::ports::{OrderStore, ShopStore};
+use clap::builder::RangedU64ValueParser;
+use clap::{Parser, ValueEnum};
 use local_stack::event_source::{poll_once, EventSourceSettings};
 use local_stack::{http_front, moto::MotoServer};
 use serde_json::Value;
@@ -39,104 +42,85 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "\
-usage: loadtest [options]
-  --scenario NAME        promotion | latency | both (default both)
-  --orders N             promotion: orders (default 500)
-  --within SECS          promotion: sent evenly within (default 10)
-  --rate N               latency: orders per second (default 5)
-  --duration SECS        latency: how long (default 30)
-  --customers N          distinct returning customers (default 100)
-  --sandbox-latency-ms N latency the sandbox adds to every call (default 50)
-  --rate-limit N         sandbox: e-conomic calls per second per agreement before 429 (default 10)
-  --client-rate-limit N  e-conomic client paces each agreement to N calls/s (0 = off, default 0)
-  --concurrency N        transfer invocations at once (template MaximumConcurrency, default 5)
-  --batch-size N         SQS batch size (template TransferBatchSize, default 5)
-  --poll-wait-ms N       long-poll wait of the event source emulation (default 1000)
-  --timeout SECS         give up waiting for a scenario after (default 240)
-";
-
-#[derive(Debug, Clone)]
+/// Promotion day and webhook-to-invoice latency through the whole local
+/// stack; prints `key=value` lines for infra/scripts/bench.sh.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "loadtest")]
 struct Options {
-    scenario: String,
+    /// Which scenario to run
+    #[arg(long, value_name = "NAME", value_enum, default_value_t = Scenario::Both)]
+    scenario: Scenario,
+    /// promotion: orders
+    #[arg(long, value_name = "N", default_value_t = 500)]
     orders: usize,
+    /// promotion: sent evenly within this many seconds
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = non_negative,
+          allow_negative_numbers = true)]
     within: f64,
+    /// latency: orders per second
+    #[arg(long, value_name = "N", default_value_t = 5.0, value_parser = positive,
+          allow_negative_numbers = true)]
     rate: f64,
+    /// latency: how long, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = non_negative,
+          allow_negative_numbers = true)]
     duration: f64,
+    /// Distinct returning customers
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     customers: usize,
+    /// Latency the sandbox adds to every call
+    #[arg(long, value_name = "N", default_value_t = 50)]
     sandbox_latency_ms: u64,
+    /// sandbox: e-conomic calls per second per agreement before 429
+    #[arg(long, value_name = "N", default_value_t = 10)]
     rate_limit: u32,
+    /// The e-conomic client paces each agreement to N calls/s (0 = off)
+    #[arg(long, value_name = "N", default_value_t = 0)]
     client_rate_limit: u32,
+    /// Transfer invocations at once (template MaximumConcurrency)
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     concurrency: usize,
+    /// SQS batch size (template TransferBatchSize)
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(i32).range(1..=10))]
     batch_size: i32,
+    /// Long-poll wait of the event source emulation
+    #[arg(long, value_name = "N", default_value_t = 1000)]
     poll_wait_ms: u64,
+    /// Give up waiting for a scenario after this many seconds
+    #[arg(long, value_name = "SECS", default_value_t = 240)]
     timeout: u64,
 }
 
-fn parse_options() -> Result<Options, String> {
-    let mut o = Options {
-        scenario: "both".into(),
-        orders: 500,
-        within: 10.0,
-        rate: 5.0,
-        duration: 30.0,
-        customers: 100,
-        sandbox_latency_ms: 50,
-        rate_limit: 10,
-        client_rate_limit: 0,
-        concurrency: 5,
-        batch_size: 5,
-        poll_wait_ms: 1000,
-        timeout: 240,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        if flag == "--help" || flag == "-h" {
-            return Err(String::new());
-        }
-        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let number = |v: &str| {
-            v.parse::<f64>()
-                .ok()
-                .filter(|n| n.is_finite() && *n >= 0.0)
-                .ok_or_else(|| format!("{flag}: `{v}` is not a number"))
-        };
-        match flag.as_str() {
-            "--scenario" => o.scenario = value,
-            "--orders" => o.orders = number(&value)? as usize,
-            "--within" => o.within = number(&value)?,
-            "--rate" => o.rate = number(&value)?.max(0.1),
-            "--duration" => o.duration = number(&value)?,
-            "--customers" => o.customers = (number(&value)? as usize).max(1),
-            "--sandbox-latency-ms" => o.sandbox_latency_ms = number(&value)? as u64,
-            "--rate-limit" => o.rate_limit = number(&value)? as u32,
-            "--client-rate-limit" => o.client_rate_limit = number(&value)? as u32,
-            "--concurrency" => o.concurrency = (number(&value)? as usize).max(1),
-            "--batch-size" => o.batch_size = (number(&value)? as i32).clamp(1, 10),
-            "--poll-wait-ms" => o.poll_wait_ms = number(&value)? as u64,
-            "--timeout" => o.timeout = number(&value)? as u64,
-            other => return Err(format!("unknown option {other}")),
-        }
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    Promotion,
+    Latency,
+    Both,
+}
+
+/// A finite number ≥ 0 (seconds).
+fn non_negative(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 => Ok(n),
+        _ => Err("not a number ≥ 0".to_owned()),
     }
-    if !matches!(o.scenario.as_str(), "promotion" | "latency" | "both") {
-        return Err(format!("unknown scenario {}", o.scenario));
+}
+
+/// A finite number > 0 (a rate).
+fn positive(text: &str) -> Result<f64, String> {
+    match non_negative(text) {
+        Ok(n) if n > 0.0 => Ok(n),
+        _ => Err("not a number > 0".to_owned()),
     }
-    Ok(o)
 }
 
 #[tokio::main]
 async fn main() {
-    local_stack::init_console_logging("error");
-    let options = match parse_options() {
-        Ok(options) => options,
-        Err(message) => {
-            if !message.is_empty() {
-                eprintln!("loadtest: {message}");
-            }
-            eprint!("{USAGE}");
-            std::process::exit(if message.is_empty() { 0 } else { 2 });
-        }
-    };
+    let options = Options::parse();
+    LogSetup::new("error").init();
     match run(&local_stack::workspace_root(), options).await {
         Ok(true) => {}
         Ok(false) => std::process::exit(1),
@@ -529,10 +513,10 @@ async fn run(root: &Path, o: Options) -> Result<bool, String> {
     );
 
     let mut all_good = true;
-    if o.scenario != "latency" {
+    if o.scenario != Scenario::Latency {
         all_good &= promotion(&stack, &o, timeout).await?;
     }
-    if o.scenario != "promotion" {
+    if o.scenario != Scenario::Promotion {
         all_good &= latency(&stack, &o, timeout).await?;
     }
     Ok(all_good)
@@ -650,4 +634,45 @@ async fn latency(stack: &Arc<Stack>, o: &Options, timeout: Duration) -> Result<b
         eprintln!("latency: FAILED (not every order ok)");
     }
     Ok(good)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn defaults_and_the_documented_command_lines() {
+        Options::command().debug_assert();
+        let o = Options::try_parse_from(["loadtest"]).expect("no flags");
+        assert_eq!(o.scenario, Scenario::Both);
+        assert_eq!(
+            (o.orders, o.within, o.rate, o.duration, o.customers),
+            (500, 10.0, 5.0, 30.0, 100)
+        );
+        assert_eq!(
+            (o.sandbox_latency_ms, o.rate_limit, o.client_rate_limit),
+            (50, 10, 0)
+        );
+        assert_eq!(
+            (o.concurrency, o.batch_size, o.poll_wait_ms, o.timeout),
+            (5, 5, 1000, 240)
+        );
+        // The README's performance table and infra/scripts/bench.sh.
+        let paced = Options::try_parse_from([
+            "loadtest",
+            "--scenario",
+            "promotion",
+            "--client-rate-limit",
+            "10",
+        ])
+        .expect("promotion, paced");
+        assert_eq!(
+            (paced.scenario, paced.client_rate_limit),
+            (Scenario::Promotion, 10)
+        );
+        let latency =
+            Options::try_parse_from(["loadtest", "--scenario", "latency"]).expect("latency");
+        assert_eq!(latency.scenario, Scenario::Latency);
+    }
 }
