@@ -562,6 +562,35 @@ async fn filters_escape_and_paging_follows_next_page() {
         .is_some());
 }
 
+/// Product numbers holding the characters e-conomic codes as `_N_` (and
+/// `_` next to digits, where codes overlap) are found by the client.
+#[tokio::test]
+async fn products_with_coded_characters_in_their_numbers_are_found() {
+    let sb = sandbox().await;
+    let a = api(&client(&sb, Duration::from_secs(5)));
+    let numbers = ["a_1_b", "_10_", "X/Y.Z 50%+#?", "æble_8_"];
+    sb.with_agreement(0, |data| {
+        for n in numbers {
+            data.products.insert(
+                n.to_owned(),
+                economic_sandbox::data::ProductRecord {
+                    product_number: n.to_owned(),
+                    name: "coded".into(),
+                    vat_exempt: false,
+                },
+            );
+        }
+    });
+    for n in numbers {
+        let found = a.get_product(n, deadline(5)).await.expect("lookup");
+        assert_eq!(
+            found.map(|p| p.product_number).as_deref(),
+            Some(n),
+            "product {n:?}"
+        );
+    }
+}
+
 #[test]
 fn serialised_bodies_satisfy_the_contract_schemas() {
     let drafts = Schema::parse(DRAFT_SCHEMA).expect("schema");
