@@ -591,6 +591,68 @@ async fn products_with_coded_characters_in_their_numbers_are_found() {
     }
 }
 
+/// A body the contract schema refuses gets e-conomic's 400: annotated
+/// errors that mirror the request's shape and name each property.
+#[tokio::test]
+async fn schema_violations_are_answered_with_annotated_errors() {
+    let sb = sandbox().await;
+    let mut body = serde_json::to_value(draft(1, 19)).expect("json");
+    body["recipient"]["name"] = serde_json::json!("x".repeat(251));
+    body["lines"][1]["quantity"] = serde_json::json!("2");
+    body["notes"] = serde_json::json!({"heading": null});
+    body.as_object_mut().expect("object").remove("layout");
+    let response = reqwest::Client::new()
+        .post(format!("{}/invoices/drafts", sb.base_url()))
+        .header(
+            "X-AppSecretToken",
+            economic_sandbox::DEFAULT_APP_SECRET_TOKEN,
+        )
+        .header(
+            "X-AgreementGrantToken",
+            economic_sandbox::DEFAULT_AGREEMENT_GRANT_TOKEN,
+        )
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("sandbox answers");
+    assert_eq!(response.status().as_u16(), 400);
+    let answer: serde_json::Value =
+        serde_json::from_str(&response.text().await.expect("body")).expect("JSON");
+    let errors = &answer["errors"];
+    let first = |at: &serde_json::Value| {
+        (
+            at["errors"][0]["errorCode"].clone(),
+            at["errors"][0]["message"].clone(),
+        )
+    };
+    assert_eq!(
+        first(&errors["recipient"]["name"]),
+        (
+            "E04300".into(),
+            "name is too long; the maximum length is 250.".into()
+        ),
+        "{answer:#}"
+    );
+    assert_eq!(errors["lines"][0]["arrayIndex"], 1, "{answer:#}");
+    assert_eq!(
+        first(&errors["lines"][0]["quantity"]).1,
+        "quantity must be of type number.",
+        "{answer:#}"
+    );
+    assert_eq!(
+        first(&errors["notes"]["heading"]).1,
+        "heading cannot be null; omit the property instead.",
+        "{answer:#}"
+    );
+    assert_eq!(
+        first(&errors["layout"]).1,
+        "Property layout is required.",
+        "{answer:#}"
+    );
+    assert!(sb.drafts(0).is_empty());
+}
+
 #[test]
 fn serialised_bodies_satisfy_the_contract_schemas() {
     let drafts = Schema::parse(DRAFT_SCHEMA).expect("schema");
