@@ -1,11 +1,9 @@
 //! Every `bridgectl` subcommand, run as the real binary against moto
 //! server (and the in-process e-conomic sandbox / ingest over HTTP).
 
-mod common;
-
+use crate::common::*;
 use bridge::store::{HistoryEntry, IngestWrite, Label, PushResult};
 use bridge::webhook::{sign, verify, SignatureHeaders};
-use common::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 use time::OffsetDateTime;
