@@ -15,7 +15,12 @@
 //! non-negative integer 400. `PUT /_sandbox/faults` refuses unknown fields
 //! with 400.
 
+use crate::answer::{answer, no_content, Answer};
+use crate::data::{AgreementData, ProductRecord, VatZoneRule};
+use crate::{seed_state, Shared};
+use hyper::Method;
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 /// What to do to a request chosen to fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,5 +87,141 @@ impl Default for Faults {
             fail_request_mode: FailMode::ServerError,
             fail_next_bookings_after_commit: 0,
         }
+    }
+}
+
+/// Answers one `/_sandbox/...` request (`rest` is the path after the
+/// prefix); control requests bypass faults, auth and the request log.
+pub(crate) fn handle_request(shared: &Shared, method: &Method, rest: &str, body: &[u8]) -> Answer {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let bad = |m: String| answer(400, json!({"message": m}));
+    // The agreements a PUT applies to: `agreement` (an index) or all.
+    let agreements_of = |s: &crate::State, v: &Option<Value>| -> Result<Vec<usize>, Answer> {
+        let given = v.as_ref().and_then(|v| v.get("agreement"));
+        let Some(given) = given.filter(|g| !g.is_null()) else {
+            return Ok((0..s.agreements.len()).collect());
+        };
+        let count = s.agreements.len();
+        match given.as_u64() {
+            Some(index) if index < count as u64 => Ok(vec![index as usize]),
+            Some(index) => Err(answer(
+                404,
+                json!({"message": format!(
+                    "agreement {index} does not exist: the sandbox has {count} agreement(s), \
+                     indexes 0 to {}", count.saturating_sub(1)
+                )}),
+            )),
+            None => Err(bad(format!(
+                "agreement: expected the agreement's index (a non-negative integer), got {given}"
+            ))),
+        }
+    };
+    let mut s = shared.lock();
+    match (method.as_str(), rest.trim_end_matches('/')) {
+        ("GET", "faults") => answer(200, serde_json::to_value(&s.faults).unwrap_or(Value::Null)),
+        ("PUT", "faults") | ("POST", "faults") => {
+            match serde_json::from_slice::<crate::Faults>(body) {
+                Ok(f) => {
+                    s.rng = seed_state(f.seed);
+                    s.faults = f;
+                    answer(200, serde_json::to_value(&s.faults).unwrap_or(Value::Null))
+                }
+                Err(e) => bad(format!("faults: {e}")),
+            }
+        }
+        ("POST", "reset") => {
+            for a in s.agreements.iter_mut() {
+                *a = AgreementData::seeded();
+            }
+            s.log.clear();
+            s.seq = 0;
+            no_content()
+        }
+        ("GET", "requests") => answer(200, serde_json::to_value(&s.log).unwrap_or(Value::Null)),
+        ("DELETE", "requests") => {
+            s.log.clear();
+            no_content()
+        }
+        ("GET", "state") => {
+            let list: Vec<Value> = s
+                .agreements
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    json!({
+                        "agreement": i,
+                        "draftCount": a.drafts.len(),
+                        "bookedCount": a.booked.len(),
+                        "customerCount": a.customers.len(),
+                        "drafts": a.drafts.values().map(|d| json!({
+                            "draftInvoiceNumber": d.draft_invoice_number, "customerNumber": d.customer_number,
+                            "reference": d.reference, "netAmount": d.net_amount.to_string(),
+                            "vatAmount": d.vat_amount.to_string(), "grossAmount": d.gross_amount.to_string()})).collect::<Vec<_>>(),
+                        "booked": a.booked.values().map(|d| json!({
+                            "bookedInvoiceNumber": d.booked_invoice_number, "fromDraft": d.from_draft,
+                            "customerNumber": d.customer_number, "reference": d.reference,
+                            "netAmount": d.net_amount.to_string(), "vatAmount": d.vat_amount.to_string(),
+                            "grossAmount": d.gross_amount.to_string()})).collect::<Vec<_>>(),
+                        "customers": a.customers.values().cloned().collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            answer(
+                200,
+                json!({"agreements": list, "requestCount": s.log.len()}),
+            )
+        }
+        ("PUT", "vat-zones") => match serde_json::from_slice::<VatZoneRule>(body) {
+            Ok(rule) => match agreements_of(&s, &parsed) {
+                Ok(indexes) => {
+                    for i in indexes {
+                        if let Some(a) = s.agreements.get_mut(i) {
+                            a.vat_zones.insert(rule.vat_zone_number, rule.clone());
+                        }
+                    }
+                    no_content()
+                }
+                Err(refused) => refused,
+            },
+            Err(e) => bad(format!("vat zone: {e}")),
+        },
+        ("PUT", "products") => match serde_json::from_slice::<ProductRecord>(body) {
+            Ok(p) => match agreements_of(&s, &parsed) {
+                Ok(indexes) => {
+                    for i in indexes {
+                        if let Some(a) = s.agreements.get_mut(i) {
+                            a.products.insert(p.product_number.clone(), p.clone());
+                        }
+                    }
+                    no_content()
+                }
+                Err(refused) => refused,
+            },
+            Err(e) => bad(format!("product: {e}")),
+        },
+        ("PUT", "settings") => {
+            let accept = parsed
+                .as_ref()
+                .and_then(|v| v.get("acceptUnknownProducts"))
+                .and_then(Value::as_bool);
+            match accept {
+                Some(accept) => match agreements_of(&s, &parsed) {
+                    Ok(indexes) => {
+                        for i in indexes {
+                            if let Some(a) = s.agreements.get_mut(i) {
+                                a.accept_unknown_products = accept;
+                            }
+                        }
+                        no_content()
+                    }
+                    Err(refused) => refused,
+                },
+                None => bad("settings: expected {\"acceptUnknownProducts\": bool}".into()),
+            }
+        }
+        _ => answer(
+            404,
+            json!({"message": format!("unknown control endpoint {method} /_sandbox/{rest}")}),
+        ),
     }
 }

@@ -12,11 +12,15 @@
 //! Control endpoints live under `/_sandbox/` (see [`control`]); the same
 //! operations are methods on [`SandboxHandle`] for in-process tests.
 
+mod answer;
 pub mod control;
 pub mod data;
-mod http;
+mod drafts;
+mod routes;
 pub mod schema;
 pub mod totals;
+mod transport;
+mod url_decoding;
 
 pub use control::{FailMode, Faults};
 pub use data::{AgreementData, BookedRecord, DraftRecord, VatZoneRule};
@@ -148,7 +152,7 @@ pub async fn start(config: SandboxConfig) -> std::io::Result<SandboxHandle> {
     });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
     let addr = listener.local_addr()?;
-    let task = tokio::spawn(http::serve(listener, shared.clone()));
+    let task = tokio::spawn(transport::serve(listener, shared.clone()));
     Ok(SandboxHandle { addr, shared, task })
 }
 

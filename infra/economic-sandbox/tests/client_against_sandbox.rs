@@ -563,6 +563,97 @@ async fn filters_escape_and_paging_follows_next_page() {
         .is_some());
 }
 
+/// Product numbers holding the characters e-conomic codes as `_N_` (and
+/// `_` next to digits, where codes overlap) are found by the client.
+#[tokio::test]
+async fn products_with_coded_characters_in_their_numbers_are_found() {
+    let sb = sandbox().await;
+    let a = api(&client(&sb, Duration::from_secs(5)));
+    let numbers = ["a_1_b", "_10_", "X/Y.Z 50%+#?", "æble_8_"];
+    sb.with_agreement(0, |data| {
+        for n in numbers {
+            data.products.insert(
+                n.to_owned(),
+                economic_sandbox::data::ProductRecord {
+                    product_number: n.to_owned(),
+                    name: "coded".into(),
+                    vat_exempt: false,
+                },
+            );
+        }
+    });
+    for n in numbers {
+        let found = a.get_product(n, deadline(5)).await.expect("lookup");
+        assert_eq!(
+            found.map(|p| p.product_number).as_deref(),
+            Some(n),
+            "product {n:?}"
+        );
+    }
+}
+
+/// A body the contract schema refuses gets e-conomic's 400: annotated
+/// errors that mirror the request's shape and name each property.
+#[tokio::test]
+async fn schema_violations_are_answered_with_annotated_errors() {
+    let sb = sandbox().await;
+    let mut body = serde_json::to_value(draft(1, 19)).expect("json");
+    body["recipient"]["name"] = serde_json::json!("x".repeat(251));
+    body["lines"][1]["quantity"] = serde_json::json!("2");
+    body["notes"] = serde_json::json!({"heading": null});
+    body.as_object_mut().expect("object").remove("layout");
+    let response = reqwest::Client::new()
+        .post(format!("{}/invoices/drafts", sb.base_url()))
+        .header(
+            "X-AppSecretToken",
+            economic_sandbox::DEFAULT_APP_SECRET_TOKEN,
+        )
+        .header(
+            "X-AgreementGrantToken",
+            economic_sandbox::DEFAULT_AGREEMENT_GRANT_TOKEN,
+        )
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("sandbox answers");
+    assert_eq!(response.status().as_u16(), 400);
+    let answer: serde_json::Value =
+        serde_json::from_str(&response.text().await.expect("body")).expect("JSON");
+    let errors = &answer["errors"];
+    let first = |at: &serde_json::Value| {
+        (
+            at["errors"][0]["errorCode"].clone(),
+            at["errors"][0]["message"].clone(),
+        )
+    };
+    assert_eq!(
+        first(&errors["recipient"]["name"]),
+        (
+            "E04300".into(),
+            "name is too long; the maximum length is 250.".into()
+        ),
+        "{answer:#}"
+    );
+    assert_eq!(errors["lines"][0]["arrayIndex"], 1, "{answer:#}");
+    assert_eq!(
+        first(&errors["lines"][0]["quantity"]).1,
+        "quantity must be of type number.",
+        "{answer:#}"
+    );
+    assert_eq!(
+        first(&errors["notes"]["heading"]).1,
+        "heading cannot be null; omit the property instead.",
+        "{answer:#}"
+    );
+    assert_eq!(
+        first(&errors["layout"]).1,
+        "Property layout is required.",
+        "{answer:#}"
+    );
+    assert!(sb.drafts(0).is_empty());
+}
+
 #[test]
 fn serialised_bodies_satisfy_the_contract_schemas() {
     let drafts = Schema::parse(DRAFT_SCHEMA).expect("schema");

@@ -1,7 +1,6 @@
-//! Shared test setup: moto server with the bridge's tables and queues, and
-//! a way to run the real `bridgectl` binary against it.
-
-#![allow(dead_code)]
+//! Shared test setup: one moto server per test binary, tables and queues
+//! of the bridge per test, and a way to run the real `bridgectl` binary
+//! against them.
 
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::{Credentials, Region};
@@ -11,13 +10,15 @@ use bridge::ports::ShopStore;
 use local_stack::moto::MotoServer;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 pub const SECRET: &str = "whsec_dGVzdC1zZWNyZXQtb2YtdGhpcnR5LXR3by1ieXRlcyE=";
 pub const APP_TOKEN: &str = "sandbox-app-secret";
 pub const GRANT_TOKEN: &str = "sandbox-grant";
 
 pub struct Stack {
-    pub moto: MotoServer,
+    pub moto: &'static MotoServer,
     pub sdk: aws_config::SdkConfig,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
@@ -33,8 +34,24 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The binary's moto server, started on first use (its watchdog stops it
+/// when the binary exits; statics are never dropped).
+fn moto() -> &'static MotoServer {
+    static MOTO: OnceLock<Result<MotoServer, String>> = OnceLock::new();
+    // The error is kept too, so the other tests fail at once instead of
+    // each waiting for a server that cannot start.
+    match MOTO.get_or_init(|| MotoServer::start(&workspace_root(), 0).map_err(|e| e.to_string())) {
+        Ok(moto) => moto,
+        Err(e) => panic!("moto server starts: {e}"),
+    }
+}
+
+/// Tables, queues and a working directory for one test, named after
+/// `name` plus a number unique in this binary (the tests share moto).
 pub async fn stack(name: &str) -> Stack {
-    let moto = MotoServer::start(&workspace_root(), 0).expect("moto server starts");
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = format!("{name}-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    let moto = moto();
     let sdk = aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(moto.endpoint_url())
         .region(Region::new("us-east-1"))

@@ -2,13 +2,11 @@
 //! credentials from `.local/stack.env`; forgetting the target says what to
 //! pass before anything asks for AWS credentials.
 
-mod common;
-
+use crate::common::*;
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use bridge::adapters::dynamodb::provision;
 use bridge::ports::ShopStore;
-use common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 

@@ -1,12 +1,10 @@
 //! Every `bridgectl` subcommand, run as the real binary against moto
 //! server (and the in-process e-conomic sandbox / ingest over HTTP).
 
-mod common;
-
+use crate::common::*;
 use bridge::domain::lifecycle::{HistoryEntry, IngestWrite, Label, LeaseOwner, PushOutcome};
 use bridge::domain::webhook::{sign, verify, SignatureHeaders};
 use bridge::ports::{Claim, OrderStore, ShopStore, TransferQueue};
-use common::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 use time::OffsetDateTime;

@@ -1,0 +1,278 @@
+//! The e-conomic API the sandbox serves: reference-data collections with
+//! `$eq` filters and paging, products, customers, and the invoice
+//! endpoints (their rules are in [`crate::drafts`]).
+
+use crate::answer::{
+    answer, error_answer, key, no_content, not_found, ref_err, schema_errors, validation_error,
+    Answer, FieldErr,
+};
+use crate::data::AgreementData;
+use crate::drafts::{book_draft, create_draft};
+use crate::url_decoding::{decode_resource_id, query_param};
+use crate::Shared;
+use hyper::Method;
+use serde_json::{json, Value};
+
+/// Self links point at the real API, as e-conomic's own answers do.
+pub(crate) const BASE: &str = "https://restapi.e-conomic.com";
+
+pub(crate) fn u32_at(v: &Value, pointer: &str) -> Option<u32> {
+    v.pointer(pointer)
+        .and_then(Value::as_u64)
+        .and_then(|n| u32::try_from(n).ok())
+}
+
+/// Applies `filter` (one `field$eq:value` predicate) and paging.
+fn collection(
+    seq: u64,
+    path: &str,
+    query: Option<&str>,
+    items: Vec<Value>,
+    filterable: &[&str],
+) -> Answer {
+    let mut items = items;
+    if let Some(filter) = query_param(query, "filter") {
+        let Some((field, value)) = filter.split_once("$eq:") else {
+            return error_answer(
+                seq,
+                400,
+                "The filter could not be parsed.",
+                "The sandbox supports one field$eq:value predicate.",
+                None,
+            );
+        };
+        if !filterable.contains(&field) {
+            return error_answer(
+                seq,
+                400,
+                &format!("Filtering on the property {field} is not allowed."),
+                "See the collection's schema for filterable properties.",
+                None,
+            );
+        }
+        let wanted =
+            bridge::adapters::economic::filter::unescape_filter_value(value).to_lowercase();
+        let pointer = format!("/{}", field.replace('.', "/"));
+        items.retain(|item| match item.pointer(&pointer) {
+            Some(Value::String(s)) => s.to_lowercase() == wanted,
+            Some(Value::Number(n)) => n.to_string() == wanted,
+            _ => false,
+        });
+    }
+    let page_size = query_param(query, "pagesize")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(20)
+        .clamp(1, 1000);
+    let skip = query_param(query, "skippages")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(0);
+    let total = items.len();
+    let page: Vec<Value> = items
+        .into_iter()
+        .skip(skip * page_size)
+        .take(page_size)
+        .collect();
+    let link = |n: usize| format!("{BASE}{path}?skippages={n}&pagesize={page_size}");
+    let last = if total == 0 {
+        0
+    } else {
+        (total - 1) / page_size
+    };
+    let mut pagination = json!({
+        "skipPages": skip,
+        "pageSize": page_size,
+        "maxPageSizeAllowed": 1000,
+        "results": total,
+        "resultsWithoutFilter": total,
+        "firstPage": link(0),
+        "lastPage": link(last),
+    });
+    if skip < last {
+        pagination["nextPage"] = json!(link(skip + 1));
+    }
+    answer(
+        200,
+        json!({"collection": page, "pagination": pagination, "self": format!("{BASE}{path}")}),
+    )
+}
+
+pub(crate) fn api(
+    shared: &Shared,
+    a: &mut AgreementData,
+    seq: u64,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    body: &[u8],
+) -> Answer {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let parse_body = || serde_json::from_slice::<Value>(body);
+    match (method.as_str(), segments.as_slice()) {
+        ("GET", ["vat-zones"]) => collection(seq, path, query, a.vat_zones_json(), &["name"]),
+        ("GET", ["layouts"]) => collection(seq, path, query, a.layouts_json(), &["name"]),
+        ("GET", ["payment-terms"]) => {
+            collection(seq, path, query, a.payment_terms_json(), &["name"])
+        }
+        ("GET", ["customer-groups"]) => {
+            collection(seq, path, query, a.customer_groups_json(), &["name"])
+        }
+        ("GET", ["units"]) => collection(seq, path, query, a.units_json(), &["name"]),
+        ("GET", ["products"]) => {
+            let items = a.products.values().map(|p| a.product_json(p)).collect();
+            collection(seq, path, query, items, &["productNumber", "name"])
+        }
+        ("GET", ["products", id]) => {
+            let number = decode_resource_id(id);
+            match a.products.get(&number) {
+                Some(p) => answer(200, a.product_json(p)),
+                None => not_found(seq, "Product"),
+            }
+        }
+        ("GET", ["customers"]) => {
+            let items = a.customers.values().cloned().collect();
+            collection(
+                seq,
+                path,
+                query,
+                items,
+                &[
+                    "email",
+                    "name",
+                    "customerNumber",
+                    "corporateIdentificationNumber",
+                ],
+            )
+        }
+        ("GET", ["customers", n]) => {
+            match n.parse::<u32>().ok().and_then(|n| a.customers.get(&n)) {
+                Some(c) => answer(200, c.clone()),
+                None => not_found(seq, "Customer"),
+            }
+        }
+        ("POST", ["customers"]) | ("PUT", ["customers", _]) => {
+            let Ok(doc) = parse_body() else {
+                return error_answer(
+                    seq,
+                    400,
+                    "The request body is not valid JSON.",
+                    "Send a JSON document.",
+                    None,
+                );
+            };
+            let put_number = match segments.as_slice() {
+                [_, n] => match n.parse::<u32>() {
+                    Ok(n) if a.customers.contains_key(&n) => Some(n),
+                    _ => return not_found(seq, "Customer"),
+                },
+                _ => None,
+            };
+            let mut errors = schema_errors(shared.schemas.customer.validate(&doc));
+            if errors.is_empty() {
+                check_customer_refs(a, &doc, &mut errors);
+            }
+            let number = match (put_number, u32_at(&doc, "/customerNumber")) {
+                (Some(n), _) => n,
+                (None, Some(n)) if a.customers.contains_key(&n) => {
+                    errors.push(FieldErr {
+                        path: vec![key("customerNumber")],
+                        code: "E06010",
+                        message: "Customer number is already in use.".into(),
+                        value: Some(json!(n)),
+                    });
+                    n
+                }
+                (None, Some(n)) => n,
+                (None, None) => a.next_customer_number(),
+            };
+            if !errors.is_empty() {
+                return validation_error(seq, &errors);
+            }
+            let mut stored = doc;
+            stored["customerNumber"] = json!(number);
+            stored["self"] = json!(format!("{BASE}/customers/{number}"));
+            stored["lastUpdated"] = json!("2024-01-01T00:00:00Z");
+            a.customers.insert(number, stored.clone());
+            answer(if put_number.is_some() { 200 } else { 201 }, stored)
+        }
+        ("POST", ["invoices", "drafts"]) => create_draft(shared, a, seq, body),
+        ("GET", ["invoices", "drafts"]) => {
+            let items = a.drafts.values().map(|d| d.document.clone()).collect();
+            collection(
+                seq,
+                path,
+                query,
+                items,
+                &["references.other", "customer.customerNumber", "date"],
+            )
+        }
+        ("GET", ["invoices", "drafts", n]) => {
+            match n.parse::<u32>().ok().and_then(|n| a.drafts.get(&n)) {
+                Some(d) => answer(200, d.document.clone()),
+                None => not_found(seq, "Draft invoice"),
+            }
+        }
+        ("DELETE", ["invoices", "drafts", n]) => {
+            match n.parse::<u32>().ok().and_then(|n| a.drafts.remove(&n)) {
+                Some(_) => no_content(),
+                None => not_found(seq, "Draft invoice"),
+            }
+        }
+        ("POST", ["invoices", "booked"]) => book_draft(shared, a, seq, body),
+        ("GET", ["invoices", "booked"]) => {
+            let items = a.booked.values().map(|d| d.document.clone()).collect();
+            collection(
+                seq,
+                path,
+                query,
+                items,
+                &["references.other", "customer.customerNumber", "date"],
+            )
+        }
+        ("GET", ["invoices", "booked", n]) => {
+            match n.parse::<u32>().ok().and_then(|n| a.booked.get(&n)) {
+                Some(d) => answer(200, d.document.clone()),
+                None => not_found(seq, "Booked invoice"),
+            }
+        }
+        (_, [first, ..]) if ["invoices"].contains(first) => error_answer(
+            seq,
+            405,
+            "Method not allowed.",
+            "This endpoint does not support the method.",
+            None,
+        ),
+        _ => not_found(seq, "Resource"),
+    }
+}
+
+pub(crate) fn check_customer_refs(a: &AgreementData, doc: &Value, errors: &mut Vec<FieldErr>) {
+    if let Some(c) = doc.get("currency").and_then(Value::as_str) {
+        if !a.currencies.iter().any(|x| x == c) {
+            errors.push(ref_err(vec![key("currency")], "currency", json!(c)));
+        }
+    }
+    if let Some(n) = u32_at(doc, "/customerGroup/customerGroupNumber") {
+        if !a.customer_groups.contains_key(&n) {
+            errors.push(ref_err(
+                vec![key("customerGroup")],
+                "customerGroup",
+                json!(n),
+            ));
+        }
+    }
+    if let Some(n) = u32_at(doc, "/paymentTerms/paymentTermsNumber") {
+        if !a.payment_terms.contains_key(&n) {
+            errors.push(ref_err(vec![key("paymentTerms")], "paymentTerms", json!(n)));
+        }
+    }
+    if let Some(n) = u32_at(doc, "/vatZone/vatZoneNumber") {
+        if !a.vat_zones.contains_key(&n) {
+            errors.push(ref_err(vec![key("vatZone")], "vatZone", json!(n)));
+        }
+    }
+    if let Some(n) = u32_at(doc, "/layout/layoutNumber") {
+        if !a.layouts.contains_key(&n) {
+            errors.push(ref_err(vec![key("layout")], "layout", json!(n)));
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! The HTTP side: accepting connections, then per request the fault
+//! injection (latency, scripted and random failures, rate limit, answers
+//! lost after a commit), authentication by token headers and the request
+//! log; the API itself is in [`crate::routes`].
+
+use crate::answer::{error_answer, Answer, Commit};
+use crate::control::FailMode;
+use crate::{LoggedRequest, Shared};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+type Resp = Response<Full<Bytes>>;
+
+/// Returned by the service to make hyper close the connection unanswered.
+#[derive(Debug)]
+struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by fault injection")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+pub(crate) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| handle(shared.clone(), req));
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+fn respond(a: &Answer) -> Resp {
+    let mut builder = Response::builder()
+        .status(StatusCode::from_u16(a.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    if let Some(secs) = a.retry_after {
+        builder = builder.header("Retry-After", secs.to_string());
+    }
+    let body = match &a.body {
+        Some(v) => {
+            builder = builder.header("Content-Type", "application/json; charset=utf-8");
+            Bytes::from(v.to_string())
+        }
+        None => Bytes::new(),
+    };
+    builder
+        .body(Full::new(body))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+fn rand_unit(state: &mut u64) -> f64 {
+    // xorshift64*
+    let mut x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+enum Injected {
+    None,
+    Fail(FailMode),
+}
+
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, DropConnection> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let app = header("x-appsecrettoken");
+    let grant = header("x-agreementgranttoken");
+    let body = match req.into_body().collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return Err(DropConnection),
+    };
+
+    if let Some(rest) = path.strip_prefix("/_sandbox/") {
+        return Ok(respond(&crate::control::handle_request(
+            &shared, &method, rest, &body,
+        )));
+    }
+
+    let (seq, latency, hold_ms) = {
+        let mut s = shared.lock();
+        s.seq += 1;
+        (s.seq, s.faults.latency_ms, s.faults.hold_ms)
+    };
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+
+    // Auth, rate limit and injected faults, decided under one lock.
+    let (agreement, injected, retry_after) = {
+        let mut s = shared.lock();
+        let agreement = s.tokens.iter().position(|t| {
+            Some(&t.app_secret_token) == app.as_ref()
+                && Some(&t.agreement_grant_token) == grant.as_ref()
+        });
+        let retry_after = s.faults.retry_after_seconds;
+        let mut injected = Injected::None;
+        if let Some(n) = s.faults.fail_request_number {
+            if n <= 1 {
+                s.faults.fail_request_number = None;
+                injected = Injected::Fail(s.faults.fail_request_mode);
+            } else {
+                s.faults.fail_request_number = Some(n - 1);
+            }
+        }
+        if matches!(injected, Injected::None) {
+            let f = s.faults.clone();
+            let mut rng = s.rng;
+            let draw = rand_unit(&mut rng);
+            s.rng = rng;
+            let mut edge = 0.0;
+            for (rate, mode) in [
+                (f.rate_429, FailMode::TooManyRequests),
+                (f.rate_500, FailMode::ServerError),
+                (f.rate_timeout, FailMode::Hold),
+                (f.rate_drop, FailMode::Drop),
+            ] {
+                edge += rate;
+                if draw < edge {
+                    injected = Injected::Fail(mode);
+                    break;
+                }
+            }
+        }
+        if let (true, Some(index), limit) = (
+            matches!(injected, Injected::None),
+            agreement,
+            s.faults.rate_limit_per_second,
+        ) {
+            if limit > 0 {
+                let now = Instant::now();
+                let window = &mut s.window[index];
+                if now.duration_since(window.0) >= Duration::from_secs(1) {
+                    *window = (now, 0);
+                }
+                window.1 += 1;
+                if window.1 > limit {
+                    injected = Injected::Fail(FailMode::TooManyRequests);
+                }
+            }
+        }
+        (agreement, injected, retry_after)
+    };
+
+    let log = |status: u16, outcome: &str, logged_body: Option<Value>| {
+        let mut s = shared.lock();
+        let entry = LoggedRequest {
+            seq,
+            method: method.to_string(),
+            path: path.clone(),
+            query: query.clone(),
+            agreement,
+            status,
+            outcome: outcome.to_string(),
+            body: logged_body,
+        };
+        s.log.push(entry);
+    };
+    let request_json: Option<Value> = serde_json::from_slice(&body).ok();
+
+    if let Injected::Fail(mode) = injected {
+        return fail(
+            mode,
+            seq,
+            retry_after,
+            hold_ms,
+            "injected",
+            &log,
+            request_json,
+        )
+        .await;
+    }
+
+    let Some(agreement_index) = agreement else {
+        let a = error_answer(
+            seq,
+            401,
+            "The request could not be authenticated.",
+            "Send valid X-AppSecretToken and X-AgreementGrantToken headers.",
+            None,
+        );
+        log(401, "answered", request_json);
+        return Ok(respond(&a));
+    };
+
+    let a = {
+        let mut s = shared.lock();
+        let data = &mut s.agreements[agreement_index];
+        crate::routes::api(&shared, data, seq, &method, &path, query.as_deref(), &body)
+    };
+
+    if let Some(commit) = a.committed {
+        let lose = {
+            let mut s = shared.lock();
+            let mode = s.faults.fail_after_commit_mode;
+            let counter = match commit {
+                Commit::Draft => &mut s.faults.fail_next_creates_after_commit,
+                Commit::Booking => &mut s.faults.fail_next_bookings_after_commit,
+            };
+            if *counter > 0 {
+                *counter -= 1;
+                Some(mode)
+            } else {
+                None
+            }
+        };
+        if let Some(mode) = lose {
+            return fail(
+                mode,
+                seq,
+                retry_after,
+                hold_ms,
+                "committed-then",
+                &log,
+                request_json,
+            )
+            .await;
+        }
+    }
+    log(a.status, "answered", request_json);
+    Ok(respond(&a))
+}
+
+async fn fail(
+    mode: FailMode,
+    seq: u64,
+    retry_after: u64,
+    hold_ms: u64,
+    prefix: &str,
+    log: &impl Fn(u16, &str, Option<Value>),
+    request_json: Option<Value>,
+) -> Result<Resp, DropConnection> {
+    let (status, name) = match mode {
+        FailMode::Drop => (0, "dropped"),
+        FailMode::Hold => (0, "held"),
+        FailMode::GatewayTimeout => (504, "504"),
+        FailMode::ServerError => (500, "500"),
+        FailMode::TooManyRequests => (429, "429"),
+    };
+    log(status, &format!("{prefix}-{name}"), request_json);
+    match mode {
+        FailMode::Drop => Err(DropConnection),
+        FailMode::Hold => {
+            tokio::time::sleep(Duration::from_millis(hold_ms)).await;
+            Err(DropConnection)
+        }
+        FailMode::GatewayTimeout => Ok(respond(&error_answer(
+            seq,
+            504,
+            "Gateway Timeout",
+            "The request timed out; its effect is unknown.",
+            None,
+        ))),
+        FailMode::ServerError => Ok(respond(&error_answer(
+            seq,
+            500,
+            "An unexpected error occurred.",
+            "Try again or contact support with the log id.",
+            None,
+        ))),
+        FailMode::TooManyRequests => {
+            let mut a = error_answer(
+                seq,
+                429,
+                "Too many requests.",
+                "Slow down and retry after the time in the Retry-After header.",
+                None,
+            );
+            a.retry_after = Some(retry_after);
+            Ok(respond(&a))
+        }
+    }
+}
