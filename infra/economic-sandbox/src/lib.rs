@@ -29,10 +29,20 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Tokens of one agreement the sandbox accepts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct AgreementTokens {
     pub app_secret_token: String,
     pub agreement_grant_token: String,
+}
+
+/// The sandbox may stand in for real e-conomic tokens: never print them.
+impl std::fmt::Debug for AgreementTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgreementTokens")
+            .field("app_secret_token", &"[redacted]")
+            .field("agreement_grant_token", &"[redacted]")
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -227,5 +237,19 @@ impl SandboxHandle {
     pub fn customer_count(&self, index: usize) -> usize {
         self.with_agreement(index, |a| a.customers.len())
             .unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn agreement_tokens_debug_shows_no_token() {
+        let tokens = super::AgreementTokens {
+            app_secret_token: "app-token-value".into(),
+            agreement_grant_token: "grant-token-value".into(),
+        };
+        let shown = format!("{tokens:?}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        assert!(!shown.contains("token-value"), "{shown}");
     }
 }

@@ -1,6 +1,6 @@
 //! Creates the tables and queues exactly as `template.yaml` defines them,
 //! for tests and the local stack. The constants here are checked against
-//! the template by the integration tests (`tests/tests/template.rs`).
+//! the template by the integration tests (`tests/tests/integration/template.rs`).
 
 use super::orders::RESCAN_INDEX;
 use crate::ports::StoreError;
