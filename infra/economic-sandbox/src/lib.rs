@@ -16,6 +16,7 @@ mod answer;
 pub mod control;
 pub mod data;
 mod drafts;
+mod filter;
 mod routes;
 pub mod schema;
 pub mod totals;

@@ -8,6 +8,7 @@ use crate::answer::{
 };
 use crate::data::AgreementData;
 use crate::drafts::{book_draft, create_draft};
+use crate::filter::{parse_filter_value, FilterValue};
 use crate::url_decoding::{decode_resource_id, query_param};
 use crate::Shared;
 use hyper::Method;
@@ -50,12 +51,23 @@ fn collection(
                 None,
             );
         }
-        let wanted =
-            bridge::adapters::economic::filter::unescape_filter_value(value).to_lowercase();
+        let wanted = match parse_filter_value(value) {
+            Ok(FilterValue::Text(text)) => Some(text.to_lowercase()),
+            Ok(FilterValue::MatchesNothing) => None,
+            Err(problem) => {
+                return error_answer(
+                    seq,
+                    400,
+                    "The filter could not be parsed.",
+                    &format!("{problem}; escape `$` and `)` with a leading `$`."),
+                    None,
+                )
+            }
+        };
         let pointer = format!("/{}", field.replace('.', "/"));
-        items.retain(|item| match item.pointer(&pointer) {
-            Some(Value::String(s)) => s.to_lowercase() == wanted,
-            Some(Value::Number(n)) => n.to_string() == wanted,
+        items.retain(|item| match (item.pointer(&pointer), &wanted) {
+            (Some(Value::String(s)), Some(wanted)) => s.to_lowercase() == *wanted,
+            (Some(Value::Number(n)), Some(wanted)) => n.to_string() == *wanted,
             _ => false,
         });
     }

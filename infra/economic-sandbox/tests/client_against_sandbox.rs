@@ -520,7 +520,7 @@ async fn filters_escape_and_paging_follows_next_page() {
     assert!(sb.requests().iter().any(|r| r
         .query
         .as_deref()
-        .is_some_and(|q| q.contains("%24%28x%24%29"))));
+        .is_some_and(|q| q.contains("%24%24%28x%24%29%2C%5By%5D*"))));
 
     sb.with_agreement(0, |data| {
         for i in 0..1500 {
@@ -681,4 +681,75 @@ fn serialised_bodies_satisfy_the_contract_schemas() {
         paths.contains(&"recipient.name".to_string()) && paths.contains(&"layout".to_string()),
         "{paths:?}"
     );
+}
+
+/// Defect 1 of issue 13: after a lost create answer the push looks the
+/// reference up; a filter value e-conomic reads as "matches nothing" (LIVE:
+/// `$[`, `$]`) would make it create a second draft. One draft each.
+#[tokio::test]
+async fn lost_create_with_filter_characters_in_the_reference_makes_one_draft() {
+    let sb = sandbox().await;
+    let a = api(&client(&sb, Duration::from_millis(400)));
+    a.create_customer(
+        &NewCustomer {
+            customer_number: Some(7),
+            ..new_customer(None)
+        },
+        deadline(5),
+    )
+    .await
+    .expect("customer");
+    let references = [
+        "shop:[1]",
+        "shop:]2[",
+        "shop:$3",
+        "shop:4)",
+        "shop:(5",
+        "shop:*6",
+        "shop:7,8",
+        "shop:[$)(*,]",
+    ];
+    for reference in references {
+        sb.set_faults(Faults {
+            fail_next_creates_after_commit: 1,
+            fail_after_commit_mode: FailMode::Drop,
+            ..Faults::default()
+        });
+        let pushed = push_invoice(
+            &a,
+            &plan(
+                reference,
+                DebtorPlan::Existing { customer_number: 7 },
+                false,
+            ),
+            opts(false),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{reference}: {e}"));
+        assert_eq!(sb.drafts_with_reference(0, reference), 1, "{reference}");
+        let posts = sb
+            .requests()
+            .iter()
+            .filter(|r| {
+                r.method == "POST"
+                    && r.path == "/invoices/drafts"
+                    && r.body.as_ref().and_then(|b| b.pointer("/references/other"))
+                        == Some(&serde_json::json!(reference))
+            })
+            .count();
+        assert_eq!(posts, 1, "{reference}: the look-up found the draft");
+        let found = a
+            .find_drafts_by_reference(reference, deadline(5))
+            .await
+            .expect("find");
+        assert_eq!(
+            found
+                .iter()
+                .map(|d| d.draft_invoice_number)
+                .collect::<Vec<_>>(),
+            vec![pushed.draft_invoice_number.expect("draft")],
+            "{reference}"
+        );
+    }
+    assert_eq!(sb.drafts(0).len(), references.len());
 }
