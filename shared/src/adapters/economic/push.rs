@@ -2,13 +2,21 @@
 //! draft exactly once, check e-conomic's total against ours, optionally book.
 //!
 //! ## No duplicate invoices
-//! e-conomic has no idempotency key on POST (its REST docs describe none),
-//! so the draft's `references.other` carries the bridge's order reference
-//! and serves as the idempotency key:
+//! Two mechanisms, because each covers what the other cannot:
+//! * Every write carries an `Idempotency-Key` derived from the request
+//!   (see [`super::client::idempotency_key`]): the same create sent again
+//!   within the key's lifetime (a retry, a redelivery, a rescan) is
+//!   answered with e-conomic's replay of the first answer (LIVE for
+//!   customers). How long the REST API keeps keys is unconfirmed (the newer
+//!   APIs say one hour), so the bridge does not rely on it alone.
+//! * The draft's `references.other` carries the bridge's order reference,
+//!   which is found again at any age:
 //! * The first attempt of an order (`may_exist == false`) POSTs at once.
 //! * A create whose outcome is unknown (timeout, connection lost after
 //!   sending, 5xx) is never blindly resent: the reference is looked up
-//!   first and an existing draft is used.
+//!   first and an existing draft is used; if none is found, the create is
+//!   resent under the same key, so a draft the look-up missed is replayed,
+//!   not made twice.
 //! * A later attempt (`may_exist == true`, recorded by the pipeline before
 //!   it calls) looks the reference up among drafts (and booked invoices when
 //!   booking) before creating anything, and completes a half-done push
@@ -126,8 +134,12 @@ async fn push_inner(
     let mut debtor = resolve_debtor(api, &plan.debtor, deadline).await?;
     draft.customer.customer_number = debtor.number;
 
+    let mut key_scope = "";
     let created = loop {
-        match api.create_draft(&draft, deadline).await {
+        match api
+            .create_draft_with_key_scope(&draft, key_scope, deadline)
+            .await
+        {
             Ok(created) => break created,
             Err(e) if is_missing_customer(&e) && debtor.may_create() => {
                 // Optimistic path: the debtor was assumed to exist (cache or
@@ -136,6 +148,7 @@ async fn push_inner(
                     .forget_debtor(api.agreement_key(), debtor.number);
                 debtor = create_debtor(api, &plan.debtor, deadline).await?;
                 draft.customer.customer_number = debtor.number;
+                key_scope = "after-debtor-created";
             }
             Err(e) if is_missing_customer(&e) => {
                 api.cache()
@@ -276,7 +289,10 @@ async fn book(
     deadline: Instant,
 ) -> Result<BookedInvoiceResponse, EconomicError> {
     loop {
-        match api.book_draft(draft_invoice_number, deadline).await {
+        match api
+            .book_draft(draft_invoice_number, &plan.reference, deadline)
+            .await
+        {
             Ok(booked) => return Ok(booked),
             Err(e) if e.outcome_unknown() => {
                 if let Some(booked) = find_booked(api, &plan.reference, deadline).await? {
@@ -318,20 +334,41 @@ async fn verify_total(
     if draft.gross_amount == plan.expected_gross_total {
         return Ok(());
     }
-    // Only drafts carrying this order's reference are ever deleted.
-    let ours =
-        draft.references.as_ref().and_then(|r| r.other.as_deref()) == Some(plan.reference.as_str());
-    let deleted = ours
-        && api
-            .delete_draft(draft.draft_invoice_number, deadline)
-            .await
-            .unwrap_or(false);
+    let deleted = delete_own_draft(api, plan, draft.draft_invoice_number, deadline)
+        .await
+        .unwrap_or(false);
     Err(EconomicError::AmountMismatch {
         expected: plan.expected_gross_total,
         actual: draft.gross_amount,
         draft_invoice_number: draft.draft_invoice_number,
         deleted,
     })
+}
+
+/// Deletes draft `number` only if it still carries this order's reference.
+/// The answer in hand may be stale (a replay, an earlier attempt's look-up)
+/// and e-conomic reuses numbers after a delete, so the number alone could
+/// name another order's draft by now: it is read again right before the
+/// DELETE, which carries an idempotency key scoped to the reference.
+async fn delete_own_draft(
+    api: &AgreementApi,
+    plan: &InvoicePlan,
+    number: u32,
+    deadline: Instant,
+) -> Result<bool, EconomicError> {
+    let Some(current) = api.get_draft(number, deadline).await? else {
+        return Ok(false);
+    };
+    let ours = current.references.as_ref().and_then(|r| r.other.as_deref())
+        == Some(plan.reference.as_str());
+    if !ours {
+        tracing::warn!(
+            draft_invoice_number = number,
+            "not deleting the draft: its number now carries another reference"
+        );
+        return Ok(false);
+    }
+    api.delete_draft(number, &plan.reference, deadline).await
 }
 
 /// The debtor number to put on the draft, and how sure we are it exists.
