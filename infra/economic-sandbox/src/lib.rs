@@ -5,8 +5,9 @@
 //! wrong), request validation against the contract schemas in
 //! `shared/contracts/economic/`, reference checks (customer, layout, payment
 //! terms, VAT zone, customer group, unit, product) answered with e-conomic's
-//! annotated 400 errors, numbering of debtors and drafts, totals, `$eq`
-//! filters with `$` escaping, paging, booking and deletion. Several
+//! annotated 400 errors, numbering of debtors and drafts (numbers reused
+//! after a delete), totals, `$eq` filters read as the live API reads them,
+//! paging, booking and deletion, and `Idempotency-Key` replays. Several
 //! agreements, each with its own data.
 //!
 //! Control endpoints live under `/_sandbox/` (see [`control`]); the same
