@@ -83,6 +83,7 @@ pub async fn push_invoice(
     options: PushOptions,
 ) -> Result<PushOutcome, EconomicError> {
     let calls_before = api.calls();
+    let replays_before = api.cached_replays();
     let span = tracing::info_span!("economic_push", reference = %plan.reference, book = plan.book);
     // `instrument`, not `enter`: a guard held across `.await` would lend
     // this span to whatever else the thread runs meanwhile.
@@ -93,6 +94,9 @@ pub async fn push_invoice(
         o.calls = api.calls().saturating_sub(calls_before);
     }
     let calls = api.calls().saturating_sub(calls_before);
+    // Answers e-conomic replayed for a repeated idempotency key: a resend
+    // that did not act twice.
+    let cached_replays = api.cached_replays().saturating_sub(replays_before);
     let _in_span = span.enter(); // no await below: the guard is safe
     match &outcome {
         Ok(o) => tracing::info!(
@@ -101,10 +105,12 @@ pub async fn push_invoice(
             booked_invoice_number = o.booked_invoice_number,
             reused_existing = o.reused_existing,
             calls,
+            cached_replays,
             "invoice pushed to e-conomic"
         ),
         Err(e) => tracing::warn!(
             calls,
+            cached_replays,
             transient = e.is_transient(),
             error = %e,
             "invoice push to e-conomic failed"
