@@ -942,3 +942,28 @@ async fn the_client_never_sends_a_delete_without_a_draft_number() {
     assert_eq!(response.status().as_u16(), 200);
     assert!(sb.drafts(0).is_empty(), "every draft is gone");
 }
+
+/// A replay names a draft deleted since (here by a person, within the
+/// key's lifetime): the push sees it is gone and creates the draft again
+/// instead of reporting a number that holds nothing.
+#[tokio::test]
+async fn a_replayed_create_whose_draft_was_deleted_is_made_again() {
+    let sb = sandbox().await;
+    let a = api(&client(&sb, Duration::from_secs(2)));
+    with_customer_7(&a).await;
+    let p = plan(
+        "shop:gone",
+        DebtorPlan::Existing { customer_number: 7 },
+        false,
+    );
+    let first = push_invoice(&a, &p, opts(false)).await.expect("first");
+    let number = first.draft_invoice_number.expect("draft");
+    sb.with_agreement(0, |data| data.drafts.remove(&number));
+    let again = push_invoice(&a, &p, opts(true)).await.expect("again");
+    assert_eq!(sb.drafts_with_reference(0, "shop:gone"), 1);
+    assert_eq!(
+        again.draft_invoice_number,
+        sb.drafts(0).first().map(|d| d.draft_invoice_number)
+    );
+    assert!(a.cached_replays() >= 1, "the first resend was replayed");
+}

@@ -246,7 +246,7 @@ impl AgreementApi {
         resend: Resend,
         key_scope: &str,
         deadline: Instant,
-    ) -> Result<(u16, bytes_body::Body), EconomicError> {
+    ) -> Result<(u16, bytes_body::Body, bool), EconomicError> {
         let config = &self.client.inner.config;
         let operation = format!("{method} {path}");
         if method == Method::DELETE && !deletes_one_record(path) {
@@ -327,7 +327,7 @@ impl AgreementApi {
                         .and_then(|v| parse_retry_after(v, time::OffsetDateTime::now_utc()));
                     match response.bytes().await {
                         Ok(bytes) if (200..300).contains(&status) => {
-                            Ok((status, bytes_body::Body(bytes.to_vec())))
+                            Ok((status, bytes_body::Body(bytes.to_vec()), from_cache))
                         }
                         Ok(bytes) => Err(EconomicError::from(ApiError::from_body(
                             operation.clone(),
@@ -342,7 +342,7 @@ impl AgreementApi {
             };
             let duration_ms = started.elapsed().as_millis() as u64;
             match &result {
-                Ok((status, _)) => tracing::info!(
+                Ok((status, _, _)) => tracing::info!(
                     target: "economic",
                     method = %method, path, status, duration_ms, attempt,
                     agreement = %self.agreement_key,
@@ -411,11 +411,29 @@ impl AgreementApi {
         key_scope: &str,
         deadline: Instant,
     ) -> Result<T, EconomicError> {
+        self.call_noting_replay(method, path, query, body, resend, key_scope, deadline)
+            .await
+            .map(|(value, _)| value)
+    }
+
+    /// The decoded answer, and whether it was e-conomic's replay of an
+    /// earlier answer to the same idempotency key.
+    #[allow(clippy::too_many_arguments)]
+    async fn call_noting_replay<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Vec<u8>>,
+        resend: Resend,
+        key_scope: &str,
+        deadline: Instant,
+    ) -> Result<(T, bool), EconomicError> {
         let operation = format!("{method} {path}");
-        let (_, body) = self
+        let (_, body, from_cache) = self
             .request(method, path, query, body, resend, key_scope, deadline)
             .await?;
-        decode(&operation, &body.0)
+        Ok((decode(&operation, &body.0)?, from_cache))
     }
 
     fn to_body<B: Serialize>(value: &B) -> Result<Vec<u8>, EconomicError> {
@@ -508,21 +526,24 @@ impl AgreementApi {
         draft: &DraftInvoice,
         deadline: Instant,
     ) -> Result<DraftInvoiceResponse, EconomicError> {
-        self.create_draft_with_key_scope(draft, "", deadline).await
+        self.create_draft_with_key_scope(draft, "", deadline)
+            .await
+            .map(|(created, _)| created)
     }
 
     /// [`Self::create_draft`] under an idempotency key of its own for the
-    /// same body: a resend after the debtor was created must not be
-    /// answered with a replay of the first send's refusal (whether
-    /// e-conomic replays refusals is unconfirmed).
+    /// same body (a resend after the debtor was created must not be
+    /// answered with a replay of the first send's refusal, and a replay
+    /// naming a draft that is gone must not be replayed again); also says
+    /// whether the answer was e-conomic's replay of an earlier create.
     pub async fn create_draft_with_key_scope(
         &self,
         draft: &DraftInvoice,
         key_scope: &str,
         deadline: Instant,
-    ) -> Result<DraftInvoiceResponse, EconomicError> {
+    ) -> Result<(DraftInvoiceResponse, bool), EconomicError> {
         let body = Self::to_body(draft)?;
-        self.call_scoped(
+        self.call_noting_replay(
             Method::POST,
             "/invoices/drafts",
             &[],

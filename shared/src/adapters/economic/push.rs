@@ -146,7 +146,31 @@ async fn push_inner(
             .create_draft_with_key_scope(&draft, key_scope, deadline)
             .await
         {
-            Ok(created) => break created,
+            Ok((created, true))
+                if key_scope != REPLAY_WAS_STALE
+                    && created.gross_amount == plan.expected_gross_total =>
+            {
+                // A replay repeats an answer up to the key's lifetime old;
+                // the draft it names may have been deleted since (and its
+                // number reused). Use it only if it is still this order's.
+                // (A replay whose total is wrong goes on to `verify_total`,
+                // which fails the order and re-reads before any delete.)
+                let current = api
+                    .get_draft(created.draft_invoice_number, deadline)
+                    .await?;
+                if current
+                    .as_ref()
+                    .is_some_and(|d| carries(d, &plan.reference))
+                {
+                    break current.unwrap_or(created);
+                }
+                tracing::warn!(
+                    draft_invoice_number = created.draft_invoice_number,
+                    "e-conomic replayed a create whose draft is gone; creating it again"
+                );
+                key_scope = REPLAY_WAS_STALE;
+            }
+            Ok((created, _)) => break created,
             Err(e) if is_missing_customer(&e) && debtor.may_create() => {
                 // Optimistic path: the debtor was assumed to exist (cache or
                 // FindOrCreate). Create it and send the draft again.
@@ -212,6 +236,14 @@ async fn push_inner(
         outcome.draft_invoice_number = None;
     }
     Ok(outcome)
+}
+
+/// Key scope of a create resent because the replayed one named a draft
+/// that no longer carries the order's reference.
+const REPLAY_WAS_STALE: &str = "replayed-draft-gone";
+
+fn carries(draft: &DraftInvoiceResponse, reference: &str) -> bool {
+    draft.references.as_ref().and_then(|r| r.other.as_deref()) == Some(reference)
 }
 
 /// Looks for an invoice created by an earlier attempt and completes it.
@@ -365,9 +397,7 @@ async fn delete_own_draft(
     let Some(current) = api.get_draft(number, deadline).await? else {
         return Ok(false);
     };
-    let ours = current.references.as_ref().and_then(|r| r.other.as_deref())
-        == Some(plan.reference.as_str());
-    if !ours {
+    if !carries(&current, &plan.reference) {
         tracing::warn!(
             draft_invoice_number = number,
             "not deleting the draft: its number now carries another reference"
