@@ -12,6 +12,10 @@ pub(crate) struct Answer {
     pub retry_after: Option<u64>,
     /// A draft or booking was committed by this request.
     pub committed: Option<Commit>,
+    /// `Location` of a created record (LIVE: every 201 carries it).
+    pub location: Option<String>,
+    /// Replayed for a repeated `Idempotency-Key` (`X-ResultFromCache`).
+    pub from_cache: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -26,6 +30,8 @@ pub(crate) fn answer(status: u16, body: Value) -> Answer {
         body: Some(body),
         retry_after: None,
         committed: None,
+        location: None,
+        from_cache: false,
     }
 }
 
@@ -35,6 +41,8 @@ pub(crate) fn no_content() -> Answer {
         body: None,
         retry_after: None,
         committed: None,
+        location: None,
+        from_cache: false,
     }
 }
 

@@ -9,6 +9,8 @@
 //! | `PUT /_sandbox/vat-zones` | `{agreement?, vatZoneNumber, name, ratePercent}` |
 //! | `PUT /_sandbox/products` | `{agreement?, productNumber, name, vatExempt}` |
 //! | `PUT /_sandbox/settings` | `{agreement?, acceptUnknownProducts}` |
+//! | `PUT /_sandbox/idempotency` | `{lifetimeSeconds}`: how long `Idempotency-Key`s are remembered |
+//! | `DELETE /_sandbox/idempotency` | every remembered key expires now |
 //!
 //! `agreement` is the index of the agreement (default: all agreements); an
 //! index the sandbox does not have answers 404, one that is not a
@@ -133,8 +135,27 @@ pub(crate) fn handle_request(shared: &Shared, method: &Method, rest: &str, body:
             for a in s.agreements.iter_mut() {
                 *a = AgreementData::seeded();
             }
+            s.idempotency.forget_all();
             s.log.clear();
             s.seq = 0;
+            no_content()
+        }
+        ("PUT", "idempotency") => {
+            let seconds = parsed
+                .as_ref()
+                .and_then(|v| v.get("lifetimeSeconds"))
+                .and_then(Value::as_u64);
+            match seconds {
+                Some(seconds) => {
+                    s.idempotency
+                        .set_lifetime(std::time::Duration::from_secs(seconds));
+                    no_content()
+                }
+                None => bad("idempotency: expected {\"lifetimeSeconds\": N}".into()),
+            }
+        }
+        ("DELETE", "idempotency") => {
+            s.idempotency.forget_all();
             no_content()
         }
         ("GET", "requests") => answer(200, serde_json::to_value(&s.log).unwrap_or(Value::Null)),

@@ -68,7 +68,9 @@ pub struct AgreementData {
     pub customers: BTreeMap<u32, Value>,
     pub drafts: BTreeMap<u32, DraftRecord>,
     pub booked: BTreeMap<u32, BookedRecord>,
-    pub next_draft: u32,
+    /// Drafts created so far (numbers are reused, so this is the way to
+    /// see that a create happened).
+    pub drafts_created: u32,
     pub next_booked: u32,
 }
 
@@ -139,7 +141,7 @@ impl AgreementData {
             customers: BTreeMap::new(),
             drafts: BTreeMap::new(),
             booked: BTreeMap::new(),
-            next_draft: 1,
+            drafts_created: 0,
             next_booked: 20_001,
         }
     }
@@ -150,6 +152,16 @@ impl AgreementData {
             .next_back()
             .map(|n| n + 1)
             .unwrap_or(1)
+    }
+
+    /// The lowest number no draft holds: e-conomic reuses numbers after a
+    /// delete (LIVE for customers: deleting 3 made the next customer 3), so
+    /// the sandbox does for drafts too, which is what makes a retried
+    /// DELETE by number dangerous.
+    pub fn next_draft_number(&self) -> u32 {
+        (1..)
+            .find(|n| !self.drafts.contains_key(n))
+            .unwrap_or(u32::MAX)
     }
 
     pub fn vat_zones_json(&self) -> Vec<Value> {

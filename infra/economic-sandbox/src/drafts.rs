@@ -165,8 +165,8 @@ pub(crate) fn create_draft(
         return validation_error(seq, &errors);
     }
     let totals = compute(&inputs);
-    let number = a.next_draft;
-    a.next_draft += 1;
+    let number = a.next_draft_number();
+    a.drafts_created += 1;
     let mut document = doc.clone();
     let currency = doc.get("currency").and_then(Value::as_str).unwrap_or("DKK");
     document["draftInvoiceNumber"] = json!(number);

@@ -5,8 +5,9 @@
 //! wrong), request validation against the contract schemas in
 //! `shared/contracts/economic/`, reference checks (customer, layout, payment
 //! terms, VAT zone, customer group, unit, product) answered with e-conomic's
-//! annotated 400 errors, numbering of debtors and drafts, totals, `$eq`
-//! filters with `$` escaping, paging, booking and deletion. Several
+//! annotated 400 errors, numbering of debtors and drafts (numbers reused
+//! after a delete), totals, `$eq` filters read as the live API reads them,
+//! paging, booking and deletion, and `Idempotency-Key` replays. Several
 //! agreements, each with its own data.
 //!
 //! Control endpoints live under `/_sandbox/` (see [`control`]); the same
@@ -16,6 +17,8 @@ mod answer;
 pub mod control;
 pub mod data;
 mod drafts;
+mod filter;
+mod idempotency;
 mod routes;
 pub mod schema;
 pub mod totals;
@@ -51,7 +54,14 @@ pub struct SandboxConfig {
     pub port: u16,
     pub agreements: Vec<AgreementTokens>,
     pub faults: Faults,
+    /// How long an `Idempotency-Key` is remembered per agreement (e-conomic's
+    /// newer APIs document one hour; the REST API's lifetime is unconfirmed).
+    pub idempotency_key_lifetime: std::time::Duration,
 }
+
+/// One hour, as e-conomic's newer APIs document for their keys.
+pub const DEFAULT_IDEMPOTENCY_KEY_LIFETIME: std::time::Duration =
+    std::time::Duration::from_secs(3600);
 
 pub const DEFAULT_APP_SECRET_TOKEN: &str = "sandbox-app-secret";
 pub const DEFAULT_AGREEMENT_GRANT_TOKEN: &str = "sandbox-grant";
@@ -65,6 +75,7 @@ impl Default for SandboxConfig {
                 agreement_grant_token: DEFAULT_AGREEMENT_GRANT_TOKEN.into(),
             }],
             faults: Faults::default(),
+            idempotency_key_lifetime: DEFAULT_IDEMPOTENCY_KEY_LIFETIME,
         }
     }
 }
@@ -84,6 +95,8 @@ pub struct LoggedRequest {
     /// "held", "committed-then-dropped", "committed-then-504"...
     pub outcome: String,
     pub body: Option<serde_json::Value>,
+    /// The `Idempotency-Key` header, if any (a hash, never a token).
+    pub idempotency_key: Option<String>,
 }
 
 pub(crate) struct State {
@@ -95,6 +108,7 @@ pub(crate) struct State {
     pub log: Vec<LoggedRequest>,
     /// Requests per agreement in the current one-second window.
     pub window: Vec<(std::time::Instant, u32)>,
+    pub idempotency: idempotency::Keys,
 }
 
 pub(crate) struct Shared {
@@ -151,6 +165,10 @@ pub async fn start(config: SandboxConfig) -> std::io::Result<SandboxHandle> {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             window: vec![(std::time::Instant::now(), 0); config.agreements.len()],
+            idempotency: idempotency::Keys::new(
+                config.agreements.len(),
+                config.idempotency_key_lifetime,
+            ),
             tokens: config.agreements,
             agreements,
             faults: config.faults,
@@ -195,8 +213,20 @@ impl SandboxHandle {
         for a in s.agreements.iter_mut() {
             *a = AgreementData::seeded();
         }
+        s.idempotency.forget_all();
         s.log.clear();
         s.seq = 0;
+    }
+
+    /// How long idempotency keys are remembered from now on (zero: not at
+    /// all, as if every retry came after the key's lifetime).
+    pub fn set_idempotency_key_lifetime(&self, lifetime: std::time::Duration) {
+        self.shared.lock().idempotency.set_lifetime(lifetime);
+    }
+
+    /// Lets every remembered idempotency key expire now.
+    pub fn expire_idempotency_keys(&self) {
+        self.shared.lock().idempotency.forget_all();
     }
 
     pub fn requests(&self) -> Vec<LoggedRequest> {

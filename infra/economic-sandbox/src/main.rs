@@ -45,6 +45,9 @@ struct Options {
     /// Seed of the fault dice
     #[arg(long, value_name = "N", default_value_t = Faults::default().seed)]
     seed: u64,
+    /// How long an `Idempotency-Key` is remembered, in seconds (0: not at all)
+    #[arg(long, value_name = "S", default_value_t = economic_sandbox::DEFAULT_IDEMPOTENCY_KEY_LIFETIME.as_secs())]
+    idempotency_key_lifetime: u64,
     /// Accept product numbers that do not exist
     #[arg(long)]
     accept_unknown_products: bool,
@@ -79,6 +82,7 @@ impl Options {
                 seed: self.seed,
                 ..Faults::default()
             },
+            idempotency_key_lifetime: std::time::Duration::from_secs(self.idempotency_key_lifetime),
             ..SandboxConfig::default()
         };
         if !self.agreements.is_empty() {

@@ -8,6 +8,7 @@ use crate::answer::{
 };
 use crate::data::AgreementData;
 use crate::drafts::{book_draft, create_draft};
+use crate::filter::{parse_filter_value, FilterValue};
 use crate::url_decoding::{decode_resource_id, query_param};
 use crate::Shared;
 use hyper::Method;
@@ -50,12 +51,23 @@ fn collection(
                 None,
             );
         }
-        let wanted =
-            bridge::adapters::economic::filter::unescape_filter_value(value).to_lowercase();
+        let wanted = match parse_filter_value(value) {
+            Ok(FilterValue::Text(text)) => Some(text.to_lowercase()),
+            Ok(FilterValue::MatchesNothing) => None,
+            Err(problem) => {
+                return error_answer(
+                    seq,
+                    400,
+                    "The filter could not be parsed.",
+                    &format!("{problem}; escape `$` and `)` with a leading `$`."),
+                    None,
+                )
+            }
+        };
         let pointer = format!("/{}", field.replace('.', "/"));
-        items.retain(|item| match item.pointer(&pointer) {
-            Some(Value::String(s)) => s.to_lowercase() == wanted,
-            Some(Value::Number(n)) => n.to_string() == wanted,
+        items.retain(|item| match (item.pointer(&pointer), &wanted) {
+            (Some(Value::String(s)), Some(wanted)) => s.to_lowercase() == *wanted,
+            (Some(Value::Number(n)), Some(wanted)) => n.to_string() == *wanted,
             _ => false,
         });
     }
@@ -211,11 +223,68 @@ pub(crate) fn api(
                 None => not_found(seq, "Draft invoice"),
             }
         }
+        // LIVE: a draft's DELETE answers 200 with a status body (its exact
+        // shape is unconfirmed), customers' and products' answer 204.
         ("DELETE", ["invoices", "drafts", n]) => {
             match n.parse::<u32>().ok().and_then(|n| a.drafts.remove(&n)) {
-                Some(_) => no_content(),
+                Some(d) => answer(200, deleted_drafts(&[d.draft_invoice_number])),
                 None => not_found(seq, "Draft invoice"),
             }
+        }
+        // LIVE: without a number, DELETE removes every draft on the agreement.
+        ("DELETE", ["invoices", "drafts"]) => {
+            let numbers: Vec<u32> = a.drafts.keys().copied().collect();
+            a.drafts.clear();
+            answer(200, deleted_drafts(&numbers))
+        }
+        ("DELETE", ["customers", n]) => {
+            let Some(number) = n
+                .parse::<u32>()
+                .ok()
+                .filter(|n| a.customers.contains_key(n))
+            else {
+                return not_found(seq, "Customer");
+            };
+            // LIVE: a customer a draft refers to cannot be deleted.
+            if a.drafts.values().any(|d| d.customer_number == number) {
+                return error_answer(
+                    seq,
+                    400,
+                    "The customer is used by a draft invoice and cannot be deleted.",
+                    "Delete or book the customer's draft invoices first.",
+                    None,
+                );
+            }
+            a.customers.remove(&number);
+            no_content()
+        }
+        ("DELETE", ["products", id]) => {
+            let number = decode_resource_id(id);
+            if !a.products.contains_key(&number) {
+                return not_found(seq, "Product");
+            }
+            let used = a.drafts.values().any(|d| {
+                d.document
+                    .get("lines")
+                    .and_then(Value::as_array)
+                    .is_some_and(|lines| {
+                        lines.iter().any(|l| {
+                            l.pointer("/product/productNumber").and_then(Value::as_str)
+                                == Some(number.as_str())
+                        })
+                    })
+            });
+            if used {
+                return error_answer(
+                    seq,
+                    400,
+                    "The product is used by a draft invoice and cannot be deleted.",
+                    "Delete or book the draft invoices that use it first.",
+                    None,
+                );
+            }
+            a.products.remove(&number);
+            no_content()
         }
         ("POST", ["invoices", "booked"]) => book_draft(shared, a, seq, body),
         ("GET", ["invoices", "booked"]) => {
@@ -275,4 +344,16 @@ pub(crate) fn check_customer_refs(a: &AgreementData, doc: &Value, errors: &mut V
             errors.push(ref_err(vec![key("layout")], "layout", json!(n)));
         }
     }
+}
+
+/// The status body of a draft DELETE.
+fn deleted_drafts(numbers: &[u32]) -> Value {
+    json!({
+        "message": "Deleted draft invoices.",
+        "deletedCount": numbers.len(),
+        "deletedItems": numbers
+            .iter()
+            .map(|n| json!({"draftInvoiceNumber": n, "self": format!("{BASE}/invoices/drafts/{n}")}))
+            .collect::<Vec<_>>(),
+    })
 }

@@ -5,6 +5,7 @@
 
 use crate::answer::{error_answer, Answer, Commit};
 use crate::control::FailMode;
+use crate::idempotency::{request_fingerprint, Lookup};
 use crate::{LoggedRequest, Shared};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -52,6 +53,12 @@ fn respond(a: &Answer) -> Resp {
     if let Some(secs) = a.retry_after {
         builder = builder.header("Retry-After", secs.to_string());
     }
+    if let Some(location) = &a.location {
+        builder = builder.header("Location", location);
+    }
+    if a.from_cache {
+        builder = builder.header("X-ResultFromCache", "true");
+    }
     let body = match &a.body {
         Some(v) => {
             builder = builder.header("Content-Type", "application/json; charset=utf-8");
@@ -91,6 +98,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Dro
     };
     let app = header("x-appsecrettoken");
     let grant = header("x-agreementgranttoken");
+    let idempotency_key = header("idempotency-key").filter(|_| method != hyper::Method::GET);
     let body = match req.into_body().collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => return Err(DropConnection),
@@ -178,6 +186,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Dro
             status,
             outcome: outcome.to_string(),
             body: logged_body,
+            idempotency_key: idempotency_key.clone(),
         };
         s.log.push(entry);
     };
@@ -210,8 +219,54 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Dro
 
     let a = {
         let mut s = shared.lock();
+        let now = Instant::now();
+        let fingerprint = request_fingerprint(method.as_str(), &path, &body);
+        let seen = match &idempotency_key {
+            Some(key) => s.idempotency.lookup(agreement_index, key, fingerprint, now),
+            None => Lookup::New,
+        };
+        match seen {
+            Lookup::Replay(first) => {
+                drop(s);
+                let mut replay = match first.body {
+                    Some(body) => crate::answer::answer(first.status, body),
+                    None => crate::answer::no_content(),
+                };
+                replay.status = first.status;
+                replay.location = first.location;
+                replay.from_cache = true;
+                log(replay.status, "replayed", request_json);
+                return Ok(respond(&replay));
+            }
+            Lookup::Conflict => {
+                drop(s);
+                let refused = error_answer(
+                    seq,
+                    422,
+                    "The Idempotency-Key was already used for a different request.",
+                    "Use a new key for a new request.",
+                    None,
+                );
+                log(422, "answered", request_json);
+                return Ok(respond(&refused));
+            }
+            Lookup::New => {}
+        }
         let data = &mut s.agreements[agreement_index];
-        crate::routes::api(&shared, data, seq, &method, &path, query.as_deref(), &body)
+        let mut a = crate::routes::api(&shared, data, seq, &method, &path, query.as_deref(), &body);
+        if a.status == 201 {
+            a.location = a
+                .body
+                .as_ref()
+                .and_then(|b| b.get("self"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+        }
+        if let Some(key) = &idempotency_key {
+            s.idempotency
+                .remember(agreement_index, key, fingerprint, &a, now);
+        }
+        a
     };
 
     if let Some(commit) = a.committed {

@@ -401,7 +401,10 @@ async fn error_classes() {
     // 404 reads as "absent".
     assert_eq!(a.get_customer(424242, deadline(5)).await.expect("ok"), None);
     assert_eq!(a.get_draft(424242, deadline(5)).await.expect("ok"), None);
-    assert!(!a.delete_draft(424242, deadline(5)).await.expect("ok"));
+    assert!(!a
+        .delete_draft(424242, "shop:none", deadline(5))
+        .await
+        .expect("ok"));
     assert!(a
         .get_product("NO-SUCH", deadline(5))
         .await
@@ -520,7 +523,7 @@ async fn filters_escape_and_paging_follows_next_page() {
     assert!(sb.requests().iter().any(|r| r
         .query
         .as_deref()
-        .is_some_and(|q| q.contains("%24%28x%24%29"))));
+        .is_some_and(|q| q.contains("%24%24%28x%24%29%2C%5By%5D*"))));
 
     sb.with_agreement(0, |data| {
         for i in 0..1500 {
@@ -681,4 +684,286 @@ fn serialised_bodies_satisfy_the_contract_schemas() {
         paths.contains(&"recipient.name".to_string()) && paths.contains(&"layout".to_string()),
         "{paths:?}"
     );
+}
+
+/// Defect 1 of issue 13: after a lost create answer the push looks the
+/// reference up; a filter value e-conomic reads as "matches nothing" (LIVE:
+/// `$[`, `$]`) would make it create a second draft. One draft each.
+#[tokio::test]
+async fn lost_create_with_filter_characters_in_the_reference_makes_one_draft() {
+    let sb = sandbox().await;
+    let a = api(&client(&sb, Duration::from_millis(400)));
+    a.create_customer(
+        &NewCustomer {
+            customer_number: Some(7),
+            ..new_customer(None)
+        },
+        deadline(5),
+    )
+    .await
+    .expect("customer");
+    let references = [
+        "shop:[1]",
+        "shop:]2[",
+        "shop:$3",
+        "shop:4)",
+        "shop:(5",
+        "shop:*6",
+        "shop:7,8",
+        "shop:[$)(*,]",
+    ];
+    for reference in references {
+        sb.set_faults(Faults {
+            fail_next_creates_after_commit: 1,
+            fail_after_commit_mode: FailMode::Drop,
+            ..Faults::default()
+        });
+        let pushed = push_invoice(
+            &a,
+            &plan(
+                reference,
+                DebtorPlan::Existing { customer_number: 7 },
+                false,
+            ),
+            opts(false),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{reference}: {e}"));
+        assert_eq!(sb.drafts_with_reference(0, reference), 1, "{reference}");
+        let posts = sb
+            .requests()
+            .iter()
+            .filter(|r| {
+                r.method == "POST"
+                    && r.path == "/invoices/drafts"
+                    && r.body.as_ref().and_then(|b| b.pointer("/references/other"))
+                        == Some(&serde_json::json!(reference))
+            })
+            .count();
+        assert_eq!(posts, 1, "{reference}: the look-up found the draft");
+        let found = a
+            .find_drafts_by_reference(reference, deadline(5))
+            .await
+            .expect("find");
+        assert_eq!(
+            found
+                .iter()
+                .map(|d| d.draft_invoice_number)
+                .collect::<Vec<_>>(),
+            vec![pushed.draft_invoice_number.expect("draft")],
+            "{reference}"
+        );
+    }
+    assert_eq!(sb.drafts(0).len(), references.len());
+}
+
+fn draft_with_reference(reference: &str) -> DraftInvoice {
+    DraftInvoice {
+        references: Some(References {
+            other: Some(reference.into()),
+        }),
+        ..draft(7, 19)
+    }
+}
+
+async fn with_customer_7(a: &AgreementApi) {
+    a.create_customer(
+        &NewCustomer {
+            customer_number: Some(7),
+            ..new_customer(None)
+        },
+        deadline(5),
+    )
+    .await
+    .expect("customer");
+}
+
+/// Defect 2 of issue 13: a create whose answer was lost, sent again under
+/// the same `Idempotency-Key`, makes one draft; the second answer is
+/// e-conomic's replay (`X-ResultFromCache: true`) and is used.
+#[tokio::test]
+async fn lost_create_resent_under_the_same_idempotency_key_makes_one_draft() {
+    let sb = sandbox().await;
+    let a = api(&client(&sb, Duration::from_millis(400)));
+    with_customer_7(&a).await;
+    sb.set_faults(Faults {
+        fail_next_creates_after_commit: 1,
+        fail_after_commit_mode: FailMode::Drop,
+        ..Faults::default()
+    });
+    let d = draft_with_reference("shop:idem");
+    let lost = a.create_draft(&d, deadline(5)).await.expect_err("lost");
+    assert!(lost.outcome_unknown(), "{lost:?}");
+    // A redelivery runs in another execution environment: a new client.
+    let elsewhere = api(&client(&sb, Duration::from_millis(400)));
+    let again = elsewhere
+        .create_draft(&d, deadline(5))
+        .await
+        .expect("replayed");
+    assert_eq!(sb.drafts(0).len(), 1, "one draft");
+    assert_eq!(
+        again.draft_invoice_number,
+        sb.drafts(0)[0].draft_invoice_number
+    );
+    let posts: Vec<_> = sb
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == "/invoices/drafts")
+        .collect();
+    assert_eq!(posts.len(), 2);
+    assert_eq!(posts[1].outcome, "replayed", "{posts:?}");
+    assert!(posts[0].idempotency_key.is_some());
+    assert_eq!(posts[0].idempotency_key, posts[1].idempotency_key);
+    assert_eq!(elsewhere.cached_replays(), 1);
+}
+
+/// Every write carries a key; a different body gets a different key, and
+/// no key holds a token.
+#[tokio::test]
+async fn every_write_carries_an_idempotency_key_that_differs_by_body() {
+    let sb = sandbox().await;
+    let a = api(&client(&sb, Duration::from_secs(5)));
+    with_customer_7(&a).await;
+    let first = a
+        .create_draft(&draft_with_reference("shop:k1"), deadline(5))
+        .await
+        .expect("first");
+    a.create_draft(&draft_with_reference("shop:k2"), deadline(5))
+        .await
+        .expect("second");
+    a.delete_draft(first.draft_invoice_number, "shop:k1", deadline(5))
+        .await
+        .expect("delete");
+    let writes: Vec<_> = sb
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .collect();
+    assert_eq!(writes.len(), 4, "{writes:?}");
+    let keys: Vec<String> = writes
+        .iter()
+        .map(|r| r.idempotency_key.clone().expect("every write has a key"))
+        .collect();
+    let distinct: std::collections::BTreeSet<_> = keys.iter().collect();
+    assert_eq!(distinct.len(), 4, "{keys:?}");
+    for key in &keys {
+        assert!(
+            key.len() == 64 && key.chars().all(|c| c.is_ascii_hexdigit()),
+            "{key}"
+        );
+        assert!(!key.contains(economic_sandbox::DEFAULT_AGREEMENT_GRANT_TOKEN));
+    }
+    assert_eq!(a.cached_replays(), 0);
+}
+
+/// Issue 13, "Deletes": a draft is deleted only after re-reading that its
+/// number still carries the order's reference. Here the answer in hand is
+/// a replay naming draft 1, deleted meanwhile and reused by another order.
+#[tokio::test]
+async fn a_stale_draft_number_now_held_by_another_order_is_not_deleted() {
+    let sb = sandbox().await;
+    let a = api(&client(&sb, Duration::from_secs(2)));
+    with_customer_7(&a).await;
+    let mut wrong = plan("shop:A", DebtorPlan::Existing { customer_number: 7 }, false);
+    wrong.expected_gross_total = dec!(312.50);
+    let first = push_invoice(&a, &wrong, opts(false))
+        .await
+        .expect_err("mismatch");
+    assert!(matches!(
+        first,
+        EconomicError::AmountMismatch {
+            draft_invoice_number: 1,
+            deleted: true,
+            ..
+        }
+    ));
+    // Another order gets the freed number 1.
+    let other = push_invoice(
+        &a,
+        &plan("shop:B", DebtorPlan::Existing { customer_number: 7 }, false),
+        opts(false),
+    )
+    .await
+    .expect("B");
+    assert_eq!(other.draft_invoice_number, Some(1), "numbers are reused");
+    // A again within the key's lifetime: e-conomic replays "draft 1".
+    let again = push_invoice(&a, &wrong, opts(true))
+        .await
+        .expect_err("mismatch");
+    assert!(a.cached_replays() >= 1);
+    assert!(
+        matches!(again, EconomicError::AmountMismatch { deleted: false, .. }),
+        "{again:?}"
+    );
+    assert_eq!(sb.drafts_with_reference(0, "shop:B"), 1, "B's draft stays");
+    let deletes: Vec<_> = sb
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .collect();
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+    assert_eq!(deletes[0].path, "/invoices/drafts/1");
+    assert!(deletes[0].idempotency_key.is_some());
+}
+
+/// `DELETE /invoices/drafts` without a number deletes every draft (LIVE;
+/// the sandbox does so). The client cannot send it.
+#[tokio::test]
+async fn the_client_never_sends_a_delete_without_a_draft_number() {
+    let sb = sandbox().await;
+    let a = api(&client(&sb, Duration::from_secs(2)));
+    with_customer_7(&a).await;
+    a.create_draft(&draft_with_reference("shop:keep"), deadline(5))
+        .await
+        .expect("draft");
+    sb.clear_requests();
+    let refused = a
+        .delete_draft(0, "shop:keep", deadline(5))
+        .await
+        .expect_err("refused");
+    assert!(matches!(refused, EconomicError::Setup(_)), "{refused:?}");
+    assert!(sb.requests().is_empty(), "nothing was sent");
+    assert_eq!(sb.drafts(0).len(), 1);
+
+    // What the sandbox does with the bulk DELETE, sent by hand.
+    let response = reqwest::Client::new()
+        .delete(format!("{}/invoices/drafts", sb.base_url()))
+        .header(
+            "X-AppSecretToken",
+            economic_sandbox::DEFAULT_APP_SECRET_TOKEN,
+        )
+        .header(
+            "X-AgreementGrantToken",
+            economic_sandbox::DEFAULT_AGREEMENT_GRANT_TOKEN,
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(sb.drafts(0).is_empty(), "every draft is gone");
+}
+
+/// A replay names a draft deleted since (here by a person, within the
+/// key's lifetime): the push sees it is gone and creates the draft again
+/// instead of reporting a number that holds nothing.
+#[tokio::test]
+async fn a_replayed_create_whose_draft_was_deleted_is_made_again() {
+    let sb = sandbox().await;
+    let a = api(&client(&sb, Duration::from_secs(2)));
+    with_customer_7(&a).await;
+    let p = plan(
+        "shop:gone",
+        DebtorPlan::Existing { customer_number: 7 },
+        false,
+    );
+    let first = push_invoice(&a, &p, opts(false)).await.expect("first");
+    let number = first.draft_invoice_number.expect("draft");
+    sb.with_agreement(0, |data| data.drafts.remove(&number));
+    let again = push_invoice(&a, &p, opts(true)).await.expect("again");
+    assert_eq!(sb.drafts_with_reference(0, "shop:gone"), 1);
+    assert_eq!(
+        again.draft_invoice_number,
+        sb.drafts(0).first().map(|d| d.draft_invoice_number)
+    );
+    assert!(a.cached_replays() >= 1, "the first resend was replayed");
 }

@@ -479,6 +479,7 @@ async fn set_up(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosStack, Str
             port: 0,
             agreements: tokens.clone(),
             faults: Faults::default(),
+            ..SandboxConfig::default()
         })
         .await
         .map_err(|e| format!("starting the sandbox: {e}"))?,
@@ -758,14 +759,14 @@ fn spawn_create_killer(
     let mut rng = Rng(config.seed.wrapping_mul(77));
     tokio::spawn(async move {
         let mut seen: Vec<u32> = (0..shops_count)
-            .map(|i| sandbox.with_agreement(i, |a| a.next_draft).unwrap_or(0))
+            .map(|i| sandbox.with_agreement(i, |a| a.drafts_created).unwrap_or(0))
             .collect();
         let mut last_arm = Instant::now();
         let mut arm_seed = base.seed;
         while chaos_on.load(Ordering::SeqCst) {
             tokio::time::sleep(Duration::from_millis(3)).await;
             for (i, seen) in seen.iter_mut().enumerate() {
-                let now = sandbox.with_agreement(i, |a| a.next_draft).unwrap_or(0);
+                let now = sandbox.with_agreement(i, |a| a.drafts_created).unwrap_or(0);
                 if now != *seen {
                     *seen = now;
                     if rng.chance(chance) {

@@ -392,6 +392,7 @@ async fn start_sandbox(
             latency_ms: options.sandbox_latency_ms,
             ..economic_sandbox::Faults::default()
         },
+        ..economic_sandbox::SandboxConfig::default()
     };
     let sandbox = economic_sandbox::start(config)
         .await

@@ -449,6 +449,17 @@ async fn lost_create_response_is_retried_without_a_second_invoice() {
         1,
         "the draft created before the lost answer is reused, not duplicated"
     );
+    let writes: Vec<_> = stack
+        .sandbox
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .collect();
+    assert!(!writes.is_empty());
+    assert!(
+        writes.iter().all(|r| r.idempotency_key.is_some()),
+        "every write the transfer sends carries an Idempotency-Key: {writes:?}"
+    );
     assert_eq!(
         record.draft_invoice_number,
         stack

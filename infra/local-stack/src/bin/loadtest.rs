@@ -199,6 +199,7 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
             agreement_grant_token: shop.economic.agreement_grant_token.expose().to_owned(),
         }],
         faults: economic_sandbox::Faults::default(),
+        ..economic_sandbox::SandboxConfig::default()
     })
     .await
     .map_err(|e| format!("cannot start the sandbox: {e}"))?;

@@ -22,8 +22,13 @@ use std::time::{Duration, Instant};
 
 pub const DEFAULT_BASE_URL: &str = "https://restapi.e-conomic.com";
 
-/// Page size used when reading whole collections (e-conomic allows 1000).
-const PAGE_SIZE: u32 = 1000;
+/// Page size used when reading whole collections.
+const PAGE_SIZE: u32 = MAX_PAGE_SIZE;
+/// e-conomic refuses a larger `pagesize` (`E04810`, LIVE).
+pub const MAX_PAGE_SIZE: u32 = 1000;
+/// Page size of the look-up of a debtor by email.
+const EMAIL_LOOKUP_PAGE_SIZE: u32 = 100;
+const _: () = assert!(PAGE_SIZE <= MAX_PAGE_SIZE && EMAIL_LOOKUP_PAGE_SIZE <= MAX_PAGE_SIZE);
 
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -117,6 +122,7 @@ impl EconomicClient {
             agreement_grant_token,
             agreement_key,
             calls: Arc::new(AtomicU32::new(0)),
+            cached_replays: Arc::new(AtomicU32::new(0)),
         }
     }
 }
@@ -129,6 +135,7 @@ pub struct AgreementApi {
     agreement_grant_token: Secret,
     agreement_key: String,
     calls: Arc<AtomicU32>,
+    cached_replays: Arc<AtomicU32>,
 }
 
 impl fmt::Debug for AgreementApi {
@@ -147,8 +154,60 @@ enum Resend {
     /// Reads, PUT, DELETE: repeating them has no extra effect.
     Safe,
     /// Creates: only resent when e-conomic certainly did not act on the
-    /// first one (connect failure, 429). The caller looks before resending.
+    /// first one (connect failure, 429). The caller looks before resending,
+    /// because how long e-conomic's REST API remembers an idempotency key
+    /// is unconfirmed; the look-up by reference does not depend on it.
     OnlyIfNotProcessed,
+}
+
+/// The `Idempotency-Key` of a write: a SHA-256 (hex) over the agreement's
+/// one-way key, the method, the path, the body and a scope, so that the
+/// same request sent again (a retry, a redelivery, another execution
+/// environment) carries the same key and any other request another one.
+/// `scope` separates requests whose bytes can repeat with another meaning:
+/// numbers are reused after a delete, so a DELETE or booking of draft 5
+/// is scoped by the order reference it is meant for. No token enters it
+/// except through `agreement_key`, itself a hash.
+pub fn idempotency_key(
+    agreement_key: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    scope: &str,
+) -> String {
+    let mut hasher = Sha256::new();
+    for part in [
+        agreement_key.as_bytes(),
+        method.as_bytes(),
+        path.as_bytes(),
+        scope.as_bytes(),
+    ] {
+        // Length-prefixed, so that no two part lists hash the same bytes.
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    hasher.update(body);
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Refuses a DELETE that does not name one record: e-conomic's
+/// `DELETE /invoices/drafts` without a number deletes every draft on the
+/// agreement (LIVE), and `0` is what an unset number looks like.
+fn deletes_one_record(path: &str) -> bool {
+    const COLLECTIONS: [&str; 4] = [
+        "/invoices/drafts",
+        "/invoices/booked",
+        "/customers",
+        "/products",
+    ];
+    let Some((collection, id)) = path.rsplit_once('/') else {
+        return false;
+    };
+    COLLECTIONS.contains(&collection) && !id.is_empty() && id != "0"
 }
 
 impl AgreementApi {
@@ -156,6 +215,12 @@ impl AgreementApi {
     /// included.
     pub fn calls(&self) -> u32 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Answers e-conomic replayed for a repeated idempotency key
+    /// (`X-ResultFromCache: true`) through this handle and its clones.
+    pub fn cached_replays(&self) -> u32 {
+        self.cached_replays.load(Ordering::Relaxed)
     }
 
     /// A one-way identifier of this agreement for cache keys and logs.
@@ -171,6 +236,7 @@ impl AgreementApi {
         self.client.cache()
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn request(
         &self,
         method: Method,
@@ -178,11 +244,27 @@ impl AgreementApi {
         query: &[(&str, String)],
         body: Option<Vec<u8>>,
         resend: Resend,
+        key_scope: &str,
         deadline: Instant,
-    ) -> Result<(u16, bytes_body::Body), EconomicError> {
+    ) -> Result<(u16, bytes_body::Body, bool), EconomicError> {
         let config = &self.client.inner.config;
         let operation = format!("{method} {path}");
+        if method == Method::DELETE && !deletes_one_record(path) {
+            return Err(EconomicError::Setup(format!(
+                "refused to send {operation}: a DELETE must name one record"
+            )));
+        }
         let url = format!("{}{}", config.base_url, path);
+        // Computed once: every resend below carries the same key.
+        let idempotency = (method != Method::GET).then(|| {
+            idempotency_key(
+                &self.agreement_key,
+                method.as_str(),
+                path,
+                body.as_deref().unwrap_or_default(),
+                key_scope,
+            )
+        });
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -208,6 +290,9 @@ impl AgreementApi {
                 .header("X-AgreementGrantToken", self.agreement_grant_token.expose())
                 .header("Content-Type", "application/json")
                 .timeout(config.request_timeout.min(left));
+            if let Some(key) = &idempotency {
+                req = req.header("Idempotency-Key", key);
+            }
             if !query.is_empty() {
                 req = req.query(query);
             }
@@ -219,6 +304,22 @@ impl AgreementApi {
             let result = match req.send().await {
                 Ok(response) => {
                     let status = response.status().as_u16();
+                    let from_cache = response
+                        .headers()
+                        .get("x-resultfromcache")
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+                    if from_cache {
+                        // The first answer to this key, replayed: e-conomic
+                        // did not act again. Used as the answer.
+                        self.cached_replays.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(
+                            target: "economic",
+                            method = %method, path, status, attempt,
+                            agreement = %self.agreement_key,
+                            "e-conomic replayed the answer to an idempotency key"
+                        );
+                    }
                     let retry_after = response
                         .headers()
                         .get("retry-after")
@@ -226,7 +327,7 @@ impl AgreementApi {
                         .and_then(|v| parse_retry_after(v, time::OffsetDateTime::now_utc()));
                     match response.bytes().await {
                         Ok(bytes) if (200..300).contains(&status) => {
-                            Ok((status, bytes_body::Body(bytes.to_vec())))
+                            Ok((status, bytes_body::Body(bytes.to_vec()), from_cache))
                         }
                         Ok(bytes) => Err(EconomicError::from(ApiError::from_body(
                             operation.clone(),
@@ -241,7 +342,7 @@ impl AgreementApi {
             };
             let duration_ms = started.elapsed().as_millis() as u64;
             match &result {
-                Ok((status, _)) => tracing::info!(
+                Ok((status, _, _)) => tracing::info!(
                     target: "economic",
                     method = %method, path, status, duration_ms, attempt,
                     agreement = %self.agreement_key,
@@ -295,11 +396,44 @@ impl AgreementApi {
         resend: Resend,
         deadline: Instant,
     ) -> Result<T, EconomicError> {
+        self.call_scoped(method, path, query, body, resend, "", deadline)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn call_scoped<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Vec<u8>>,
+        resend: Resend,
+        key_scope: &str,
+        deadline: Instant,
+    ) -> Result<T, EconomicError> {
+        self.call_noting_replay(method, path, query, body, resend, key_scope, deadline)
+            .await
+            .map(|(value, _)| value)
+    }
+
+    /// The decoded answer, and whether it was e-conomic's replay of an
+    /// earlier answer to the same idempotency key.
+    #[allow(clippy::too_many_arguments)]
+    async fn call_noting_replay<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Vec<u8>>,
+        resend: Resend,
+        key_scope: &str,
+        deadline: Instant,
+    ) -> Result<(T, bool), EconomicError> {
         let operation = format!("{method} {path}");
-        let (_, body) = self
-            .request(method, path, query, body, resend, deadline)
+        let (_, body, from_cache) = self
+            .request(method, path, query, body, resend, key_scope, deadline)
             .await?;
-        decode(&operation, &body.0)
+        Ok((decode(&operation, &body.0)?, from_cache))
     }
 
     fn to_body<B: Serialize>(value: &B) -> Result<Vec<u8>, EconomicError> {
@@ -331,7 +465,7 @@ impl AgreementApi {
     ) -> Result<Option<CustomerResponse>, EconomicError> {
         let query = [
             ("filter", eq_filter("email", email)),
-            ("pagesize", "100".to_string()),
+            ("pagesize", EMAIL_LOOKUP_PAGE_SIZE.to_string()),
         ];
         let page: Collection<CustomerResponse> = self
             .call(
@@ -392,13 +526,30 @@ impl AgreementApi {
         draft: &DraftInvoice,
         deadline: Instant,
     ) -> Result<DraftInvoiceResponse, EconomicError> {
+        self.create_draft_with_key_scope(draft, "", deadline)
+            .await
+            .map(|(created, _)| created)
+    }
+
+    /// [`Self::create_draft`] under an idempotency key of its own for the
+    /// same body (a resend after the debtor was created must not be
+    /// answered with a replay of the first send's refusal, and a replay
+    /// naming a draft that is gone must not be replayed again); also says
+    /// whether the answer was e-conomic's replay of an earlier create.
+    pub async fn create_draft_with_key_scope(
+        &self,
+        draft: &DraftInvoice,
+        key_scope: &str,
+        deadline: Instant,
+    ) -> Result<(DraftInvoiceResponse, bool), EconomicError> {
         let body = Self::to_body(draft)?;
-        self.call(
+        self.call_noting_replay(
             Method::POST,
             "/invoices/drafts",
             &[],
             Some(body),
             Resend::OnlyIfNotProcessed,
+            key_scope,
             deadline,
         )
         .await
@@ -443,9 +594,12 @@ impl AgreementApi {
     }
 
     /// POST /invoices/booked. Not resent when the outcome is unknown.
+    /// `order_reference` scopes the idempotency key: draft numbers are
+    /// reused, so "book draft 5" can mean another order's draft later.
     pub async fn book_draft(
         &self,
         draft_invoice_number: u32,
+        order_reference: &str,
         deadline: Instant,
     ) -> Result<BookedInvoiceResponse, EconomicError> {
         let body = Self::to_body(&BookRequest {
@@ -454,12 +608,13 @@ impl AgreementApi {
             },
             book_with_number: None,
         })?;
-        self.call(
+        self.call_scoped(
             Method::POST,
             "/invoices/booked",
             &[],
             Some(body),
             Resend::OnlyIfNotProcessed,
+            order_reference,
             deadline,
         )
         .await
@@ -490,14 +645,26 @@ impl AgreementApi {
     }
 
     /// DELETE /invoices/drafts/{n}; `false` when it was already gone.
+    /// `order_reference` scopes the idempotency key (numbers are reused:
+    /// deleting draft 5 of one order must not replay as deleting draft 5
+    /// of another). The caller re-reads the draft first; see `push`.
     pub async fn delete_draft(
         &self,
         draft_invoice_number: u32,
+        order_reference: &str,
         deadline: Instant,
     ) -> Result<bool, EconomicError> {
         let path = format!("/invoices/drafts/{draft_invoice_number}");
         match self
-            .request(Method::DELETE, &path, &[], None, Resend::Safe, deadline)
+            .request(
+                Method::DELETE,
+                &path,
+                &[],
+                None,
+                Resend::Safe,
+                order_reference,
+                deadline,
+            )
             .await
         {
             Ok(_) => Ok(true),
@@ -692,6 +859,80 @@ mod tests {
         );
         assert_eq!(encode_resource_id("SKU-1"), "SKU-1");
         assert_eq!(encode_resource_id("æ"), "%C3%A6");
+    }
+
+    #[test]
+    fn idempotency_keys_repeat_for_the_same_request_only() {
+        let key = |agreement: &str, method: &str, path: &str, body: &[u8], scope: &str| {
+            idempotency_key(agreement, method, path, body, scope)
+        };
+        let base = key("agr", "POST", "/invoices/drafts", b"{\"a\":1}", "");
+        assert_eq!(
+            base,
+            key("agr", "POST", "/invoices/drafts", b"{\"a\":1}", "")
+        );
+        assert_eq!(base.len(), 64);
+        for other in [
+            key("agr2", "POST", "/invoices/drafts", b"{\"a\":1}", ""),
+            key("agr", "PUT", "/invoices/drafts", b"{\"a\":1}", ""),
+            key("agr", "POST", "/customers", b"{\"a\":1}", ""),
+            key("agr", "POST", "/invoices/drafts", b"{\"a\":2}", ""),
+            key("agr", "POST", "/invoices/drafts", b"{\"a\":1}", "shop:1"),
+        ] {
+            assert_ne!(base, other);
+        }
+        // Parts cannot run into each other.
+        assert_ne!(key("ab", "c", "/p", b"", ""), key("a", "bc", "/p", b"", ""));
+    }
+
+    #[test]
+    fn the_key_of_a_handle_is_the_same_in_every_process_and_holds_no_token() {
+        let one = EconomicClient::new(ClientConfig::default()).expect("client");
+        let two = EconomicClient::new(ClientConfig::default()).expect("client");
+        let a = one.for_agreement(Secret::new("app-secret-xyz"), Secret::new("grant-abc"));
+        let b = two.for_agreement(Secret::new("app-secret-xyz"), Secret::new("grant-abc"));
+        let key_a = idempotency_key(a.agreement_key(), "DELETE", "/invoices/drafts/5", b"", "r");
+        let key_b = idempotency_key(b.agreement_key(), "DELETE", "/invoices/drafts/5", b"", "r");
+        assert_eq!(key_a, key_b);
+        assert!(!key_a.contains("grant-abc") && !key_a.contains("app-secret-xyz"));
+    }
+
+    #[test]
+    fn a_delete_must_name_one_record() {
+        for refused in [
+            "/invoices/drafts",
+            "/invoices/drafts/",
+            "/invoices/drafts/0",
+            "/customers",
+            "/customers/",
+            "/",
+            "",
+            "/invoices",
+        ] {
+            assert!(!deletes_one_record(refused), "{refused}");
+        }
+        for allowed in ["/invoices/drafts/1", "/customers/17", "/products/SKU_8_1"] {
+            assert!(deletes_one_record(allowed), "{allowed}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_draft_delete_without_a_number_is_refused_before_sending() {
+        // Nothing listens on port 9: a request that got sent would fail as
+        // a connection error, not as a refusal.
+        let client = EconomicClient::new(ClientConfig {
+            base_url: "http://127.0.0.1:9".into(),
+            ..ClientConfig::default()
+        })
+        .expect("client");
+        let api = client.for_agreement(Secret::new("a"), Secret::new("g"));
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let err = api
+            .delete_draft(0, "shop:1", deadline)
+            .await
+            .expect_err("refused");
+        assert!(matches!(err, EconomicError::Setup(_)), "{err:?}");
+        assert_eq!(api.calls(), 0);
     }
 
     #[test]

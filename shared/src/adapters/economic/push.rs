@@ -2,13 +2,21 @@
 //! draft exactly once, check e-conomic's total against ours, optionally book.
 //!
 //! ## No duplicate invoices
-//! e-conomic has no idempotency key on POST (its REST docs describe none),
-//! so the draft's `references.other` carries the bridge's order reference
-//! and serves as the idempotency key:
+//! Two mechanisms, because each covers what the other cannot:
+//! * Every write carries an `Idempotency-Key` derived from the request
+//!   (see [`super::client::idempotency_key`]): the same create sent again
+//!   within the key's lifetime (a retry, a redelivery, a rescan) is
+//!   answered with e-conomic's replay of the first answer (LIVE for
+//!   customers). How long the REST API keeps keys is unconfirmed (the newer
+//!   APIs say one hour), so the bridge does not rely on it alone.
+//! * The draft's `references.other` carries the bridge's order reference,
+//!   which is found again at any age:
 //! * The first attempt of an order (`may_exist == false`) POSTs at once.
 //! * A create whose outcome is unknown (timeout, connection lost after
 //!   sending, 5xx) is never blindly resent: the reference is looked up
-//!   first and an existing draft is used.
+//!   first and an existing draft is used; if none is found, the create is
+//!   resent under the same key, so a draft the look-up missed is replayed,
+//!   not made twice.
 //! * A later attempt (`may_exist == true`, recorded by the pipeline before
 //!   it calls) looks the reference up among drafts (and booked invoices when
 //!   booking) before creating anything, and completes a half-done push
@@ -75,6 +83,7 @@ pub async fn push_invoice(
     options: PushOptions,
 ) -> Result<PushOutcome, EconomicError> {
     let calls_before = api.calls();
+    let replays_before = api.cached_replays();
     let span = tracing::info_span!("economic_push", reference = %plan.reference, book = plan.book);
     // `instrument`, not `enter`: a guard held across `.await` would lend
     // this span to whatever else the thread runs meanwhile.
@@ -85,6 +94,9 @@ pub async fn push_invoice(
         o.calls = api.calls().saturating_sub(calls_before);
     }
     let calls = api.calls().saturating_sub(calls_before);
+    // Answers e-conomic replayed for a repeated idempotency key: a resend
+    // that did not act twice.
+    let cached_replays = api.cached_replays().saturating_sub(replays_before);
     let _in_span = span.enter(); // no await below: the guard is safe
     match &outcome {
         Ok(o) => tracing::info!(
@@ -93,10 +105,12 @@ pub async fn push_invoice(
             booked_invoice_number = o.booked_invoice_number,
             reused_existing = o.reused_existing,
             calls,
+            cached_replays,
             "invoice pushed to e-conomic"
         ),
         Err(e) => tracing::warn!(
             calls,
+            cached_replays,
             transient = e.is_transient(),
             error = %e,
             "invoice push to e-conomic failed"
@@ -126,9 +140,37 @@ async fn push_inner(
     let mut debtor = resolve_debtor(api, &plan.debtor, deadline).await?;
     draft.customer.customer_number = debtor.number;
 
+    let mut key_scope = "";
     let created = loop {
-        match api.create_draft(&draft, deadline).await {
-            Ok(created) => break created,
+        match api
+            .create_draft_with_key_scope(&draft, key_scope, deadline)
+            .await
+        {
+            Ok((created, true))
+                if key_scope != REPLAY_WAS_STALE
+                    && created.gross_amount == plan.expected_gross_total =>
+            {
+                // A replay repeats an answer up to the key's lifetime old;
+                // the draft it names may have been deleted since (and its
+                // number reused). Use it only if it is still this order's.
+                // (A replay whose total is wrong goes on to `verify_total`,
+                // which fails the order and re-reads before any delete.)
+                let current = api
+                    .get_draft(created.draft_invoice_number, deadline)
+                    .await?;
+                if current
+                    .as_ref()
+                    .is_some_and(|d| carries(d, &plan.reference))
+                {
+                    break current.unwrap_or(created);
+                }
+                tracing::warn!(
+                    draft_invoice_number = created.draft_invoice_number,
+                    "e-conomic replayed a create whose draft is gone; creating it again"
+                );
+                key_scope = REPLAY_WAS_STALE;
+            }
+            Ok((created, _)) => break created,
             Err(e) if is_missing_customer(&e) && debtor.may_create() => {
                 // Optimistic path: the debtor was assumed to exist (cache or
                 // FindOrCreate). Create it and send the draft again.
@@ -136,6 +178,7 @@ async fn push_inner(
                     .forget_debtor(api.agreement_key(), debtor.number);
                 debtor = create_debtor(api, &plan.debtor, deadline).await?;
                 draft.customer.customer_number = debtor.number;
+                key_scope = "after-debtor-created";
             }
             Err(e) if is_missing_customer(&e) => {
                 api.cache()
@@ -193,6 +236,14 @@ async fn push_inner(
         outcome.draft_invoice_number = None;
     }
     Ok(outcome)
+}
+
+/// Key scope of a create resent because the replayed one named a draft
+/// that no longer carries the order's reference.
+const REPLAY_WAS_STALE: &str = "replayed-draft-gone";
+
+fn carries(draft: &DraftInvoiceResponse, reference: &str) -> bool {
+    draft.references.as_ref().and_then(|r| r.other.as_deref()) == Some(reference)
 }
 
 /// Looks for an invoice created by an earlier attempt and completes it.
@@ -276,7 +327,10 @@ async fn book(
     deadline: Instant,
 ) -> Result<BookedInvoiceResponse, EconomicError> {
     loop {
-        match api.book_draft(draft_invoice_number, deadline).await {
+        match api
+            .book_draft(draft_invoice_number, &plan.reference, deadline)
+            .await
+        {
             Ok(booked) => return Ok(booked),
             Err(e) if e.outcome_unknown() => {
                 if let Some(booked) = find_booked(api, &plan.reference, deadline).await? {
@@ -318,20 +372,39 @@ async fn verify_total(
     if draft.gross_amount == plan.expected_gross_total {
         return Ok(());
     }
-    // Only drafts carrying this order's reference are ever deleted.
-    let ours =
-        draft.references.as_ref().and_then(|r| r.other.as_deref()) == Some(plan.reference.as_str());
-    let deleted = ours
-        && api
-            .delete_draft(draft.draft_invoice_number, deadline)
-            .await
-            .unwrap_or(false);
+    let deleted = delete_own_draft(api, plan, draft.draft_invoice_number, deadline)
+        .await
+        .unwrap_or(false);
     Err(EconomicError::AmountMismatch {
         expected: plan.expected_gross_total,
         actual: draft.gross_amount,
         draft_invoice_number: draft.draft_invoice_number,
         deleted,
     })
+}
+
+/// Deletes draft `number` only if it still carries this order's reference.
+/// The answer in hand may be stale (a replay, an earlier attempt's look-up)
+/// and e-conomic reuses numbers after a delete, so the number alone could
+/// name another order's draft by now: it is read again right before the
+/// DELETE, which carries an idempotency key scoped to the reference.
+async fn delete_own_draft(
+    api: &AgreementApi,
+    plan: &InvoicePlan,
+    number: u32,
+    deadline: Instant,
+) -> Result<bool, EconomicError> {
+    let Some(current) = api.get_draft(number, deadline).await? else {
+        return Ok(false);
+    };
+    if !carries(&current, &plan.reference) {
+        tracing::warn!(
+            draft_invoice_number = number,
+            "not deleting the draft: its number now carries another reference"
+        );
+        return Ok(false);
+    }
+    api.delete_draft(number, &plan.reference, deadline).await
 }
 
 /// The debtor number to put on the draft, and how sure we are it exists.
