@@ -35,10 +35,12 @@ pub struct MappingConfig {
     /// Used when no `payment_methods` entry matches.
     pub default_payment: PaymentSetup,
     pub rounding: RoundingConfig,
-    /// Decimals of `unitNetPrice` on invoice lines (2..=6), default 2. With 2
-    /// every line amount is exactly `quantity × price` whatever precision
-    /// e-conomic keeps; any øre difference goes to the rounding line.
-    pub unit_price_decimals: u32,
+    /// Retired: e-conomic refuses `unitNetPrice` with more than 2 decimals
+    /// (E04740), so unit prices are always sent with 2. Still accepted, and
+    /// ignored, so that shop files written for older versions keep loading;
+    /// `bridgectl shops check` says it is ignored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit_price_decimals: Option<u32>,
     /// e-conomic unit numbers by the order line's `unit` (`{"kg": 2}`).
     pub units: BTreeMap<String, u32>,
     /// Unit number for lines without a mapped unit (`None`: no unit).
@@ -64,7 +66,7 @@ impl Default for MappingConfig {
             payment_methods: BTreeMap::new(),
             default_payment: PaymentSetup::default(),
             rounding: RoundingConfig::default(),
-            unit_price_decimals: 2,
+            unit_price_decimals: None,
             units: BTreeMap::new(),
             default_unit_number: None,
             vat_explanation_on_invoice: true,
@@ -132,12 +134,6 @@ impl MappingConfig {
             return Err(invalid(
                 "voec.rate",
                 format!("{} is not a VAT rate in percent (0 to 100)", self.voec.rate),
-            ));
-        }
-        if !(2..=6).contains(&self.unit_price_decimals) {
-            return Err(invalid(
-                "unit_price_decimals",
-                format!("{} is outside 2 to 6", self.unit_price_decimals),
             ));
         }
         Ok(())
@@ -402,13 +398,14 @@ mod tests {
     }
 
     #[test]
-    fn unit_price_decimals_outside_two_to_six_is_rejected() {
-        let mut config = MappingConfig {
-            unit_price_decimals: 7,
-            ..MappingConfig::default()
-        };
-        assert_eq!(field_of(&config).as_deref(), Some("unit_price_decimals"));
-        config.unit_price_decimals = 1;
-        assert_eq!(field_of(&config).as_deref(), Some("unit_price_decimals"));
+    fn the_retired_unit_price_decimals_key_still_loads_and_changes_nothing() {
+        let old_file: MappingConfig =
+            serde_json::from_value(serde_json::json!({"unit_price_decimals": 4}))
+                .expect("an old shop file loads");
+        assert_eq!(old_file.unit_price_decimals, Some(4));
+        assert_eq!(field_of(&old_file), None);
+        // Nothing new writes it.
+        let written = serde_json::to_value(MappingConfig::default()).expect("json");
+        assert!(written.get("unit_price_decimals").is_none());
     }
 }
