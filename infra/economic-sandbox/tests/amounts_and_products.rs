@@ -127,3 +127,58 @@ async fn a_line_naming_a_missing_product_is_refused_with_e06000() {
         "{answer:#}"
     );
 }
+
+#[tokio::test]
+async fn products_are_created_in_an_existing_group_once() {
+    let sb = sandbox().await;
+    let (status, groups) = send(&sb, "GET", "/product-groups", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        groups["collection"][0]["productGroupNumber"], 1,
+        "{groups:#}"
+    );
+    let new = json!({"productNumber": "WOOL-42", "name": "Wool socks",
+                     "productGroup": {"productGroupNumber": 1}});
+    let (status, created) = send(&sb, "POST", "/products", Some(new.clone())).await;
+    assert_eq!(status, 201, "{created:#}");
+    assert_eq!(created["productNumber"], "WOOL-42");
+    let (status, again) = send(&sb, "POST", "/products", Some(new)).await;
+    assert_eq!(status, 400, "{again:#}");
+    assert_eq!(
+        again["errors"]["productNumber"]["errors"][0]["errorCode"],
+        "E06010"
+    );
+    let (status, answer) = send(
+        &sb,
+        "POST",
+        "/products",
+        Some(
+            json!({"productNumber": "X", "name": "X", "productGroup": {"productGroupNumber": 99}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        answer["errors"]["productGroup"]["errors"][0]["errorCode"],
+        "E06000"
+    );
+    let (status, answer) = send(
+        &sb,
+        "POST",
+        "/products",
+        Some(json!({"productNumber": "Y", "name": "Y"})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        answer["errors"]["productGroup"]["errors"][0]["message"],
+        "Property productGroup is required.",
+        "{answer:#}"
+    );
+    // The created product can be invoiced.
+    customer(&sb).await;
+    let mut draft = draft_with_line(r#""quantity": 1, "unitNetPrice": 10"#);
+    draft["lines"][0]["product"]["productNumber"] = json!("WOOL-42");
+    let (status, answer) = send(&sb, "POST", "/invoices/drafts", Some(draft)).await;
+    assert_eq!(status, 201, "{answer:#}");
+}
