@@ -182,3 +182,173 @@ async fn products_are_created_in_an_existing_group_once() {
     let (status, answer) = send(&sb, "POST", "/invoices/drafts", Some(draft)).await;
     assert_eq!(status, 201, "{answer:#}");
 }
+
+// ----- the push against the sandbox: products that need not exist --------
+
+use bridge::adapters::economic::{push_invoice, AgreementApi, ClientConfig, EconomicClient};
+use bridge::domain::mapping::{map_order, InvoicePlan, MappingConfig};
+use bridge::domain::order::{parse_event, ParsedEvent};
+use bridge::domain::secret::Secret;
+use bridge::ports::PushOptions;
+use std::time::{Duration, Instant};
+
+fn client(sb: &SandboxHandle) -> AgreementApi {
+    EconomicClient::new(ClientConfig {
+        base_url: sb.base_url(),
+        ..ClientConfig::default()
+    })
+    .expect("client")
+    .for_agreement(
+        Secret::new(economic_sandbox::DEFAULT_APP_SECRET_TOKEN),
+        Secret::new(economic_sandbox::DEFAULT_AGREEMENT_GRANT_TOKEN),
+    )
+}
+
+/// Order `number` for debtor 7: one T-shirt (a product the sandbox has)
+/// and one line of `sku`.
+fn plan(number: u32, sku: &str, products: Value) -> InvoicePlan {
+    let body = json!({"type": "order.paid", "version": 1, "order": {
+        "id": format!("id-{number}"), "number": number.to_string(),
+        "created_at": "2024-05-01T10:00:00+02:00", "currency": "DKK", "prices_include_vat": true,
+        "customer": {"name": "Ann", "email": "ann@example.dk"},
+        "billing_address": {"street": "Vej 1", "zip": "8000", "city": "Aarhus", "country": "DK"},
+        "payment_method": "card",
+        "lines": [
+            {"sku": "SKU-1", "name": "T-shirt", "quantity": "1", "unit_price": "100.00", "vat_rate": "25"},
+            {"sku": sku, "name": "Wool socks", "quantity": "7", "unit_price": "9.99", "vat_rate": "25"}
+        ],
+        "total": "169.93"
+    }});
+    let Ok(ParsedEvent::Order(event)) = parse_event(body.to_string().as_bytes()) else {
+        panic!("order parses")
+    };
+    let config: MappingConfig = serde_json::from_value(json!({
+        "debtor": {"strategy": {"kind": "fixed", "customer_number": 7}},
+        "products": products
+    }))
+    .expect("config");
+    map_order(&event.order, &config).expect("maps")
+}
+
+fn options() -> PushOptions {
+    PushOptions {
+        may_exist: false,
+        deadline: Instant::now() + Duration::from_secs(20),
+    }
+}
+
+fn calls_to(sb: &SandboxHandle, method: &str, path: &str) -> usize {
+    sb.requests()
+        .iter()
+        .filter(|r| r.method == method && r.path == path)
+        .count()
+}
+
+#[tokio::test]
+async fn an_unknown_sku_goes_to_the_generic_product_by_default_and_costs_no_extra_call_once_listed()
+{
+    let sb = sandbox().await;
+    customer(&sb).await;
+    let api = client(&sb);
+    let first = push_invoice(&api, &plan(1, "WOOL-42", json!({})), options())
+        .await
+        .expect("an unknown SKU does not fail the order");
+    // GET /products once for the agreement, then the draft.
+    assert_eq!(first.calls, 2);
+    let draft = &sb.drafts(0)[0].document;
+    let lines = draft["lines"].as_array().expect("lines");
+    assert_eq!(lines[0]["product"]["productNumber"], "SKU-1");
+    for line in &lines[1..] {
+        assert_eq!(line["product"]["productNumber"], "GENERIC", "{draft:#}");
+        assert_eq!(line["description"], "Wool socks (SKU WOOL-42)", "{draft:#}");
+    }
+    assert_eq!(
+        sb.drafts(0)[0].gross_amount,
+        rust_decimal::Decimal::new(16993, 2)
+    );
+
+    // Returning debtor, known and unknown products: the draft only.
+    sb.clear_requests();
+    let second = push_invoice(&api, &plan(2, "WOOL-43", json!({})), options())
+        .await
+        .expect("ok");
+    let third = push_invoice(&api, &plan(3, "SKU-2", json!({})), options())
+        .await
+        .expect("ok");
+    assert_eq!((second.calls, third.calls), (1, 1));
+    assert_eq!(calls_to(&sb, "GET", "/products"), 0);
+    assert_eq!(
+        sb.drafts(0)[2].document["lines"][1]["product"]["productNumber"],
+        "SKU-2"
+    );
+}
+
+#[tokio::test]
+async fn a_product_deleted_after_the_listing_falls_back_on_e06000() {
+    let sb = sandbox().await;
+    customer(&sb).await;
+    let api = client(&sb);
+    push_invoice(&api, &plan(1, "SKU-2", json!({})), options())
+        .await
+        .expect("ok");
+    sb.with_agreement(0, |a| {
+        a.products.remove("SKU-2");
+    });
+    let outcome = push_invoice(&api, &plan(2, "SKU-2", json!({})), options())
+        .await
+        .expect("falls back rather than fails");
+    // The refused draft, then the draft with the generic product.
+    assert_eq!(outcome.calls, 2);
+    let draft = &sb.drafts(0)[1].document;
+    assert_eq!(
+        draft["lines"][1]["product"]["productNumber"], "GENERIC",
+        "{draft:#}"
+    );
+    assert_eq!(draft["lines"][1]["description"], "Wool socks (SKU SKU-2)");
+}
+
+#[tokio::test]
+async fn under_create_the_product_is_created_once_and_used() {
+    let sb = sandbox().await;
+    customer(&sb).await;
+    let api = client(&sb);
+    let products = json!({"missing": "create", "product_group": 1});
+    push_invoice(&api, &plan(1, "WOOL-42", products.clone()), options())
+        .await
+        .expect("ok");
+    push_invoice(&api, &plan(2, "WOOL-42", products.clone()), options())
+        .await
+        .expect("ok");
+    assert_eq!(calls_to(&sb, "POST", "/products"), 1);
+    let created = sb.with_agreement(0, |a| a.products.get("WOOL-42").cloned());
+    assert_eq!(created.flatten().expect("created").name, "Wool socks");
+    for draft in sb.drafts(0) {
+        assert_eq!(
+            draft.document["lines"][1]["product"]["productNumber"],
+            "WOOL-42"
+        );
+        assert_eq!(draft.document["lines"][1]["description"], "Wool socks");
+    }
+}
+
+#[tokio::test]
+async fn under_fail_the_order_fails_naming_the_product() {
+    let sb = sandbox().await;
+    customer(&sb).await;
+    let api = client(&sb);
+    let error = push_invoice(
+        &api,
+        &plan(1, "WOOL-42", json!({"missing": "fail"})),
+        options(),
+    )
+    .await
+    .expect_err("fails");
+    assert!(!error.is_transient());
+    let reason = error.reason();
+    assert!(
+        reason.contains("product WOOL-42 does not exist in e-conomic")
+            && reason.contains("`products.missing`"),
+        "{reason}"
+    );
+    assert!(sb.drafts(0).is_empty());
+}

@@ -151,6 +151,9 @@ fn plan(reference: &str, debtor: DebtorPlan, book: bool) -> InvoicePlan {
         expected_gross_total: GROSS,
         // The second line's product is VAT exempt in the sandbox.
         line_vat_rates: vec![dec!(25), dec!(0)],
+        sku_products: Vec::new(),
+        missing_products: Default::default(),
+        product_group: None,
     }
 }
 

@@ -136,6 +136,15 @@ impl MappingConfig {
                 format!("{} is not a VAT rate in percent (0 to 100)", self.voec.rate),
             ));
         }
+        if self.products.missing == MissingProducts::Create && self.products.product_group.is_none()
+        {
+            return Err(invalid(
+                "products.product_group",
+                "is required when `products.missing` is `create`: the product group new \
+                 products are created in (its accounts decide their VAT)"
+                    .to_owned(),
+            ));
+        }
         Ok(())
     }
 }
@@ -237,6 +246,47 @@ pub struct ProductConfig {
     pub gift_card: String,
     /// How gift cards used as payment are treated. Default `reduce_vat`.
     pub gift_card_vat: GiftCardVat,
+    /// What to do when an order line's SKU is not an e-conomic product.
+    /// Default `fallback`.
+    pub missing: MissingProducts,
+    /// The products lines fall back to under `missing: fallback`.
+    pub generic: GenericProducts,
+    /// The product group new products get under `missing: create`
+    /// (required then): its accounts decide the products' VAT.
+    pub product_group: Option<u32>,
+}
+
+/// What happens to an order line whose SKU is no e-conomic product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingProducts {
+    /// The line goes to the generic product of its VAT treatment, with the
+    /// SKU and name in its text: no product master needed in e-conomic.
+    #[default]
+    Fallback,
+    /// The product is created (SKU as product number, in `product_group`).
+    Create,
+    /// The order fails, naming the product.
+    Fail,
+}
+
+/// Generic products per VAT treatment, for lines whose product is missing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GenericProducts {
+    /// Lines taxed at the VAT zone's rate. Default `"GENERIC"`.
+    pub standard: String,
+    /// Zero-rated lines: a product on a VAT-free account. Default `"GENERIC-0"`.
+    pub zero_rated: String,
+}
+
+impl Default for GenericProducts {
+    fn default() -> Self {
+        GenericProducts {
+            standard: "GENERIC".to_owned(),
+            zero_rated: "GENERIC-0".to_owned(),
+        }
+    }
 }
 
 impl Default for ProductConfig {
@@ -253,6 +303,9 @@ impl Default for ProductConfig {
             loyalty_points: "POINTS".to_owned(),
             gift_card: "GIFTCARD".to_owned(),
             gift_card_vat: GiftCardVat::ReduceVat,
+            missing: MissingProducts::Fallback,
+            generic: GenericProducts::default(),
+            product_group: None,
         }
     }
 }

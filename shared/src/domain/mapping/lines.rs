@@ -33,6 +33,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 pub(super) struct PlannedLines {
     pub lines: Vec<DraftLine>,
+    pub sku_products: Vec<super::SkuProduct>,
     pub rates: Vec<Decimal>,
     pub totals: DraftTotals,
 }
@@ -290,13 +291,17 @@ pub(super) fn plan_lines(
         order_gross: Decimal::ZERO,
     };
     let products = &config.products;
+    let mut sku_products = Vec::new();
 
     for line in &order.lines {
         let sku = line.sku.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let first_index = builder.lines.len();
+        let mut sku_is_product = false;
         let (product, field, description) = match sku {
             Some(sku) => match products.map.get(sku) {
                 Some(mapped) => (mapped.as_str(), "products.map", line.name.clone()),
                 None if sku.chars().count() <= MAX_PRODUCT_NUMBER_LEN => {
+                    sku_is_product = true;
                     (sku, "order line sku", line.name.clone())
                 }
                 None => (
@@ -328,6 +333,27 @@ pub(super) fn plan_lines(
             unit,
             unit_name: line.unit.as_deref(),
         })?;
+        if let (true, Some(sku)) = (sku_is_product, sku) {
+            // A zero-rated line stays at 0 % in every zone, so it needs a
+            // product on a VAT-free account; the zone decides the rest.
+            let fallback_product = if line.vat_rate.is_zero() {
+                &products.generic.zero_rated
+            } else {
+                &products.generic.standard
+            };
+            for (offset, draft_line) in builder.lines[first_index..].iter().enumerate() {
+                sku_products.push(super::SkuProduct {
+                    line_index: first_index + offset,
+                    product_number: sku.to_owned(),
+                    name: clip(&line.name, 300),
+                    fallback_product: fallback_product.clone(),
+                    fallback_description: clip(
+                        &format!("{} (SKU {sku})", draft_line.description),
+                        2500,
+                    ),
+                });
+            }
+        }
     }
 
     let standard_rate = order.standard_rate();
@@ -436,6 +462,7 @@ pub(super) fn plan_lines(
         });
     }
     Ok(PlannedLines {
+        sku_products,
         rates: builder.totals_lines.iter().map(|l| l.3).collect(),
         lines: builder.lines,
         totals,
