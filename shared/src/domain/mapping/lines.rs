@@ -189,17 +189,17 @@ fn price_parts(
             })
     };
     let vat_target = gross_target - net_target;
-    if let Some(parts) = split_net(quantity, net_target) {
+    for parts in ways_to_send(quantity, net_target) {
         if gross_of(&parts) == (net_target, vat_target) {
             return parts;
         }
     }
-    for offset in [-CENT, CENT, -CENT - CENT, CENT + CENT, Decimal::ZERO] {
+    for offset in [Decimal::ZERO, -CENT, CENT, -CENT - CENT, CENT + CENT] {
         let net = net_target + offset;
         if net.is_sign_negative() {
             continue;
         }
-        if let Some(parts) = split_net(quantity, net) {
+        for parts in ways_to_send(quantity, net) {
             let (n, v) = gross_of(&parts);
             if n + v == gross_target {
                 return parts;
@@ -219,6 +219,42 @@ fn price_parts(
         })
         .unwrap_or(floor);
     vec![(quantity, best)]
+}
+
+/// The ways to send `net` for `quantity` at 2 decimals, preferred first:
+/// [`split_net`]'s, then, for a whole quantity, two lines at unit prices at
+/// most 0.10 apart (`1 × 0.29 + 1 × 0.29`, `4 × 4.10 + 1 × 4.08`): e-conomic
+/// rounds VAT per line, so two lines can carry the contained VAT where one
+/// cannot (0.58 at 25 %: 0.145 → 0.15 on one line, 0.07 + 0.07 on two).
+fn ways_to_send(quantity: Decimal, net: Decimal) -> Vec<Vec<(Decimal, Decimal)>> {
+    let Some(first) = split_net(quantity, net) else {
+        return Vec::new();
+    };
+    let mut ways = vec![first.clone()];
+    if !(quantity.fract().is_zero() && quantity > Decimal::ONE) {
+        return ways;
+    }
+    let q = quantity;
+    let unit = first[0].1;
+    // k units on a second line, at a price a few øre from the first
+    // line's: the two lines' VAT roundings then differ from one line's.
+    let most = (q - Decimal::ONE).min(Decimal::ONE_HUNDRED);
+    let mut k = Decimal::ONE;
+    while k <= most {
+        for step in [0i64, -1, 1, -2, 2, -3, 3] {
+            let a = unit + CENT * Decimal::from(step);
+            let b = (net - (q - k) * a) / k;
+            let near = (b - a).abs() <= CENT * Decimal::from(10);
+            if a >= Decimal::ZERO && b >= Decimal::ZERO && near && b.normalize().scale() <= 2 {
+                let way = vec![(q - k, a), (k, b.normalize())];
+                if !ways.contains(&way) {
+                    ways.push(way);
+                }
+            }
+        }
+        k += Decimal::ONE;
+    }
+    ways
 }
 
 /// `net` (2 decimals, ≥ 0) as `quantity × u`, or as `(quantity − k) × u + k
@@ -573,7 +609,61 @@ fn thousands(value: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::thousands;
+    use super::{price_parts, thousands};
+    use crate::domain::money::{self, round2_div, vat_factor};
+    use rust_decimal::Decimal;
+    use rust_decimal_macros::dec;
+
+    /// How the parts of one line come out over a grid of everyday lines:
+    /// every part has 2 decimals; one unit reaches its gross exactly when a
+    /// 2-decimal net does; two or more units nearly always reach the gross,
+    /// and mostly with exactly the VAT the gross contains.
+    #[test]
+    fn parts_reach_the_gross_and_mostly_the_contained_vat() {
+        for rate in [dec!(25), dec!(19), dec!(21), dec!(25.5)] {
+            let (mut lines, mut exact_vat, mut missed_gross) = (0u32, 0u32, 0u32);
+            for quantity in (1..=12).map(Decimal::from) {
+                for unit_ore in (1..=3000i64).step_by(7) {
+                    let gross = quantity * Decimal::new(unit_ore, 2);
+                    let net = round2_div(gross, vat_factor(rate));
+                    let parts = price_parts(quantity, gross, net, rate);
+                    let (mut n, mut v) = (Decimal::ZERO, Decimal::ZERO);
+                    for &(q, u) in &parts {
+                        assert!(q.normalize().scale() <= 2 && u.normalize().scale() <= 2);
+                        let line_net = money::line_net(q, u, None);
+                        n += line_net;
+                        v += money::line_vat(line_net, rate);
+                    }
+                    assert!(parts.len() <= 2);
+                    // One unit cannot be split: where no 2-decimal net has
+                    // this gross (at 25 %: 0.22), the rounding line closes it.
+                    if quantity == Decimal::ONE {
+                        let reachable = money::single_net_for_gross(gross, rate).is_some();
+                        assert_eq!(n + v == gross, reachable, "1 × {unit_ore} øre at {rate} %");
+                        continue;
+                    }
+                    lines += 1;
+                    if n + v != gross {
+                        missed_gross += 1;
+                    }
+                    if (n, v) == (net, gross - net) {
+                        exact_vat += 1;
+                    }
+                }
+            }
+            println!("{rate} %: {lines} lines, contained VAT exact in {exact_vat}, gross missed in {missed_gross}");
+            // Measured (of 4,719 lines): exact VAT 4,204 / 4,643 / 4,693 / 4,653
+            // and gross missed 2 / 26 / 1 / 3 at 25 / 19 / 21 / 25.5 %.
+            assert!(
+                exact_vat * 100 >= lines * 85,
+                "{rate} %: {exact_vat} of {lines}"
+            );
+            assert!(
+                missed_gross * 100 <= lines,
+                "{rate} %: {missed_gross} of {lines}"
+            );
+        }
+    }
 
     #[test]
     fn thousands_separator() {
