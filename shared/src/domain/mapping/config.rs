@@ -451,6 +451,21 @@ mod tests {
     }
 
     #[test]
+    fn creating_products_needs_a_product_group() {
+        let mut config: MappingConfig =
+            serde_json::from_value(serde_json::json!({"products": {"missing": "create"}}))
+                .expect("loads");
+        assert_eq!(field_of(&config).as_deref(), Some("products.product_group"));
+        config.products.product_group = Some(1);
+        assert_eq!(field_of(&config), None);
+        // The default needs none: missing products fall back.
+        assert_eq!(
+            MappingConfig::default().products.missing,
+            MissingProducts::Fallback
+        );
+    }
+
+    #[test]
     fn the_retired_unit_price_decimals_key_still_loads_and_changes_nothing() {
         let old_file: MappingConfig =
             serde_json::from_value(serde_json::json!({"unit_price_decimals": 4}))
