@@ -812,39 +812,41 @@ fn cases() -> Vec<Case> {
             ),
         },
         Case {
-            name: "odd_quantity_3_x_33_33_needs_rounding_line",
+            name: "odd_quantity_3_x_33_33_split_across_two_unit_prices",
             order: vec![json!({
                 "lines": [line("CUP", "Espresso cup", "3", "33.33", "25")], "total": "99.99"
             })],
             config: no_cfg.clone(),
-            // Line net target 79.99; at 2 decimals 3 × 26.66 = 79.98 (VAT
-            // 19.995 → 20.00) = 99.98; a VAT-free 0.01 closes the gap.
+            // 99.99 contains VAT 19.998 → 20.00, net 79.99; 3 × 26.66 =
+            // 79.98 falls short, so 2 × 26.66 + 1 × 26.67 (VAT 13.33 +
+            // 6.6675 → 6.67 = 20.00): no rounding line.
             expect: inv(
                 1,
                 19,
                 1,
                 PHONE_DEBTOR,
                 vec![
-                    ("CUP", "3", "26.66", None),
-                    ("ROUNDING", "1", "0.01", Some("Rounding (øre adjustment)")),
+                    ("CUP", "2", "26.66", Some("Espresso cup")),
+                    ("CUP", "1", "26.67", Some("Espresso cup")),
                 ],
                 "79.99",
                 "20.00",
             ),
         },
         Case {
-            name: "odd_quantity_with_4_decimal_unit_prices",
+            name: "retired_unit_price_decimals_is_ignored",
             order: vec![json!({
                 "lines": [line("CUP", "Espresso cup", "3", "33.33", "25")], "total": "99.99"
             })],
             config: json!({"unit_price_decimals": 4}),
-            // 3 × 26.6633 = 79.9899 → 79.99, VAT 20.00: no rounding line.
+            // Once 3 × 26.6633; e-conomic refuses 4 decimals (E04740), so the
+            // key loads but the lines are those of the case above.
             expect: inv(
                 1,
                 19,
                 1,
                 PHONE_DEBTOR,
-                vec![("CUP", "3", "26.6633", None)],
+                vec![("CUP", "2", "26.66", None), ("CUP", "1", "26.67", None)],
                 "79.99",
                 "20.00",
             ),
@@ -868,6 +870,52 @@ fn cases() -> Vec<Case> {
                     "18.90",
                 ),
                 |_, draft| assert_eq!(draft["lines"][0]["unit"]["unitNumber"], 2),
+            ),
+        },
+        Case {
+            name: "weighed_0_125_kg_is_one_line_with_the_quantity_in_its_text",
+            order: vec![json!({
+                "lines": [{"sku": "CHEESE", "name": "Gammel Knas", "quantity": "0.125", "unit_price": "80.00",
+                           "vat_rate": "25", "unit": "kg"}],
+                "total": "10.00"
+            })],
+            config: json!({"units": {"kg": 2}}),
+            // e-conomic takes at most 2 decimals in quantity: 1 × the line's
+            // net (10.00 / 1.25 = 8.00, VAT 2.00), the real quantity in the
+            // text, and no unit (1 kg would be wrong).
+            expect: with_check(
+                inv(
+                    1,
+                    19,
+                    1,
+                    PHONE_DEBTOR,
+                    vec![("CHEESE", "1", "8", Some("Gammel Knas (0.125 kg × 80.00)"))],
+                    "8.00",
+                    "2.00",
+                ),
+                |_, draft| assert!(draft["lines"][0].get("unit").is_none(), "{draft:#}"),
+            ),
+        },
+        Case {
+            name: "seven_x_9_99_split_across_two_unit_prices",
+            order: vec![json!({
+                "lines": [line("MUG-01", "Coffee mug", "7", "9.99", "25")], "total": "69.93"
+            })],
+            config: no_cfg.clone(),
+            // 69.93 contains VAT 69.93 / 5 = 13.986 → 13.99, net 55.94 =
+            // 6 × 7.99 + 1 × 8.00 (VAT 11.985 → 11.99 + 2.00 = 13.99). One
+            // unit price cannot: 7 × 7.99 = 55.93.
+            expect: inv(
+                1,
+                19,
+                1,
+                PHONE_DEBTOR,
+                vec![
+                    ("MUG-01", "6", "7.99", Some("Coffee mug")),
+                    ("MUG-01", "1", "8", Some("Coffee mug")),
+                ],
+                "55.94",
+                "13.99",
             ),
         },
         Case {
@@ -907,26 +955,25 @@ fn cases() -> Vec<Case> {
                 "lines": [line("STICKER", "Sticker", "60", "19.99", "25")], "total": "1199.40"
             })],
             config: no_cfg.clone(),
-            // Target net 959.52; 60 × 15.99 = 959.40 (VAT 239.85) = 1199.25;
-            // rounding line 0.15.
+            // 1199.40 contains VAT 239.88, net 959.52; 60 × 15.99 = 959.40
+            // falls 0.12 short: 48 × 15.99 + 12 × 16.00 (VAT 191.88 + 48.00).
             expect: inv(
                 1,
                 19,
                 1,
                 PHONE_DEBTOR,
                 vec![
-                    ("STICKER", "60", "15.99", None),
-                    ("ROUNDING", "1", "0.15", None),
+                    ("STICKER", "48", "15.99", None),
+                    ("STICKER", "12", "16", None),
                 ],
-                "959.55",
-                "239.85",
+                "959.52",
+                "239.88",
             ),
         },
         Case {
             name: "rounding_line_carrying_vat",
-            order: vec![json!({
-                "lines": [line("STICKER", "Sticker", "60", "19.99", "25")], "total": "1199.40"
-            })],
+            // The shop rounded 99.95 up to 100.10.
+            order: vec![json!({"total": "100.10"})],
             config: json!({"rounding": {"vat_free": false}}),
             // Gap 0.15 at 25 %: net 0.12 + VAT 0.03.
             expect: inv(
@@ -934,12 +981,9 @@ fn cases() -> Vec<Case> {
                 19,
                 1,
                 PHONE_DEBTOR,
-                vec![
-                    ("STICKER", "60", "15.99", None),
-                    ("ROUNDING", "1", "0.12", None),
-                ],
-                "959.52",
-                "239.88",
+                vec![mug, ("ROUNDING", "1", "0.12", None)],
+                "80.08",
+                "20.02",
             ),
         },
         Case {
@@ -1459,9 +1503,11 @@ case_tests! {
     loyalty_points,
     gift_wrapping_fee,
     payment_fee,
-    odd_quantity_3_x_33_33_needs_rounding_line,
-    odd_quantity_with_4_decimal_unit_prices,
+    odd_quantity_3_x_33_33_split_across_two_unit_prices,
+    retired_unit_price_decimals_is_ignored,
     half_kilo_with_unit,
+    weighed_0_125_kg_is_one_line_with_the_quantity_in_its_text,
+    seven_x_9_99_split_across_two_unit_prices,
     sixty_lines_of_19_99,
     one_line_of_60_x_19_99,
     rounding_line_carrying_vat,

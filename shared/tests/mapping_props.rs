@@ -312,6 +312,9 @@ proptest! {
                 prop_assert!(line_vat(net, *rate) >= Decimal::ZERO);
             }
             prop_assert!(line.product.product_number.chars().count() <= 25);
+            // e-conomic refuses more than two decimals (E04740).
+            prop_assert!(line.quantity.normalize().scale() <= 2, "quantity {}", line.quantity);
+            prop_assert!(line.unit_net_price.normalize().scale() <= 2, "unitNetPrice {}", line.unit_net_price);
             if line.product.product_number == "ROUNDING" {
                 rounding_lines += 1;
             }

@@ -12,7 +12,7 @@
 //! The binaries themselves: the local stack (its library entry point in a
 //! child process, as the `local-stack` binary runs it) at `RUST_LOG=trace`
 //! with a shop given by `--shop FILE` whose secrets are not the demo's, one
-//! order that ends ok and one that fails (unknown product), and bridgectl
+//! order that ends ok and one that fails (a wrong total), and bridgectl
 //! at its most verbose against it; then the same with real e-conomic
 //! settings (`ECONOMIC_*`, here pointing at a sandbox that accepts only
 //! those tokens) and the demo shop. Their whole output, stdout and stderr,
@@ -549,7 +549,9 @@ fn orders_file(dir: &Path, ok_order: &str, failing_order: &str) -> PathBuf {
     let mut failing = sample;
     failing["order"]["id"] = json!(failing_order);
     failing["order"]["number"] = json!(failing_order);
-    failing["order"]["lines"][0]["sku"] = json!("NO-SUCH-PRODUCT");
+    // A total its lines do not add up to fails in transfer (an unknown
+    // SKU no longer does: it goes to the generic product by default).
+    failing["order"]["total"] = json!("1.00");
     let path = dir.join("orders.jsonl");
     std::fs::write(&path, format!("{ok}\n{failing}\n")).expect("orders file");
     path

@@ -61,6 +61,8 @@ pub struct AgreementData {
     pub payment_terms: BTreeMap<u32, (String, String, u32)>,
     pub customer_groups: BTreeMap<u32, String>,
     pub units: BTreeMap<u32, String>,
+    /// number → (name, VAT exempt: its products' sales account has no VAT code)
+    pub product_groups: BTreeMap<u32, (String, bool)>,
     pub products: BTreeMap<String, ProductRecord>,
     pub currencies: Vec<String>,
     /// Accept lines whose product number does not exist (see README).
@@ -126,8 +128,15 @@ impl AgreementData {
                 (2, "Udenlandske kunder".into()),
             ]),
             units: BTreeMap::from([(1, "stk.".into()), (2, "timer".into()), (3, "kg".into())]),
+            product_groups: BTreeMap::from([
+                (1, ("Varer med moms".into(), false)),
+                (2, ("Varer uden moms".into(), true)),
+            ]),
             products: BTreeMap::from([
                 product("SKU-1", "T-shirt", false),
+                // The generic products of `mapping.products.missing: fallback`.
+                product("GENERIC", "Vare", false),
+                product("GENERIC-0", "Vare uden moms", true),
                 product("SKU-2", "Mug", false),
                 product("SKU-3", "Poster", false),
                 product("SHIPPING", "Fragt", false),
@@ -207,6 +216,13 @@ impl AgreementData {
         self.units
             .iter()
             .map(|(n, name)| json!({"unitNumber": n, "name": name, "self": format!("https://restapi.e-conomic.com/units/{n}")}))
+            .collect()
+    }
+
+    pub fn product_groups_json(&self) -> Vec<Value> {
+        self.product_groups
+            .iter()
+            .map(|(n, (name, _))| json!({"productGroupNumber": n, "name": name, "self": format!("https://restapi.e-conomic.com/product-groups/{n}")}))
             .collect()
     }
 

@@ -140,13 +140,19 @@ pub(crate) fn create_draft(
                 value: None,
             });
         }
-        if let Some(price) = amt.unit_net_price {
-            if price.normalize().scale() > 2 {
+        // SCHEMA `maxDecimal: 2` on all three, which no JSON Schema
+        // validator enforces, hence the explicit check (DOCS: E04740).
+        for (field, value) in [
+            ("quantity", amt.quantity),
+            ("unitNetPrice", amt.unit_net_price),
+            ("discountPercentage", amt.discount_percentage),
+        ] {
+            if let Some(value) = value.filter(|v| v.normalize().scale() > 2) {
                 errors.push(FieldErr {
-                    path: at("unitNetPrice"),
+                    path: at(field),
                     code: "E04740",
-                    message: "unitNetPrice scale cannot be greater then two decimal places.".into(),
-                    value: Some(decimal_value(price)),
+                    message: format!("{field} scale cannot be greater then two decimal places."),
+                    value: Some(decimal_value(value)),
                 });
             }
         }

@@ -117,11 +117,12 @@ pub(crate) struct Shared {
 }
 
 pub(crate) mod schema_set {
-    use crate::schema::{Schema, BOOK_SCHEMA, CUSTOMER_SCHEMA, DRAFT_SCHEMA};
+    use crate::schema::{Schema, BOOK_SCHEMA, CUSTOMER_SCHEMA, DRAFT_SCHEMA, PRODUCT_SCHEMA};
     pub struct Schemas {
         pub draft: Schema,
         pub customer: Schema,
         pub book: Schema,
+        pub product: Schema,
     }
     impl Schemas {
         pub fn load() -> Result<Schemas, String> {
@@ -129,6 +130,7 @@ pub(crate) mod schema_set {
                 draft: Schema::parse(DRAFT_SCHEMA)?,
                 customer: Schema::parse(CUSTOMER_SCHEMA)?,
                 book: Schema::parse(BOOK_SCHEMA)?,
+                product: Schema::parse(PRODUCT_SCHEMA)?,
             })
         }
     }

@@ -133,6 +133,10 @@ pub(crate) fn api(
             let items = a.products.values().map(|p| a.product_json(p)).collect();
             collection(seq, path, query, items, &["productNumber", "name"])
         }
+        ("GET", ["product-groups"]) => {
+            collection(seq, path, query, a.product_groups_json(), &["name"])
+        }
+        ("POST", ["products"]) => create_product(shared, a, seq, body),
         ("GET", ["products", id]) => {
             let number = decode_resource_id(id);
             match a.products.get(&number) {
@@ -356,4 +360,58 @@ fn deleted_drafts(numbers: &[u32]) -> Value {
             .map(|n| json!({"draftInvoiceNumber": n, "self": format!("{BASE}/invoices/drafts/{n}")}))
             .collect::<Vec<_>>(),
     })
+}
+
+/// POST /products: the caller's `productNumber` in an existing product
+/// group (SCHEMA products.post); the group decides the VAT.
+fn create_product(shared: &Shared, a: &mut AgreementData, seq: u64, body: &[u8]) -> Answer {
+    let Ok(doc) = serde_json::from_slice::<Value>(body) else {
+        return error_answer(
+            seq,
+            400,
+            "The request body is not valid JSON.",
+            "Send a JSON document.",
+            None,
+        );
+    };
+    let mut errors = schema_errors(shared.schemas.product.validate(&doc));
+    if !errors.is_empty() {
+        return validation_error(seq, &errors);
+    }
+    let number = doc["productNumber"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let group = u32_at(&doc, "/productGroup/productGroupNumber").unwrap_or(0);
+    let exempt = match a.product_groups.get(&group) {
+        Some((_, exempt)) => *exempt,
+        None => {
+            errors.push(ref_err(
+                vec![key("productGroup")],
+                "productGroup",
+                json!(group),
+            ));
+            false
+        }
+    };
+    if a.products.contains_key(&number) {
+        errors.push(FieldErr {
+            path: vec![key("productNumber")],
+            code: "E06010",
+            message: "Product number is already in use.".into(),
+            value: Some(json!(number)),
+        });
+    }
+    if !errors.is_empty() {
+        return validation_error(seq, &errors);
+    }
+    let record = crate::data::ProductRecord {
+        product_number: number.clone(),
+        name: doc["name"].as_str().unwrap_or_default().to_string(),
+        vat_exempt: exempt,
+    };
+    let mut document = a.product_json(&record);
+    document["productGroup"] = json!({"productGroupNumber": group});
+    a.products.insert(number, record);
+    answer(201, document)
 }

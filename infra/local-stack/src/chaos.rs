@@ -485,8 +485,10 @@ async fn set_up(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosStack, Str
         .map_err(|e| format!("starting the sandbox: {e}"))?,
     );
 
+    // `missing: fail` keeps the unknown-product slice a permanent error
+    // (the default, `fallback`, would invoice it on a generic product).
     let mapping: bridge::domain::mapping::MappingConfig =
-        serde_json::from_value(serde_json::json!({}))
+        serde_json::from_value(serde_json::json!({"products": {"missing": "fail"}}))
             .map_err(|e| format!("default mapping: {e}"))?;
     register_products(&sandbox, shops_count, &mapping);
     let shop_store = DynamoShopStore::new(dynamodb.clone(), &shops_table);

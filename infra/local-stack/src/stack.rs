@@ -416,6 +416,8 @@ pub fn add_mapped_products(sandbox: &economic_sandbox::SandboxHandle, shop: &Sho
         (&products.promotional, false),
         (&products.loyalty_points, false),
         (&products.gift_card, true),
+        (&products.generic.standard, false),
+        (&products.generic.zero_rated, true),
         (
             &shop.mapping.rounding.product,
             shop.mapping.rounding.vat_free,

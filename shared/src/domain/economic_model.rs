@@ -389,3 +389,27 @@ pub struct Product {
     #[serde(default)]
     pub barred: Option<bool>,
 }
+
+/// POST /products (SCHEMA products.post: `productNumber`, `name` and
+/// `productGroup` required). The group's accounts decide the VAT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewProduct {
+    pub product_number: String,
+    pub name: String,
+    pub product_group: ProductGroupRef,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductGroupRef {
+    pub product_group_number: u32,
+}
+
+/// An entry of GET /product-groups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductGroup {
+    pub product_group_number: u32,
+    pub name: String,
+}

@@ -622,3 +622,60 @@ async fn rescan_until_it_acts(stack: &Stack) -> bridge::app::rescan::RescanRepor
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Issue 13: an unknown SKU and a weighed quantity, both of which e-conomic
+/// refuses as such (E06000, E04740), still give an exact invoice and `ok`.
+#[tokio::test]
+async fn an_unknown_sku_and_a_weighed_quantity_end_ok_with_two_decimals() {
+    let stack = Stack::start().await;
+    stack
+        .put_shop("acme", true, json!({"units": {"kg": 3}}))
+        .await;
+    let body = serde_json::to_vec(&json!({
+        "type": "order.paid",
+        "order": {
+            "id": "6001", "number": "6001", "created_at": "2026-03-01T10:00:00Z",
+            "currency": "DKK", "prices_include_vat": true,
+            "customer": {"name": "Jens Hansen", "email": "jens@example.dk"},
+            "billing_address": {"street": "Vestergade 1", "zip": "8000", "city": "Aarhus", "country": "DK"},
+            "payment_method": "card",
+            "lines": [
+                {"sku": "WOOL-42", "name": "Wool socks", "quantity": 7, "unit_price": "9.99", "vat_rate": "25"},
+                {"sku": "SKU-3", "name": "Cheese", "quantity": "0.125", "unit_price": "80.00", "vat_rate": "25", "unit": "kg"}
+            ],
+            "total": "79.93"
+        }
+    }))
+    .expect("json");
+    assert_eq!(stack.send_signed("acme", "msg_6001", &body).await.0, 202);
+    let record = stack
+        .transfer_until("acme", "6001", LIMIT, |r| r.label != Label::Pending)
+        .await;
+    assert_eq!(record.label, Label::Ok, "{:?}", record.last_error);
+    let drafts = stack.sandbox.drafts(0);
+    assert_eq!(drafts.len(), 1);
+    let draft = &drafts[0];
+    // 69.93 + 10.00, with the VAT the amounts contain: 13.99 + 2.00.
+    assert_eq!(
+        [draft.net_amount, draft.vat_amount, draft.gross_amount].map(|a| a.to_string()),
+        ["63.94", "15.99", "79.93"]
+    );
+    let lines = draft.document["lines"].as_array().expect("lines");
+    let texts: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["product"]["productNumber"].as_str().unwrap_or_default(),
+                l["description"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            ("GENERIC", "Wool socks (SKU WOOL-42)"),
+            ("GENERIC", "Wool socks (SKU WOOL-42)"),
+            ("SKU-3", "Cheese (0.125 kg × 80.00)"),
+        ]
+    );
+}

@@ -7,7 +7,7 @@ use crate::error::{CliError, Status};
 use crate::output::Tone;
 use crate::Ctx;
 use bridge::adapters::economic::{AgreementApi, ClientConfig, EconomicClient, EconomicError};
-use bridge::domain::mapping::{DebtorFallback, DebtorStrategy, MappingConfig};
+use bridge::domain::mapping::{DebtorFallback, DebtorStrategy, MappingConfig, MissingProducts};
 use bridge::domain::shop::ShopConfig;
 use serde::Serialize;
 use serde_json::json;
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
     /// `tokens`, `vat_zone`, `layout`, `payment_terms`, `customer_group`,
-    /// `customer`, `product`, `unit`, `config`.
+    /// `customer`, `product`, `product_group`, `unit`, `config`.
     pub kind: &'static str,
     /// The configuration setting(s) naming it, e.g. `payment_methods.card.layout`.
     pub field: String,
@@ -34,6 +34,7 @@ pub struct References {
     pub customer_groups: BTreeMap<u32, Vec<String>>,
     pub customers: BTreeMap<u32, Vec<String>>,
     pub products: BTreeMap<String, Vec<String>>,
+    pub product_groups: BTreeMap<u32, Vec<String>>,
     pub units: BTreeMap<u32, Vec<String>>,
     /// Settings that say a payment term needs `due_days`.
     pub due_days: BTreeMap<String, (u32, Option<u32>)>,
@@ -140,6 +141,41 @@ pub fn references(mapping: &MappingConfig) -> References {
         (&mapping.rounding.product, "rounding.product"),
     ] {
         add(&mut r.products, value.clone(), field);
+    }
+    // What an order line whose SKU is no product needs.
+    match (p.missing, p.product_group) {
+        (MissingProducts::Fallback, _) => {
+            add(
+                &mut r.products,
+                p.generic.standard.clone(),
+                "products.generic.standard",
+            );
+            add(
+                &mut r.products,
+                p.generic.zero_rated.clone(),
+                "products.generic.zero_rated",
+            );
+        }
+        (MissingProducts::Create, Some(group)) => {
+            add(&mut r.product_groups, group, "products.product_group");
+        }
+        (MissingProducts::Create, None) => r.local_problems.push(Problem {
+            kind: "config",
+            field: "products.product_group".to_owned(),
+            message: "products.missing is `create` but products.product_group is not set: put \
+                      the number of the e-conomic product group new products go into here"
+                .to_owned(),
+        }),
+        (MissingProducts::Fail, _) => {}
+    }
+    if mapping.unit_price_decimals.is_some() {
+        r.local_problems.push(Problem {
+            kind: "config",
+            field: "unit_price_decimals".to_owned(),
+            message: "unit_price_decimals is retired and ignored: e-conomic refuses unit prices \
+                      with more than two decimals, so the bridge always sends two; remove the key"
+                .to_owned(),
+        });
     }
     for (unit, number) in &mapping.units {
         add(&mut r.units, *number, format!("units.{unit}"));
@@ -287,6 +323,21 @@ pub async fn check(api: &AgreementApi, config: &ShopConfig) -> Result<Vec<Proble
         |g| &g.name,
         &mut problems,
     );
+    if !refs.product_groups.is_empty() {
+        let product_groups = api
+            .product_groups(deadline)
+            .await
+            .map_err(economic_failure)?;
+        missing(
+            "product_group",
+            "product group",
+            &refs.product_groups,
+            &product_groups,
+            |g| g.product_group_number,
+            |g| &g.name,
+            &mut problems,
+        );
+    }
     if !refs.units.is_empty() {
         let units = api.units(deadline).await.map_err(economic_failure)?;
         missing(
@@ -402,5 +453,27 @@ mod tests {
         assert!(r.products["FEE"].contains(&"products.payment_fee".to_owned()));
         assert_eq!(r.local_problems.len(), 1, "VOEC without a zone");
         assert_eq!(r.local_problems[0].field, "voec.vat_zone");
+        // The default `products.missing: fallback` needs the generic products.
+        assert_eq!(r.products["GENERIC"], vec!["products.generic.standard"]);
+        assert_eq!(r.products["GENERIC-0"], vec!["products.generic.zero_rated"]);
+        assert!(r.product_groups.is_empty());
+    }
+
+    #[test]
+    fn create_needs_a_product_group_and_fail_no_generic_products() {
+        let create: MappingConfig = serde_json::from_value(json!({
+            "products": {"missing": "create", "product_group": 3},
+            "unit_price_decimals": 4
+        }))
+        .unwrap();
+        let r = references(&create);
+        assert_eq!(r.product_groups[&3], vec!["products.product_group"]);
+        assert!(!r.products.contains_key("GENERIC"));
+        assert_eq!(r.local_problems.len(), 1);
+        assert_eq!(r.local_problems[0].field, "unit_price_decimals");
+        let fail: MappingConfig =
+            serde_json::from_value(json!({"products": {"missing": "fail"}})).unwrap();
+        let r = references(&fail);
+        assert!(!r.products.contains_key("GENERIC") && r.product_groups.is_empty());
     }
 }

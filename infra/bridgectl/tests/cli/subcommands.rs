@@ -634,6 +634,12 @@ async fn shops_check_finds_each_misconfiguration() {
         (json!({"products": {"shipping": "NOPE"}}), "product", "product NOPE (products.shipping) does not exist"),
         (json!({"units": {"kg": 77}}), "unit", "unit 77 (units.kg) does not exist"),
         (
+            json!({"products": {"missing": "create", "product_group": 9}}),
+            "product_group",
+            "product group 9 (products.product_group) does not exist in e-conomic; existing product groups: 1 Varer med moms, 2 Varer uden moms",
+        ),
+        (json!({"products": {"generic": {"standard": "NOPE"}}}), "product", "product NOPE (products.generic.standard) does not exist"),
+        (
             json!({"debtor": {"strategy": {"kind": "fixed", "customer_number": 4242}}}),
             "customer",
             "customer 4242 (debtor.strategy.customer_number) does not exist",

@@ -745,6 +745,31 @@ impl AgreementApi {
         self.cached_list("/units", deadline).await
     }
 
+    /// POST /products. Not resent when the outcome is unknown.
+    pub async fn create_product(
+        &self,
+        product: &NewProduct,
+        deadline: Instant,
+    ) -> Result<Product, EconomicError> {
+        let body = Self::to_body(product)?;
+        self.call(
+            Method::POST,
+            "/products",
+            &[],
+            Some(body),
+            Resend::OnlyIfNotProcessed,
+            deadline,
+        )
+        .await
+    }
+
+    pub async fn product_groups(
+        &self,
+        deadline: Instant,
+    ) -> Result<Arc<Vec<ProductGroup>>, EconomicError> {
+        self.cached_list("/product-groups", deadline).await
+    }
+
     /// GET /products/{number}; `None` when it does not exist.
     pub async fn get_product(
         &self,

@@ -186,6 +186,10 @@ pub enum EconomicError {
     /// The client could not be built or a request could not be formed.
     #[error("e-conomic client setup: {0}")]
     Setup(String),
+    /// A line names a product e-conomic does not have, and the shop's
+    /// `products.missing` is `fail`. The text names the product.
+    #[error("{0}")]
+    ProductMissing(String),
 }
 
 impl EconomicError {
@@ -197,7 +201,8 @@ impl EconomicError {
             EconomicError::Timeout { .. } | EconomicError::Connection { .. } => true,
             EconomicError::Decode { .. }
             | EconomicError::AmountMismatch { .. }
-            | EconomicError::Setup(_) => false,
+            | EconomicError::Setup(_)
+            | EconomicError::ProductMissing(_) => false,
         }
     }
 
@@ -257,6 +262,7 @@ impl EconomicError {
                 if *deleted { "was deleted again" } else { "could NOT be deleted, delete it by hand" }
             ),
             EconomicError::Setup(detail) => format!("e-conomic client setup failed: {detail}"),
+            EconomicError::ProductMissing(reason) => reason.clone(),
         }
     }
 }

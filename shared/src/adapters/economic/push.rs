@@ -28,13 +28,14 @@
 
 use super::client::{AgreementApi, EconomicClient};
 use super::error::EconomicError;
+use super::products;
 use crate::domain::economic_model::{BookedInvoiceResponse, DraftInvoiceResponse, References};
 use std::time::Instant;
 
 use crate::domain::lifecycle::PushOutcome;
 // The push reads the draft, the debtor plan and the expected totals from
 // the mapping's plan.
-use crate::domain::mapping::{DebtorPlan, InvoicePlan};
+use crate::domain::mapping::{DebtorPlan, InvoicePlan, MissingProducts};
 use crate::domain::shop::EconomicCredentials;
 use crate::ports::{Invoicing, InvoicingError, PushOptions};
 use tracing::Instrument;
@@ -139,6 +140,8 @@ async fn push_inner(
 
     let mut debtor = resolve_debtor(api, &plan.debtor, deadline).await?;
     draft.customer.customer_number = debtor.number;
+    products::resolve_products(api, plan, &mut draft, deadline).await?;
+    let mut fell_back_after_refusal = false;
 
     let mut key_scope = "";
     let created = loop {
@@ -203,7 +206,22 @@ async fn push_inner(
                     None => return Err(e),
                 }
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                // A product deleted since the agreement's products were
+                // listed: its lines go to the generic product, once.
+                if !fell_back_after_refusal
+                    && products::fall_back_for_refused_lines(api, plan, &mut draft, &e)
+                {
+                    fell_back_after_refusal = true;
+                    continue;
+                }
+                if plan.missing_products == MissingProducts::Fail {
+                    if let Some(reason) = products::missing_product_reason(plan, &e) {
+                        return Err(EconomicError::ProductMissing(reason));
+                    }
+                }
+                return Err(e);
+            }
         }
     };
     api.cache()

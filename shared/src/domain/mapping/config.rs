@@ -35,10 +35,12 @@ pub struct MappingConfig {
     /// Used when no `payment_methods` entry matches.
     pub default_payment: PaymentSetup,
     pub rounding: RoundingConfig,
-    /// Decimals of `unitNetPrice` on invoice lines (2..=6), default 2. With 2
-    /// every line amount is exactly `quantity × price` whatever precision
-    /// e-conomic keeps; any øre difference goes to the rounding line.
-    pub unit_price_decimals: u32,
+    /// Retired: e-conomic refuses `unitNetPrice` with more than 2 decimals
+    /// (E04740), so unit prices are always sent with 2. Still accepted, and
+    /// ignored, so that shop files written for older versions keep loading;
+    /// `bridgectl shops check` says it is ignored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit_price_decimals: Option<u32>,
     /// e-conomic unit numbers by the order line's `unit` (`{"kg": 2}`).
     pub units: BTreeMap<String, u32>,
     /// Unit number for lines without a mapped unit (`None`: no unit).
@@ -64,7 +66,7 @@ impl Default for MappingConfig {
             payment_methods: BTreeMap::new(),
             default_payment: PaymentSetup::default(),
             rounding: RoundingConfig::default(),
-            unit_price_decimals: 2,
+            unit_price_decimals: None,
             units: BTreeMap::new(),
             default_unit_number: None,
             vat_explanation_on_invoice: true,
@@ -134,10 +136,13 @@ impl MappingConfig {
                 format!("{} is not a VAT rate in percent (0 to 100)", self.voec.rate),
             ));
         }
-        if !(2..=6).contains(&self.unit_price_decimals) {
+        if self.products.missing == MissingProducts::Create && self.products.product_group.is_none()
+        {
             return Err(invalid(
-                "unit_price_decimals",
-                format!("{} is outside 2 to 6", self.unit_price_decimals),
+                "products.product_group",
+                "is required when `products.missing` is `create`: the product group new \
+                 products are created in (its accounts decide their VAT)"
+                    .to_owned(),
             ));
         }
         Ok(())
@@ -241,6 +246,47 @@ pub struct ProductConfig {
     pub gift_card: String,
     /// How gift cards used as payment are treated. Default `reduce_vat`.
     pub gift_card_vat: GiftCardVat,
+    /// What to do when an order line's SKU is not an e-conomic product.
+    /// Default `fallback`.
+    pub missing: MissingProducts,
+    /// The products lines fall back to under `missing: fallback`.
+    pub generic: GenericProducts,
+    /// The product group new products get under `missing: create`
+    /// (required then): its accounts decide the products' VAT.
+    pub product_group: Option<u32>,
+}
+
+/// What happens to an order line whose SKU is no e-conomic product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingProducts {
+    /// The line goes to the generic product of its VAT treatment, with the
+    /// SKU and name in its text: no product master needed in e-conomic.
+    #[default]
+    Fallback,
+    /// The product is created (SKU as product number, in `product_group`).
+    Create,
+    /// The order fails, naming the product.
+    Fail,
+}
+
+/// Generic products per VAT treatment, for lines whose product is missing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GenericProducts {
+    /// Lines taxed at the VAT zone's rate. Default `"GENERIC"`.
+    pub standard: String,
+    /// Zero-rated lines: a product on a VAT-free account. Default `"GENERIC-0"`.
+    pub zero_rated: String,
+}
+
+impl Default for GenericProducts {
+    fn default() -> Self {
+        GenericProducts {
+            standard: "GENERIC".to_owned(),
+            zero_rated: "GENERIC-0".to_owned(),
+        }
+    }
 }
 
 impl Default for ProductConfig {
@@ -257,6 +303,9 @@ impl Default for ProductConfig {
             loyalty_points: "POINTS".to_owned(),
             gift_card: "GIFTCARD".to_owned(),
             gift_card_vat: GiftCardVat::ReduceVat,
+            missing: MissingProducts::Fallback,
+            generic: GenericProducts::default(),
+            product_group: None,
         }
     }
 }
@@ -402,13 +451,29 @@ mod tests {
     }
 
     #[test]
-    fn unit_price_decimals_outside_two_to_six_is_rejected() {
-        let mut config = MappingConfig {
-            unit_price_decimals: 7,
-            ..MappingConfig::default()
-        };
-        assert_eq!(field_of(&config).as_deref(), Some("unit_price_decimals"));
-        config.unit_price_decimals = 1;
-        assert_eq!(field_of(&config).as_deref(), Some("unit_price_decimals"));
+    fn creating_products_needs_a_product_group() {
+        let mut config: MappingConfig =
+            serde_json::from_value(serde_json::json!({"products": {"missing": "create"}}))
+                .expect("loads");
+        assert_eq!(field_of(&config).as_deref(), Some("products.product_group"));
+        config.products.product_group = Some(1);
+        assert_eq!(field_of(&config), None);
+        // The default needs none: missing products fall back.
+        assert_eq!(
+            MappingConfig::default().products.missing,
+            MissingProducts::Fallback
+        );
+    }
+
+    #[test]
+    fn the_retired_unit_price_decimals_key_still_loads_and_changes_nothing() {
+        let old_file: MappingConfig =
+            serde_json::from_value(serde_json::json!({"unit_price_decimals": 4}))
+                .expect("an old shop file loads");
+        assert_eq!(old_file.unit_price_decimals, Some(4));
+        assert_eq!(field_of(&old_file), None);
+        // Nothing new writes it.
+        let written = serde_json::to_value(MappingConfig::default()).expect("json");
+        assert!(written.get("unit_price_decimals").is_none());
     }
 }

@@ -10,8 +10,9 @@ mod debtor;
 mod lines;
 
 pub use config::{
-    DebtorConfig, DebtorFallback, DebtorStrategy, GiftCardVat, MappingConfig, OssConfig,
-    OssCountry, PaymentSetup, ProductConfig, RoundingConfig, VatZones, VoecConfig,
+    DebtorConfig, DebtorFallback, DebtorStrategy, GenericProducts, GiftCardVat, MappingConfig,
+    MissingProducts, OssConfig, OssCountry, PaymentSetup, ProductConfig, RoundingConfig, VatZones,
+    VoecConfig,
 };
 pub use debtor::phone_customer_number;
 
@@ -55,6 +56,31 @@ pub struct InvoicePlan {
     /// order lines, VAT-free gift cards and a VAT-free rounding product.
     /// e-conomic's product/account setup must match (see docs/shop-configuration.md).
     pub line_vat_rates: Vec<Decimal>,
+    /// Draft lines whose product is an order line's SKU, which need not
+    /// exist in e-conomic, and what to do when it does not (the e-conomic
+    /// step checks; the domain does no I/O).
+    #[serde(default)]
+    pub sku_products: Vec<SkuProduct>,
+    #[serde(default)]
+    pub missing_products: MissingProducts,
+    /// Product group for `missing_products: create`.
+    #[serde(default)]
+    pub product_group: Option<u32>,
+}
+
+/// One draft line whose product is taken from the order line's SKU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkuProduct {
+    /// Index into `draft.lines`.
+    pub line_index: usize,
+    /// The product number the line names (the SKU).
+    pub product_number: String,
+    /// The order line's name: the new product's name under `create`.
+    pub name: String,
+    /// The generic product of the line's VAT treatment, and the line text
+    /// to use with it (name and SKU), under `fallback`.
+    pub fallback_product: String,
+    pub fallback_description: String,
 }
 
 /// Which e-conomic customer the invoice goes to.
@@ -223,6 +249,9 @@ pub fn map_order(order: &Order, config: &MappingConfig) -> Result<InvoicePlan, M
         expected_vat_total: planned.totals.vat,
         expected_gross_total: planned.totals.gross,
         line_vat_rates: planned.rates,
+        sku_products: planned.sku_products,
+        missing_products: config.products.missing,
+        product_group: config.products.product_group,
     })
 }
 
