@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 const T0: i64 = 1_800_000_000;
 const SHOP: &str = "demo-shop";
 const ORDER: &str = "1001";
-/// The reference the demo shop's mapping gives order 1001.
+/// The queue's `maxReceiveCount` in these tests.
 const MAX_RECEIVES: u32 = 5;
 
 fn shop() -> ShopConfig {
