@@ -94,6 +94,21 @@ where
         .is_some_and(|code| code == "ConditionalCheckFailedException")
 }
 
+/// A conditional write's answer: `Err(Conflict)` when its condition did not
+/// hold, `Unavailable` for any other failure.
+pub(super) fn conditional_write<T, E>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E>>,
+) -> Result<(), crate::ports::StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_conditional_failure(&e) => Err(crate::ports::StoreError::Conflict),
+        Err(e) => Err(super::unavailable(e)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

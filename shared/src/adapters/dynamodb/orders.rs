@@ -9,7 +9,7 @@
 //! `rescan_key`/`rescan_after` (sparse GSI, present only while pending) and
 //! `expires_at` (TTL, set on `ok`).
 
-use super::expression::{alias, is_conditional_failure, names_in};
+use super::expression::{alias, conditional_write, is_conditional_failure, names_in};
 use super::item::{
     get_n, get_s, history_entry, history_value, n, order_record, s, WEBHOOK_IDS_LIMIT,
 };
@@ -165,11 +165,7 @@ impl OrderStore for DynamoOrderStore {
             .update_request(shop_id, order_id, &expression, condition, values)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Err(StoreError::Conflict),
-            Err(e) => Err(super::unavailable(e)),
-        }
+        conditional_write(result)
     }
 
     async fn claim(&self, claim: &Claim<'_>) -> Result<Option<OrderRecord>, StoreError> {
@@ -252,11 +248,7 @@ impl OrderStore for DynamoOrderStore {
             )
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Err(StoreError::Conflict),
-            Err(e) => Err(super::unavailable(e)),
-        }
+        conditional_write(result)
     }
 
     /// Labels the order ok with its invoice numbers; releases the lease,
@@ -314,11 +306,7 @@ impl OrderStore for DynamoOrderStore {
             )
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Err(StoreError::Conflict),
-            Err(e) => Err(super::unavailable(e)),
-        }
+        conditional_write(result)
     }
 
     /// Labels the order failed with a human-readable reason; releases the
@@ -354,11 +342,7 @@ impl OrderStore for DynamoOrderStore {
             )
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Err(StoreError::Conflict),
-            Err(e) => Err(super::unavailable(e)),
-        }
+        conditional_write(result)
     }
 
     /// A transient failure: keep pending, remember the error, release the
@@ -396,11 +380,7 @@ impl OrderStore for DynamoOrderStore {
             )
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Err(StoreError::Conflict),
-            Err(e) => Err(super::unavailable(e)),
-        }
+        conditional_write(result)
     }
 
     /// Pending orders due for a rescan (`rescan_after <= now`), oldest

@@ -115,7 +115,7 @@ impl EconomicClient {
         hasher.update([0u8]);
         hasher.update(agreement_grant_token.expose().as_bytes());
         let digest = hasher.finalize();
-        let agreement_key = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        let agreement_key = hex(&digest[..12]);
         AgreementApi {
             client: self.clone(),
             app_secret_token,
@@ -187,11 +187,11 @@ pub fn idempotency_key(
         hasher.update(part);
     }
     hasher.update(body);
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&hasher.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Refuses a DELETE that does not name one record: e-conomic's
