@@ -11,6 +11,10 @@
 //!   (not per rate group); the invoice VAT is the sum of the line VATs.
 //! * Invoice net = Σ line net, invoice gross = net + VAT.
 //!
+//! e-conomic may instead round VAT once per rate for the whole invoice
+//! ([`VatRounding::PerInvoice`], [`draft_totals_with`]); which one the live
+//! API does is unconfirmed, so both are modelled here.
+//!
 //! [`draft_totals`] is the single place this model lives: the mapping uses it
 //! to plan invoices whose gross equals the shop's order total to the øre, and
 //! the e-conomic sandbox uses it to compute what it answers.
@@ -154,6 +158,58 @@ pub fn draft_totals(lines: &[TotalsLine]) -> DraftTotals {
     totals
 }
 
+/// How e-conomic rounds VAT on a draft. Which one the live API uses is
+/// unconfirmed, so the bridge handles both (see `mapping::vat_rounding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VatRounding {
+    /// VAT = Σ round2(line net × rate): [`draft_totals`].
+    #[default]
+    PerLine,
+    /// Per rate, VAT = round2(Σ line net at that rate × rate); the invoice
+    /// VAT is the sum over its rates. Line nets are rounded per line in
+    /// both modes.
+    PerInvoice,
+}
+
+impl VatRounding {
+    pub fn name(self) -> &'static str {
+        match self {
+            VatRounding::PerLine => "per line",
+            VatRounding::PerInvoice => "per invoice",
+        }
+    }
+}
+
+/// Totals of a draft under `mode`: [`draft_totals`] for per-line rounding;
+/// for per-invoice rounding, line nets summed per rate and VAT rounded once
+/// per rate.
+pub fn draft_totals_with(lines: &[TotalsLine], mode: VatRounding) -> DraftTotals {
+    if mode == VatRounding::PerLine {
+        return draft_totals(lines);
+    }
+    let mut totals = DraftTotals::default();
+    for (rate, net) in nets_per_rate(lines) {
+        totals.net += net;
+        totals.vat += line_vat(net, rate);
+    }
+    totals.gross = totals.net + totals.vat;
+    totals
+}
+
+/// `(rate, Σ line net)` per VAT rate, in order of first appearance.
+pub fn nets_per_rate(lines: &[TotalsLine]) -> Vec<(Decimal, Decimal)> {
+    let mut groups: Vec<(Decimal, Decimal)> = Vec::new();
+    for &(quantity, unit_net_price, discount_percent, rate_percent) in lines {
+        let net = line_net(quantity, unit_net_price, discount_percent);
+        match groups.iter_mut().find(|(rate, _)| *rate == rate_percent) {
+            Some(group) => group.1 += net,
+            None => groups.push((rate_percent, net)),
+        }
+    }
+    groups
+}
+
 /// The gross amount (`net + round2(net × rate)`) one line of net amount
 /// `net` (already 2 decimals) adds to an invoice at `rate_percent`.
 pub fn line_gross(net: Decimal, rate_percent: Decimal) -> Decimal {
@@ -219,6 +275,29 @@ pub fn single_net_near(gross: Decimal, rate_percent: Decimal, guess: Decimal) ->
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn per_invoice_rounding_rounds_vat_once_per_rate() {
+        // Two lines of net 0.46 at 25 %: per line 0.115 → 0.12 twice; per
+        // invoice 0.92 × 25 % = 0.23. The 0 % line adds net only.
+        let lines = [
+            (dec!(1), dec!(0.46), None, dec!(25)),
+            (dec!(1), dec!(0.46), None, dec!(25)),
+            (dec!(1), dec!(5), None, dec!(0)),
+        ];
+        let per_line = draft_totals_with(&lines, VatRounding::PerLine);
+        let per_invoice = draft_totals_with(&lines, VatRounding::PerInvoice);
+        assert_eq!((per_line.net, per_line.vat), (dec!(5.92), dec!(0.24)));
+        assert_eq!(
+            (per_invoice.net, per_invoice.vat, per_invoice.gross),
+            (dec!(5.92), dec!(0.23), dec!(6.15))
+        );
+        assert_eq!(per_line, draft_totals(&lines));
+        assert_eq!(
+            nets_per_rate(&lines),
+            vec![(dec!(25), dec!(0.92)), (dec!(0), dec!(5))]
+        );
+    }
 
     #[test]
     fn integer_rounding_matches_decimal_rounding() {

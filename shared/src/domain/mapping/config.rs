@@ -205,6 +205,27 @@ pub struct DebtorConfig {
     pub b2b_customer_group: u32,
     /// Layout stored on new customers (`None`: e-conomic's default).
     pub layout: Option<u32>,
+    /// Whether an existing debtor's details are updated from the order.
+    /// Default `never`.
+    pub update: DebtorUpdate,
+}
+
+/// What happens to an existing debtor's details (name, address, email,
+/// phone, CVR/VAT number, EAN) when an order names it. The debtor is read
+/// (GET) and, only if something changes, written back whole (PUT): an
+/// extra call per order for `fill_missing` and `always`, two when it
+/// changes. Fixed debtors (`kind: fixed`) are never updated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DebtorUpdate {
+    /// Leave existing debtors as they are.
+    #[default]
+    Never,
+    /// Set only the fields that are empty in e-conomic.
+    FillMissing,
+    /// Overwrite the fields with the order's values (a field the order
+    /// does not have is left as it is).
+    Always,
 }
 
 impl Default for DebtorConfig {
@@ -215,6 +236,7 @@ impl Default for DebtorConfig {
             b2c_customer_group: 1,
             b2b_customer_group: 2,
             layout: None,
+            update: DebtorUpdate::Never,
         }
     }
 }
@@ -364,6 +386,13 @@ pub struct RoundingConfig {
     /// rejected. Default `1.00` (currency units).
     #[serde(with = "rust_decimal::serde::str")]
     pub tolerance: Decimal,
+    /// Largest difference between the gross e-conomic computes for a new
+    /// draft and the order's total that the bridge corrects (when the
+    /// difference is e-conomic rounding VAT per invoice instead of per
+    /// line); beyond it the draft is deleted and the order fails. Default
+    /// `0.50`.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub correction_tolerance: Decimal,
 }
 
 impl Default for RoundingConfig {
@@ -373,6 +402,7 @@ impl Default for RoundingConfig {
             description: "Rounding (øre adjustment)".to_owned(),
             vat_free: true,
             tolerance: Decimal::ONE,
+            correction_tolerance: Decimal::new(50, 2),
         }
     }
 }

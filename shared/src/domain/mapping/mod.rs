@@ -8,13 +8,15 @@
 mod config;
 mod debtor;
 mod lines;
+mod vat_rounding;
 
 pub use config::{
-    DebtorConfig, DebtorFallback, DebtorStrategy, GenericProducts, GiftCardVat, MappingConfig,
+    DebtorConfig, DebtorFallback, DebtorStrategy, DebtorUpdate, GenericProducts, GiftCardVat, MappingConfig,
     MissingProducts, OssConfig, OssCountry, PaymentSetup, ProductConfig, RoundingConfig, VatZones,
     VoecConfig,
 };
 pub use debtor::phone_customer_number;
+pub use vat_rounding::{fit_lines, totals_lines, FitError, FittedLines, VatFreeRounding};
 
 use crate::domain::economic_model::{
     CustomerRef, Delivery, DraftInvoice, LayoutRef, NewCustomer, Notes, PaymentTermsRef, Recipient,
@@ -66,6 +68,20 @@ pub struct InvoicePlan {
     /// Product group for `missing_products: create`.
     #[serde(default)]
     pub product_group: Option<u32>,
+    /// The rounding product when it is VAT-free: carries an øre no
+    /// VAT-bearing line can when e-conomic rounds VAT per invoice.
+    #[serde(default)]
+    pub vat_free_rounding: Option<VatFreeRounding>,
+    /// `rounding.correction_tolerance`.
+    #[serde(default = "default_correction_tolerance")]
+    pub correction_tolerance: Decimal,
+    /// `debtor.update`; applies to `FindOrCreate` and `Running` debtors.
+    #[serde(default)]
+    pub debtor_update: DebtorUpdate,
+}
+
+fn default_correction_tolerance() -> Decimal {
+    RoundingConfig::default().correction_tolerance
 }
 
 /// One draft line whose product is taken from the order line's SKU.
@@ -252,6 +268,12 @@ pub fn map_order(order: &Order, config: &MappingConfig) -> Result<InvoicePlan, M
         sku_products: planned.sku_products,
         missing_products: config.products.missing,
         product_group: config.products.product_group,
+        vat_free_rounding: config.rounding.vat_free.then(|| VatFreeRounding {
+            product: config.rounding.product.clone(),
+            description: config.rounding.description.clone(),
+        }),
+        correction_tolerance: config.rounding.correction_tolerance,
+        debtor_update: config.debtor.update,
     })
 }
 
