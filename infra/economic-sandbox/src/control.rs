@@ -8,7 +8,7 @@
 //! | `GET /_sandbox/state` | per agreement: drafts, booked invoices, debtors, counts |
 //! | `PUT /_sandbox/vat-zones` | `{agreement?, vatZoneNumber, name, ratePercent}` |
 //! | `PUT /_sandbox/products` | `{agreement?, productNumber, name, vatExempt}` |
-//! | `PUT /_sandbox/settings` | `{agreement?, acceptUnknownProducts}` |
+//! | `PUT /_sandbox/settings` | `{agreement?, acceptUnknownProducts?, vatRounding?}` (at least one; `vatRounding`: `"per_line"` or `"per_invoice"`) |
 //! | `PUT /_sandbox/idempotency` | `{lifetimeSeconds}`: how long `Idempotency-Key`s are remembered |
 //! | `DELETE /_sandbox/idempotency` | every remembered key expires now |
 //!
@@ -20,6 +20,7 @@
 use crate::answer::{answer, no_content, Answer};
 use crate::data::{AgreementData, ProductRecord, VatZoneRule};
 use crate::{seed_state, Shared};
+use bridge::domain::money::VatRounding;
 use hyper::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -221,23 +222,30 @@ pub(crate) fn handle_request(shared: &Shared, method: &Method, rest: &str, body:
             Err(e) => bad(format!("product: {e}")),
         },
         ("PUT", "settings") => {
-            let accept = parsed
-                .as_ref()
-                .and_then(|v| v.get("acceptUnknownProducts"))
-                .and_then(Value::as_bool);
-            match accept {
-                Some(accept) => match agreements_of(&s, &parsed) {
+            let field = |name: &str| parsed.as_ref().and_then(|v| v.get(name)).cloned();
+            let accept = field("acceptUnknownProducts").map(|v| v.as_bool().ok_or(v));
+            let rounding = field("vatRounding")
+                .map(|v| serde_json::from_value::<VatRounding>(v.clone()).map_err(|_| v));
+            let expected = "settings: expected {\"acceptUnknownProducts\": bool} and/or \
+                            {\"vatRounding\": \"per_line\" | \"per_invoice\"}";
+            match (accept, rounding) {
+                (None, None) | (Some(Err(_)), _) | (_, Some(Err(_))) => bad(expected.into()),
+                (accept, rounding) => match agreements_of(&s, &parsed) {
                     Ok(indexes) => {
                         for i in indexes {
                             if let Some(a) = s.agreements.get_mut(i) {
-                                a.accept_unknown_products = accept;
+                                if let Some(Ok(accept)) = accept {
+                                    a.accept_unknown_products = accept;
+                                }
+                                if let Some(Ok(rounding)) = rounding {
+                                    a.vat_rounding = rounding;
+                                }
                             }
                         }
                         no_content()
                     }
                     Err(refused) => refused,
                 },
-                None => bad("settings: expected {\"acceptUnknownProducts\": bool}".into()),
             }
         }
         _ => answer(

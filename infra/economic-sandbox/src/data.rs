@@ -67,6 +67,8 @@ pub struct AgreementData {
     pub currencies: Vec<String>,
     /// Accept lines whose product number does not exist (see README).
     pub accept_unknown_products: bool,
+    /// How draft totals round VAT (e-conomic's rule is unconfirmed).
+    pub vat_rounding: bridge::domain::money::VatRounding,
     pub customers: BTreeMap<u32, Value>,
     pub drafts: BTreeMap<u32, DraftRecord>,
     pub booked: BTreeMap<u32, BookedRecord>,
@@ -147,6 +149,7 @@ impl AgreementData {
                 .map(|c| c.to_string())
                 .collect(),
             accept_unknown_products: false,
+            vat_rounding: Default::default(),
             customers: BTreeMap::new(),
             drafts: BTreeMap::new(),
             booked: BTreeMap::new(),

@@ -52,11 +52,38 @@ struct DraftAmounts {
     lines: Vec<LineAmounts>,
 }
 
+/// POST /invoices/drafts: a new draft under the next free number.
 pub(crate) fn create_draft(
     shared: &Shared,
     a: &mut AgreementData,
     seq: u64,
     body: &[u8],
+) -> Answer {
+    store_draft(shared, a, seq, body, None)
+}
+
+/// PUT /invoices/drafts/{n}: a true replace (LIVE for PUT): the body is the
+/// whole new draft, a property it omits is gone, and the totals are
+/// computed again. A number that holds no draft answers 404.
+pub(crate) fn replace_draft(
+    shared: &Shared,
+    a: &mut AgreementData,
+    seq: u64,
+    number: u32,
+    body: &[u8],
+) -> Answer {
+    if !a.drafts.contains_key(&number) {
+        return crate::answer::not_found(seq, "Draft invoice");
+    }
+    store_draft(shared, a, seq, body, Some(number))
+}
+
+fn store_draft(
+    shared: &Shared,
+    a: &mut AgreementData,
+    seq: u64,
+    body: &[u8],
+    replacing: Option<u32>,
 ) -> Answer {
     let Ok(doc) = serde_json::from_slice::<Value>(body) else {
         return error_answer(
@@ -170,9 +197,14 @@ pub(crate) fn create_draft(
     if !errors.is_empty() {
         return validation_error(seq, &errors);
     }
-    let totals = compute(&inputs);
-    let number = a.next_draft_number();
-    a.drafts_created += 1;
+    let totals = compute(&inputs, a.vat_rounding);
+    let number = match replacing {
+        Some(number) => number,
+        None => {
+            a.drafts_created += 1;
+            a.next_draft_number()
+        }
+    };
     let mut document = doc.clone();
     let currency = doc.get("currency").and_then(Value::as_str).unwrap_or("DKK");
     document["draftInvoiceNumber"] = json!(number);
@@ -215,8 +247,8 @@ pub(crate) fn create_draft(
             document: document.clone(),
         },
     );
-    let mut a = answer(201, document);
-    a.committed = Some(Commit::Draft);
+    let mut a = answer(if replacing.is_some() { 200 } else { 201 }, document);
+    a.committed = replacing.is_none().then_some(Commit::Draft);
     a
 }
 

@@ -266,6 +266,14 @@ impl SandboxHandle {
             .count()
     }
 
+    /// How every agreement's drafts round VAT from now on.
+    pub fn set_vat_rounding(&self, mode: bridge::domain::money::VatRounding) {
+        let mut s = self.shared.lock();
+        for a in s.agreements.iter_mut() {
+            a.vat_rounding = mode;
+        }
+    }
+
     pub fn customer_count(&self, index: usize) -> usize {
         self.with_agreement(index, |a| a.customers.len())
             .unwrap_or(0)

@@ -1,9 +1,11 @@
 //! `cargo run -p economic-sandbox -- --port 8090 [--latency-ms N]
 //!  [--rate-limit N] [--rate-429 P] [--rate-500 P] [--rate-timeout P]
 //!  [--rate-drop P] [--retry-after S] [--hold-ms N] [--seed N]
-//!  [--accept-unknown-products] [--agreement APP_SECRET:GRANT]...`
+//!  [--accept-unknown-products] [--vat-rounding per-line|per-invoice]
+//!  [--agreement APP_SECRET:GRANT]...`
 //! Port 0 picks a free port; the chosen address is printed on stdout.
 
+use bridge::domain::money::VatRounding;
 use bridge::logging::LogSetup;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
@@ -51,11 +53,30 @@ struct Options {
     /// Accept product numbers that do not exist
     #[arg(long)]
     accept_unknown_products: bool,
+    /// How draft totals round VAT: per line, or once per rate for the
+    /// whole invoice (e-conomic's rule is unconfirmed)
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = RoundingArg::PerLine)]
+    vat_rounding: RoundingArg,
     /// Tokens of an agreement (repeatable) [default: sandbox-app-secret:sandbox-grant]
     // Checked after parsing: clap's own value errors quote the value, and
     // this one holds tokens.
     #[arg(long = "agreement", value_name = "APP_SECRET:GRANT")]
     agreements: Vec<String>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RoundingArg {
+    PerLine,
+    PerInvoice,
+}
+
+impl From<RoundingArg> for VatRounding {
+    fn from(arg: RoundingArg) -> Self {
+        match arg {
+            RoundingArg::PerLine => VatRounding::PerLine,
+            RoundingArg::PerInvoice => VatRounding::PerInvoice,
+        }
+    }
 }
 
 /// A probability: a number from 0 to 1.
@@ -121,10 +142,11 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    if options.accept_unknown_products {
-        for i in 0..count {
-            handle.with_agreement(i, |a| a.accept_unknown_products = true);
-        }
+    for i in 0..count {
+        handle.with_agreement(i, |a| {
+            a.accept_unknown_products = options.accept_unknown_products;
+            a.vat_rounding = options.vat_rounding.into();
+        });
     }
     println!("economic-sandbox listening on {}", handle.base_url());
     let _ = tokio::signal::ctrl_c().await;

@@ -7,7 +7,7 @@ use crate::answer::{
     Answer, FieldErr,
 };
 use crate::data::AgreementData;
-use crate::drafts::{book_draft, create_draft};
+use crate::drafts::{book_draft, create_draft, replace_draft};
 use crate::filter::{parse_filter_value, FilterValue};
 use crate::url_decoding::{decode_resource_id, query_param};
 use crate::Shared;
@@ -227,6 +227,10 @@ pub(crate) fn api(
                 None => not_found(seq, "Draft invoice"),
             }
         }
+        ("PUT", ["invoices", "drafts", n]) => match n.parse::<u32>() {
+            Ok(number) => replace_draft(shared, a, seq, number, body),
+            Err(_) => not_found(seq, "Draft invoice"),
+        },
         // LIVE: a draft's DELETE answers 200 with a status body (its exact
         // shape is unconfirmed), customers' and products' answer 204.
         ("DELETE", ["invoices", "drafts", n]) => {

@@ -1,10 +1,13 @@
 //! Invoice totals as e-conomic computes them: the bridge's own
-//! `money::draft_totals` (per line: net = round2(quantity × unit net price ×
-//! (1 − discount % / 100)), VAT = round2(net × rate / 100); totals are sums
-//! of the rounded line values, gross = net + VAT), so the sandbox and the
-//! mapping can never disagree about the rule.
+//! `money::draft_totals_with` (per line: net = round2(quantity × unit net
+//! price × (1 − discount % / 100)); VAT per line = round2(net × rate / 100)
+//! summed, or, under per-invoice rounding, round2(Σ net at a rate × rate /
+//! 100) per rate; gross = net + VAT), so the sandbox and the mapping can
+//! never disagree about the rules. Which VAT rounding e-conomic uses is
+//! unconfirmed: the sandbox does either (`--vat-rounding`, `PUT
+//! /_sandbox/settings`).
 
-use bridge::domain::money::{draft_totals, DraftTotals};
+use bridge::domain::money::{draft_totals_with, DraftTotals, VatRounding};
 use rust_decimal::Decimal;
 
 pub type Totals = DraftTotals;
@@ -20,7 +23,7 @@ pub fn line_net(line: &LineInput) -> Decimal {
     bridge::domain::money::line_net(line.quantity, line.unit_net_price, line.discount_percentage)
 }
 
-pub fn compute(lines: &[LineInput]) -> Totals {
+pub fn compute(lines: &[LineInput], mode: VatRounding) -> Totals {
     let tuples: Vec<_> = lines
         .iter()
         .map(|l| {
@@ -32,7 +35,7 @@ pub fn compute(lines: &[LineInput]) -> Totals {
             )
         })
         .collect();
-    draft_totals(&tuples)
+    draft_totals_with(&tuples, mode)
 }
 
 #[cfg(test)]
@@ -42,7 +45,7 @@ mod tests {
 
     #[test]
     fn discount_and_rounding() {
-        let t = compute(&[
+        let lines = [
             LineInput {
                 quantity: dec!(3),
                 unit_net_price: dec!(33.33),
@@ -55,10 +58,13 @@ mod tests {
                 discount_percentage: None,
                 vat_rate_percent: dec!(0),
             },
-        ]);
+        ];
+        let t = compute(&lines, VatRounding::PerLine);
         // 99.99 × 0.9 = 89.991 → 89.99; VAT 22.4975 → 22.50
         assert_eq!(t.net, dec!(128.99));
         assert_eq!(t.vat, dec!(22.50));
         assert_eq!(t.gross, dec!(151.49));
+        // One VAT-bearing line: both modes agree.
+        assert_eq!(compute(&lines, VatRounding::PerInvoice), t);
     }
 }

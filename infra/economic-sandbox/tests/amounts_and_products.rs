@@ -245,16 +245,18 @@ fn calls_to(sb: &SandboxHandle, method: &str, path: &str) -> usize {
 }
 
 #[tokio::test]
-async fn an_unknown_sku_goes_to_the_generic_product_by_default_and_costs_no_extra_call_once_listed()
-{
+async fn an_unknown_sku_goes_to_the_generic_product_by_default_and_costs_no_extra_call_once_refused(
+) {
     let sb = sandbox().await;
     customer(&sb).await;
     let api = client(&sb);
     let first = push_invoice(&api, &plan(1, "WOOL-42", json!({})), options())
         .await
         .expect("an unknown SKU does not fail the order");
-    // GET /products once for the agreement, then the draft.
+    // The draft naming WOOL-42 (refused with E06000), then the draft with
+    // the generic product. The agreement's products are never listed.
     assert_eq!(first.calls, 2);
+    assert_eq!(calls_to(&sb, "POST", "/invoices/drafts"), 2);
     let draft = &sb.drafts(0)[0].document;
     let lines = draft["lines"].as_array().expect("lines");
     assert_eq!(lines[0]["product"]["productNumber"], "SKU-1");
@@ -267,24 +269,33 @@ async fn an_unknown_sku_goes_to_the_generic_product_by_default_and_costs_no_extr
         rust_decimal::Decimal::new(16993, 2)
     );
 
-    // Returning debtor, known and unknown products: the draft only.
+    // Returning debtor: a SKU refused before, and a known product, cost
+    // the draft only; a SKU never seen costs its refusal once.
     sb.clear_requests();
-    let second = push_invoice(&api, &plan(2, "WOOL-43", json!({})), options())
+    let again = push_invoice(&api, &plan(2, "WOOL-42", json!({})), options())
         .await
         .expect("ok");
-    let third = push_invoice(&api, &plan(3, "SKU-2", json!({})), options())
+    let known = push_invoice(&api, &plan(3, "SKU-2", json!({})), options())
         .await
         .expect("ok");
-    assert_eq!((second.calls, third.calls), (1, 1));
+    let new_sku = push_invoice(&api, &plan(4, "WOOL-43", json!({})), options())
+        .await
+        .expect("ok");
+    assert_eq!((again.calls, known.calls, new_sku.calls), (1, 1, 2));
     assert_eq!(calls_to(&sb, "GET", "/products"), 0);
+    let drafts = sb.drafts(0);
     assert_eq!(
-        sb.drafts(0)[2].document["lines"][1]["product"]["productNumber"],
+        drafts[1].document["lines"][1]["product"]["productNumber"],
+        "GENERIC"
+    );
+    assert_eq!(
+        drafts[2].document["lines"][1]["product"]["productNumber"],
         "SKU-2"
     );
 }
 
 #[tokio::test]
-async fn a_product_deleted_after_the_listing_falls_back_on_e06000() {
+async fn a_product_deleted_since_an_earlier_order_falls_back_on_e06000() {
     let sb = sandbox().await;
     customer(&sb).await;
     let api = client(&sb);

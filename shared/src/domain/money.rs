@@ -160,7 +160,9 @@ pub fn draft_totals(lines: &[TotalsLine]) -> DraftTotals {
 
 /// How e-conomic rounds VAT on a draft. Which one the live API uses is
 /// unconfirmed, so the bridge handles both (see `mapping::vat_rounding`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum VatRounding {
     /// VAT = Σ round2(line net × rate): [`draft_totals`].

@@ -502,16 +502,31 @@ impl AgreementApi {
         .await
     }
 
-    /// PUT /customers/{n} with the full document (e-conomic has no PATCH).
-    pub async fn update_customer(
+    /// GET /customers/{n} as e-conomic's whole document (every property,
+    /// known to the bridge or not), for a read-change-write; `None` when it
+    /// does not exist.
+    pub async fn get_customer_document(
         &self,
         customer_number: u32,
-        customer: &NewCustomer,
         deadline: Instant,
-    ) -> Result<CustomerResponse, EconomicError> {
-        let mut document = customer.clone();
-        document.customer_number = Some(customer_number);
-        let body = Self::to_body(&document)?;
+    ) -> Result<Option<serde_json::Value>, EconomicError> {
+        let path = format!("/customers/{customer_number}");
+        not_found_as_none(
+            self.call(Method::GET, &path, &[], None, Resend::Safe, deadline)
+                .await,
+        )
+    }
+
+    /// PUT /customers/{n} with the whole document. e-conomic has no PATCH
+    /// and a PUT is a true replace (LIVE: an omitted property is cleared),
+    /// so `document` must be everything a GET returned, changed.
+    pub async fn replace_customer(
+        &self,
+        customer_number: u32,
+        document: &serde_json::Value,
+        deadline: Instant,
+    ) -> Result<serde_json::Value, EconomicError> {
+        let body = Self::to_body(document)?;
         let path = format!("/customers/{customer_number}");
         self.call(Method::PUT, &path, &[], Some(body), Resend::Safe, deadline)
             .await
@@ -579,6 +594,31 @@ impl AgreementApi {
             .into_iter()
             .filter(|d| reference_of(&d.references) == Some(reference))
             .collect())
+    }
+
+    /// PUT /invoices/drafts/{n}: replaces the whole draft (a true replace:
+    /// `draft` is everything the draft is to hold) and answers with the
+    /// totals computed again. `order_reference` scopes the idempotency key,
+    /// as for a DELETE: numbers are reused.
+    pub async fn replace_draft(
+        &self,
+        draft_invoice_number: u32,
+        draft: &DraftInvoice,
+        order_reference: &str,
+        deadline: Instant,
+    ) -> Result<DraftInvoiceResponse, EconomicError> {
+        let body = Self::to_body(draft)?;
+        let path = format!("/invoices/drafts/{draft_invoice_number}");
+        self.call_scoped(
+            Method::PUT,
+            &path,
+            &[],
+            Some(body),
+            Resend::Safe,
+            order_reference,
+            deadline,
+        )
+        .await
     }
 
     pub async fn get_draft(

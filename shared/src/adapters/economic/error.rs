@@ -182,7 +182,13 @@ pub enum EconomicError {
         actual: Decimal,
         draft_invoice_number: u32,
         deleted: bool,
+        /// Why it was not corrected (see `push`'s VAT rounding).
+        why: String,
     },
+    /// The draft cannot be priced for e-conomic's VAT rounding (the text
+    /// says which setting would let it through).
+    #[error("{0}")]
+    VatRounding(String),
     /// The client could not be built or a request could not be formed.
     #[error("e-conomic client setup: {0}")]
     Setup(String),
@@ -202,6 +208,7 @@ impl EconomicError {
             EconomicError::Decode { .. }
             | EconomicError::AmountMismatch { .. }
             | EconomicError::Setup(_)
+            | EconomicError::VatRounding(_)
             | EconomicError::ProductMissing(_) => false,
         }
     }
@@ -254,13 +261,15 @@ impl EconomicError {
                 actual,
                 draft_invoice_number,
                 deleted,
+                why,
             } => format!(
-                "e-conomic computed a total of {actual} incl. VAT but the order totals {expected}: \
-                 the VAT code of a product or the VAT zone in e-conomic does not match the shop's VAT \
-                 (check the products' account VAT codes and `vat_zones` in the shop configuration); \
-                 draft {draft_invoice_number} {}",
+                "e-conomic computed a total of {actual} incl. VAT but the order totals {expected} \
+                 ({why}): the VAT code of a product or the VAT zone in e-conomic does not match the \
+                 shop's VAT (check the products' account VAT codes and `vat_zones` in the shop \
+                 configuration); draft {draft_invoice_number} {}",
                 if *deleted { "was deleted again" } else { "could NOT be deleted, delete it by hand" }
             ),
+            EconomicError::VatRounding(reason) => reason.clone(),
             EconomicError::Setup(detail) => format!("e-conomic client setup failed: {detail}"),
             EconomicError::ProductMissing(reason) => reason.clone(),
         }

@@ -1,111 +1,89 @@
-//! Products that need not exist (`mapping.products.missing`): before the
-//! draft is sent, each line whose product is the order line's SKU is checked
-//! against the agreement's products, and goes to its generic product
+//! Products that need not exist (`mapping.products.missing`): a line whose
+//! product is the order line's SKU goes to its generic product
 //! (`fallback`), has its product created (`create`), or is sent as it is
-//! (`fail`: e-conomic refuses the draft with E06000 and the order fails).
+//! (`fail`: the order fails naming the product).
 //!
-//! Which products exist is cached per agreement: the first order of an
-//! agreement in a process lists GET /products (one call per 1,000
-//! products), and orders within [`KNOWN_PRODUCTS_TTL`] after it cost no
-//! extra call, whether their SKUs exist or not. A product deleted since
-//! the list was read is refused by e-conomic with E06000; the push then
-//! falls back for that line and sends the draft once more
-//! ([`fall_back_for_refused_lines`]). A product created in e-conomic since
-//! is used once the list is read again.
+//! Which SKUs exist is learnt from e-conomic's refusals, not by listing the
+//! agreement's products: the draft is sent with the SKUs, and a refusal
+//! (400, E06000 "… does not exist" on `lines[i].product`, LIVE) names the
+//! missing ones. Their lines then fall back (or their products are
+//! created) and the draft is sent once more. A SKU refused is remembered
+//! per agreement for [`MISSING_PRODUCTS_TTL`], so later orders send its
+//! lines to the generic product at once and cost no extra call. Listing
+//! would cost a call per 1,000 products on the first order of every
+//! agreement; a refusal costs one call per distinct missing SKU, and none
+//! for SKUs that exist (most of them, in a shop that keeps e-conomic's
+//! products up to date). A product the merchant creates is used once its
+//! entry expires.
 
 use super::client::AgreementApi;
 use super::error::EconomicError;
-use crate::domain::economic_model::{DraftInvoice, NewProduct, Product, ProductGroupRef};
-use crate::domain::mapping::{InvoicePlan, MissingProducts};
-use std::collections::HashSet;
+use crate::domain::economic_model::{DraftInvoice, NewProduct, ProductGroupRef};
+use crate::domain::mapping::{InvoicePlan, MissingProducts, SkuProduct};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long a listed set of products is trusted. Long enough that an
+/// How long a refused SKU is taken as missing. Long enough that an
 /// agreement's orders mostly cost one call each, short enough that a
-/// product the merchant creates is used within the hour.
-pub const KNOWN_PRODUCTS_TTL: Duration = Duration::from_secs(15 * 60);
+/// product the merchant creates is used within the quarter hour.
+pub const MISSING_PRODUCTS_TTL: Duration = Duration::from_secs(15 * 60);
 
-const CACHE_KIND: &str = "known-products";
+const CACHE_KIND: &str = "missing-products";
 
-/// The product numbers of one agreement, as listed at `listed_at`.
-#[derive(Debug)]
-struct KnownProducts {
-    listed_at: Instant,
-    numbers: HashSet<String>,
+/// SKUs of one agreement e-conomic refused, and when.
+#[derive(Debug, Default)]
+struct MissingSkus {
+    refused_at: HashMap<String, Instant>,
 }
 
-async fn known_products(
-    api: &AgreementApi,
-    deadline: Instant,
-) -> Result<Arc<KnownProducts>, EconomicError> {
-    let agreement = api.agreement_key();
-    if let Some(hit) = api
-        .cache()
-        .reference::<KnownProducts>(agreement, CACHE_KIND)
-    {
-        if hit.listed_at.elapsed() < KNOWN_PRODUCTS_TTL {
-            return Ok(hit);
-        }
-    }
-    let listed = api.list_all::<Product>("/products", deadline).await?;
-    let known = Arc::new(KnownProducts {
-        listed_at: Instant::now(),
-        numbers: listed.into_iter().map(|p| p.product_number).collect(),
-    });
+fn missing_skus(api: &AgreementApi) -> Option<Arc<MissingSkus>> {
     api.cache()
-        .remember_reference(agreement, CACHE_KIND, known.clone());
-    Ok(known)
+        .reference::<MissingSkus>(api.agreement_key(), CACHE_KIND)
 }
 
-fn remember(api: &AgreementApi, known: &KnownProducts, add: &[String], drop: &[String]) {
-    let mut numbers = known.numbers.clone();
-    numbers.extend(add.iter().cloned());
-    for number in drop {
-        numbers.remove(number);
+fn known_missing(api: &AgreementApi, sku: &str) -> bool {
+    missing_skus(api).is_some_and(|m| {
+        m.refused_at
+            .get(sku)
+            .is_some_and(|at| at.elapsed() < MISSING_PRODUCTS_TTL)
+    })
+}
+
+fn remember_missing(api: &AgreementApi, skus: &[String]) {
+    let mut refused_at = missing_skus(api)
+        .map(|m| m.refused_at.clone())
+        .unwrap_or_default();
+    refused_at.retain(|_, at| at.elapsed() < MISSING_PRODUCTS_TTL);
+    let now = Instant::now();
+    for sku in skus {
+        refused_at.insert(sku.clone(), now);
     }
     api.cache().remember_reference(
         api.agreement_key(),
         CACHE_KIND,
-        Arc::new(KnownProducts {
-            listed_at: known.listed_at,
-            numbers,
-        }),
+        Arc::new(MissingSkus { refused_at }),
     );
 }
 
-/// Makes every SKU line of `draft` name a product that exists, as the
-/// plan's `missing_products` says. Under `fail` nothing is checked.
-pub(super) async fn resolve_products(
+/// Before the first send: under `fallback`, lines whose SKU e-conomic
+/// refused recently go to their generic product. No call.
+pub(super) fn use_known_fallbacks(
     api: &AgreementApi,
     plan: &InvoicePlan,
     draft: &mut DraftInvoice,
-    deadline: Instant,
-) -> Result<(), EconomicError> {
-    if plan.sku_products.is_empty() || plan.missing_products == MissingProducts::Fail {
-        return Ok(());
+) {
+    if plan.missing_products != MissingProducts::Fallback {
+        return;
     }
-    let known = known_products(api, deadline).await?;
-    let mut created: Vec<String> = Vec::new();
     for sku in &plan.sku_products {
-        if known.numbers.contains(&sku.product_number) || created.contains(&sku.product_number) {
-            continue;
-        }
-        match (plan.missing_products, plan.product_group) {
-            (MissingProducts::Create, Some(group)) => {
-                create_product(api, sku, group, deadline).await?;
-                created.push(sku.product_number.clone());
-            }
-            _ => use_fallback(draft, sku),
+        if known_missing(api, &sku.product_number) {
+            use_fallback(draft, sku);
         }
     }
-    if !created.is_empty() {
-        remember(api, &known, &created, &[]);
-    }
-    Ok(())
 }
 
-fn use_fallback(draft: &mut DraftInvoice, sku: &crate::domain::mapping::SkuProduct) {
+fn use_fallback(draft: &mut DraftInvoice, sku: &SkuProduct) {
     if let Some(line) = draft.lines.get_mut(sku.line_index) {
         line.product.product_number = sku.fallback_product.clone();
         line.description = sku.fallback_description.clone();
@@ -114,7 +92,7 @@ fn use_fallback(draft: &mut DraftInvoice, sku: &crate::domain::mapping::SkuProdu
 
 async fn create_product(
     api: &AgreementApi,
-    sku: &crate::domain::mapping::SkuProduct,
+    sku: &SkuProduct,
     group: u32,
     deadline: Instant,
 ) -> Result<(), EconomicError> {
@@ -167,46 +145,52 @@ pub(super) fn refused_product_lines(e: &EconomicError) -> Vec<usize> {
         .collect()
 }
 
-/// After a refusal: under `fallback`, moves the refused SKU lines to their
-/// generic products and forgets those products. True when the draft
-/// changed and is worth sending again.
-pub(super) fn fall_back_for_refused_lines(
+/// After a refusal naming the planned lines `refused`: under `fallback`
+/// their SKU lines go to the generic products, under `create` their
+/// products are created; the SKUs are remembered as missing. True when the
+/// draft is worth sending again.
+pub(super) async fn handle_refused_lines(
     api: &AgreementApi,
     plan: &InvoicePlan,
     draft: &mut DraftInvoice,
-    error: &EconomicError,
-) -> bool {
-    if plan.missing_products != MissingProducts::Fallback {
-        return false;
-    }
-    let refused = refused_product_lines(error);
-    let mut gone = Vec::new();
+    refused: &[usize],
+    deadline: Instant,
+) -> Result<bool, EconomicError> {
+    let mut gone: Vec<String> = Vec::new();
     for sku in &plan.sku_products {
         let line_named_sku = draft
             .lines
             .get(sku.line_index)
             .is_some_and(|l| l.product.product_number == sku.product_number);
-        if refused.contains(&sku.line_index) && line_named_sku {
-            use_fallback(draft, sku);
+        if !refused.contains(&sku.line_index) || !line_named_sku {
+            continue;
+        }
+        match (plan.missing_products, plan.product_group) {
+            (MissingProducts::Fallback, _) => use_fallback(draft, sku),
+            (MissingProducts::Create, Some(group)) => {
+                // A split line names its product twice: create it once.
+                if !gone.contains(&sku.product_number) {
+                    create_product(api, sku, group, deadline).await?;
+                }
+            }
+            _ => return Ok(false),
+        }
+        if !gone.contains(&sku.product_number) {
             gone.push(sku.product_number.clone());
         }
     }
     if gone.is_empty() {
-        return false;
+        return Ok(false);
     }
-    if let Some(known) = api
-        .cache()
-        .reference::<KnownProducts>(api.agreement_key(), CACHE_KIND)
-    {
-        remember(api, &known, &[], &gone);
+    if plan.missing_products == MissingProducts::Fallback {
+        remember_missing(api, &gone);
     }
-    true
+    Ok(true)
 }
 
 /// A clearer reason for a draft refused under `fail`: which SKU is missing
 /// and which setting would let the order through.
-pub(super) fn missing_product_reason(plan: &InvoicePlan, error: &EconomicError) -> Option<String> {
-    let refused = refused_product_lines(error);
+pub(super) fn missing_product_reason(plan: &InvoicePlan, refused: &[usize]) -> Option<String> {
     let mut missing: Vec<&str> = Vec::new();
     for sku in &plan.sku_products {
         // A split line names its product twice.

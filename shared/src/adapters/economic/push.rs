@@ -29,13 +29,20 @@
 use super::client::{AgreementApi, EconomicClient};
 use super::error::EconomicError;
 use super::products;
-use crate::domain::economic_model::{BookedInvoiceResponse, DraftInvoiceResponse, References};
+use crate::domain::economic_model::{
+    BookedInvoiceResponse, DraftInvoice, DraftInvoiceResponse, References,
+};
+use crate::domain::mapping::{fit_lines, totals_lines, FittedLines};
+use crate::domain::money::{draft_totals_with, VatRounding};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::domain::lifecycle::PushOutcome;
 // The push reads the draft, the debtor plan and the expected totals from
 // the mapping's plan.
-use crate::domain::mapping::{DebtorPlan, InvoicePlan, MissingProducts};
+use crate::domain::mapping::{
+    update_debtor_document, DebtorPlan, DebtorUpdate, InvoicePlan, MissingProducts,
+};
 use crate::domain::shop::EconomicCredentials;
 use crate::ports::{Invoicing, InvoicingError, PushOptions};
 use tracing::Instrument;
@@ -133,50 +140,50 @@ async fn push_inner(
         }
     }
 
+    // `draft` stays line for line the plan's (with products that fell
+    // back); what is sent is `draft` fitted to the agreement's VAT rounding.
     let mut draft = plan.draft.clone();
     draft.references = Some(References {
         other: Some(plan.reference.clone()),
     });
 
-    let mut debtor = resolve_debtor(api, &plan.debtor, deadline).await?;
+    let mut debtor = resolve_debtor(api, plan, deadline).await?;
     draft.customer.customer_number = debtor.number;
-    products::resolve_products(api, plan, &mut draft, deadline).await?;
-    let mut fell_back_after_refusal = false;
+    products::use_known_fallbacks(api, plan, &mut draft);
+    let mut products_handled = false;
+    let mode = known_vat_rounding(api);
 
     let mut key_scope = "";
-    let created = loop {
+    let (created, sent) = loop {
+        let sent = fit_to(plan, &draft, mode)?;
         match api
-            .create_draft_with_key_scope(&draft, key_scope, deadline)
+            .create_draft_with_key_scope(&sent.body, key_scope, deadline)
             .await
         {
-            Ok((created, true))
-                if key_scope != REPLAY_WAS_STALE
-                    && created.gross_amount == plan.expected_gross_total =>
-            {
+            Ok((replayed, true)) if key_scope != REPLAY_WAS_STALE => {
                 // A replay repeats an answer up to the key's lifetime old;
                 // the draft it names may have been deleted since (and its
-                // number reused). Use it only if it is still this order's.
-                // (A replay whose total is wrong goes on to `verify_total`,
-                // which fails the order and re-reads before any delete.)
+                // number reused), or corrected since. Use it as it is now,
+                // and only if it is still this order's.
                 let current = api
-                    .get_draft(created.draft_invoice_number, deadline)
+                    .get_draft(replayed.draft_invoice_number, deadline)
                     .await?;
-                if current
-                    .as_ref()
-                    .is_some_and(|d| carries(d, &plan.reference))
-                {
-                    break current.unwrap_or(created);
+                if let Some(current) = current.filter(|d| carries(d, &plan.reference)) {
+                    break (current, sent);
                 }
                 tracing::warn!(
-                    draft_invoice_number = created.draft_invoice_number,
+                    draft_invoice_number = replayed.draft_invoice_number,
                     "e-conomic replayed a create whose draft is gone; creating it again"
                 );
                 key_scope = REPLAY_WAS_STALE;
             }
-            Ok((created, _)) => break created,
+            Ok((created, _)) => break (created, sent),
             Err(e) if is_missing_customer(&e) && debtor.may_create() => {
                 // Optimistic path: the debtor was assumed to exist (cache or
-                // FindOrCreate). Create it and send the draft again.
+                // FindOrCreate). Create it and send the draft again; missing
+                // products reported in the same answer are handled first
+                // (under `fail` the order fails before a debtor is made).
+                products_refused(api, plan, &mut draft, &sent, &e, deadline).await?;
                 api.cache()
                     .forget_debtor(api.agreement_key(), debtor.number);
                 debtor = create_debtor(api, &plan.debtor, deadline).await?;
@@ -193,7 +200,7 @@ async fn push_inner(
                 // look-up itself fails, give up transiently (the queue
                 // retries with may_exist = true).
                 if let Some(existing) = find_draft(api, &plan.reference, deadline).await? {
-                    break existing;
+                    break (existing, sent);
                 }
                 let next = api.client().config().retry.next_wait(
                     2,
@@ -207,18 +214,13 @@ async fn push_inner(
                 }
             }
             Err(e) => {
-                // A product deleted since the agreement's products were
-                // listed: its lines go to the generic product, once.
-                if !fell_back_after_refusal
-                    && products::fall_back_for_refused_lines(api, plan, &mut draft, &e)
+                // Products that do not exist: their lines go to the generic
+                // products (or the products are created), once.
+                if !products_handled
+                    && products_refused(api, plan, &mut draft, &sent, &e, deadline).await?
                 {
-                    fell_back_after_refusal = true;
+                    products_handled = true;
                     continue;
-                }
-                if plan.missing_products == MissingProducts::Fail {
-                    if let Some(reason) = products::missing_product_reason(plan, &e) {
-                        return Err(EconomicError::ProductMissing(reason));
-                    }
                 }
                 return Err(e);
             }
@@ -238,7 +240,7 @@ async fn push_inner(
             .remember_email(api.agreement_key(), email, debtor.number);
     }
 
-    verify_total(api, plan, &created, deadline).await?;
+    let created = settle_totals(api, plan, &draft, &sent, created, deadline).await?;
 
     let mut outcome = PushOutcome {
         customer_number: debtor.number,
@@ -256,6 +258,178 @@ async fn push_inner(
     Ok(outcome)
 }
 
+/// Handles the product part of a refused create: Ok(true) when the draft
+/// changed and is worth sending again; under `fail`, the order's error.
+async fn products_refused(
+    api: &AgreementApi,
+    plan: &InvoicePlan,
+    draft: &mut DraftInvoice,
+    sent: &Sent,
+    error: &EconomicError,
+    deadline: Instant,
+) -> Result<bool, EconomicError> {
+    // e-conomic numbers the lines it was sent; map them to the plan's.
+    let refused: Vec<usize> = products::refused_product_lines(error)
+        .into_iter()
+        .filter_map(|i| sent.fitted.origins.get(i).copied().flatten())
+        .collect();
+    if refused.is_empty() {
+        return Ok(false);
+    }
+    if plan.missing_products == MissingProducts::Fail {
+        return match products::missing_product_reason(plan, &refused) {
+            Some(reason) => Err(EconomicError::ProductMissing(reason)),
+            None => Ok(false),
+        };
+    }
+    products::handle_refused_lines(api, plan, draft, &refused, deadline).await
+}
+
+/// A draft as sent: the body, and its lines fitted to a VAT rounding.
+struct Sent {
+    body: DraftInvoice,
+    fitted: FittedLines,
+}
+
+fn fit_to(
+    plan: &InvoicePlan,
+    draft: &DraftInvoice,
+    mode: VatRounding,
+) -> Result<Sent, EconomicError> {
+    let fitted = fit_lines(
+        &draft.lines,
+        &plan.line_vat_rates,
+        mode,
+        plan.vat_free_rounding.as_ref(),
+    )
+    .map_err(|e| EconomicError::VatRounding(e.to_string()))?;
+    let mut body = draft.clone();
+    body.lines = fitted.lines.clone();
+    Ok(Sent { body, fitted })
+}
+
+const VAT_ROUNDING_CACHE_KIND: &str = "vat-rounding";
+
+/// How this agreement's drafts round VAT, as learnt from an earlier draft
+/// in this process; per line until a draft shows otherwise.
+fn known_vat_rounding(api: &AgreementApi) -> VatRounding {
+    api.cache()
+        .reference::<VatRounding>(api.agreement_key(), VAT_ROUNDING_CACHE_KIND)
+        .map(|mode| *mode)
+        .unwrap_or_default()
+}
+
+/// Makes the new draft total the order. e-conomic's totals (net, VAT,
+/// gross) are compared with the order's; when they differ, and the
+/// difference is exactly how the other VAT rounding (per line / per
+/// invoice) totals the lines sent, and is within the plan's
+/// `correction_tolerance`, the whole draft is sent again (PUT replaces
+/// it) with its lines fitted to that rounding, and the answer checked
+/// again. Any other difference, or one that remains, deletes the draft
+/// so the books never hold a wrong amount, and fails the order.
+async fn settle_totals(
+    api: &AgreementApi,
+    plan: &InvoicePlan,
+    draft: &DraftInvoice,
+    sent: &Sent,
+    created: DraftInvoiceResponse,
+    deadline: Instant,
+) -> Result<DraftInvoiceResponse, EconomicError> {
+    let expected = plan.expected_gross_total;
+    if created.gross_amount == expected {
+        return Ok(created);
+    }
+    let difference = created.gross_amount - expected;
+    let lines = totals_lines(&sent.fitted.lines, &sent.fitted.rates);
+    let explained = [VatRounding::PerLine, VatRounding::PerInvoice]
+        .into_iter()
+        .find(|&mode| {
+            let t = draft_totals_with(&lines, mode);
+            (t.net, t.vat, t.gross)
+                == (created.net_amount, created.vat_amount, created.gross_amount)
+        });
+    let mode = match explained {
+        Some(mode) if difference.abs() <= plan.correction_tolerance => mode,
+        Some(mode) => {
+            let why = format!(
+                "e-conomic rounds VAT {}, and the difference of {difference} is more than the {} \
+                 the bridge corrects (`rounding.correction_tolerance`)",
+                mode.name(),
+                plan.correction_tolerance
+            );
+            return Err(fail_mismatch(api, plan, &created, why, deadline).await);
+        }
+        None => {
+            let why = format!(
+                "a difference of {difference} that neither per-line nor per-invoice VAT \
+                 rounding of the lines explains"
+            );
+            return Err(fail_mismatch(api, plan, &created, why, deadline).await);
+        }
+    };
+    api.cache()
+        .remember_reference(api.agreement_key(), VAT_ROUNDING_CACHE_KIND, Arc::new(mode));
+    tracing::info!(
+        draft_invoice_number = created.draft_invoice_number,
+        vat_rounding = mode.name(),
+        %difference,
+        "correcting the draft to e-conomic's VAT rounding"
+    );
+    let replacement = match fit_to(plan, draft, mode) {
+        Ok(replacement) => replacement,
+        Err(e) => {
+            let why = e.to_string();
+            return Err(fail_mismatch(api, plan, &created, why, deadline).await);
+        }
+    };
+    let corrected = match api
+        .replace_draft(
+            created.draft_invoice_number,
+            &replacement.body,
+            &plan.reference,
+            deadline,
+        )
+        .await
+    {
+        Ok(corrected) => corrected,
+        // A later attempt finds the draft, sees its total and corrects it.
+        Err(e) if e.is_transient() => return Err(e),
+        Err(e) => {
+            let _ = delete_own_draft(api, plan, created.draft_invoice_number, deadline).await;
+            return Err(e);
+        }
+    };
+    if corrected.gross_amount == expected {
+        return Ok(corrected);
+    }
+    let why = format!(
+        "still {} after correcting the lines for VAT rounding {}",
+        corrected.gross_amount,
+        mode.name()
+    );
+    Err(fail_mismatch(api, plan, &corrected, why, deadline).await)
+}
+
+/// Deletes the order's draft (if it is still the order's) and says so.
+async fn fail_mismatch(
+    api: &AgreementApi,
+    plan: &InvoicePlan,
+    draft: &DraftInvoiceResponse,
+    why: String,
+    deadline: Instant,
+) -> EconomicError {
+    let deleted = delete_own_draft(api, plan, draft.draft_invoice_number, deadline)
+        .await
+        .unwrap_or(false);
+    EconomicError::AmountMismatch {
+        expected: plan.expected_gross_total,
+        actual: draft.gross_amount,
+        draft_invoice_number: draft.draft_invoice_number,
+        deleted,
+        why,
+    }
+}
+
 /// Key scope of a create resent because the replayed one named a draft
 /// that no longer carries the order's reference.
 const REPLAY_WAS_STALE: &str = "replayed-draft-gone";
@@ -271,7 +445,21 @@ async fn find_existing(
     deadline: Instant,
 ) -> Result<Option<PushOutcome>, EconomicError> {
     if let Some(draft) = find_draft(api, &plan.reference, deadline).await? {
-        verify_total(api, plan, &draft, deadline).await?;
+        if draft.gross_amount != plan.expected_gross_total {
+            // An earlier attempt stopped between the create and the
+            // correction (or its total is wrong): the draft is this order's
+            // and unbooked, so it is deleted and made again, which corrects
+            // it or fails the order with the reason.
+            if delete_own_draft(api, plan, draft.draft_invoice_number, deadline).await? {
+                tracing::warn!(
+                    draft_invoice_number = draft.draft_invoice_number,
+                    "an earlier attempt's draft did not total the order; creating it again"
+                );
+                return Ok(None);
+            }
+            let why = "an earlier attempt's draft that could not be replaced".to_owned();
+            return Err(fail_mismatch(api, plan, &draft, why, deadline).await);
+        }
         let customer_number = draft
             .customer
             .as_ref()
@@ -379,28 +567,6 @@ async fn book(
     }
 }
 
-/// A mismatch means e-conomic computed VAT differently from the shop: the
-/// draft we just made is deleted so the books never hold a wrong amount.
-async fn verify_total(
-    api: &AgreementApi,
-    plan: &InvoicePlan,
-    draft: &DraftInvoiceResponse,
-    deadline: Instant,
-) -> Result<(), EconomicError> {
-    if draft.gross_amount == plan.expected_gross_total {
-        return Ok(());
-    }
-    let deleted = delete_own_draft(api, plan, draft.draft_invoice_number, deadline)
-        .await
-        .unwrap_or(false);
-    Err(EconomicError::AmountMismatch {
-        expected: plan.expected_gross_total,
-        actual: draft.gross_amount,
-        draft_invoice_number: draft.draft_invoice_number,
-        deleted,
-    })
-}
-
 /// Deletes draft `number` only if it still carries this order's reference.
 /// The answer in hand may be stale (a replay, an earlier attempt's look-up)
 /// and e-conomic reuses numbers after a delete, so the number alone could
@@ -442,44 +608,147 @@ impl Debtor {
 
 async fn resolve_debtor(
     api: &AgreementApi,
-    plan: &DebtorPlan,
+    plan: &InvoicePlan,
     deadline: Instant,
 ) -> Result<Debtor, EconomicError> {
     let agreement = api.agreement_key();
-    match plan {
-        DebtorPlan::Existing { customer_number } => Ok(Debtor {
-            number: *customer_number,
-            assumed: false,
-        }),
+    let found = match &plan.debtor {
+        DebtorPlan::Existing { customer_number } => {
+            return Ok(Debtor {
+                number: *customer_number,
+                assumed: false,
+            })
+        }
         // Optimistic: POST the draft with the number; only if e-conomic says
         // the customer does not exist is it created (one call for every
         // returning debtor, cached or not).
         DebtorPlan::FindOrCreate {
             customer_number, ..
-        } => Ok(Debtor {
+        } => Debtor {
             number: *customer_number,
             assumed: true,
-        }),
+        },
         DebtorPlan::Running { lookup_email, .. } => {
-            if let Some(email) = lookup_email {
-                if let Some(number) = api.cache().debtor_for_email(agreement, email) {
-                    return Ok(Debtor {
-                        number,
-                        assumed: true,
-                    });
-                }
-                if let Some(found) = api.find_customer_by_email(email, deadline).await? {
-                    api.cache()
-                        .remember_email(agreement, email, found.customer_number);
-                    return Ok(Debtor {
-                        number: found.customer_number,
-                        assumed: false,
-                    });
-                }
+            let cached = lookup_email
+                .as_deref()
+                .and_then(|email| api.cache().debtor_for_email(agreement, email));
+            match (cached, lookup_email) {
+                (Some(number), _) => Debtor {
+                    number,
+                    assumed: true,
+                },
+                (None, Some(email)) => match api.find_customer_by_email(email, deadline).await? {
+                    Some(found) => {
+                        api.cache()
+                            .remember_email(agreement, email, found.customer_number);
+                        Debtor {
+                            number: found.customer_number,
+                            assumed: false,
+                        }
+                    }
+                    None => return create_debtor(api, &plan.debtor, deadline).await,
+                },
+                (None, None) => return create_debtor(api, &plan.debtor, deadline).await,
             }
-            create_debtor(api, plan, deadline).await
+        }
+    };
+    if plan.debtor_update == DebtorUpdate::Never {
+        return Ok(found);
+    }
+    match update_debtor(api, plan, found.number, deadline).await? {
+        DebtorState::Exists => Ok(Debtor {
+            number: found.number,
+            assumed: false,
+        }),
+        DebtorState::NotRead => Ok(found),
+        DebtorState::Missing => {
+            api.cache().forget_debtor(agreement, found.number);
+            create_debtor(api, &plan.debtor, deadline).await
         }
     }
+}
+
+/// What `debtor.update` learnt about an existing debtor.
+enum DebtorState {
+    Exists,
+    Missing,
+    /// Brought up to date with these very details earlier in this process:
+    /// not read again.
+    NotRead,
+}
+
+const UPDATED_DEBTORS_CACHE_KIND: &str = "updated-debtors";
+
+/// Per agreement: debtor number → fingerprint of the order details it was
+/// last brought up to date with.
+type UpdatedDebtors = std::sync::Mutex<std::collections::HashMap<u32, u64>>;
+
+fn updated_debtors(api: &AgreementApi) -> Arc<UpdatedDebtors> {
+    let cache = api.cache();
+    if let Some(map) =
+        cache.reference::<UpdatedDebtors>(api.agreement_key(), UPDATED_DEBTORS_CACHE_KIND)
+    {
+        return map;
+    }
+    let map = Arc::new(UpdatedDebtors::default());
+    cache.remember_reference(api.agreement_key(), UPDATED_DEBTORS_CACHE_KIND, map.clone());
+    map
+}
+
+/// `debtor.update` (`fill_missing`, `always`): reads the debtor whole,
+/// changes what the order says should change, and writes it back whole
+/// (PUT is a true replace, so the document read, unknown properties
+/// included, is what goes back), only when something changed. Costs a GET
+/// per order, and a PUT when the details differ; a debtor already brought
+/// up to date with the same details in this process costs nothing.
+async fn update_debtor(
+    api: &AgreementApi,
+    plan: &InvoicePlan,
+    number: u32,
+    deadline: Instant,
+) -> Result<DebtorState, EconomicError> {
+    let new_customer = match &plan.debtor {
+        DebtorPlan::FindOrCreate { new_customer, .. }
+        | DebtorPlan::Running { new_customer, .. } => new_customer,
+        DebtorPlan::Existing { .. } => return Ok(DebtorState::NotRead),
+    };
+    let fingerprint = {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        serde_json::to_string(new_customer)
+            .unwrap_or_default()
+            .hash(&mut hasher);
+        plan.debtor_update.hash(&mut hasher);
+        hasher.finish()
+    };
+    let updated = updated_debtors(api);
+    let lock = |m: &UpdatedDebtors| {
+        // Single inserts and reads: a poisoned lock is still consistent.
+        m.lock()
+            .map(|g| g.get(&number).copied())
+            .unwrap_or_else(|p| p.into_inner().get(&number).copied())
+    };
+    if lock(&updated) == Some(fingerprint) {
+        return Ok(DebtorState::NotRead);
+    }
+    let Some(mut document) = api.get_customer_document(number, deadline).await? else {
+        return Ok(DebtorState::Missing);
+    };
+    let changed = update_debtor_document(&mut document, new_customer, plan.debtor_update);
+    if !changed.is_empty() {
+        api.replace_customer(number, &document, deadline).await?;
+        tracing::info!(
+            customer_number = number,
+            changed = ?changed,
+            "debtor details updated from the order"
+        );
+    }
+    let mut map = updated.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() >= 50_000 {
+        map.clear();
+    }
+    map.insert(number, fingerprint);
+    Ok(DebtorState::Exists)
 }
 
 async fn create_debtor(

@@ -215,7 +215,7 @@ pub struct DebtorConfig {
 /// (GET) and, only if something changes, written back whole (PUT): an
 /// extra call per order for `fill_missing` and `always`, two when it
 /// changes. Fixed debtors (`kind: fixed`) are never updated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum DebtorUpdate {
     /// Leave existing debtors as they are.

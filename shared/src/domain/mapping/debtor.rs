@@ -1,6 +1,6 @@
 //! Choosing the debtor (e-conomic customer) for an order.
 
-use super::config::{DebtorFallback, DebtorStrategy, MappingConfig, PaymentSetup};
+use super::config::{DebtorFallback, DebtorStrategy, DebtorUpdate, MappingConfig, PaymentSetup};
 use super::MAX_CUSTOMER_NUMBER;
 use super::{clip, country_name, invoice_name, non_empty, street_line, DebtorPlan, MappingError};
 use crate::domain::economic_model::{
@@ -155,9 +155,136 @@ fn new_customer(
     }
 }
 
+/// The debtor properties `debtor.update` may change: name, address,
+/// email, phone, CVR/VAT number and EAN, as e-conomic spells them.
+pub const UPDATABLE_DEBTOR_FIELDS: [&str; 9] = [
+    "name",
+    "address",
+    "zip",
+    "city",
+    "country",
+    "email",
+    "telephoneAndFaxNumber",
+    "corporateIdentificationNumber",
+    "ean",
+];
+
+/// Brings an existing debtor's document (as e-conomic's GET returned it)
+/// up to date with the order's details under `mode`, and names the fields
+/// it changed. Everything else in the document, known to the bridge or
+/// not, is left exactly as read, because the document is sent back whole
+/// (a PUT clears what it omits). A field the order does not have is never
+/// cleared.
+pub fn update_debtor_document(
+    document: &mut serde_json::Value,
+    from_order: &NewCustomer,
+    mode: DebtorUpdate,
+) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if mode == DebtorUpdate::Never {
+        return changed;
+    }
+    let Ok(serde_json::Value::Object(wanted)) = serde_json::to_value(from_order) else {
+        return changed;
+    };
+    let Some(current) = document.as_object_mut() else {
+        return changed;
+    };
+    let blank = |v: Option<&serde_json::Value>| match v {
+        None | Some(serde_json::Value::Null) => true,
+        Some(serde_json::Value::String(s)) => s.trim().is_empty(),
+        Some(_) => false,
+    };
+    for field in UPDATABLE_DEBTOR_FIELDS {
+        let Some(new) = wanted.get(field).filter(|v| !blank(Some(v))) else {
+            continue;
+        };
+        let replace = match mode {
+            DebtorUpdate::Never => false,
+            DebtorUpdate::FillMissing => blank(current.get(field)),
+            DebtorUpdate::Always => current.get(field) != Some(new),
+        };
+        if replace {
+            current.insert(field.to_owned(), new.clone());
+            changed.push(field);
+        }
+    }
+    changed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn from_order() -> NewCustomer {
+        NewCustomer {
+            customer_number: Some(7),
+            currency: "DKK".into(),
+            customer_group: CustomerGroupRef {
+                customer_group_number: 1,
+            },
+            name: "Ann Hansen".into(),
+            payment_terms: PaymentTermsRef {
+                payment_terms_number: 1,
+            },
+            vat_zone: VatZoneRef { vat_zone_number: 1 },
+            address: Some("Nygade 2".into()),
+            zip: Some("8000".into()),
+            city: Some("Aarhus".into()),
+            country: Some("Denmark".into()),
+            email: Some("ann@example.com".into()),
+            telephone_and_fax_number: None,
+            corporate_identification_number: None,
+            ean: None,
+            layout: None,
+        }
+    }
+
+    fn in_economic() -> serde_json::Value {
+        json!({
+            "customerNumber": 7, "name": "Ann H.", "address": "", "city": "Aarhus C",
+            "email": null, "telephoneAndFaxNumber": "+45 12345678", "creditLimit": 5000,
+            "contacts": "https://restapi.e-conomic.com/customers/7/contacts",
+            "customerGroup": {"customerGroupNumber": 3}
+        })
+    }
+
+    #[test]
+    fn fill_missing_sets_only_empty_fields_and_keeps_everything_else() {
+        let mut doc = in_economic();
+        let changed = update_debtor_document(&mut doc, &from_order(), DebtorUpdate::FillMissing);
+        assert_eq!(changed, vec!["address", "zip", "country", "email"]);
+        let mut expected = in_economic();
+        expected["address"] = json!("Nygade 2");
+        expected["zip"] = json!("8000");
+        expected["country"] = json!("Denmark");
+        expected["email"] = json!("ann@example.com");
+        assert_eq!(doc, expected);
+    }
+
+    #[test]
+    fn always_overwrites_what_the_order_has_and_clears_nothing() {
+        let mut doc = in_economic();
+        let changed = update_debtor_document(&mut doc, &from_order(), DebtorUpdate::Always);
+        assert_eq!(
+            changed,
+            vec!["name", "address", "zip", "city", "country", "email"]
+        );
+        assert_eq!(doc["name"], "Ann Hansen");
+        assert_eq!(doc["city"], "Aarhus");
+        // The order has no phone: e-conomic's stays; unknown fields stay.
+        assert_eq!(doc["telephoneAndFaxNumber"], "+45 12345678");
+        assert_eq!(doc["creditLimit"], 5000);
+        assert_eq!(doc["customerGroup"]["customerGroupNumber"], 3);
+        // Applied again: nothing left to change.
+        assert!(update_debtor_document(&mut doc, &from_order(), DebtorUpdate::Always).is_empty());
+        let mut untouched = in_economic();
+        assert!(
+            update_debtor_document(&mut untouched, &from_order(), DebtorUpdate::Never).is_empty()
+        );
+        assert_eq!(untouched, in_economic());
+    }
 
     #[test]
     fn phone_numbers() {

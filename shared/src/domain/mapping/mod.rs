@@ -11,11 +11,11 @@ mod lines;
 mod vat_rounding;
 
 pub use config::{
-    DebtorConfig, DebtorFallback, DebtorStrategy, DebtorUpdate, GenericProducts, GiftCardVat, MappingConfig,
-    MissingProducts, OssConfig, OssCountry, PaymentSetup, ProductConfig, RoundingConfig, VatZones,
-    VoecConfig,
+    DebtorConfig, DebtorFallback, DebtorStrategy, DebtorUpdate, GenericProducts, GiftCardVat,
+    MappingConfig, MissingProducts, OssConfig, OssCountry, PaymentSetup, ProductConfig,
+    RoundingConfig, VatZones, VoecConfig,
 };
-pub use debtor::phone_customer_number;
+pub use debtor::{phone_customer_number, update_debtor_document, UPDATABLE_DEBTOR_FIELDS};
 pub use vat_rounding::{fit_lines, totals_lines, FitError, FittedLines, VatFreeRounding};
 
 use crate::domain::economic_model::{

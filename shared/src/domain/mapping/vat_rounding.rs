@@ -43,6 +43,10 @@ pub struct FittedLines {
     pub lines: Vec<DraftLine>,
     /// The VAT rate of each line, index for index.
     pub rates: Vec<Decimal>,
+    /// The index in the given lines each line came from (`None`: the
+    /// VAT-free rounding line added here), so that an error e-conomic
+    /// reports on a line can be traced to the planned line.
+    pub origins: Vec<Option<usize>>,
     /// What e-conomic computes for `lines` under the mode.
     pub totals: DraftTotals,
 }
@@ -83,17 +87,18 @@ pub fn fit_lines(
     mode: VatRounding,
     vat_free_rounding: Option<&VatFreeRounding>,
 ) -> Result<FittedLines, FitError> {
-    if lines.len() != rates.len() {
-        return Err(FitError::RatesDoNotMatchLines {
-            lines: lines.len(),
-            rates: rates.len(),
-        });
-    }
     if mode == VatRounding::PerLine {
         return Ok(FittedLines {
             lines: lines.to_vec(),
             rates: rates.to_vec(),
+            origins: (0..lines.len()).map(Some).collect(),
             totals: draft_totals_with(&totals_lines(lines, rates), mode),
+        });
+    }
+    if lines.len() != rates.len() {
+        return Err(FitError::RatesDoNotMatchLines {
+            lines: lines.len(),
+            rates: rates.len(),
         });
     }
     let nets: Vec<Decimal> = lines
@@ -123,11 +128,12 @@ pub fn fit_lines(
             // alone, VAT an øre off the contained VAT if need be.
             match money::single_net_for_gross(gross, rate) {
                 Some(net_alone) => {
-                    spread(&mut adjust, lines, &at_rate, &nets, cents(net_alone - net))
-                        .ok_or(FitError::NoLineToAdjust {
+                    spread(&mut adjust, lines, &at_rate, &nets, cents(net_alone - net)).ok_or(
+                        FitError::NoLineToAdjust {
                             rate,
                             cents: cents(net_alone - net),
-                        })?;
+                        },
+                    )?;
                     continue;
                 }
                 None => return Err(FitError::NeedsVatFreeRounding { rate, gross }),
@@ -143,6 +149,7 @@ pub fn fit_lines(
 
     let mut out_lines = Vec::with_capacity(lines.len() + 2);
     let mut out_rates = Vec::with_capacity(lines.len() + 2);
+    let mut origins = Vec::with_capacity(lines.len() + 2);
     for (i, line) in lines.iter().enumerate() {
         let step = CENT * Decimal::from(adjust[i]);
         if adjust[i] == 0 {
@@ -159,9 +166,11 @@ pub fn fit_lines(
             split.unit_net_price = (line.unit_net_price + step).normalize();
             out_lines.push(kept);
             out_rates.push(rates[i]);
+            origins.push(Some(i));
             out_lines.push(split);
         }
         out_rates.push(rates[i]);
+        origins.push(Some(i));
     }
     if vat_free_cents != 0 {
         let amount = CENT * Decimal::from(vat_free_cents);
@@ -194,6 +203,7 @@ pub fn fit_lines(
                     unit: None,
                 });
                 out_rates.push(Decimal::ZERO);
+                origins.push(None);
             }
         }
     }
@@ -206,6 +216,7 @@ pub fn fit_lines(
     Ok(FittedLines {
         lines: out_lines,
         rates: out_rates,
+        origins,
         totals,
     })
 }
@@ -261,11 +272,14 @@ fn spread(
         adjust[i] += step;
     }
     // A price must not change sign: it would turn a sale into a discount.
-    candidates.iter().all(|&i| {
-        let moved = lines[i].unit_net_price + CENT * Decimal::from(adjust[i]);
-        moved.is_zero() || moved.is_sign_negative() == lines[i].unit_net_price.is_sign_negative()
-    })
-    .then_some(())
+    candidates
+        .iter()
+        .all(|&i| {
+            let moved = lines[i].unit_net_price + CENT * Decimal::from(adjust[i]);
+            moved.is_zero()
+                || moved.is_sign_negative() == lines[i].unit_net_price.is_sign_negative()
+        })
+        .then_some(())
 }
 
 #[cfg(test)]
@@ -305,7 +319,10 @@ mod tests {
 
     #[test]
     fn per_line_leaves_the_lines_alone() {
-        let lines = vec![line("A", dec!(1), dec!(0.46)), line("A", dec!(1), dec!(0.46))];
+        let lines = vec![
+            line("A", dec!(1), dec!(0.46)),
+            line("A", dec!(1), dec!(0.46)),
+        ];
         let fitted = fit_lines(&lines, &[dec!(25); 2], VatRounding::PerLine, None).unwrap();
         assert_eq!(fitted.lines, lines);
         assert_eq!(fitted.totals.gross, dec!(1.16));
@@ -316,9 +333,17 @@ mod tests {
         // Two lines of 0.58 incl. 25 %: planned 0.46 each (VAT 0.12 per
         // line, gross 1.16). Per invoice 0.92 → VAT 0.23, gross 1.15. The
         // VAT in 1.16 is 0.232 → 0.23, so the net must be 0.93.
-        let lines = vec![line("A", dec!(1), dec!(0.46)), line("B", dec!(1), dec!(0.46))];
-        let fitted =
-            fit_lines(&lines, &[dec!(25); 2], VatRounding::PerInvoice, Some(&rounding())).unwrap();
+        let lines = vec![
+            line("A", dec!(1), dec!(0.46)),
+            line("B", dec!(1), dec!(0.46)),
+        ];
+        let fitted = fit_lines(
+            &lines,
+            &[dec!(25); 2],
+            VatRounding::PerInvoice,
+            Some(&rounding()),
+        )
+        .unwrap();
         assert_eq!(fitted.totals.gross, dec!(1.16));
         assert_eq!(fitted.totals.vat, dec!(0.23));
         let shape: Vec<_> = fitted
@@ -338,14 +363,28 @@ mod tests {
         // 2.31), per invoice 1.84 → 0.46 (gross 2.30). The VAT in 2.31 is
         // 0.462 → 0.46, so the net must be 1.85: one unit of the larger
         // line is split off at 0.47.
-        let lines = vec![line("A", dec!(3), dec!(0.46)), line("B", dec!(1), dec!(0.46))];
-        let fitted =
-            fit_lines(&lines, &[dec!(25); 2], VatRounding::PerInvoice, Some(&rounding())).unwrap();
+        let lines = vec![
+            line("A", dec!(3), dec!(0.46)),
+            line("B", dec!(1), dec!(0.46)),
+        ];
+        let fitted = fit_lines(
+            &lines,
+            &[dec!(25); 2],
+            VatRounding::PerInvoice,
+            Some(&rounding()),
+        )
+        .unwrap();
         assert_eq!(fitted.totals.gross, dec!(2.31));
         let shape: Vec<_> = fitted
             .lines
             .iter()
-            .map(|l| (l.product.product_number.as_str(), l.quantity, l.unit_net_price))
+            .map(|l| {
+                (
+                    l.product.product_number.as_str(),
+                    l.quantity,
+                    l.unit_net_price,
+                )
+            })
             .collect();
         assert_eq!(
             shape,
@@ -356,21 +395,27 @@ mod tests {
             ]
         );
         assert_eq!(fitted.rates.len(), 3);
+        assert_eq!(fitted.origins, vec![Some(0), Some(0), Some(1)]);
     }
 
     #[test]
     fn an_unreachable_gross_gets_its_last_øre_on_the_vat_free_line() {
         // Gross 0.07 at 25 %: net 0.05 → 0.06, net 0.06 → 0.08. The VAT in
         // 0.07 is 0.01 (net 0.05), and 0.01 goes to the VAT-free line.
-        let lines = vec![line("A", dec!(1), dec!(0.06)), line("B", dec!(1), dec!(-0.01))];
+        let lines = vec![
+            line("A", dec!(1), dec!(0.06)),
+            line("B", dec!(1), dec!(-0.01)),
+        ];
         let rates = [dec!(25), dec!(25)];
         let planned = money::draft_totals(&totals_lines(&lines, &rates));
         assert_eq!(planned.gross, dec!(0.07));
-        let fitted =
-            fit_lines(&lines, &rates, VatRounding::PerInvoice, Some(&rounding())).unwrap();
+        let fitted = fit_lines(&lines, &rates, VatRounding::PerInvoice, Some(&rounding())).unwrap();
         assert_eq!(fitted.totals.gross, dec!(0.07));
         assert_eq!(fitted.totals.vat, dec!(0.01));
-        assert_eq!(fitted.lines.last().unwrap().product.product_number, "ROUNDING");
+        assert_eq!(
+            fitted.lines.last().unwrap().product.product_number,
+            "ROUNDING"
+        );
         assert_eq!(fitted.lines.last().unwrap().unit_net_price, dec!(0.01));
         // Without a VAT-free line there is no way to 0.07 at 25 % alone.
         assert_eq!(
