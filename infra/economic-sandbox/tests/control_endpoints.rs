@@ -89,3 +89,39 @@ async fn an_agreement_index_out_of_range_is_refused() {
         Some(true)
     );
 }
+
+#[tokio::test]
+async fn vat_rounding_is_set_per_agreement_and_a_wrong_value_is_refused() {
+    use bridge::domain::money::VatRounding;
+    let sandbox = start(SandboxConfig::default()).await.expect("sandbox");
+    let base = sandbox.base_url();
+    let mode = |s: &economic_sandbox::SandboxHandle| s.with_agreement(0, |a| a.vat_rounding);
+    assert_eq!(mode(&sandbox), Some(VatRounding::PerLine));
+    let (status, answer) = put(&base, "settings", json!({"vatRounding": "per_invoice"})).await;
+    assert_eq!(status, 204, "{answer}");
+    assert_eq!(mode(&sandbox), Some(VatRounding::PerInvoice));
+    // A misspelt mode is refused and changes nothing.
+    let (status, answer) = put(&base, "settings", json!({"vatRounding": "perLine"})).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("per_invoice"));
+    assert_eq!(mode(&sandbox), Some(VatRounding::PerInvoice));
+    // Neither setting given: refused.
+    let (status, _) = put(&base, "settings", json!({"agreement": 0})).await;
+    assert_eq!(status, 400);
+    // Both in one request.
+    let (status, _) = put(
+        &base,
+        "settings",
+        json!({"vatRounding": "per_line", "acceptUnknownProducts": true}),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(mode(&sandbox), Some(VatRounding::PerLine));
+    assert_eq!(
+        sandbox.with_agreement(0, |a| a.accept_unknown_products),
+        Some(true)
+    );
+}

@@ -312,3 +312,49 @@ async fn filter_values_are_read_as_the_live_api_reads_them() {
     // An unescaped `)` does not parse.
     assert_eq!(find("shop:[1]$$)(*,").await.status, 400);
 }
+
+/// LIVE: PUT is a true replace; a property the body omits is cleared. A
+/// customer's PUT keeps nothing of the old document.
+#[tokio::test]
+async fn a_customer_put_replaces_the_whole_document() {
+    let sb = sandbox_with_customer_7().await;
+    let mut full = customer(Some(7));
+    full["email"] = json!("ann@example.com");
+    full["creditLimit"] = json!(5000);
+    let put = send(&sb, "PUT", "/customers/7", None, Some(full)).await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    let mut without_email = customer(Some(7));
+    without_email["creditLimit"] = json!(5000);
+    send(&sb, "PUT", "/customers/7", None, Some(without_email)).await;
+    let read = send(&sb, "GET", "/customers/7", None, None).await;
+    assert!(read.body.get("email").is_none(), "{}", read.body);
+    assert_eq!(read.body["creditLimit"], 5000);
+}
+
+/// PUT /invoices/drafts/{n} replaces the draft (LIVE for PUT): what the
+/// body omits is gone, the totals are computed again, the number stays.
+#[tokio::test]
+async fn a_draft_put_replaces_the_draft_and_computes_its_totals_again() {
+    let sb = sandbox_with_customer_7().await;
+    let mut first = draft("r");
+    first["notes"] = json!({"heading": "Order r"});
+    let created = send(&sb, "POST", "/invoices/drafts", None, Some(first)).await;
+    assert_eq!(created.body["grossAmount"], json!(125.0));
+    let mut replacement = draft("r");
+    replacement["lines"][0]["unitNetPrice"] = json!(80);
+    let put = send(&sb, "PUT", "/invoices/drafts/1", None, Some(replacement)).await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(put.body["draftInvoiceNumber"], 1);
+    assert_eq!(put.body["grossAmount"], json!(100.0));
+    let read = send(&sb, "GET", "/invoices/drafts/1", None, None).await;
+    assert!(read.body.get("notes").is_none(), "{}", read.body);
+    assert_eq!(read.body["netAmount"], json!(80.0));
+    assert_eq!(sb.with_agreement(0, |a| a.drafts_created), Some(1));
+    // A number that holds no draft: 404; an invalid body: e-conomic's 400.
+    let missing = send(&sb, "PUT", "/invoices/drafts/9", None, Some(draft("r"))).await;
+    assert_eq!(missing.status, 404);
+    let mut bad = draft("r");
+    bad["lines"][0]["unitNetPrice"] = json!(0.125);
+    let refused = send(&sb, "PUT", "/invoices/drafts/1", None, Some(bad)).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+}
