@@ -1,6 +1,8 @@
 //! Table-driven mapping cases: realistic orders → the exact e-conomic
 //! draft fields and totals. Expected amounts are worked out by hand in the
 //! comments (net = gross / (1 + rate), VAT = round2(net × rate) per line).
+//! The sandbox's tests include this file to push every case to e-conomic's
+//! stand-in under both VAT roundings (`mapping_cases_pushed.rs`).
 
 use bridge::domain::mapping::{map_order, DebtorPlan, InvoicePlan, MappingConfig, MappingError};
 use bridge::domain::money::draft_totals;
@@ -15,7 +17,7 @@ fn d(s: &str) -> Decimal {
 
 /// RFC 7396 merge patch: objects merge recursively, `null` deletes, other
 /// values replace.
-fn merge(base: &mut Value, patch: &Value) {
+pub(crate) fn merge(base: &mut Value, patch: &Value) {
     match (base, patch) {
         (Value::Object(base), Value::Object(patch)) => {
             for (key, value) in patch {
@@ -54,7 +56,7 @@ fn base_order() -> Value {
     })
 }
 
-fn base_config() -> Value {
+pub(crate) fn base_config() -> Value {
     json!({
         "payment_methods": {
             "card": {"layout": 19, "payment_terms": 1},
@@ -106,15 +108,15 @@ type Line = (
     Option<&'static str>,
 );
 
-struct Case {
-    name: &'static str,
+pub(crate) struct Case {
+    pub(crate) name: &'static str,
     /// Merge patches applied to the base order, in turn.
-    order: Vec<Value>,
-    config: Value,
-    expect: Expect,
+    pub(crate) order: Vec<Value>,
+    pub(crate) config: Value,
+    pub(crate) expect: Expect,
 }
 
-enum Expect {
+pub(crate) enum Expect {
     Invoice {
         zone: u32,
         layout: u32,
@@ -177,7 +179,7 @@ fn with_check(expect: Expect, f: fn(&InvoicePlan, &Value)) -> Expect {
 
 const PHONE_DEBTOR: u32 = 20304050;
 
-fn cases() -> Vec<Case> {
+pub(crate) fn cases() -> Vec<Case> {
     let mug: Line = ("MUG-01", "1", "79.96", Some("Coffee mug"));
     let no_cfg = json!({});
     vec![
@@ -1278,7 +1280,7 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-fn body(case: &Case) -> Value {
+pub(crate) fn body(case: &Case) -> Value {
     let mut order = base_order();
     for patch in &case.order {
         merge(&mut order, patch);

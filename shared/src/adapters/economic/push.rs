@@ -378,8 +378,21 @@ async fn settle_totals(
     let replacement = match fit_to(plan, draft, mode) {
         Ok(replacement) => replacement,
         Err(e) => {
-            let why = e.to_string();
-            return Err(fail_mismatch(api, plan, &created, why, deadline).await);
+            // Not a VAT setup mistake: the order's total cannot be an
+            // invoice total under this rounding with these products.
+            let number = created.draft_invoice_number;
+            let deleted = delete_own_draft(api, plan, number, deadline)
+                .await
+                .unwrap_or(false);
+            return Err(EconomicError::VatRounding(format!(
+                "e-conomic rounds VAT {}: {e}; draft {number} {}",
+                mode.name(),
+                if deleted {
+                    "was deleted again"
+                } else {
+                    "could NOT be deleted, delete it by hand"
+                }
+            )));
         }
     };
     let corrected = match api
