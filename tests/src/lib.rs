@@ -15,6 +15,7 @@ use bridge::app::ingest::IngestSettings;
 use bridge::app::rescan::RescanSettings;
 use bridge::app::transfer::TransferSettings;
 use bridge::domain::lifecycle::OrderRecord;
+use bridge::domain::money::VatRounding;
 use bridge::domain::secret::Secret;
 use bridge::domain::shop::{EconomicCredentials, ShopConfig, Trigger, WebhookSecret};
 use bridge::ports::{OrderStore, ShopStore};
@@ -84,6 +85,21 @@ pub struct StackOptions {
     pub retry_base_seconds: u32,
     pub rescan_min_age_seconds: i64,
     pub max_body_bytes: usize,
+    /// How the sandbox rounds VAT (e-conomic's rule is unconfirmed).
+    /// Default: `BRIDGE_TEST_VAT_ROUNDING` (`per_line` or `per_invoice`),
+    /// else per line; `infra/scripts/test.sh` runs the pipeline tests
+    /// under both.
+    pub vat_rounding: VatRounding,
+}
+
+/// `BRIDGE_TEST_VAT_ROUNDING`, or per line. A value that is neither mode
+/// stops the test run rather than silently testing the default.
+fn vat_rounding_from_env() -> VatRounding {
+    match std::env::var("BRIDGE_TEST_VAT_ROUNDING").as_deref() {
+        Err(_) | Ok("") | Ok("per_line") => VatRounding::PerLine,
+        Ok("per_invoice") => VatRounding::PerInvoice,
+        Ok(other) => panic!("BRIDGE_TEST_VAT_ROUNDING={other}: expected per_line or per_invoice"),
+    }
 }
 
 impl Default for StackOptions {
@@ -95,6 +111,7 @@ impl Default for StackOptions {
             retry_base_seconds: 0,
             rescan_min_age_seconds: 300,
             max_body_bytes: bridge::app::ingest::DEFAULT_MAX_BODY_BYTES,
+            vat_rounding: vat_rounding_from_env(),
         }
     }
 }
@@ -141,6 +158,7 @@ impl Stack {
         let sandbox = economic_sandbox::start(SandboxConfig::default())
             .await
             .expect("start e-conomic sandbox");
+        sandbox.set_vat_rounding(options.vat_rounding);
 
         let ingest = IngestContext::new(
             &sdk,

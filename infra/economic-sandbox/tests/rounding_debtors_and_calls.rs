@@ -137,7 +137,8 @@ fn requests(sb: &SandboxHandle) -> Vec<String> {
 #[tokio::test]
 async fn lines_that_round_differently_per_invoice_end_exact_in_both_modes() {
     // (plan, VAT per line, VAT contained in the total)
-    let orders: [(fn(u32) -> InvoicePlan, Decimal, Decimal); 2] = [
+    type Order = (fn(u32) -> InvoicePlan, Decimal, Decimal);
+    let orders: [Order; 2] = [
         (four_lines_of_9_99, dec!(8.00), dec!(7.99)),
         (three_lines, dec!(10.00), dec!(9.99)),
     ];

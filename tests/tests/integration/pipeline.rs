@@ -679,3 +679,53 @@ async fn an_unknown_sku_and_a_weighed_quantity_end_ok_with_two_decimals() {
         ]
     );
 }
+
+/// Issue 13: whether e-conomic rounds VAT per line or per invoice is
+/// unconfirmed. Four lines of 9.99 total 39.96 with VAT rounded per line
+/// (4 × 2.00) but 39.95 with VAT rounded once (31.96 × 25 % = 7.99): under
+/// per-invoice rounding the transfer corrects the draft (one PUT) and the
+/// order still ends `ok` with an invoice of exactly 39.96.
+#[tokio::test]
+async fn lines_that_round_differently_per_invoice_end_ok_and_exact_in_both_modes() {
+    use bridge::domain::money::VatRounding;
+    for (mode, vat, calls) in [
+        // Email look-up, new debtor, draft.
+        (VatRounding::PerLine, "8.00", 3),
+        // … and the correction.
+        (VatRounding::PerInvoice, "7.99", 4),
+    ] {
+        let stack = Stack::with_options(StackOptions {
+            vat_rounding: mode,
+            ..StackOptions::default()
+        })
+        .await;
+        stack.put_shop("acme", true, json!({})).await;
+        let line = json!({"sku": "SKU-1", "name": "T-shirt", "quantity": 1, "unit_price": "9.99", "vat_rate": "25"});
+        let body = serde_json::to_vec(&json!({
+            "type": "order.paid",
+            "order": {
+                "id": "7001", "number": "7001", "created_at": "2026-03-01T10:00:00Z",
+                "currency": "DKK", "prices_include_vat": true,
+                "customer": {"name": "Jens Hansen", "email": "jens@example.dk"},
+                "billing_address": {"street": "Vestergade 1", "zip": "8000", "city": "Aarhus", "country": "DK"},
+                "payment_method": "card",
+                "lines": [line, line, line, line],
+                "total": "39.96"
+            }
+        }))
+        .expect("json");
+        assert_eq!(stack.send_signed("acme", "msg_7001", &body).await.0, 202);
+        let record = stack
+            .transfer_until("acme", "7001", LIMIT, |r| r.label != Label::Pending)
+            .await;
+        assert_eq!(record.label, Label::Ok, "{mode:?}: {:?}", record.last_error);
+        let drafts = stack.sandbox.drafts(0);
+        assert_eq!(drafts.len(), 1, "{mode:?}");
+        assert_eq!(
+            [drafts[0].vat_amount, drafts[0].gross_amount].map(|a| a.to_string()),
+            [vat, "39.96"],
+            "{mode:?}"
+        );
+        assert_eq!(record.economic_calls, Some(calls), "{mode:?}");
+    }
+}
