@@ -449,3 +449,65 @@ async fn calls_per_order() {
         "GENERIC"
     );
 }
+
+#[tokio::test]
+async fn a_debtor_update_e_conomic_refuses_still_gives_the_invoice() {
+    let sb = sandbox(VatRounding::PerLine).await;
+    let mut before = customer_in_economic(&sb, DEBTOR);
+    // A customer group deleted since: e-conomic refuses the debtor's PUT.
+    before["customerGroup"] = json!({"customerGroupNumber": 99});
+    sb.with_agreement(0, |a| a.customers.insert(DEBTOR, before.clone()));
+    let order = plan(
+        1,
+        &[("SKU-1", "1", "9.99")],
+        "9.99",
+        json!({"debtor": {"strategy": {"kind": "phone"}, "update": "always"}}),
+    );
+    let outcome = push_invoice(&client(&sb), &order, options())
+        .await
+        .expect("the invoice is made");
+    assert_eq!((outcome.calls, outcome.customer_number), (3, DEBTOR));
+    assert_eq!(sb.requests()[1].status, 400);
+    assert_eq!(sb.drafts(0).len(), 1);
+    assert_eq!(
+        sb.with_agreement(0, |a| a.customers.get(&DEBTOR).cloned())
+            .flatten(),
+        Some(before)
+    );
+}
+
+/// A transfer that stopped between the create and the correction: the
+/// next attempt finds the order's uncorrected draft, deletes it and makes
+/// it again, corrected. One draft, exact.
+#[tokio::test]
+async fn an_uncorrected_draft_of_an_earlier_attempt_is_made_again_corrected() {
+    let sb = sandbox(VatRounding::PerInvoice).await;
+    customer_in_economic(&sb, DEBTOR);
+    let api = client(&sb);
+    let order = four_lines_of_9_99(1);
+    let mut earlier = order.draft.clone();
+    earlier.customer.customer_number = DEBTOR;
+    let created = api
+        .create_draft(&earlier, Instant::now() + Duration::from_secs(5))
+        .await
+        .expect("the earlier attempt's create");
+    assert_eq!(created.gross_amount, dec!(39.95));
+    let retry = PushOptions {
+        may_exist: true,
+        ..options()
+    };
+    let outcome = push_invoice(&client(&sb), &order, retry)
+        .await
+        .expect("completed");
+    assert_eq!(outcome.gross_amount, dec!(39.96));
+    let drafts = sb.drafts(0);
+    assert_eq!(drafts.len(), 1);
+    assert_eq!(
+        (drafts[0].gross_amount, drafts[0].vat_amount),
+        (dec!(39.96), dec!(7.99))
+    );
+    assert_eq!(
+        drafts[0].reference.as_deref(),
+        Some(order.reference.as_str())
+    );
+}

@@ -1,5 +1,8 @@
-//! Pushing one planned invoice to e-conomic: resolve the debtor, create the
-//! draft exactly once, check e-conomic's total against ours, optionally book.
+//! Pushing one planned invoice to e-conomic: resolve the debtor (and bring
+//! it up to date under `debtor.update`), create the draft exactly once,
+//! check e-conomic's totals against ours and correct the draft when they
+//! differ only by e-conomic's VAT rounding (`settle_totals`), optionally
+//! book.
 //!
 //! ## No duplicate invoices
 //! Two mechanisms, because each covers what the other cannot:
@@ -749,12 +752,25 @@ async fn update_debtor(
     };
     let changed = update_debtor_document(&mut document, new_customer, plan.debtor_update);
     if !changed.is_empty() {
-        api.replace_customer(number, &document, deadline).await?;
-        tracing::info!(
-            customer_number = number,
-            changed = ?changed,
-            "debtor details updated from the order"
-        );
+        match api.replace_customer(number, &document, deadline).await {
+            Ok(_) => tracing::info!(
+                customer_number = number,
+                changed = ?changed,
+                "debtor details updated from the order"
+            ),
+            Err(e) if e.is_transient() => return Err(e),
+            // The invoice matters more than the debtor's details: a
+            // refused update is reported, and the order goes on.
+            Err(e) => {
+                tracing::warn!(
+                    customer_number = number,
+                    changed = ?changed,
+                    error = %e,
+                    "e-conomic refused the debtor update; invoicing without it"
+                );
+                return Ok(DebtorState::Exists);
+            }
+        }
     }
     let mut map = updated.lock().unwrap_or_else(|p| p.into_inner());
     if map.len() >= 50_000 {
