@@ -1063,7 +1063,10 @@ fn cases() -> Vec<Case> {
                 ],
                 "total": "218.00"
             })],
-            config: no_cfg.clone(),
+            // A single-purpose card (VAT paid when it was sold) is grouped
+            // with the discounts and lowers the VAT; multi-purpose is the
+            // default (see gift_card_multi_purpose_is_the_default).
+            config: json!({"products": {"gift_card_vat": "single_purpose"}}),
             // 238.40 (59.60) − 56.00 (14.00) − 8.00 (2.00).
             expect: inv(
                 1,
@@ -1090,7 +1093,7 @@ fn cases() -> Vec<Case> {
             ),
         },
         Case {
-            name: "gift_card_as_vat_free_prepayment",
+            name: "gift_card_multi_purpose_is_the_default",
             order: vec![json!({
                 "lines": [line("TEE", "T-shirt", "2", "149.00", "25")],
                 "discounts": [
@@ -1100,7 +1103,9 @@ fn cases() -> Vec<Case> {
                 ],
                 "total": "218.00"
             })],
-            config: json!({"products": {"gift_card_vat": "no_vat"}}),
+            // VAT Directive art. 30b(2), ML § 73 b nr. 2: the card is a
+            // means of payment, VAT-free; the goods keep their VAT.
+            config: no_cfg.clone(),
             // 238.40 (59.60) − 16.00 (4.00) − 8.00 (2.00) − 50.00 (no VAT).
             expect: inv(
                 1,
@@ -1516,7 +1521,7 @@ case_tests! {
     total_far_off_is_rejected,
     prices_excluding_vat,
     discount_groups,
-    gift_card_as_vat_free_prepayment,
+    gift_card_multi_purpose_is_the_default,
     debtor_fixed_number,
     debtor_from_logged_in_shop_customer_id,
     debtor_guest_falls_back_to_running_number,

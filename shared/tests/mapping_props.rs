@@ -56,7 +56,7 @@ fn config(order: &GenOrder) -> MappingConfig {
         "voec": {"enabled": true, "vat_zone": 20},
         "rounding": {"vat_free": order.rounding_vat_free},
         "unit_price_decimals": order.unit_decimals,
-        "products": {"gift_card_vat": if order.gift_card_no_vat { "no_vat" } else { "reduce_vat" }}
+        "products": {"gift_card_vat": if order.gift_card_no_vat { "multi_purpose" } else { "single_purpose" }}
     }))
     .unwrap()
 }

@@ -236,15 +236,17 @@ pub struct ProductConfig {
     pub gift_wrapping: String,
     /// Default `"FEE"`.
     pub other_fee: String,
-    /// Discount codes (and gift cards under `reduce_vat`). Default `"DISCOUNT"`.
+    /// Discount codes (and gift cards under `single_purpose`). Default `"DISCOUNT"`.
     pub discount: String,
     /// Default `"PROMO"`.
     pub promotional: String,
     /// Default `"POINTS"`.
     pub loyalty_points: String,
-    /// Gift cards under `no_vat` (a VAT-free product). Default `"GIFTCARD"`.
+    /// Gift cards under `multi_purpose`: a product whose group books to a
+    /// liability (balance) account without VAT (the card is a means of
+    /// payment, not a sale). Default `"GIFTCARD"`.
     pub gift_card: String,
-    /// How gift cards used as payment are treated. Default `reduce_vat`.
+    /// How gift cards used as payment are treated. Default `multi_purpose`.
     pub gift_card_vat: GiftCardVat,
     /// What to do when an order line's SKU is not an e-conomic product.
     /// Default `fallback`.
@@ -302,7 +304,7 @@ impl Default for ProductConfig {
             promotional: "PROMO".to_owned(),
             loyalty_points: "POINTS".to_owned(),
             gift_card: "GIFTCARD".to_owned(),
-            gift_card_vat: GiftCardVat::ReduceVat,
+            gift_card_vat: GiftCardVat::MultiPurpose,
             missing: MissingProducts::Fallback,
             generic: GenericProducts::default(),
             product_group: None,
@@ -310,18 +312,30 @@ impl Default for ProductConfig {
     }
 }
 
-/// A gift card redeemed on an order.
+/// A gift card redeemed on an order: which kind of voucher the shop sells.
+///
+/// Rule: VAT Directive 2006/112/EC art. 30a–30b (inserted by Directive (EU)
+/// 2016/1065), momsloven § 73 b–§ 73 d; Den juridiske vejledning D.A.4.10.2.
+/// A voucher is single-purpose only when the place of supply and the VAT
+/// due are known when it is sold (one country, one rate); a webshop card
+/// usable for deliveries abroad or for goods at different rates is
+/// multi-purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum GiftCardVat {
-    /// Like a discount: a negative line in the "Discount" group that lowers
-    /// the invoice's VAT (the rule).
+    /// Multi-purpose voucher (art. 30b(2); ML § 73 b nr. 2): no VAT when the
+    /// card is sold, full VAT on the goods when it is redeemed. The card is
+    /// a means of payment: its own VAT-free negative line ("Gift card"),
+    /// and the goods keep their full VAT. Old name `no_vat`.
     #[default]
-    ReduceVat,
-    /// A prepayment: VAT was charged when the card was sold, so the card is
-    /// its own VAT-free negative line ("Gift card") and the goods keep their
-    /// full VAT. Its product must be on a VAT-free account.
-    NoVat,
+    #[serde(alias = "no_vat")]
+    MultiPurpose,
+    /// Single-purpose voucher (art. 30b(1); ML § 73 b nr. 1): VAT was charged
+    /// when the card was sold, so its redemption is no new supply: the card
+    /// lowers the invoice's VAT like a discount ("Discount" group). Old
+    /// name `reduce_vat`.
+    #[serde(alias = "reduce_vat")]
+    SinglePurpose,
 }
 
 /// Layout and payment terms for a payment method.

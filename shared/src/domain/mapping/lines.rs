@@ -518,8 +518,10 @@ fn push_discounts(
     // order: a small vector beats a map.
     let mut groups: Vec<(DiscountGroup, Decimal, Decimal, Vec<&str>, u64)> = Vec::new();
     for discount in &order.discounts {
+        // A multi-purpose card is a means of payment (VAT Directive art.
+        // 30b(2), ML § 73 b nr. 2): no VAT inside it, the goods keep theirs.
         let gift_card_no_vat = discount.kind == DiscountKind::GiftCard
-            && config.products.gift_card_vat == GiftCardVat::NoVat;
+            && config.products.gift_card_vat == GiftCardVat::MultiPurpose;
         let group = match discount.kind {
             DiscountKind::DiscountCode => DiscountGroup::Discount,
             DiscountKind::GiftCard if gift_card_no_vat => DiscountGroup::GiftCard,

@@ -1,0 +1,301 @@
+//! The VAT and invoice rules a Danish bookkeeper signs, one order per row,
+//! each with the rule's source. Every row asserts the VAT zone, the rate of
+//! every draft line, the invoice's net, VAT and gross, and the texts the
+//! invoice must carry (or the reason the order fails).
+//!
+//! Sources are cited as: VAT Directive = Council Directive 2006/112/EC;
+//! ML = momsloven (LBK nr. 1021 af 26/09/2019 as amended); MBK =
+//! momsbekendtgørelsen (BEK nr. 1435 af 29/11/2023); DJV = Den juridiske
+//! vejledning (skat.dk); toll.no / skatteetaten.no for VOEC.
+
+use bridge::domain::mapping::{map_order, InvoicePlan, MappingConfig};
+use bridge::domain::money::draft_totals;
+use bridge::domain::order::{parse_event, ParsedEvent};
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use std::str::FromStr;
+
+fn d(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+/// RFC 7396 merge patch: objects merge recursively, `null` deletes.
+fn merge(base: &mut Value, patch: &Value) {
+    match (base, patch) {
+        (Value::Object(base), Value::Object(patch)) => {
+            for (key, value) in patch {
+                if value.is_null() {
+                    base.remove(key);
+                } else {
+                    merge(base.entry(key.clone()).or_insert(Value::Null), value);
+                }
+            }
+        }
+        (base, patch) => *base = patch.clone(),
+    }
+}
+
+/// A Danish consumer buying one 25 % item for 100.00.
+fn base_order() -> Value {
+    json!({
+        "id": "7001",
+        "number": "2001",
+        "created_at": "2025-03-14T09:00:00+01:00",
+        "currency": "DKK",
+        "prices_include_vat": true,
+        "customer": {"name": "Mette Hansen", "email": "mette@example.dk"},
+        "billing_address": {"street": "Nørregade 1", "zip": "1165", "city": "København K", "country": "DK"},
+        "payment_method": "card",
+        "lines": [line("LAMP", "Lamp", "1", "100.00", "25")],
+        "total": "100.00"
+    })
+}
+
+/// A Danish shop registered for OSS (with Northern Ireland) and VOEC.
+fn base_config() -> Value {
+    json!({
+        "debtor": {"strategy": {"kind": "running"}},
+        "oss": {"countries": {
+            "DE": {"vat_zone": 12, "rate": "19"},
+            "SE": {"vat_zone": 11, "rate": "25"},
+            "FR": {"vat_zone": 13, "rate": "20"},
+            "ES": {"vat_zone": 14, "rate": "21"},
+            "IT": {"vat_zone": 15, "rate": "22"},
+            "FI": {"vat_zone": 18, "rate": "25.5"},
+            "GR": {"vat_zone": 19, "rate": "24"}
+        }},
+        "voec": {"enabled": true, "vat_zone": 20}
+    })
+}
+
+fn line(sku: &str, name: &str, quantity: &str, price: &str, rate: &str) -> Value {
+    json!({"sku": sku, "name": name, "quantity": quantity, "unit_price": price, "vat_rate": rate})
+}
+
+fn consumer_in(country: &str, zip: &str, city: &str, currency: &str) -> Value {
+    json!({
+        "currency": currency,
+        "customer": {"name": "Alex Example"},
+        "billing_address": {"street": "Main Street 1", "zip": zip, "city": city, "country": country}
+    })
+}
+
+struct Rule {
+    name: &'static str,
+    /// The rule and where it is written.
+    source: &'static str,
+    order: Vec<Value>,
+    config: Value,
+    expect: Outcome,
+}
+
+enum Outcome {
+    Invoice {
+        zone: u32,
+        /// The VAT rate e-conomic applies to each draft line, in order.
+        rates: &'static [&'static str],
+        net: &'static str,
+        vat: &'static str,
+        gross: &'static str,
+        /// Texts the invoice's notes (heading, text lines) must contain.
+        texts: &'static [&'static str],
+    },
+    /// The order fails; the reason contains this text.
+    Fails(&'static str),
+}
+
+fn inv(
+    zone: u32,
+    rates: &'static [&'static str],
+    net: &'static str,
+    vat: &'static str,
+    gross: &'static str,
+    texts: &'static [&'static str],
+) -> Outcome {
+    Outcome::Invoice {
+        zone,
+        rates,
+        net,
+        vat,
+        gross,
+        texts,
+    }
+}
+
+fn rules() -> Vec<Rule> {
+    vec![
+        // ------------------------------------------------------------ gift cards
+        Rule {
+            name: "gift_card_multi_purpose_800_goods_500_card_300_cash",
+            source: "VAT Directive art. 30b(2) (Directive (EU) 2016/1065); ML § 73 b nr. 2; \
+                     DJV D.A.4.10.2.3.3: a multi-purpose voucher is a means of payment, \
+                     the goods carry full VAT when it is redeemed",
+            order: vec![json!({
+                "lines": [line("COAT", "Coat", "1", "800.00", "25")],
+                "discounts": [{"kind": "gift_card", "label": "Card 4711", "amount": "500.00"}],
+                "total": "300.00"
+            })],
+            config: json!({}),
+            // 800.00 incl. 25 %: net 640.00, VAT 160.00; card −500.00 at 0 %.
+            expect: inv(
+                1,
+                &["25", "0"],
+                "140.00",
+                "160.00",
+                "300.00",
+                &["Domestic sale in DK"],
+            ),
+        },
+        Rule {
+            name: "gift_card_single_purpose_when_configured",
+            source: "VAT Directive art. 30b(1); ML § 73 b nr. 1: a single-purpose voucher \
+                     was taxed when sold, its redemption is no new supply",
+            order: vec![json!({
+                "lines": [line("COAT", "Coat", "1", "800.00", "25")],
+                "discounts": [{"kind": "gift_card", "label": "Card 4711", "amount": "500.00"}],
+                "total": "300.00"
+            })],
+            config: json!({"products": {"gift_card_vat": "single_purpose"}}),
+            // 640.00 + 160.00 − (400.00 + 100.00): VAT 60.00 on this invoice.
+            expect: inv(1, &["25", "25"], "240.00", "60.00", "300.00", &[]),
+        },
+        Rule {
+            name: "gift_card_multi_purpose_redeemed_under_oss",
+            source: "VAT Directive art. 30b(2), art. 33 (distance sales, OSS): the goods \
+                     carry the destination's VAT in full; the card carries none",
+            order: vec![
+                consumer_in("DE", "10115", "Berlin", "EUR"),
+                json!({
+                    "lines": [line("COAT", "Mantel", "1", "119.00", "19")],
+                    "discounts": [{"kind": "gift_card", "label": "Card 12", "amount": "50.00"}],
+                    "total": "69.00"
+                }),
+            ],
+            config: json!({}),
+            expect: inv(12, &["19", "0"], "50.00", "19.00", "69.00", &["under OSS"]),
+        },
+    ]
+}
+
+fn body(rule: &Rule) -> Value {
+    let mut order = base_order();
+    for patch in &rule.order {
+        merge(&mut order, patch);
+    }
+    json!({"type": "order.paid", "order": order})
+}
+
+fn config_of(rule: &Rule) -> MappingConfig {
+    let mut config = base_config();
+    merge(&mut config, &rule.config);
+    serde_json::from_value(config).expect("config loads")
+}
+
+fn plan_of(rule: &Rule) -> Result<InvoicePlan, String> {
+    let body = body(rule);
+    let ParsedEvent::Order(event) =
+        parse_event(&serde_json::to_vec(&body).unwrap()).expect("order parses")
+    else {
+        panic!("{}: not an order event", rule.name)
+    };
+    map_order(&event.order, &config_of(rule)).map_err(|e| e.to_string())
+}
+
+fn run(rule: &Rule) {
+    assert!(!rule.source.trim().is_empty(), "{}: no source", rule.name);
+    let name = rule.name;
+    match (&rule.expect, plan_of(rule)) {
+        (Outcome::Fails(reason), Err(message)) => {
+            assert!(message.contains(reason), "{name}: {message}")
+        }
+        (Outcome::Fails(reason), Ok(plan)) => {
+            panic!("{name}: expected failure `{reason}`, got {plan:#?}")
+        }
+        (Outcome::Invoice { .. }, Err(message)) => panic!("{name}: {message}"),
+        (
+            Outcome::Invoice {
+                zone,
+                rates,
+                net,
+                vat,
+                gross,
+                texts,
+            },
+            Ok(plan),
+        ) => {
+            assert_eq!(plan.vat_decision.vat_zone, *zone, "{name}: zone");
+            assert_eq!(
+                plan.draft.recipient.vat_zone.vat_zone_number, *zone,
+                "{name}: draft zone"
+            );
+            let expected_rates: Vec<Decimal> = rates.iter().map(|r| d(r)).collect();
+            assert_eq!(plan.line_vat_rates, expected_rates, "{name}: rate per line");
+            let tuples: Vec<_> = plan
+                .draft
+                .lines
+                .iter()
+                .zip(&plan.line_vat_rates)
+                .map(|(l, r)| (l.quantity, l.unit_net_price, l.discount_percentage, *r))
+                .collect();
+            let totals = draft_totals(&tuples);
+            assert_eq!(totals.net, d(net), "{name}: net");
+            assert_eq!(totals.vat, d(vat), "{name}: VAT");
+            assert_eq!(totals.gross, d(gross), "{name}: gross");
+            assert_eq!(plan.expected_gross_total, d(gross), "{name}: planned gross");
+            assert_eq!(plan.expected_vat_total, d(vat), "{name}: planned VAT");
+            let notes = serde_json::to_value(&plan.draft.notes).unwrap();
+            let all_text = [&notes["heading"], &notes["textLine1"], &notes["textLine2"]]
+                .iter()
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
+            for text in *texts {
+                assert!(all_text.contains(text), "{name}: `{text}` not in\n{all_text}");
+            }
+        }
+    }
+}
+
+#[test]
+fn each_rule_has_a_source_and_a_unique_name() {
+    let rules = rules();
+    let mut names: Vec<_> = rules.iter().map(|r| r.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), rules.len());
+    assert!(rules.iter().all(|r| r.source.len() > 20));
+}
+
+/// One test per row, named after it (`cargo test -p bridge --test vat_rules gift_card`).
+macro_rules! rule_tests {
+    ($($name:ident),* $(,)?) => {
+        const RULES_WITH_A_TEST: &[&str] = &[$(stringify!($name)),*];
+        mod rule {
+            $(
+                #[test]
+                fn $name() {
+                    let rule = super::rules()
+                        .into_iter()
+                        .find(|r| r.name == stringify!($name))
+                        .expect("row exists");
+                    super::run(&rule);
+                }
+            )*
+        }
+    };
+}
+
+rule_tests! {
+    gift_card_multi_purpose_800_goods_500_card_300_cash,
+    gift_card_single_purpose_when_configured,
+    gift_card_multi_purpose_redeemed_under_oss,
+}
+
+#[test]
+fn every_row_has_a_test() {
+    let mut table: Vec<&str> = rules().iter().map(|r| r.name).collect();
+    let mut tested = RULES_WITH_A_TEST.to_vec();
+    table.sort_unstable();
+    tested.sort_unstable();
+    assert_eq!(tested, table);
+}
