@@ -972,9 +972,9 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "rounding_line_carrying_vat",
-            // The shop rounded 99.95 up to 100.10.
+            // The shop rounded 99.95 up to 100.10 (it rounds totals: step 1).
             order: vec![json!({"total": "100.10"})],
-            config: json!({"rounding": {"vat_free": false}}),
+            config: json!({"rounding": {"vat_free": false, "total_step": "1"}}),
             // Gap 0.15 at 25 %: net 0.12 + VAT 0.03.
             expect: inv(
                 1,
@@ -1010,16 +1010,29 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "shop_rounded_total_to_whole_krone",
+            // The rounding is part of the price (ML § 27, stk. 1): 100.00
+            // at 25 % contains VAT 20.00. Rounding 0.05 = net 0.04 + VAT 0.01.
             order: vec![json!({"total": "100.00"})],
-            config: no_cfg.clone(),
+            config: json!({"rounding": {"vat_free": false, "total_step": "1"}}),
             expect: inv(
                 1,
                 19,
                 1,
                 PHONE_DEBTOR,
-                vec![mug, ("ROUNDING", "1", "0.05", None)],
-                "80.01",
-                "19.99",
+                vec![mug, ("ROUNDING", "1", "0.04", None)],
+                "80.00",
+                "20.00",
+            ),
+        },
+        Case {
+            name: "rounded_total_without_total_step_is_rejected",
+            // Before: a default tolerance of 1.00 booked 0.05 VAT-free; now a
+            // difference beyond 0.02 per line fails with the explanation.
+            order: vec![json!({"total": "100.00"})],
+            config: no_cfg.clone(),
+            expect: Expect::Error(
+                |e| matches!(e, MappingError::TotalMismatch { tolerance, .. } if *tolerance == d("0.02")),
+                "0.02 per line × 1 line",
             ),
         },
         Case {
@@ -1518,6 +1531,7 @@ case_tests! {
     rounding_line_carrying_vat,
     rounding_line_with_vat_needing_two_lines,
     shop_rounded_total_to_whole_krone,
+    rounded_total_without_total_step_is_rejected,
     total_far_off_is_rejected,
     prices_excluding_vat,
     discount_groups,

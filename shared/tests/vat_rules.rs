@@ -174,6 +174,48 @@ fn rules() -> Vec<Rule> {
             config: json!({}),
             expect: inv(12, &["19", "0"], "50.00", "19.00", "69.00", &["under OSS"]),
         },
+        // ------------------------------------------------------------ rounding
+        Rule {
+            name: "rounded_total_carries_vat",
+            source: "ML § 27, stk. 1; VAT Directive art. 73: the taxable amount is all the \
+                     customer pays, so the shop's rounding of its total carries VAT",
+            order: vec![json!({
+                "lines": [line("LAMP", "Lamp", "1", "99.95", "25")],
+                "total": "100.00"
+            })],
+            config: json!({"rounding": {"vat_free": false, "total_step": "1"}}),
+            // 100.00 at 25 % contains 20.00: lamp 79.96 + 19.99, rounding 0.04 + 0.01.
+            expect: inv(1, &["25", "25"], "80.00", "20.00", "100.00", &[]),
+        },
+        Rule {
+            name: "wrong_rate_is_not_hidden_as_rounding",
+            source: "VAT Directive art. 33 + OSS: a German consumer pays German VAT; a \
+                     difference beyond a few øre per line is a wrong rate, not rounding \
+                     (issue 21 item 8)",
+            order: vec![
+                consumer_in("DE", "10115", "Berlin", "EUR"),
+                json!({"lines": [line("CUP", "Tasse", "1", "5.00", "25")], "total": "5.00"}),
+            ],
+            config: json!({}),
+            // Net 4.00 at 19 % is 4.76, not 5.00: 0.24 off on one line.
+            expect: Outcome::Fails("a difference of 0.24 (more than the 0.02 the bridge accepts"),
+        },
+        Rule {
+            name: "half_ore_per_line_is_rounding",
+            source: "A shop that rounds VAT per order, not per line, differs by at most \
+                     0.005 a line; e-conomic rounds VAT per line (money.rs)",
+            order: vec![json!({
+                "prices_include_vat": false,
+                "lines": [line("A", "Bolt A", "1", "10.02", "25"),
+                          line("B", "Bolt B", "1", "10.02", "25"),
+                          line("C", "Bolt C", "1", "10.02", "25")],
+                // The shop: 30.06 × 1.25 = 37.575 → 37.58.
+                "total": "37.58"
+            })],
+            config: json!({}),
+            // Per line 10.02 + 2.51; a VAT-free rounding line of −0.01.
+            expect: inv(1, &["25", "25", "25", "0"], "30.05", "7.53", "37.58", &[]),
+        },
     ]
 }
 
@@ -289,6 +331,9 @@ rule_tests! {
     gift_card_multi_purpose_800_goods_500_card_300_cash,
     gift_card_single_purpose_when_configured,
     gift_card_multi_purpose_redeemed_under_oss,
+    rounded_total_carries_vat,
+    wrong_rate_is_not_hidden_as_rounding,
+    half_ore_per_line_is_rounding,
 }
 
 #[test]

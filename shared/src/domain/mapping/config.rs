@@ -136,6 +136,39 @@ impl MappingConfig {
                 format!("{} is not a VAT rate in percent (0 to 100)", self.voec.rate),
             ));
         }
+        let rounding = &self.rounding;
+        if rounding.per_line.is_sign_negative() || rounding.per_line > Decimal::ONE {
+            return Err(invalid(
+                "rounding.per_line",
+                format!(
+                    "{} is not an amount from 0 to 1 (a few øre, e.g. \"0.02\")",
+                    rounding.per_line
+                ),
+            ));
+        }
+        if let Some(step) = rounding.total_step {
+            if step <= Decimal::ZERO || step > Decimal::from(10) {
+                return Err(invalid(
+                    "rounding.total_step",
+                    format!("{step} is not a rounding step above 0 and at most 10 (e.g. \"1\", \"0.5\")"),
+                ));
+            }
+            if rounding.vat_free {
+                return Err(invalid(
+                    "rounding.total_step",
+                    "needs `rounding.vat_free` false: the rounding of a total is part of the \
+                     price and carries VAT (ML § 27, stk. 1), so the rounding product must be \
+                     on an account with VAT"
+                        .to_owned(),
+                ));
+            }
+        }
+        if rounding.tolerance.is_some_and(|t| t.is_sign_negative()) {
+            return Err(invalid(
+                "rounding.tolerance",
+                "must not be negative".to_owned(),
+            ));
+        }
         if self.products.missing == MissingProducts::Create && self.products.product_group.is_none()
         {
             return Err(invalid(
@@ -361,7 +394,13 @@ impl Default for PaymentSetup {
     }
 }
 
-/// The explicit øre-adjustment line.
+/// The explicit øre-adjustment line, and how far an order's own arithmetic
+/// may be from its total.
+///
+/// Rule: the taxable amount is everything the customer pays (VAT Directive
+/// art. 73; ML § 27, stk. 1), so a shop's rounding of its total is part of
+/// the price and carries VAT; a difference that is more than rounding
+/// (a wrong rate, a missing line) must not be booked as a VAT-free line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RoundingConfig {
@@ -373,11 +412,52 @@ pub struct RoundingConfig {
     /// carries no VAT. `false`: e-conomic applies the zone's rate to it and
     /// the bridge picks a net amount whose gross closes the gap exactly.
     pub vat_free: bool,
-    /// Largest difference between the order's own arithmetic and its `total`
-    /// the bridge closes with a rounding line; beyond it the order is
-    /// rejected. Default `1.00` (currency units).
+    /// How far, per invoice line, the order's own arithmetic may be from
+    /// its total: a shop that rounds VAT per order instead of per line
+    /// differs by at most half an øre a line. Default `0.02`.
     #[serde(with = "rust_decimal::serde::str")]
-    pub tolerance: Decimal,
+    pub per_line: Decimal,
+    /// The shop rounds its totals to this step (`"1"`, `"0.5"`): half a
+    /// step more is accepted, and the rounding carries the zone's VAT
+    /// (needs `vat_free: false`). Default none.
+    #[serde(
+        with = "rust_decimal::serde::str_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub total_step: Option<Decimal>,
+    /// An absolute allowance in the order's currency that replaces the
+    /// per-line bound. Kept so older files load; `bridgectl shops check`
+    /// warns when it is set, since a wrong VAT rate can hide in it.
+    #[serde(
+        with = "rust_decimal::serde::str_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tolerance: Option<Decimal>,
+}
+
+impl RoundingConfig {
+    /// The largest accepted difference between an order's total and its own
+    /// arithmetic over `lines` invoice lines, and how it is made up.
+    pub fn allowance(&self, lines: usize) -> (Decimal, String) {
+        if let Some(tolerance) = self.tolerance {
+            return (
+                tolerance,
+                format!("the {tolerance:.2} set in `rounding.tolerance`"),
+            );
+        }
+        let lines = lines.max(1);
+        let mut allowance = self.per_line * Decimal::from(lines);
+        let mut how = format!(
+            "{:.2} per line × {lines} line{}",
+            self.per_line,
+            if lines == 1 { "" } else { "s" }
+        );
+        if let Some(step) = self.total_step {
+            allowance += step / Decimal::TWO;
+            how.push_str(&format!(" + half the total step {step:.2}"));
+        }
+        (allowance, how)
+    }
 }
 
 impl Default for RoundingConfig {
@@ -386,7 +466,9 @@ impl Default for RoundingConfig {
             product: "ROUNDING".to_owned(),
             description: "Rounding (øre adjustment)".to_owned(),
             vat_free: true,
-            tolerance: Decimal::ONE,
+            per_line: Decimal::new(2, 2),
+            total_step: None,
+            tolerance: None,
         }
     }
 }

@@ -20,7 +20,7 @@
 //! Shipping, fees and grouped discounts follow the same steps with
 //! quantity 1 (discounts negative). Then `money::draft_totals` computes what
 //! e-conomic will total; the remaining difference to the order's `total`
-//! (if within `rounding.tolerance`) goes to one — rarely two — explicit
+//! (if within the rounding allowance) goes to one — rarely two — explicit
 //! rounding lines, so the invoice gross equals the order total exactly.
 
 use super::config::{GiftCardVat, MappingConfig};
@@ -46,6 +46,9 @@ struct Builder<'a> {
     /// The order's own arithmetic: Σ of each line's gross at the applied
     /// rate, rounded per line — before unit prices are rounded for sending.
     order_gross: Decimal,
+    /// How many order-side lines (goods, shipping, fees, discount groups)
+    /// make up `order_gross`: the rounding allowance is per line.
+    order_lines: usize,
 }
 
 /// One line for the builder to price and add.
@@ -137,6 +140,7 @@ impl Builder<'_> {
             };
             (format!("{description} ({measure} × {shown_price})"), None)
         };
+        self.order_lines += 1;
         self.order_gross += if negative {
             -gross_target
         } else {
@@ -325,6 +329,7 @@ pub(super) fn plan_lines(
         lines: Vec::with_capacity(order.lines.len() + extra),
         totals_lines: Vec::with_capacity(order.lines.len() + extra),
         order_gross: Decimal::ZERO,
+        order_lines: 0,
     };
     let products = &config.products;
     let mut sku_products = Vec::new();
@@ -438,13 +443,18 @@ pub(super) fn plan_lines(
     // Is the order consistent with itself? Compare its total with its own
     // lines at the rates e-conomic will apply (before any rounding of unit
     // prices for sending, which the rounding line absorbs separately).
+    // A few øre a line is rounding (per order instead of per line); more is
+    // a wrong rate or a missing line, and booking it as a rounding line
+    // would hide wrong VAT (ML § 27, stk. 1: VAT is due on what is paid).
     let inconsistency = order.total - builder.order_gross;
-    if inconsistency.abs() > config.rounding.tolerance {
+    let (allowance, allowance_note) = config.rounding.allowance(builder.order_lines);
+    if inconsistency.abs() > allowance {
         return Err(MappingError::TotalMismatch {
             order_total: order.total,
             computed_total: builder.order_gross,
             difference: inconsistency,
-            tolerance: config.rounding.tolerance,
+            tolerance: allowance,
+            allowance: allowance_note,
             vat_note: format!(
                 "{} ({})",
                 if decision.charges_vat() {

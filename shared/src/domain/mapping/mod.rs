@@ -133,14 +133,16 @@ pub enum MappingError {
     #[error(
         "order total {order_total:.2} does not match its own lines: lines + shipping + fees − \
          discounts come to {computed_total:.2} with {vat_note}, a difference of {difference:.2} \
-         (more than the {tolerance:.2} the bridge rounds away); check the order's prices, \
-         VAT rates and total in the shop"
+         (more than the {tolerance:.2} the bridge accepts as rounding: {allowance}); check the \
+         order's prices, VAT rates and total in the shop, or set `rounding.total_step` if the \
+         shop rounds its totals"
     )]
     TotalMismatch {
         order_total: Decimal,
         computed_total: Decimal,
         difference: Decimal,
         tolerance: Decimal,
+        allowance: String,
         vat_note: String,
     },
     #[error(
