@@ -62,7 +62,8 @@ fn base_config() -> Value {
             "ES": {"vat_zone": 14, "rate": "21"},
             "IT": {"vat_zone": 15, "rate": "22"},
             "FI": {"vat_zone": 18, "rate": "25.5"},
-            "GR": {"vat_zone": 19, "rate": "24"}
+            "GR": {"vat_zone": 19, "rate": "24"},
+            "XI": {"vat_zone": 21, "rate": "20"}
         }},
         "voec": {"enabled": true, "vat_zone": 20}
     })
@@ -216,6 +217,208 @@ fn rules() -> Vec<Rule> {
             // Per line 10.02 + 2.51; a VAT-free rounding line of −0.01.
             expect: inv(1, &["25", "25", "25", "0"], "30.05", "7.53", "37.58", &[]),
         },
+        // ------------------------------------------------------------ territories
+        Rule {
+            name: "canary_islands_are_export",
+            source: "VAT Directive art. 6(1)(b): the Canary Islands are outside the EU VAT area; Correos postcodes 35xxx, 38xxx",
+            order: vec![
+                consumer_in("ES", "35001", "Las Palmas de Gran Canaria", "EUR"),
+                json!({"total": "80.00"}),
+            ],
+            config: json!({}),
+            // The 25 % catalogue price without VAT: 80.00, no VAT.
+            expect: inv(3, &["0"], "80.00", "0", "80.00", &["Export to the Canary Islands (ES 35001, outside the EU VAT area: VAT Directive art. 6(1)(b))"]),
+        },
+        Rule {
+            name: "tenerife_is_export",
+            source: "VAT Directive art. 6(1)(b); Correos postcodes 38xxx (Santa Cruz de Tenerife)",
+            order: vec![
+                consumer_in("ES", "38001", "Santa Cruz de Tenerife", "EUR"),
+                json!({"total": "80.00"}),
+            ],
+            config: json!({}),
+            // The 25 % catalogue price without VAT: 80.00, no VAT.
+            expect: inv(3, &["0"], "80.00", "0", "80.00", &["Export to the Canary Islands"]),
+        },
+        Rule {
+            name: "ceuta_is_export",
+            source: "VAT Directive art. 6(2)(c): Ceuta is outside the EU VAT area; postcodes 51xxx",
+            order: vec![
+                consumer_in("ES", "51001", "Ceuta", "EUR"),
+                json!({"total": "80.00"}),
+            ],
+            config: json!({}),
+            // The 25 % catalogue price without VAT: 80.00, no VAT.
+            expect: inv(3, &["0"], "80.00", "0", "80.00", &["Export to Ceuta"]),
+        },
+        Rule {
+            name: "melilla_is_export",
+            source: "VAT Directive art. 6(2)(d): Melilla is outside the EU VAT area; postcodes 52xxx",
+            order: vec![
+                consumer_in("ES", "52001", "Melilla", "EUR"),
+                json!({"total": "80.00"}),
+            ],
+            config: json!({}),
+            // The 25 % catalogue price without VAT: 80.00, no VAT.
+            expect: inv(3, &["0"], "80.00", "0", "80.00", &["Export to Melilla"]),
+        },
+        Rule {
+            name: "aland_is_export",
+            source: "VAT Directive art. 6(1)(d): the Åland Islands are outside the EU VAT area; Posti postcodes 22xxx",
+            order: vec![
+                consumer_in("FI", "AX-22100", "Mariehamn", "EUR"),
+                json!({"total": "80.00"}),
+            ],
+            config: json!({}),
+            // The 25 % catalogue price without VAT: 80.00, no VAT.
+            expect: inv(3, &["0"], "80.00", "0", "80.00", &["Export to the Åland Islands"]),
+        },
+        Rule {
+            name: "heligoland_is_export",
+            source: "VAT Directive art. 6(2)(a): Heligoland (postcode 27498) is outside the EU VAT area",
+            order: vec![
+                consumer_in("DE", "27498", "Helgoland", "EUR"),
+                json!({"total": "80.00"}),
+            ],
+            config: json!({}),
+            // The 25 % catalogue price without VAT: 80.00, no VAT.
+            expect: inv(3, &["0"], "80.00", "0", "80.00", &["Export to Heligoland"]),
+        },
+        Rule {
+            name: "busingen_is_export",
+            source: "VAT Directive art. 6(2)(b): Büsingen (postcode 78266) is outside the EU VAT area",
+            order: vec![
+                consumer_in("DE", "78266", "Büsingen am Hochrhein", "EUR"),
+                json!({"total": "80.00"}),
+            ],
+            config: json!({}),
+            // The 25 % catalogue price without VAT: 80.00, no VAT.
+            expect: inv(3, &["0"], "80.00", "0", "80.00", &["Export to Büsingen am Hochrhein"]),
+        },
+        Rule {
+            name: "livigno_is_export",
+            source: "VAT Directive art. 6(2)(e): Livigno (CAP 23041) is outside the EU VAT area",
+            order: vec![
+                consumer_in("IT", "23041", "Livigno", "EUR"),
+                json!({"total": "80.00"}),
+            ],
+            config: json!({}),
+            // The 25 % catalogue price without VAT: 80.00, no VAT.
+            expect: inv(3, &["0"], "80.00", "0", "80.00", &["Export to Livigno"]),
+        },
+        Rule {
+            name: "campione_is_export",
+            source: "VAT Directive art. 6(2)(f): Campione d'Italia (CAP 22061) is outside the EU VAT area",
+            order: vec![
+                consumer_in("IT", "22061", "Campione d'Italia", "EUR"),
+                json!({"total": "80.00"}),
+            ],
+            config: json!({}),
+            // The 25 % catalogue price without VAT: 80.00, no VAT.
+            expect: inv(3, &["0"], "80.00", "0", "80.00", &["Export to Campione d'Italia"]),
+        },
+        Rule {
+            name: "mount_athos_is_export",
+            source: "VAT Directive art. 6(1)(a): Mount Athos (postcode 630 86) is outside the EU VAT area",
+            order: vec![
+                consumer_in("GR", "630 86", "Karyes", "EUR"),
+                json!({"total": "80.00"}),
+            ],
+            config: json!({}),
+            // The 25 % catalogue price without VAT: 80.00, no VAT.
+            expect: inv(3, &["0"], "80.00", "0", "80.00", &["Export to Mount Athos"]),
+        },
+        Rule {
+            name: "reunion_is_export",
+            source: "VAT Directive art. 6(1)(c), TFEU art. 349: the French overseas departments are outside the EU VAT area; La Poste 97xxx",
+            order: vec![
+                consumer_in("FR", "97400", "Saint-Denis", "EUR"),
+                json!({"total": "80.00"}),
+            ],
+            config: json!({}),
+            // The 25 % catalogue price without VAT: 80.00, no VAT.
+            expect: inv(3, &["0"], "80.00", "0", "80.00", &["Export to a French overseas territory"]),
+        },
+        Rule {
+            name: "greenland_filed_under_dk_is_export",
+            source: "ML § 2, stk. 3: Greenland is not part of Denmark for VAT; Greenland postcodes 39xx",
+            order: vec![
+                consumer_in("DK", "3900", "Nuuk", "DKK"),
+                json!({"total": "80.00"}),
+            ],
+            config: json!({}),
+            // The 25 % catalogue price without VAT: 80.00, no VAT.
+            expect: inv(3, &["0"], "80.00", "0", "80.00", &["Export to Greenland (DK 3900"]),
+        },
+        Rule {
+            name: "faroe_islands_filed_under_dk_is_export",
+            source: "ML § 2, stk. 3: the Faroe Islands are not part of Denmark for VAT; Faroese postcodes FO-100 to 970 (formerly DK 38xx)",
+            order: vec![
+                consumer_in("DK", "FO-100", "Tórshavn", "DKK"),
+                json!({"total": "80.00"}),
+            ],
+            config: json!({}),
+            // The 25 % catalogue price without VAT: 80.00, no VAT.
+            expect: inv(3, &["0"], "80.00", "0", "80.00", &["Export to the Faroe Islands"]),
+        },
+        Rule {
+            name: "monaco_is_france",
+            source: "VAT Directive art. 7(1): Monaco is treated as France; a consumer there \
+                     pays French VAT under OSS (art. 33, art. 369b)",
+            order: vec![
+                consumer_in("MC", "98000", "Monaco", "EUR"),
+                json!({"lines": [line("LAMP", "Lampe", "1", "120.00", "20")], "total": "120.00"}),
+            ],
+            config: json!({}),
+            expect: inv(13, &["20"], "100.00", "20.00", "120.00",
+                &["EU consumer in FR under OSS: FR VAT 20 %", "Monaco is treated as France"]),
+        },
+        Rule {
+            name: "xi_consumer_is_an_oss_distance_sale",
+            source: "Windsor Framework art. 8 (Protocol on Ireland/Northern Ireland): Northern \
+                     Ireland stays in the EU VAT area for goods; consumer sales are OSS \
+                     distance sales under the code XI",
+            order: vec![
+                consumer_in("XI", "BT1 1AA", "Belfast", "GBP"),
+                json!({"lines": [line("LAMP", "Lamp", "1", "120.00", "20")], "total": "120.00"}),
+            ],
+            config: json!({}),
+            expect: inv(21, &["20"], "100.00", "20.00", "120.00", &["EU consumer in XI under OSS"]),
+        },
+        Rule {
+            name: "gb_address_with_bt_postcode_is_northern_ireland",
+            source: "Windsor Framework art. 8; Northern Ireland's postcodes all start with BT \
+                     (Royal Mail): a GB address there is XI for goods",
+            order: vec![
+                consumer_in("GB", "BT7 1NN", "Belfast", "GBP"),
+                json!({"lines": [line("LAMP", "Lamp", "1", "120.00", "20")], "total": "120.00"}),
+            ],
+            config: json!({}),
+            expect: inv(21, &["20"], "100.00", "20.00", "120.00",
+                &["Northern Ireland (BT postcode) is in the EU VAT area for goods"]),
+        },
+        Rule {
+            name: "gb_outside_northern_ireland_is_export",
+            source: "VAT Directive art. 146(1)(a): goods dispatched outside the EU are exempt \
+                     exports (ML § 34, stk. 1, nr. 5); Great Britain left the EU VAT area",
+            order: vec![
+                consumer_in("GB", "SW1A 1AA", "London", "GBP"),
+                json!({"total": "80.00"}),
+            ],
+            config: json!({}),
+            expect: inv(3, &["0"], "80.00", "0", "80.00", &["Export to GB"]),
+        },
+        Rule {
+            name: "xi_without_an_oss_zone_fails",
+            source: "OSS (VAT Directive art. 369b) covers Northern Ireland: the shop must \
+                     configure an XI zone before such an order can be booked",
+            order: vec![
+                consumer_in("GB", "BT1 1AA", "Belfast", "GBP"),
+                json!({"lines": [line("LAMP", "Lamp", "1", "120.00", "20")], "total": "120.00"}),
+            ],
+            config: json!({"oss": {"countries": {"XI": null}}}),
+            expect: Outcome::Fails("add `oss.countries.XI`"),
+        },
     ]
 }
 
@@ -334,6 +537,24 @@ rule_tests! {
     rounded_total_carries_vat,
     wrong_rate_is_not_hidden_as_rounding,
     half_ore_per_line_is_rounding,
+    canary_islands_are_export,
+    tenerife_is_export,
+    ceuta_is_export,
+    melilla_is_export,
+    aland_is_export,
+    heligoland_is_export,
+    busingen_is_export,
+    livigno_is_export,
+    campione_is_export,
+    mount_athos_is_export,
+    reunion_is_export,
+    greenland_filed_under_dk_is_export,
+    faroe_islands_filed_under_dk_is_export,
+    monaco_is_france,
+    xi_consumer_is_an_oss_distance_sale,
+    gb_address_with_bt_postcode_is_northern_ireland,
+    gb_outside_northern_ireland_is_export,
+    xi_without_an_oss_zone_fails,
 }
 
 #[test]

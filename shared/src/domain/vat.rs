@@ -1,11 +1,17 @@
 //! VAT zone decision: which e-conomic VAT zone an order's invoice uses and
 //! which rate e-conomic will then apply to its VAT-bearing lines.
 //!
+//! The destination is read by [`vat_destination`] first: a territory
+//! outside the EU VAT area (Canary Islands, Åland, Greenland filed under
+//! DK, …) is an export; Monaco is France; a GB address with a BT postcode
+//! is Northern Ireland (`XI`), in the EU VAT area for goods.
+//!
 //! | Destination (delivery, else billing)  | Customer                     | Treatment                  | Zone (default)      | Rate applied            |
 //! |---------------------------------------|------------------------------|----------------------------|---------------------|-------------------------|
+//! | territory outside the EU VAT area     | anyone                       | `Export`                   | abroad (3)          | 0                       |
 //! | home country (DK)                     | EAN present                  | `DomesticPublicEan`        | domestic (1)        | home rate (25)          |
 //! | home country                          | anyone else                  | `Domestic`                 | domestic (1)        | home rate               |
-//! | other EU country                      | EU VAT number present        | `ReverseCharge`            | eu (2)              | 0, reverse-charge note  |
+//! | other EU country or XI                | EU VAT number present        | `ReverseCharge`            | eu (2)              | 0, reverse-charge note  |
 //! | other EU country, `oss.enabled`       | no EU VAT number             | `Oss`                      | `oss.countries.XX`  | `oss.countries.XX.rate` |
 //! | other EU country, OSS disabled        | no EU VAT number             | `DomesticBelowOssThreshold`| domestic (1)        | home rate               |
 //! | Norway, `voec.enabled`                | no VAT number / no CVR       | `Voec`                     | `voec.vat_zone`     | `voec.rate` (25)        |
@@ -16,7 +22,7 @@
 //! computes VAT from the zone and each product's VAT account, so the
 //! products must be set up to match (docs/shop-configuration.md).
 
-use crate::domain::order::Order;
+use crate::domain::order::{Address, Order};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -102,10 +108,32 @@ pub enum VatSetupError {
 
 /// Decides the VAT zone for an order (see the module table).
 pub fn decide_treatment(order: &Order, config: VatRules<'_>) -> Result<VatDecision, VatSetupError> {
-    let country = order.destination().country.as_str();
+    let address = order.destination();
+    let destination = vat_destination(address);
+    let country = destination.code.as_str();
     let home = config.home_country;
     let customer = &order.customer;
     let zones = config.vat_zones;
+    // Why the rules read the address as another code (Monaco, Northern Ireland).
+    let because = destination
+        .note
+        .map(|note| format!(" ({note})"))
+        .unwrap_or_default();
+
+    if let Some(territory) = destination.outside {
+        return Ok(VatDecision {
+            treatment: VatTreatment::Export,
+            vat_zone: zones.abroad,
+            rate: Decimal::ZERO,
+            country: country.to_owned(),
+            explanation: format!(
+                "Export to {} ({country} {}, outside the EU VAT area: {}): no VAT",
+                territory.name,
+                address.zip.trim(),
+                territory.source
+            ),
+        });
+    }
 
     if country == home {
         if customer.ean.is_some() {
@@ -115,7 +143,7 @@ pub fn decide_treatment(order: &Order, config: VatRules<'_>) -> Result<VatDecisi
                 rate: config.home_vat_rate,
                 country: country.to_owned(),
                 explanation: format!(
-                    "Domestic sale to a public institution in {country} (EAN): {} % VAT",
+                    "Domestic sale to a public institution in {country} (EAN): {} % VAT{because}",
                     config.home_vat_rate.normalize()
                 ),
             });
@@ -126,13 +154,13 @@ pub fn decide_treatment(order: &Order, config: VatRules<'_>) -> Result<VatDecisi
             rate: config.home_vat_rate,
             country: country.to_owned(),
             explanation: format!(
-                "Domestic sale in {country}: {} % VAT",
+                "Domestic sale in {country}: {} % VAT{because}",
                 config.home_vat_rate.normalize()
             ),
         });
     }
 
-    if is_eu_member(country) && is_eu_member(home) {
+    if in_eu_vat_area_for_goods(country) && is_eu_member(home) {
         if let Some(vat_number) = &customer.eu_vat_number {
             return Ok(VatDecision {
                 treatment: VatTreatment::ReverseCharge,
@@ -140,7 +168,7 @@ pub fn decide_treatment(order: &Order, config: VatRules<'_>) -> Result<VatDecisi
                 rate: Decimal::ZERO,
                 country: country.to_owned(),
                 explanation: format!(
-                    "EU business customer in {country} with VAT number {vat_number}: reverse charge, no VAT"
+                    "EU business customer in {country} with VAT number {vat_number}: reverse charge, no VAT{because}"
                 ),
             });
         }
@@ -151,7 +179,7 @@ pub fn decide_treatment(order: &Order, config: VatRules<'_>) -> Result<VatDecisi
                 rate: config.home_vat_rate,
                 country: country.to_owned(),
                 explanation: format!(
-                    "EU consumer in {country}, OSS disabled (below the EUR 10,000 threshold): {home} VAT {} %",
+                    "EU consumer in {country}, OSS disabled (below the EUR 10,000 threshold): {home} VAT {} %{because}",
                     config.home_vat_rate.normalize()
                 ),
             });
@@ -167,7 +195,7 @@ pub fn decide_treatment(order: &Order, config: VatRules<'_>) -> Result<VatDecisi
             rate: oss.rate,
             country: country.to_owned(),
             explanation: format!(
-                "EU consumer in {country} under OSS: {country} VAT {} %",
+                "EU consumer in {country} under OSS: {country} VAT {} %{because}",
                 oss.rate.normalize()
             ),
         });
@@ -196,6 +224,204 @@ pub fn decide_treatment(order: &Order, config: VatRules<'_>) -> Result<VatDecisi
         country: country.to_owned(),
         explanation: format!("Export to {country} (outside the EU VAT area): no VAT"),
     })
+}
+// ------------------------------------------------------------ territories
+
+/// Where the goods go, as the VAT rules see it: the country the rules use
+/// and, for a territory outside the EU VAT area although its country is a
+/// member, that territory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VatDestination {
+    /// The code the VAT rules use: the address's country, `FR` for Monaco,
+    /// `XI` for Northern Ireland.
+    pub code: String,
+    /// A territory outside the EU VAT area (VAT Directive art. 6; for
+    /// Greenland and the Faroe Islands ML § 2, stk. 3): the sale is an export.
+    pub outside: Option<Territory>,
+    /// Why the code differs from the address's country (`None` when it does not).
+    pub note: Option<&'static str>,
+}
+
+/// A territory outside the EU VAT area, with the rule that puts it there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Territory {
+    pub name: &'static str,
+    pub source: &'static str,
+}
+
+/// Territories filed under a member state's code but outside the EU VAT
+/// area, recognised by postcode: (country, postcode test, territory).
+/// Postcodes: Correos (ES 35/38 Canary Islands, 51 Ceuta, 52 Melilla),
+/// Posti (FI 22 Åland), Deutsche Post (27498 Helgoland, 78266 Büsingen),
+/// Poste Italiane (23041 Livigno, 22061 Campione d'Italia; the older
+/// 23030/22060 are shared with neighbours, so they count with the town's
+/// name), ELTA (63086 Karyes, Mount Athos), La Poste (97x overseas
+/// departments and Saint-Martin, 98x other overseas territories; 980 is
+/// Monaco), PostNord/Posta (DK 39xx Greenland, three-digit and 38xx the
+/// Faroe Islands).
+const OUTSIDE_BY_POSTCODE: &[(&str, fn(&str, &str) -> bool, Territory)] = &[
+    (
+        "ES",
+        |zip, _| zip.starts_with("35") || zip.starts_with("38"),
+        Territory {
+            name: "the Canary Islands",
+            source: "VAT Directive art. 6(1)(b)",
+        },
+    ),
+    (
+        "ES",
+        |zip, _| zip.starts_with("51"),
+        Territory {
+            name: "Ceuta",
+            source: "VAT Directive art. 6(2)(c)",
+        },
+    ),
+    (
+        "ES",
+        |zip, _| zip.starts_with("52"),
+        Territory {
+            name: "Melilla",
+            source: "VAT Directive art. 6(2)(d)",
+        },
+    ),
+    (
+        "FI",
+        |zip, _| zip.starts_with("22"),
+        Territory {
+            name: "the Åland Islands",
+            source: "VAT Directive art. 6(1)(d)",
+        },
+    ),
+    (
+        "DE",
+        |zip, _| zip == "27498",
+        Territory {
+            name: "Heligoland",
+            source: "VAT Directive art. 6(2)(a)",
+        },
+    ),
+    (
+        "DE",
+        |zip, _| zip == "78266",
+        Territory {
+            name: "Büsingen am Hochrhein",
+            source: "VAT Directive art. 6(2)(b)",
+        },
+    ),
+    (
+        "IT",
+        |zip, city| zip == "23041" || (zip == "23030" && city.contains("livigno")),
+        Territory {
+            name: "Livigno",
+            source: "VAT Directive art. 6(2)(e)",
+        },
+    ),
+    (
+        "IT",
+        |zip, city| zip == "22061" || (zip == "22060" && city.contains("campione")),
+        Territory {
+            name: "Campione d'Italia",
+            source: "VAT Directive art. 6(2)(f)",
+        },
+    ),
+    (
+        "GR",
+        |zip, _| zip == "63086",
+        Territory {
+            name: "Mount Athos",
+            source: "VAT Directive art. 6(1)(a)",
+        },
+    ),
+    (
+        "FR",
+        |zip, _| zip.len() == 5 && (zip.starts_with("97") || (zip.starts_with("98") && !zip.starts_with("980"))),
+        Territory {
+            name: "a French overseas territory",
+            source: "VAT Directive art. 6(1)(c) (TFEU art. 349 and 355(1))",
+        },
+    ),
+    (
+        "DK",
+        |zip, _| zip.len() == 4 && zip.starts_with("39"),
+        Territory {
+            name: "Greenland",
+            source: "ML § 2, stk. 3 (VAT Directive art. 5: outside the EU)",
+        },
+    ),
+    (
+        "DK",
+        |zip, _| zip.len() == 3 || (zip.len() == 4 && zip.starts_with("38")),
+        Territory {
+            name: "the Faroe Islands",
+            source: "ML § 2, stk. 3 (VAT Directive art. 5: outside the EU)",
+        },
+    ),
+];
+
+/// The postcode's significant characters: upper case, without spaces,
+/// hyphens and a leading country prefix (`FO-100` → `100`, `D-78266` →
+/// `78266`, `AX-22100` → `22100`).
+fn plain_postcode(zip: &str) -> String {
+    let upper: String = zip
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-' && *c != '.')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let digits_from = upper.find(|c: char| c.is_ascii_digit()).unwrap_or(upper.len());
+    if upper[..digits_from].chars().all(|c| c.is_ascii_alphabetic())
+        && upper[digits_from..].chars().all(|c| c.is_ascii_digit())
+    {
+        upper[digits_from..].to_owned()
+    } else {
+        upper
+    }
+}
+
+/// Where the goods go for VAT (the module table's first column).
+pub fn vat_destination(address: &Address) -> VatDestination {
+    let country = address.country.as_str();
+    let plain = |code: &str| VatDestination {
+        code: code.to_owned(),
+        outside: None,
+        note: None,
+    };
+    // Monaco is treated as France (VAT Directive art. 7(1)).
+    if country == "MC" {
+        return VatDestination {
+            code: "FR".to_owned(),
+            outside: None,
+            note: Some("Monaco is treated as France (VAT Directive art. 7(1))"),
+        };
+    }
+    // Northern Ireland stays in the EU VAT area for goods (Windsor
+    // Framework art. 8, formerly the Protocol on Ireland/Northern
+    // Ireland); its code for VAT is XI. Its postcodes all start with BT.
+    if country == "GB" && address.zip.trim().to_ascii_uppercase().starts_with("BT") {
+        return VatDestination {
+            code: "XI".to_owned(),
+            outside: None,
+            note: Some(
+                "Northern Ireland (BT postcode) is in the EU VAT area for goods (XI; Windsor Framework art. 8)",
+            ),
+        };
+    }
+    let zip = plain_postcode(&address.zip);
+    let city = address.city.to_lowercase();
+    for (member, matches, territory) in OUTSIDE_BY_POSTCODE {
+        if *member == country && matches(&zip, &city) {
+            return VatDestination {
+                code: country.to_owned(),
+                outside: Some(*territory),
+                note: None,
+            };
+        }
+    }
+    plain(country)
+}
+
+/// In the EU VAT area for goods: a member state, or Northern Ireland (`XI`).
+pub fn in_eu_vat_area_for_goods(code: &str) -> bool {
+    code == "XI" || is_eu_member(code)
 }
 
 /// e-conomic VAT zone numbers.
@@ -280,5 +506,60 @@ mod tests {
         assert!(is_eu_member("DK") && is_eu_member("GR") && is_eu_member("HR"));
         assert!(!is_eu_member("GB") && !is_eu_member("NO") && !is_eu_member("CH"));
         assert!(!is_eu_member("EL"));
+        assert!(in_eu_vat_area_for_goods("XI") && !is_eu_member("XI"));
+    }
+
+    fn address(country: &str, zip: &str, city: &str) -> Address {
+        Address {
+            name: None,
+            street: "Street 1".into(),
+            street2: None,
+            zip: zip.into(),
+            city: city.into(),
+            country: country.into(),
+        }
+    }
+
+    fn outside(country: &str, zip: &str, city: &str) -> Option<&'static str> {
+        vat_destination(&address(country, zip, city))
+            .outside
+            .map(|t| t.name)
+    }
+
+    #[test]
+    fn territories_outside_the_vat_area_are_found_by_postcode() {
+        assert_eq!(outside("ES", "35001", "Las Palmas"), Some("the Canary Islands"));
+        assert_eq!(outside("ES", "38001", "Santa Cruz"), Some("the Canary Islands"));
+        assert_eq!(outside("ES", "51001", "Ceuta"), Some("Ceuta"));
+        assert_eq!(outside("ES", "52001", "Melilla"), Some("Melilla"));
+        assert_eq!(outside("ES", "28001", "Madrid"), None);
+        assert_eq!(outside("FI", "AX-22100", "Mariehamn"), Some("the Åland Islands"));
+        assert_eq!(outside("FI", "00100", "Helsinki"), None);
+        assert_eq!(outside("DE", "27498", "Helgoland"), Some("Heligoland"));
+        assert_eq!(outside("DE", "D-78266", "Büsingen"), Some("Büsingen am Hochrhein"));
+        assert_eq!(outside("DE", "78262", "Gailingen"), None);
+        assert_eq!(outside("IT", "23041", "Livigno"), Some("Livigno"));
+        assert_eq!(outside("IT", "23030", "Livigno"), Some("Livigno"));
+        assert_eq!(outside("IT", "23030", "Valdisotto"), None);
+        assert_eq!(outside("IT", "22061", "Campione d'Italia"), Some("Campione d'Italia"));
+        assert_eq!(outside("GR", "630 86", "Karyes"), Some("Mount Athos"));
+        assert_eq!(outside("FR", "97400", "Saint-Denis"), Some("a French overseas territory"));
+        assert_eq!(outside("FR", "97150", "Marigot"), Some("a French overseas territory"));
+        assert_eq!(outside("FR", "75001", "Paris"), None);
+        assert_eq!(outside("DK", "3900", "Nuuk"), Some("Greenland"));
+        assert_eq!(outside("DK", "FO-100", "Tórshavn"), Some("the Faroe Islands"));
+        assert_eq!(outside("DK", "100", "Tórshavn"), Some("the Faroe Islands"));
+        assert_eq!(outside("DK", "3800", "Tórshavn"), Some("the Faroe Islands"));
+        assert_eq!(outside("DK", "3700", "Rønne"), None);
+        assert_eq!(outside("DK", "0800", "Høje Taastrup"), None);
+    }
+
+    #[test]
+    fn monaco_is_france_and_a_bt_postcode_is_northern_ireland() {
+        assert_eq!(vat_destination(&address("MC", "98000", "Monaco")).code, "FR");
+        assert_eq!(vat_destination(&address("FR", "98000", "Monaco")).outside, None);
+        assert_eq!(vat_destination(&address("GB", "bt1 1aa", "Belfast")).code, "XI");
+        assert_eq!(vat_destination(&address("GB", "SW1A 1AA", "London")).code, "GB");
+        assert_eq!(vat_destination(&address("XI", "BT1 1AA", "Belfast")).code, "XI");
     }
 }
