@@ -419,6 +419,143 @@ fn rules() -> Vec<Rule> {
             config: json!({"oss": {"countries": {"XI": null}}}),
             expect: Outcome::Fails("add `oss.countries.XI`"),
         },
+        // ------------------------------------------------------------ VOEC
+        Rule {
+            name: "voec_low_value_item_and_shipping_taxed",
+            source: "toll.no Om VOEC-ordningen; mval. § 14-4: goods under NOK 3,000 per item to \
+                     a consumer carry Norwegian VAT, and so does the shipping",
+            order: vec![
+                consumer_in("NO", "0150", "Oslo", "NOK"),
+                json!({
+                    "lines": [line("SCARF", "Skjerf", "1", "250.00", "25")],
+                    "shipping": {"name": "Posten", "price": "99.00"},
+                    "total": "349.00"
+                }),
+            ],
+            config: json!({}),
+            expect: inv(20, &["25", "25"], "279.20", "69.80", "349.00",
+                &["Consumer in Norway under VOEC: Norwegian VAT 25 %"]),
+        },
+        Rule {
+            name: "voec_item_worth_2999_is_covered",
+            source: "toll.no: goods valued at NOK 2,999 or less per item (tollforskriften § 5-9-1: \
+                     under 3,000); the value is the item's, before VAT and shipping",
+            order: vec![
+                consumer_in("NO", "0150", "Oslo", "NOK"),
+                json!({
+                    "lines": [line("BAG", "Veske", "1", "3748.75", "25")],
+                    "shipping": {"name": "Posten", "price": "250.00"},
+                    "total": "3998.75"
+                }),
+            ],
+            config: json!({}),
+            // 3,748.75 / 1.25 = 2,999.00 before VAT: covered.
+            expect: inv(20, &["25", "25"], "3199.00", "799.75", "3998.75", &["under VOEC"]),
+        },
+        Rule {
+            name: "voec_item_above_limit_charged_nok_vat_keeps_the_price_and_warns",
+            source: "toll.no: an item worth NOK 3,000 or more is outside VOEC and is a zero-rated \
+                     export (mval. § 6-21); the shop charged 25 %, so its figures are kept and \
+                     the invoice warns (issue 21 item 3)",
+            order: vec![
+                consumer_in("NO", "0150", "Oslo", "NOK"),
+                json!({
+                    "lines": [line("JACKET", "Jakke", "1", "4495.00", "25"),
+                              line("SCARF", "Skjerf", "1", "250.00", "25")],
+                    "total": "4745.00"
+                }),
+            ],
+            config: json!({}),
+            // Jacket 4,495.00 paid, booked at 0 %; scarf 200.00 + 50.00.
+            expect: inv(20, &["0", "25"], "4695.00", "50.00", "4745.00", &[
+                "`Jakke` is worth 3596.00 NOK per item before VAT, not below the VOEC limit of 3000.00",
+                "the customer was charged 25 % VAT on it, booked as paid without VAT",
+            ]),
+        },
+        Rule {
+            name: "voec_item_above_limit_sent_without_vat_is_an_export_line",
+            source: "toll.no: items of NOK 3,000 or more are ordinary exports (mval. § 6-21), \
+                     zero-rated on the VOEC invoice",
+            order: vec![
+                consumer_in("NO", "0150", "Oslo", "NOK"),
+                json!({
+                    "lines": [line("JACKET", "Jakke", "1", "3596.00", "0"),
+                              line("SCARF", "Skjerf", "1", "250.00", "25")],
+                    "total": "3846.00"
+                }),
+            ],
+            config: json!({}),
+            expect: inv(20, &["0", "25"], "3796.00", "50.00", "3846.00",
+                &["Export without VAT, not under VOEC: `Jakke` is worth 3596.00 NOK"]),
+        },
+        Rule {
+            name: "voec_foodstuff_is_an_export_line",
+            source: "toll.no: foodstuffs (food, drink, supplements, vitamins) are excluded from \
+                     VOEC whatever their value",
+            order: vec![
+                consumer_in("NO", "0150", "Oslo", "NOK"),
+                json!({
+                    "lines": [
+                        {"sku": "COFFEE", "name": "Kaffe", "quantity": "2", "unit_price": "60.00",
+                         "vat_rate": "0", "voec_excluded": true},
+                        line("SCARF", "Skjerf", "1", "250.00", "25")
+                    ],
+                    "total": "370.00"
+                }),
+            ],
+            config: json!({}),
+            expect: inv(20, &["0", "25"], "320.00", "50.00", "370.00",
+                &["`Kaffe` is a foodstuff or other goods VOEC excludes"]),
+        },
+        Rule {
+            name: "voec_excluded_by_sku_in_the_configuration",
+            source: "toll.no: foodstuffs are excluded from VOEC; the shop lists them by SKU",
+            order: vec![
+                consumer_in("NO", "0150", "Oslo", "NOK"),
+                json!({
+                    "lines": [line("VITAMINS", "Vitaminer", "1", "80.00", "0"),
+                              line("SCARF", "Skjerf", "1", "250.00", "25")],
+                    "total": "330.00"
+                }),
+            ],
+            config: json!({"voec": {"excluded_skus": ["VITAMINS"]}}),
+            expect: inv(20, &["0", "25"], "280.00", "50.00", "330.00", &["`Vitaminer` is a foodstuff"]),
+        },
+        Rule {
+            name: "voec_nothing_covered_is_a_plain_export_keeping_the_price",
+            source: "toll.no: an order with no item under VOEC is an ordinary export \
+                     (mval. § 6-21); the 25 % the shop charged is kept and warned about",
+            order: vec![
+                consumer_in("NO", "0150", "Oslo", "NOK"),
+                json!({"lines": [line("JACKET", "Jakke", "1", "4495.00", "25")], "total": "4495.00"}),
+            ],
+            config: json!({}),
+            expect: inv(3, &["0"], "4495.00", "0", "4495.00",
+                &["no item under VOEC", "refund the VAT or correct the order in the shop"]),
+        },
+        Rule {
+            name: "voec_business_customer_is_export",
+            source: "tollforskriften § 5-9-1: VOEC covers goods to others than businesses and \
+                     public bodies; a business buyer imports the goods itself",
+            order: vec![
+                consumer_in("NO", "0150", "Oslo", "NOK"),
+                json!({"customer": {"company_name": "Nordmann AS", "eu_vat_number": "NO999999999MVA"},
+                       "total": "80.00"}),
+            ],
+            config: json!({}),
+            expect: inv(3, &["0"], "80.00", "0", "80.00", &["Export to NO"]),
+        },
+        Rule {
+            name: "voec_in_eur_needs_the_limit_in_eur",
+            source: "tollforskriften § 5-9-1: the NOK 3,000 limit is converted at the rates of \
+                     mval.-forskriften § 1-3-8; the bridge has no exchange rates",
+            order: vec![
+                consumer_in("NO", "0150", "Oslo", "EUR"),
+                json!({"lines": [line("SCARF", "Skjerf", "1", "25.00", "25")], "total": "25.00"}),
+            ],
+            config: json!({}),
+            expect: Outcome::Fails("add `voec.item_value_below.EUR`"),
+        },
     ]
 }
 
@@ -555,6 +692,15 @@ rule_tests! {
     gb_address_with_bt_postcode_is_northern_ireland,
     gb_outside_northern_ireland_is_export,
     xi_without_an_oss_zone_fails,
+    voec_low_value_item_and_shipping_taxed,
+    voec_item_worth_2999_is_covered,
+    voec_item_above_limit_charged_nok_vat_keeps_the_price_and_warns,
+    voec_item_above_limit_sent_without_vat_is_an_export_line,
+    voec_foodstuff_is_an_export_line,
+    voec_excluded_by_sku_in_the_configuration,
+    voec_nothing_covered_is_a_plain_export_keeping_the_price,
+    voec_business_customer_is_export,
+    voec_in_eur_needs_the_limit_in_eur,
 }
 
 #[test]

@@ -154,6 +154,7 @@ fn plan(reference: &str, debtor: DebtorPlan, book: bool) -> InvoicePlan {
         sku_products: Vec::new(),
         missing_products: Default::default(),
         product_group: None,
+        warnings: Vec::new(),
     }
 }
 

@@ -295,7 +295,7 @@ where
             .await?;
         tracing::info!(may_exist, reference = %plan.reference, "pushing invoice");
 
-        let outcome = self
+        let mut outcome = self
             .invoicing
             .push(
                 &shop.economic,
@@ -307,6 +307,12 @@ where
             )
             .await
             .map_err(TransferFailure::Invoicing)?;
+        // Where the order contradicts the VAT rules and its figures were
+        // kept, the order's history says so (the invoice's notes do too).
+        for warning in &plan.warnings {
+            tracing::warn!(warning = %warning, "order booked with a VAT warning");
+        }
+        outcome.warnings = plan.warnings.clone();
 
         let now = self.clock.epoch_seconds();
         self.orders

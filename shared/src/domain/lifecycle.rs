@@ -114,16 +114,24 @@ pub struct PushOutcome {
     pub calls: u32,
     /// An invoice from an earlier attempt was found and used.
     pub reused_existing: bool,
+    /// The plan's warnings (the order contradicts the VAT rules and the
+    /// customer's figures were kept), for the order's history.
+    pub warnings: Vec<String>,
 }
 
 impl PushOutcome {
     /// The order history's entry for it.
     pub fn history_text(&self) -> String {
-        match (self.booked_invoice_number, self.draft_invoice_number) {
+        let mut text = match (self.booked_invoice_number, self.draft_invoice_number) {
             (Some(booked), _) => format!("booked invoice {booked}"),
             (None, Some(draft)) => format!("draft invoice {draft}"),
             (None, None) => "invoice created".to_owned(),
+        };
+        for warning in &self.warnings {
+            text.push_str("; warning: ");
+            text.push_str(warning);
         }
+        text
     }
 }
 

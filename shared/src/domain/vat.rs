@@ -22,10 +22,10 @@
 //! computes VAT from the zone and each product's VAT account, so the
 //! products must be set up to match (docs/shop-configuration.md).
 
-use crate::domain::order::{Address, Order};
+use crate::domain::order::{Address, Order, OrderLine};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The EU member states (ISO 3166-1 alpha-2; Greece is `GR`, not `EL`).
 pub const EU_MEMBERS: [&str; 27] = [
@@ -104,6 +104,9 @@ pub enum VatSetupError {
     OssCountryNotConfigured { country: String },
     /// VOEC enabled without `voec.vat_zone`.
     VoecZoneNotConfigured,
+    /// VOEC's item limit is in NOK; an order in another currency needs the
+    /// limit in its currency (`voec.item_value_below.XXX`).
+    VoecLimitNotConfigured { currency: String },
 }
 
 /// Decides the VAT zone for an order (see the module table).
@@ -205,6 +208,21 @@ pub fn decide_treatment(order: &Order, config: VatRules<'_>) -> Result<VatDecisi
         let Some(zone) = config.voec.vat_zone else {
             return Err(VatSetupError::VoecZoneNotConfigured);
         };
+        // VOEC covers low-value goods only; an order of nothing but
+        // excluded goods is an ordinary export.
+        let exports = voec_line_exports(order, config.voec)?;
+        if exports.len() == order.lines.len() {
+            return Ok(VatDecision {
+                treatment: VatTreatment::Export,
+                vat_zone: zones.abroad,
+                rate: Decimal::ZERO,
+                country: country.to_owned(),
+                explanation: format!(
+                    "Export to NO (outside the EU VAT area; no item under VOEC: {}): no VAT",
+                    exports[0].reason
+                ),
+            });
+        }
         return Ok(VatDecision {
             treatment: VatTreatment::Voec,
             vat_zone: zone,
@@ -474,6 +492,12 @@ pub struct OssCountry {
 }
 
 /// Norway's VOEC scheme for low-value consumer sales.
+///
+/// Rule (toll.no "Om VOEC-ordningen", tollforskriften § 5-9-1, mval. §
+/// 14-4): goods sold to consumers (not businesses or public bodies) whose
+/// value is under NOK 3,000 per item (2,999 or less), transport and
+/// insurance not counted; foodstuffs, restricted goods and goods under
+/// excise duties are excluded. Everything else is an ordinary export.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct VoecConfig {
@@ -484,6 +508,15 @@ pub struct VoecConfig {
     /// Default `25`.
     #[serde(with = "rust_decimal::serde::str")]
     pub rate: Decimal,
+    /// One item is under VOEC when its value (the unit price before VAT,
+    /// shipping not counted) is below this, per order currency. Default
+    /// `{"NOK": "3000"}`; for another currency the shop sets the limit at
+    /// the rate mval.-forskriften § 1-3-8 prescribes.
+    #[serde(with = "decimal_map")]
+    pub item_value_below: BTreeMap<String, Decimal>,
+    /// SKUs of foodstuffs and other goods VOEC excludes, besides order
+    /// lines sent with `"voec_excluded": true`.
+    pub excluded_skus: BTreeSet<String>,
 }
 
 impl Default for VoecConfig {
@@ -492,8 +525,109 @@ impl Default for VoecConfig {
             enabled: false,
             vat_zone: None,
             rate: Decimal::from(25),
+            item_value_below: BTreeMap::from([("NOK".to_owned(), Decimal::from(3000))]),
+            excluded_skus: BTreeSet::new(),
         }
     }
+}
+
+/// `{"NOK": "3000"}`: decimal strings by key.
+mod decimal_map {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+    use std::str::FromStr;
+
+    pub fn serialize<S: Serializer>(
+        map: &BTreeMap<String, Decimal>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        map.iter()
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect::<BTreeMap<_, _>>()
+            .serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<String, Decimal>, D::Error> {
+        BTreeMap::<String, String>::deserialize(deserializer)?
+            .into_iter()
+            .map(|(k, v)| {
+                Decimal::from_str(&v)
+                    .map(|d| (k, d))
+                    .map_err(|_| serde::de::Error::custom("expected a decimal string"))
+            })
+            .collect()
+    }
+}
+
+/// An order line that VOEC does not cover on a VOEC invoice: it is booked
+/// as a zero-rated export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineExport {
+    /// Index into the order's lines.
+    pub line: usize,
+    /// Why, for people ("value 3,596.00 NOK per item is not below 3,000").
+    pub reason: String,
+}
+
+/// The order lines VOEC does not cover (module docs of [`VoecConfig`]).
+pub fn voec_line_exports(
+    order: &Order,
+    voec: &VoecConfig,
+) -> Result<Vec<LineExport>, VatSetupError> {
+    let currency = order.currency.as_str();
+    let Some(limit) = voec.item_value_below.get(currency) else {
+        return Err(VatSetupError::VoecLimitNotConfigured {
+            currency: currency.to_owned(),
+        });
+    };
+    let mut exports = Vec::new();
+    for (index, line) in order.lines.iter().enumerate() {
+        if let Some(reason) = voec_exclusion(line, order.prices_include_vat, *limit, currency, voec)
+        {
+            exports.push(LineExport {
+                line: index,
+                reason,
+            });
+        }
+    }
+    Ok(exports)
+}
+
+fn voec_exclusion(
+    line: &OrderLine,
+    prices_include_vat: bool,
+    limit: Decimal,
+    currency: &str,
+    voec: &VoecConfig,
+) -> Option<String> {
+    let excluded_sku = line
+        .sku
+        .as_deref()
+        .is_some_and(|sku| voec.excluded_skus.contains(sku.trim()));
+    if line.voec_excluded || excluded_sku {
+        return Some(format!(
+            "`{}` is a foodstuff or other goods VOEC excludes",
+            line.name
+        ));
+    }
+    // The value of one item before VAT; shipping is not counted.
+    let value = if prices_include_vat {
+        crate::domain::money::round2_div(
+            line.unit_price,
+            crate::domain::money::vat_factor(line.vat_rate),
+        )
+    } else {
+        crate::domain::money::round2(line.unit_price)
+    };
+    (value >= limit).then(|| {
+        format!(
+            "`{}` is worth {value:.2} {currency} per item before VAT, not below the VOEC limit of {limit:.2}",
+            line.name
+        )
+    })
 }
 
 #[cfg(test)]

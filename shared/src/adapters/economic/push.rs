@@ -247,6 +247,7 @@ async fn push_inner(
         gross_amount: created.gross_amount,
         calls: 0,
         reused_existing: false,
+        warnings: Vec::new(),
     };
     if plan.book {
         let booked = book(api, plan, created.draft_invoice_number, deadline).await?;
@@ -284,6 +285,7 @@ async fn find_existing(
             gross_amount: draft.gross_amount,
             calls: 0,
             reused_existing: true,
+            warnings: Vec::new(),
         };
         if plan.book {
             let booked = book(api, plan, draft.draft_invoice_number, deadline).await?;
@@ -305,6 +307,7 @@ async fn find_existing(
                 gross_amount: booked.gross_amount,
                 calls: 0,
                 reused_existing: true,
+                warnings: Vec::new(),
             }));
         }
     }

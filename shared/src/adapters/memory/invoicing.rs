@@ -106,6 +106,7 @@ fn outcome(invoice: &StoredInvoice, reused_existing: bool) -> PushOutcome {
         gross_amount: invoice.gross_amount,
         calls: 1,
         reused_existing,
+        warnings: Vec::new(),
     }
 }
 

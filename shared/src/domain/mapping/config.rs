@@ -136,6 +136,14 @@ impl MappingConfig {
                 format!("{} is not a VAT rate in percent (0 to 100)", self.voec.rate),
             ));
         }
+        for (currency, limit) in &self.voec.item_value_below {
+            if !crate::domain::order::iso::is_currency(currency) || *limit <= Decimal::ZERO {
+                return Err(invalid(
+                    &format!("voec.item_value_below.{currency}"),
+                    format!("needs an ISO 4217 currency code in capitals and an amount above 0 (got {limit})"),
+                ));
+            }
+        }
         let rounding = &self.rounding;
         if rounding.per_line.is_sign_negative() || rounding.per_line > Decimal::ONE {
             return Err(invalid(

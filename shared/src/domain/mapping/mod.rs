@@ -66,6 +66,10 @@ pub struct InvoicePlan {
     /// Product group for `missing_products: create`.
     #[serde(default)]
     pub product_group: Option<u32>,
+    /// Where the order contradicts the VAT rules and the bridge kept the
+    /// customer's figures: for the order's history (also on the invoice).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// One draft line whose product is taken from the order line's SKU.
@@ -131,6 +135,12 @@ pub enum MappingError {
     )]
     VoecZoneNotConfigured,
     #[error(
+        "VOEC's item limit is not configured in {currency}: add `voec.item_value_below.{currency}` \
+         (NOK 3,000 converted at the rate mval.-forskriften § 1-3-8 prescribes), or invoice \
+         Norwegian consumers in NOK"
+    )]
+    VoecLimitNotConfigured { currency: String },
+    #[error(
         "order total {order_total:.2} does not match its own lines: lines + shipping + fees − \
          discounts come to {computed_total:.2} with {vat_note}, a difference of {difference:.2} \
          (more than the {tolerance:.2} the bridge accepts as rounding: {allowance}); check the \
@@ -175,6 +185,9 @@ impl From<VatSetupError> for MappingError {
                 MappingError::OssCountryNotConfigured { country }
             }
             VatSetupError::VoecZoneNotConfigured => MappingError::VoecZoneNotConfigured,
+            VatSetupError::VoecLimitNotConfigured { currency } => {
+                MappingError::VoecLimitNotConfigured { currency }
+            }
         }
     }
 }
@@ -196,7 +209,27 @@ pub fn map_order(order: &Order, config: &MappingConfig) -> Result<InvoicePlan, M
     let reference = format_reference(&config.reference_format, order)?;
     let debtor = debtor::plan(order, config, &vat_decision, payment)?;
 
-    let planned = lines::plan_lines(order, config, &vat_decision)?;
+    // VOEC is decided per item (toll.no): the lines it does not cover are
+    // zero-rated exports on the same invoice.
+    let under_voec_rules = config.voec.enabled
+        && vat_decision.country == "NO"
+        && !order.is_business()
+        && matches!(
+            vat_decision.treatment,
+            VatTreatment::Voec | VatTreatment::Export
+        );
+    let line_exports = if under_voec_rules {
+        vat::voec_line_exports(order, &config.voec)?
+    } else {
+        Vec::new()
+    };
+    let planned = lines::plan_lines(
+        order,
+        config,
+        &vat_decision,
+        &line_exports,
+        under_voec_rules && vat_decision.treatment == VatTreatment::Export,
+    )?;
 
     let date = order.created_at.date();
     let due_date = match payment.due_days {
@@ -234,7 +267,7 @@ pub fn map_order(order: &Order, config: &MappingConfig) -> Result<InvoicePlan, M
         },
         recipient,
         delivery,
-        notes: Some(notes(order, config, &vat_decision)),
+        notes: Some(notes(order, config, &vat_decision, &planned.line_notes)),
         references: Some(References {
             other: Some(reference.clone()),
         }),
@@ -254,6 +287,7 @@ pub fn map_order(order: &Order, config: &MappingConfig) -> Result<InvoicePlan, M
         sku_products: planned.sku_products,
         missing_products: config.products.missing,
         product_group: config.products.product_group,
+        warnings: planned.warnings,
     })
 }
 
@@ -316,7 +350,12 @@ pub(crate) fn invoice_name(order: &Order) -> String {
         .to_owned()
 }
 
-fn notes(order: &Order, config: &MappingConfig, decision: &VatDecision) -> Notes {
+fn notes(
+    order: &Order,
+    config: &MappingConfig,
+    decision: &VatDecision,
+    line_notes: &[String],
+) -> Notes {
     let mut line1: Vec<String> = Vec::new();
     if decision.treatment == VatTreatment::ReverseCharge {
         let number = order.customer.eu_vat_number.as_deref().unwrap_or_default();
@@ -329,6 +368,7 @@ fn notes(order: &Order, config: &MappingConfig, decision: &VatDecision) -> Notes
     if non_empty(order.customer.company_name.as_deref()).is_some() {
         line1.push(format!("Att.: {}", order.customer.name));
     }
+    line1.extend(line_notes.iter().cloned());
     Notes {
         heading: Some(clip(&format!("Order {}", order.number), 250)),
         text_line1: (!line1.is_empty()).then(|| clip(&line1.join("\n"), 1000)),
