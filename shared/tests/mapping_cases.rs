@@ -329,14 +329,29 @@ fn cases() -> Vec<Case> {
                 ),
                 |plan, draft| {
                     let note = draft["notes"]["textLine1"].as_str().unwrap();
+                    // Goods: an exempt intra-Community supply (art. 138),
+                    // not the reverse charge of services (art. 196).
                     assert!(
-                        note.starts_with("Reverse charge – Article 196 VAT Directive"),
+                        note.starts_with(
+                            "VAT exempt intra-Community supply of goods – VAT Directive \
+                             2006/112/EC art. 138 (momsloven § 34, stk. 1, nr. 1)"
+                        ),
                         "{note}"
                     );
-                    assert!(note.contains("SE556677889901"));
+                    assert!(note.contains("Customer VAT number: SE556677889901"));
                     assert!(note.contains("Att.: Anna Svensson"));
                     assert_eq!(draft["recipient"]["country"], "Sweden");
-                    assert!(plan.vat_decision.explanation.contains("reverse charge"));
+                    assert!(plan
+                        .vat_decision
+                        .explanation
+                        .contains("Intra-Community supply"));
+                    match &plan.debtor {
+                        DebtorPlan::Running { new_customer, .. } => assert_eq!(
+                            new_customer.corporate_identification_number.as_deref(),
+                            Some("SE556677889901")
+                        ),
+                        other => panic!("{other:?}"),
+                    }
                 },
             ),
         },

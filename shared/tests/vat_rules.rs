@@ -8,7 +8,8 @@
 //! momsbekendtgørelsen (BEK nr. 1435 af 29/11/2023); DJV = Den juridiske
 //! vejledning (skat.dk); toll.no / skatteetaten.no for VOEC.
 
-use bridge::domain::mapping::{map_order, InvoicePlan, MappingConfig};
+use bridge::domain::mapping::{map_order_checked, InvoicePlan, MappingConfig};
+use bridge::domain::vat_number::VatNumberCheck;
 use bridge::domain::money::draft_totals;
 use bridge::domain::order::{parse_event, ParsedEvent};
 use rust_decimal::Decimal;
@@ -556,6 +557,143 @@ fn rules() -> Vec<Rule> {
             config: json!({}),
             expect: Outcome::Fails("add `voec.item_value_below.EUR`"),
         },
+        // ------------------------------------------------ intra-Community supplies
+        Rule {
+            name: "ics_valid_number_is_exempt_with_article_138_text",
+            source: "VAT Directive art. 138(1), 226(4), 226(11); ML § 34, stk. 1, nr. 1; MBK \
+                     § 62, stk. 2: exempt, the invoice states the exemption and the buyer's \
+                     VAT number",
+            order: vec![
+                consumer_in("DE", "10115", "Berlin", "EUR"),
+                json!({
+                    "customer": {"company_name": "Beispiel GmbH", "eu_vat_number": "DE 123 456 789"},
+                    "prices_include_vat": false,
+                    "lines": [line("LAMP", "Lampe", "2", "50.00", "25")],
+                    "total": "100.00"
+                }),
+            ],
+            config: json!({"_vies": "valid"}),
+            expect: inv(2, &["0"], "100.00", "0", "100.00", &[
+                "VAT exempt intra-Community supply of goods – VAT Directive 2006/112/EC art. 138 \
+                 (momsloven § 34, stk. 1, nr. 1). Customer VAT number: DE123456789",
+                "(valid in VIES)",
+            ]),
+        },
+        Rule {
+            name: "ics_greek_number_has_the_el_prefix",
+            source: "VIES: Greek VAT numbers carry the prefix EL (not the ISO code GR); \
+                     VAT Directive art. 215",
+            order: vec![
+                consumer_in("GR", "10431", "Athens", "EUR"),
+                json!({
+                    "customer": {"company_name": "Paradeigma AE", "eu_vat_number": "EL123456789"},
+                    "prices_include_vat": false,
+                    "lines": [line("LAMP", "Lamp", "1", "100.00", "25")],
+                    "total": "100.00"
+                }),
+            ],
+            config: json!({}),
+            expect: inv(2, &["0"], "100.00", "0", "100.00",
+                &["Customer VAT number: EL123456789", "not checked in VIES"]),
+        },
+        Rule {
+            name: "ics_northern_ireland_business_with_xi_number",
+            source: "Windsor Framework art. 8: goods to a Northern Ireland business with an XI \
+                     number are an intra-Community supply (art. 138)",
+            order: vec![
+                consumer_in("GB", "BT1 1AA", "Belfast", "GBP"),
+                json!({
+                    "customer": {"company_name": "Example Ltd", "eu_vat_number": "XI123456789"},
+                    "prices_include_vat": false,
+                    "lines": [line("LAMP", "Lamp", "1", "100.00", "25")],
+                    "total": "100.00"
+                }),
+            ],
+            config: json!({"_vies": "valid"}),
+            expect: inv(2, &["0"], "100.00", "0", "100.00", &["Customer VAT number: XI123456789"]),
+        },
+        Rule {
+            name: "ics_danish_number_gives_no_exemption",
+            source: "VAT Directive art. 138(1)(a): the buyer must be identified for VAT in a \
+                     member state other than the one dispatch starts in; a DK number exempts \
+                     nothing: German VAT under OSS, the reason on the invoice",
+            order: vec![
+                consumer_in("DE", "10115", "Berlin", "EUR"),
+                json!({
+                    "customer": {"company_name": "Dansk ApS", "eu_vat_number": "DK12345678"},
+                    "lines": [line("LAMP", "Lampe", "1", "119.00", "19")],
+                    "total": "119.00"
+                }),
+            ],
+            config: json!({}),
+            expect: inv(12, &["19"], "100.00", "19.00", "119.00",
+                &["no VAT exemption: DK12345678 is a DK number"]),
+        },
+        Rule {
+            name: "ics_number_of_another_country_priced_without_vat_fails",
+            source: "VAT Directive art. 138; skat.dk: the exemption needs the buyer's verified \
+                     number; without it German VAT is due, and a net-priced order then does \
+                     not add up: it fails with the reason",
+            order: vec![
+                consumer_in("DE", "10115", "Berlin", "EUR"),
+                json!({
+                    "customer": {"company_name": "Svensk AB", "eu_vat_number": "SE556677889901"},
+                    "prices_include_vat": false,
+                    "lines": [line("LAMP", "Lampe", "1", "100.00", "25")],
+                    "total": "100.00"
+                }),
+            ],
+            config: json!({}),
+            expect: Outcome::Fails("no VAT exemption: SE556677889901 does not start with DE"),
+        },
+        Rule {
+            name: "ics_malformed_number_gives_no_exemption",
+            source: "VIES national formats: a German VAT number is DE + 9 digits; a number \
+                     that cannot exist exempts nothing",
+            order: vec![
+                consumer_in("DE", "10115", "Berlin", "EUR"),
+                json!({
+                    "customer": {"company_name": "Beispiel GmbH", "eu_vat_number": "DE12345"},
+                    "lines": [line("LAMP", "Lampe", "1", "119.00", "19")],
+                    "total": "119.00"
+                }),
+            ],
+            config: json!({}),
+            expect: inv(12, &["19"], "100.00", "19.00", "119.00",
+                &["DE12345 is not in the format of a DE VAT number"]),
+        },
+        Rule {
+            name: "ics_number_invalid_in_vies_gives_no_exemption",
+            source: "skat.dk Verifikation af momsnumre: the seller must verify the number \
+                     (VIES); an invalid number means no exemption, OSS VAT with the reason",
+            order: vec![
+                consumer_in("DE", "10115", "Berlin", "EUR"),
+                json!({
+                    "customer": {"company_name": "Beispiel GmbH", "eu_vat_number": "DE123456789"},
+                    "lines": [line("LAMP", "Lampe", "1", "119.00", "19")],
+                    "total": "119.00"
+                }),
+            ],
+            config: json!({"_vies": "invalid"}),
+            expect: inv(12, &["19"], "100.00", "19.00", "119.00",
+                &["no VAT exemption: DE123456789 is not a valid VAT number in VIES"]),
+        },
+        Rule {
+            name: "ics_invalid_number_below_oss_threshold_is_home_vat",
+            source: "VAT Directive art. 59c (EUR 10,000 threshold): without a valid number and \
+                     without OSS the sale carries Danish VAT (ML § 4)",
+            order: vec![
+                consumer_in("DE", "10115", "Berlin", "EUR"),
+                json!({
+                    "customer": {"company_name": "Beispiel GmbH", "eu_vat_number": "DE123456789"},
+                    "lines": [line("LAMP", "Lampe", "1", "125.00", "25")],
+                    "total": "125.00"
+                }),
+            ],
+            config: json!({"_vies": "invalid", "oss": {"enabled": false}}),
+            expect: inv(1, &["25"], "100.00", "25.00", "125.00",
+                &["OSS disabled", "no VAT exemption"]),
+        },
     ]
 }
 
@@ -567,10 +705,16 @@ fn body(rule: &Rule) -> Value {
     json!({"type": "order.paid", "order": order})
 }
 
-fn config_of(rule: &Rule) -> MappingConfig {
+/// The rule's configuration, and what VIES answers (the row's `"_vies"`:
+/// `"valid"`, `"invalid"`; not asked when absent).
+fn config_of(rule: &Rule) -> (MappingConfig, VatNumberCheck) {
     let mut config = base_config();
     merge(&mut config, &rule.config);
-    serde_json::from_value(config).expect("config loads")
+    let vies = match config.as_object_mut().and_then(|c| c.remove("_vies")) {
+        Some(answer) => serde_json::from_value(answer).expect("a VIES answer"),
+        None => VatNumberCheck::NotChecked,
+    };
+    (serde_json::from_value(config).expect("config loads"), vies)
 }
 
 fn plan_of(rule: &Rule) -> Result<InvoicePlan, String> {
@@ -580,7 +724,8 @@ fn plan_of(rule: &Rule) -> Result<InvoicePlan, String> {
     else {
         panic!("{}: not an order event", rule.name)
     };
-    map_order(&event.order, &config_of(rule)).map_err(|e| e.to_string())
+    let (config, vies) = config_of(rule);
+    map_order_checked(&event.order, &config, vies).map_err(|e| e.to_string())
 }
 
 fn run(rule: &Rule) {
@@ -639,8 +784,9 @@ fn run(rule: &Rule) {
 }
 
 #[test]
-fn each_rule_has_a_source_and_a_unique_name() {
+fn at_least_thirty_rules_each_with_a_source_and_a_unique_name() {
     let rules = rules();
+    assert!(rules.len() >= 30, "{} rules", rules.len());
     let mut names: Vec<_> = rules.iter().map(|r| r.name).collect();
     names.sort_unstable();
     names.dedup();
@@ -701,6 +847,14 @@ rule_tests! {
     voec_nothing_covered_is_a_plain_export_keeping_the_price,
     voec_business_customer_is_export,
     voec_in_eur_needs_the_limit_in_eur,
+    ics_valid_number_is_exempt_with_article_138_text,
+    ics_greek_number_has_the_el_prefix,
+    ics_northern_ireland_business_with_xi_number,
+    ics_danish_number_gives_no_exemption,
+    ics_number_of_another_country_priced_without_vat_fails,
+    ics_malformed_number_gives_no_exemption,
+    ics_number_invalid_in_vies_gives_no_exemption,
+    ics_invalid_number_below_oss_threshold_is_home_vat,
 }
 
 #[test]

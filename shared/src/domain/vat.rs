@@ -11,7 +11,7 @@
 //! | territory outside the EU VAT area     | anyone                       | `Export`                   | abroad (3)          | 0                       |
 //! | home country (DK)                     | EAN present                  | `DomesticPublicEan`        | domestic (1)        | home rate (25)          |
 //! | home country                          | anyone else                  | `Domestic`                 | domestic (1)        | home rate               |
-//! | other EU country or XI                | EU VAT number present        | `ReverseCharge`            | eu (2)              | 0, reverse-charge note  |
+//! | other EU country or XI                | valid EU VAT number of it    | `IntraCommunitySupply`     | eu (2)              | 0, art. 138 note        |
 //! | other EU country, `oss.enabled`       | no EU VAT number             | `Oss`                      | `oss.countries.XX`  | `oss.countries.XX.rate` |
 //! | other EU country, OSS disabled        | no EU VAT number             | `DomesticBelowOssThreshold`| domestic (1)        | home rate               |
 //! | Norway, `voec.enabled`                | no VAT number / no CVR       | `Voec`                     | `voec.vat_zone`     | `voec.rate` (25)        |
@@ -23,6 +23,7 @@
 //! products must be set up to match (docs/shop-configuration.md).
 
 use crate::domain::order::{Address, Order, OrderLine};
+use crate::domain::vat_number::{self, VatNumber, VatNumberCheck};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -45,8 +46,11 @@ pub enum VatTreatment {
     Domestic,
     /// Home-country public institution invoiced by EAN (NemHandel), home VAT.
     DomesticPublicEan,
-    /// EU business with a VAT number: no VAT, the buyer accounts for it.
-    ReverseCharge,
+    /// Goods to a business in another member state with a valid VAT
+    /// number: an exempt intra-Community supply (VAT Directive art. 138;
+    /// ML § 34, stk. 1, nr. 1); the buyer pays acquisition VAT at home.
+    #[serde(alias = "reverse_charge")]
+    IntraCommunitySupply,
     /// EU consumer under the One-Stop-Shop scheme: destination country VAT.
     Oss,
     /// EU consumer, shop below the €10,000 OSS threshold: home VAT.
@@ -95,6 +99,8 @@ pub struct VatRules<'a> {
     pub vat_zones: &'a VatZones,
     pub oss: &'a OssConfig,
     pub voec: &'a VoecConfig,
+    /// What VIES said about the customer's EU VAT number, if asked.
+    pub vat_number_check: VatNumberCheck,
 }
 
 /// A VAT setting the order needs is missing from the shop configuration.
@@ -164,16 +170,41 @@ pub fn decide_treatment(order: &Order, config: VatRules<'_>) -> Result<VatDecisi
     }
 
     if in_eu_vat_area_for_goods(country) && is_eu_member(home) {
-        if let Some(vat_number) = &customer.eu_vat_number {
-            return Ok(VatDecision {
-                treatment: VatTreatment::ReverseCharge,
-                vat_zone: zones.eu,
-                rate: Decimal::ZERO,
-                country: country.to_owned(),
-                explanation: format!(
-                    "EU business customer in {country} with VAT number {vat_number}: reverse charge, no VAT{because}"
-                ),
-            });
+        // A valid VAT number of the destination makes it an exempt
+        // intra-Community supply; any other number makes no exemption, and
+        // the sale is taxed as one to a consumer, saying why.
+        let mut because = because;
+        if let Some(text) = &customer.eu_vat_number {
+            let refused = match VatNumber::parse(text) {
+                None => Some(format!("`{}` is not an EU VAT number", text.trim())),
+                Some(number) => match vat_number::format_problem(&number, country, home) {
+                    Some(problem) => Some(problem),
+                    None if config.vat_number_check == VatNumberCheck::Invalid => {
+                        Some(format!("{number} is not a valid VAT number in VIES"))
+                    }
+                    None => {
+                        let checked = if config.vat_number_check == VatNumberCheck::Valid {
+                            "valid in VIES"
+                        } else {
+                            "format checked, not checked in VIES"
+                        };
+                        return Ok(VatDecision {
+                            treatment: VatTreatment::IntraCommunitySupply,
+                            vat_zone: zones.eu,
+                            rate: Decimal::ZERO,
+                            country: country.to_owned(),
+                            explanation: format!(
+                                "Intra-Community supply to a business in {country} with VAT number {number} ({checked}): exempt, no VAT{because}"
+                            ),
+                        });
+                    }
+                },
+            };
+            if let Some(refused) = refused {
+                because.push_str(&format!(
+                    "; no VAT exemption: {refused}, so the sale is taxed as one to a consumer"
+                ));
+            }
         }
         if !config.oss.enabled {
             return Ok(VatDecision {

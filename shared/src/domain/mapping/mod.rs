@@ -22,6 +22,7 @@ use crate::domain::economic_model::{
 };
 use crate::domain::order::{iso, Address, Order};
 use crate::domain::vat::{self, VatDecision, VatRules, VatSetupError, VatTreatment};
+use crate::domain::vat_number::VatNumberCheck;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -192,8 +193,19 @@ impl From<VatSetupError> for MappingError {
     }
 }
 
-/// Maps one order to an invoice plan. Pure and deterministic.
+/// Maps one order to an invoice plan. Pure and deterministic. The EU VAT
+/// number, if any, counts as not checked in VIES (see [`map_order_checked`]).
 pub fn map_order(order: &Order, config: &MappingConfig) -> Result<InvoicePlan, MappingError> {
+    map_order_checked(order, config, VatNumberCheck::NotChecked)
+}
+
+/// [`map_order`] with what VIES said about the customer's EU VAT number
+/// (asked by the application through its `VatRegistry` port).
+pub fn map_order_checked(
+    order: &Order,
+    config: &MappingConfig,
+    vat_number_check: VatNumberCheck,
+) -> Result<InvoicePlan, MappingError> {
     config.check()?;
     let vat_decision = vat::decide_treatment(
         order,
@@ -203,6 +215,7 @@ pub fn map_order(order: &Order, config: &MappingConfig) -> Result<InvoicePlan, M
             vat_zones: &config.vat_zones,
             oss: &config.oss,
             voec: &config.voec,
+            vat_number_check,
         },
     )?;
     let payment = payment_setup(order, config);
@@ -357,11 +370,24 @@ fn notes(
     line_notes: &[String],
 ) -> Notes {
     let mut line1: Vec<String> = Vec::new();
-    if decision.treatment == VatTreatment::ReverseCharge {
-        let number = order.customer.eu_vat_number.as_deref().unwrap_or_default();
-        line1.push(format!(
-            "Reverse charge – Article 196 VAT Directive. Customer VAT number: {number}"
-        ));
+    // Goods to an EU business are an exempt intra-Community supply (art.
+    // 138), not the reverse charge of services (art. 196); the invoice
+    // states the exemption and the buyer's VAT number (momsbekendtgørelsen
+    // § 62, stk. 2; VAT Directive art. 226(4), (11)).
+    if let Some(number) = order.customer.eu_vat_number.as_deref() {
+        if decision.treatment == VatTreatment::IntraCommunitySupply {
+            let number = crate::domain::vat_number::VatNumber::parse(number)
+                .map(|n| n.as_text())
+                .unwrap_or_else(|| number.trim().to_owned());
+            line1.push(format!(
+                "VAT exempt intra-Community supply of goods – VAT Directive 2006/112/EC art. 138 \
+                 (momsloven § 34, stk. 1, nr. 1). Customer VAT number: {number}"
+            ));
+        } else if decision.explanation.contains("no VAT exemption") {
+            // The reason the customer's number gave no exemption is always
+            // on the invoice, whatever `vat_explanation_on_invoice` says.
+            line1.push(decision.explanation.clone());
+        }
     }
     // e-conomic's POST /customers has no contact-person field; the person
     // who ordered for a company is printed on the invoice instead.
