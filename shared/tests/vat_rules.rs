@@ -9,9 +9,9 @@
 //! vejledning (skat.dk); toll.no / skatteetaten.no for VOEC.
 
 use bridge::domain::mapping::{map_order_checked, InvoicePlan, MappingConfig};
-use bridge::domain::vat_number::VatNumberCheck;
 use bridge::domain::money::draft_totals;
 use bridge::domain::order::{parse_event, ParsedEvent};
+use bridge::domain::vat_number::VatNumberCheck;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::str::FromStr;
@@ -777,7 +777,10 @@ fn run(rule: &Rule) {
                 .collect::<Vec<_>>()
                 .join("\n");
             for text in *texts {
-                assert!(all_text.contains(text), "{name}: `{text}` not in\n{all_text}");
+                assert!(
+                    all_text.contains(text),
+                    "{name}: `{text}` not in\n{all_text}"
+                );
             }
         }
     }

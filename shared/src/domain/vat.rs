@@ -383,7 +383,10 @@ const OUTSIDE_BY_POSTCODE: &[(&str, fn(&str, &str) -> bool, Territory)] = &[
     ),
     (
         "FR",
-        |zip, _| zip.len() == 5 && (zip.starts_with("97") || (zip.starts_with("98") && !zip.starts_with("980"))),
+        |zip, _| {
+            zip.len() == 5
+                && (zip.starts_with("97") || (zip.starts_with("98") && !zip.starts_with("980")))
+        },
         Territory {
             name: "a French overseas territory",
             source: "VAT Directive art. 6(1)(c) (TFEU art. 349 and 355(1))",
@@ -416,8 +419,12 @@ fn plain_postcode(zip: &str) -> String {
         .filter(|c| !c.is_whitespace() && *c != '-' && *c != '.')
         .map(|c| c.to_ascii_uppercase())
         .collect();
-    let digits_from = upper.find(|c: char| c.is_ascii_digit()).unwrap_or(upper.len());
-    if upper[..digits_from].chars().all(|c| c.is_ascii_alphabetic())
+    let digits_from = upper
+        .find(|c: char| c.is_ascii_digit())
+        .unwrap_or(upper.len());
+    if upper[..digits_from]
+        .chars()
+        .all(|c| c.is_ascii_alphabetic())
         && upper[digits_from..].chars().all(|c| c.is_ascii_digit())
     {
         upper[digits_from..].to_owned()
@@ -693,26 +700,50 @@ mod tests {
 
     #[test]
     fn territories_outside_the_vat_area_are_found_by_postcode() {
-        assert_eq!(outside("ES", "35001", "Las Palmas"), Some("the Canary Islands"));
-        assert_eq!(outside("ES", "38001", "Santa Cruz"), Some("the Canary Islands"));
+        assert_eq!(
+            outside("ES", "35001", "Las Palmas"),
+            Some("the Canary Islands")
+        );
+        assert_eq!(
+            outside("ES", "38001", "Santa Cruz"),
+            Some("the Canary Islands")
+        );
         assert_eq!(outside("ES", "51001", "Ceuta"), Some("Ceuta"));
         assert_eq!(outside("ES", "52001", "Melilla"), Some("Melilla"));
         assert_eq!(outside("ES", "28001", "Madrid"), None);
-        assert_eq!(outside("FI", "AX-22100", "Mariehamn"), Some("the Åland Islands"));
+        assert_eq!(
+            outside("FI", "AX-22100", "Mariehamn"),
+            Some("the Åland Islands")
+        );
         assert_eq!(outside("FI", "00100", "Helsinki"), None);
         assert_eq!(outside("DE", "27498", "Helgoland"), Some("Heligoland"));
-        assert_eq!(outside("DE", "D-78266", "Büsingen"), Some("Büsingen am Hochrhein"));
+        assert_eq!(
+            outside("DE", "D-78266", "Büsingen"),
+            Some("Büsingen am Hochrhein")
+        );
         assert_eq!(outside("DE", "78262", "Gailingen"), None);
         assert_eq!(outside("IT", "23041", "Livigno"), Some("Livigno"));
         assert_eq!(outside("IT", "23030", "Livigno"), Some("Livigno"));
         assert_eq!(outside("IT", "23030", "Valdisotto"), None);
-        assert_eq!(outside("IT", "22061", "Campione d'Italia"), Some("Campione d'Italia"));
+        assert_eq!(
+            outside("IT", "22061", "Campione d'Italia"),
+            Some("Campione d'Italia")
+        );
         assert_eq!(outside("GR", "630 86", "Karyes"), Some("Mount Athos"));
-        assert_eq!(outside("FR", "97400", "Saint-Denis"), Some("a French overseas territory"));
-        assert_eq!(outside("FR", "97150", "Marigot"), Some("a French overseas territory"));
+        assert_eq!(
+            outside("FR", "97400", "Saint-Denis"),
+            Some("a French overseas territory")
+        );
+        assert_eq!(
+            outside("FR", "97150", "Marigot"),
+            Some("a French overseas territory")
+        );
         assert_eq!(outside("FR", "75001", "Paris"), None);
         assert_eq!(outside("DK", "3900", "Nuuk"), Some("Greenland"));
-        assert_eq!(outside("DK", "FO-100", "Tórshavn"), Some("the Faroe Islands"));
+        assert_eq!(
+            outside("DK", "FO-100", "Tórshavn"),
+            Some("the Faroe Islands")
+        );
         assert_eq!(outside("DK", "100", "Tórshavn"), Some("the Faroe Islands"));
         assert_eq!(outside("DK", "3800", "Tórshavn"), Some("the Faroe Islands"));
         assert_eq!(outside("DK", "3700", "Rønne"), None);
@@ -721,10 +752,25 @@ mod tests {
 
     #[test]
     fn monaco_is_france_and_a_bt_postcode_is_northern_ireland() {
-        assert_eq!(vat_destination(&address("MC", "98000", "Monaco")).code, "FR");
-        assert_eq!(vat_destination(&address("FR", "98000", "Monaco")).outside, None);
-        assert_eq!(vat_destination(&address("GB", "bt1 1aa", "Belfast")).code, "XI");
-        assert_eq!(vat_destination(&address("GB", "SW1A 1AA", "London")).code, "GB");
-        assert_eq!(vat_destination(&address("XI", "BT1 1AA", "Belfast")).code, "XI");
+        assert_eq!(
+            vat_destination(&address("MC", "98000", "Monaco")).code,
+            "FR"
+        );
+        assert_eq!(
+            vat_destination(&address("FR", "98000", "Monaco")).outside,
+            None
+        );
+        assert_eq!(
+            vat_destination(&address("GB", "bt1 1aa", "Belfast")).code,
+            "XI"
+        );
+        assert_eq!(
+            vat_destination(&address("GB", "SW1A 1AA", "London")).code,
+            "GB"
+        );
+        assert_eq!(
+            vat_destination(&address("XI", "BT1 1AA", "Belfast")).code,
+            "XI"
+        );
     }
 }

@@ -174,8 +174,9 @@ mod tests {
     #[test]
     fn the_prefix_must_be_the_destinations_and_not_danish() {
         assert_eq!(problem("DE123456789", "DE"), None);
-        assert!(problem("SE556677889901", "DE")
-            .is_some_and(|p| p.contains("does not start with DE")));
+        assert!(
+            problem("SE556677889901", "DE").is_some_and(|p| p.contains("does not start with DE"))
+        );
         assert!(problem("DK12345678", "DE").is_some_and(|p| p.contains("is a DK number")));
         assert_eq!(problem("EL123456789", "GR"), None);
         assert!(problem("GR123456789", "GR").is_some());

@@ -25,6 +25,7 @@ pub struct MappingConfig {
     pub vat_zones: VatZones,
     pub oss: OssConfig,
     pub voec: VoecConfig,
+    pub vies: ViesConfig,
     pub debtor: DebtorConfig,
     pub products: ProductConfig,
     /// Layout and payment terms per payment method. Keys are the shop's raw
@@ -61,6 +62,7 @@ impl Default for MappingConfig {
             vat_zones: VatZones::default(),
             oss: OssConfig::default(),
             voec: VoecConfig::default(),
+            vies: ViesConfig::default(),
             debtor: DebtorConfig::default(),
             products: ProductConfig::default(),
             payment_methods: BTreeMap::new(),
@@ -187,6 +189,22 @@ impl MappingConfig {
             ));
         }
         Ok(())
+    }
+}
+
+/// Verifying EU customers' VAT numbers with VIES before an exempt
+/// intra-Community supply (skat.dk: the seller must verify the number).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ViesConfig {
+    /// Default `true`: ask VIES; while it does not answer the order stays
+    /// pending. `false`: the number's prefix and format are checked only.
+    pub enabled: bool,
+}
+
+impl Default for ViesConfig {
+    fn default() -> Self {
+        ViesConfig { enabled: true }
     }
 }
 

@@ -12,7 +12,7 @@ mod lines;
 pub use config::{
     DebtorConfig, DebtorFallback, DebtorStrategy, GenericProducts, GiftCardVat, MappingConfig,
     MissingProducts, OssConfig, OssCountry, PaymentSetup, ProductConfig, RoundingConfig, VatZones,
-    VoecConfig,
+    ViesConfig, VoecConfig,
 };
 pub use debtor::phone_customer_number;
 
@@ -22,7 +22,7 @@ use crate::domain::economic_model::{
 };
 use crate::domain::order::{iso, Address, Order};
 use crate::domain::vat::{self, VatDecision, VatRules, VatSetupError, VatTreatment};
-use crate::domain::vat_number::VatNumberCheck;
+use crate::domain::vat_number::{VatNumber, VatNumberCheck};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -302,6 +302,29 @@ pub fn map_order_checked(
         product_group: config.products.product_group,
         warnings: planned.warnings,
     })
+}
+
+/// The customer's EU VAT number when it could exempt the sale and the shop
+/// has VIES checks on (`vies.enabled`): the number to ask VIES about
+/// before mapping. `None` when the rules settle it without VIES (no number,
+/// a domestic sale, a number that is wrong in itself).
+pub fn vat_number_to_check(order: &Order, config: &MappingConfig) -> Option<VatNumber> {
+    if !config.vies.enabled {
+        return None;
+    }
+    let destination = vat::vat_destination(order.destination());
+    let country = destination.code.as_str();
+    if destination.outside.is_some()
+        || country == config.home_country
+        || !vat::in_eu_vat_area_for_goods(country)
+        || !vat::is_eu_member(&config.home_country)
+    {
+        return None;
+    }
+    let number = VatNumber::parse(order.customer.eu_vat_number.as_deref()?)?;
+    crate::domain::vat_number::format_problem(&number, country, &config.home_country)
+        .is_none()
+        .then_some(number)
 }
 
 /// The layout and payment terms for the order's payment method: the raw
