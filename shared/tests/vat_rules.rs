@@ -342,7 +342,7 @@ fn rules() -> Vec<Rule> {
         },
         Rule {
             name: "greenland_filed_under_dk_is_export",
-            source: "ML § 2, stk. 3: Greenland is not part of Denmark for VAT; Greenland postcodes 39xx",
+            source: "ML § 2, stk. 1: Greenland is not part of Denmark for VAT; Greenland postcodes 39xx",
             order: vec![
                 consumer_in("DK", "3900", "Nuuk", "DKK"),
                 json!({"total": "80.00"}),
@@ -353,7 +353,7 @@ fn rules() -> Vec<Rule> {
         },
         Rule {
             name: "faroe_islands_filed_under_dk_is_export",
-            source: "ML § 2, stk. 3: the Faroe Islands are not part of Denmark for VAT; Faroese postcodes FO-100 to 970 (formerly DK 38xx)",
+            source: "ML § 2, stk. 1: the Faroe Islands are not part of Denmark for VAT; Faroese postcodes FO-100 to 970 (formerly DK 38xx)",
             order: vec![
                 consumer_in("DK", "FO-100", "Tórshavn", "DKK"),
                 json!({"total": "80.00"}),

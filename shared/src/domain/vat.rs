@@ -285,7 +285,7 @@ pub struct VatDestination {
     /// `XI` for Northern Ireland.
     pub code: String,
     /// A territory outside the EU VAT area (VAT Directive art. 6; for
-    /// Greenland and the Faroe Islands ML § 2, stk. 3): the sale is an export.
+    /// Greenland and the Faroe Islands ML § 2, stk. 1): the sale is an export.
     pub outside: Option<Territory>,
     /// Why the code differs from the address's country (`None` when it does not).
     pub note: Option<&'static str>,
@@ -397,7 +397,7 @@ const OUTSIDE_BY_POSTCODE: &[(&str, fn(&str, &str) -> bool, Territory)] = &[
         |zip, _| zip.len() == 4 && zip.starts_with("39"),
         Territory {
             name: "Greenland",
-            source: "ML § 2, stk. 3 (VAT Directive art. 5: outside the EU)",
+            source: "ML § 2, stk. 1 (VAT Directive art. 5: outside the EU)",
         },
     ),
     (
@@ -405,7 +405,7 @@ const OUTSIDE_BY_POSTCODE: &[(&str, fn(&str, &str) -> bool, Territory)] = &[
         |zip, _| zip.len() == 3 || (zip.len() == 4 && zip.starts_with("38")),
         Territory {
             name: "the Faroe Islands",
-            source: "ML § 2, stk. 3 (VAT Directive art. 5: outside the EU)",
+            source: "ML § 2, stk. 1 (VAT Directive art. 5: outside the EU)",
         },
     ),
 ];

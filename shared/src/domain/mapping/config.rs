@@ -374,7 +374,7 @@ impl Default for ProductConfig {
 /// A gift card redeemed on an order: which kind of voucher the shop sells.
 ///
 /// Rule: VAT Directive 2006/112/EC art. 30a–30b (inserted by Directive (EU)
-/// 2016/1065), momsloven § 73 b–§ 73 d; Den juridiske vejledning D.A.4.10.2.
+/// 2016/1065), momsloven § 73 b; Den juridiske vejledning D.A.4.10.2.
 /// A voucher is single-purpose only when the place of supply and the VAT
 /// due are known when it is sold (one country, one rate); a webshop card
 /// usable for deliveries abroad or for goods at different rates is
