@@ -694,6 +694,50 @@ fn rules() -> Vec<Rule> {
             expect: inv(1, &["25"], "100.00", "25.00", "125.00",
                 &["OSS disabled", "no VAT exemption"]),
         },
+        // ------------------------------------------------------------ rates by date
+        Rule {
+            name: "rate_change_configured_ahead_before_the_day",
+            source: "VAT Directive art. 63: VAT at the rate in force when the goods are \
+                     supplied; Finland raised its standard rate from 24 to 25.5 % on \
+                     1 September 2024 (Vero.fi)",
+            order: vec![
+                consumer_in("FI", "00100", "Helsinki", "EUR"),
+                json!({
+                    "created_at": "2024-08-31T23:30:00+03:00",
+                    "lines": [line("LAMP", "Lamppu", "1", "124.00", "24")],
+                    "total": "124.00"
+                }),
+            ],
+            config: json!({"oss": {"countries": {"FI": {"vat_zone": 18, "rate": "24",
+                "changes": [{"from": "2024-09-01", "rate": "25.5"}]}}}}),
+            expect: inv(18, &["24"], "100.00", "24.00", "124.00", &["FI VAT 24 %"]),
+        },
+        Rule {
+            name: "rate_change_configured_ahead_from_the_day",
+            source: "VAT Directive art. 63; Finland 25.5 % from 1 September 2024",
+            order: vec![
+                consumer_in("FI", "00100", "Helsinki", "EUR"),
+                json!({
+                    "created_at": "2024-09-01T00:10:00+03:00",
+                    "lines": [line("LAMP", "Lamppu", "1", "125.50", "25.5")],
+                    "total": "125.50"
+                }),
+            ],
+            config: json!({"oss": {"countries": {"FI": {"vat_zone": 18, "rate": "24",
+                "changes": [{"from": "2024-09-01", "rate": "25.5"}]}}}}),
+            expect: inv(18, &["25.5"], "100.00", "25.50", "125.50", &["FI VAT 25.5 %"]),
+        },
+        Rule {
+            name: "oss_switch_dated_orders_before_it_carry_home_vat",
+            source: "VAT Directive art. 59c(1): below the EUR 10,000 threshold the supply \
+                     stays in the member state of dispatch until the sale that crosses it",
+            order: vec![
+                consumer_in("DE", "10115", "Berlin", "EUR"),
+                json!({"lines": [line("LAMP", "Lampe", "1", "125.00", "25")], "total": "125.00"}),
+            ],
+            config: json!({"oss": {"enabled_from": "2025-06-12"}}),
+            expect: inv(1, &["25"], "100.00", "25.00", "125.00", &["OSS disabled"]),
+        },
     ]
 }
 
@@ -858,6 +902,9 @@ rule_tests! {
     ics_malformed_number_gives_no_exemption,
     ics_number_invalid_in_vies_gives_no_exemption,
     ics_invalid_number_below_oss_threshold_is_home_vat,
+    rate_change_configured_ahead_before_the_day,
+    rate_change_configured_ahead_from_the_day,
+    oss_switch_dated_orders_before_it_carry_home_vat,
 }
 
 #[test]

@@ -123,6 +123,8 @@ pub fn decide_treatment(order: &Order, config: VatRules<'_>) -> Result<VatDecisi
     let home = config.home_country;
     let customer = &order.customer;
     let zones = config.vat_zones;
+    // Rates and the OSS switch are read at the order's date.
+    let date = order.created_at.date();
     // Why the rules read the address as another code (Monaco, Northern Ireland).
     let because = destination
         .note
@@ -206,7 +208,13 @@ pub fn decide_treatment(order: &Order, config: VatRules<'_>) -> Result<VatDecisi
                 ));
             }
         }
-        if !config.oss.enabled {
+        let oss_started = config
+            .oss
+            .enabled_from
+            .as_deref()
+            .and_then(parse_date)
+            .is_none_or(|from| date >= from);
+        if !config.oss.enabled || !oss_started {
             return Ok(VatDecision {
                 treatment: VatTreatment::DomesticBelowOssThreshold,
                 vat_zone: zones.domestic,
@@ -223,14 +231,15 @@ pub fn decide_treatment(order: &Order, config: VatRules<'_>) -> Result<VatDecisi
                 country: country.to_owned(),
             });
         };
+        let rate = rate_on(oss.rate, &oss.changes, date);
         return Ok(VatDecision {
             treatment: VatTreatment::Oss,
             vat_zone: oss.vat_zone,
-            rate: oss.rate,
+            rate,
             country: country.to_owned(),
             explanation: format!(
                 "EU consumer in {country} under OSS: {country} VAT {} %{because}",
-                oss.rate.normalize()
+                rate.normalize()
             ),
         });
     }
@@ -254,14 +263,15 @@ pub fn decide_treatment(order: &Order, config: VatRules<'_>) -> Result<VatDecisi
                 ),
             });
         }
+        let rate = rate_on(config.voec.rate, &config.voec.changes, date);
         return Ok(VatDecision {
             treatment: VatTreatment::Voec,
             vat_zone: zone,
-            rate: config.voec.rate,
+            rate,
             country: country.to_owned(),
             explanation: format!(
                 "Consumer in Norway under VOEC: Norwegian VAT {} %",
-                config.voec.rate.normalize()
+                rate.normalize()
             ),
         });
     }
@@ -298,6 +308,9 @@ pub struct Territory {
     pub source: &'static str,
 }
 
+/// Whether a plain postcode (and the lower-case town) is in a territory.
+type PostcodeTest = fn(&str, &str) -> bool;
+
 /// Territories filed under a member state's code but outside the EU VAT
 /// area, recognised by postcode: (country, postcode test, territory).
 /// Postcodes: Correos (ES 35/38 Canary Islands, 51 Ceuta, 52 Melilla),
@@ -308,7 +321,7 @@ pub struct Territory {
 /// departments and Saint-Martin, 98x other overseas territories; 980 is
 /// Monaco), PostNord/Posta (DK 39xx Greenland, three-digit and 38xx the
 /// Faroe Islands).
-const OUTSIDE_BY_POSTCODE: &[(&str, fn(&str, &str) -> bool, Territory)] = &[
+const OUTSIDE_BY_POSTCODE: &[(&str, PostcodeTest, Territory)] = &[
     (
         "ES",
         |zip, _| zip.starts_with("35") || zip.starts_with("38"),
@@ -510,6 +523,11 @@ pub struct OssConfig {
     pub enabled: bool,
     /// Zone and rate per destination country (`{"SE": {"vat_zone": 11, "rate": "25"}}`).
     pub countries: BTreeMap<String, OssCountry>,
+    /// The day OSS starts (`"2025-06-12"`, the day after the sale that
+    /// crossed the threshold): orders dated earlier are below it. None: OSS
+    /// applies to every order while `enabled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled_from: Option<String>,
 }
 
 impl Default for OssConfig {
@@ -517,6 +535,7 @@ impl Default for OssConfig {
         OssConfig {
             enabled: true,
             countries: BTreeMap::new(),
+            enabled_from: None,
         }
     }
 }
@@ -525,8 +544,42 @@ impl Default for OssConfig {
 #[serde(deny_unknown_fields)]
 pub struct OssCountry {
     pub vat_zone: u32,
+    /// The rate before the first of `changes` (or always, without them).
     #[serde(with = "rust_decimal::serde::str")]
     pub rate: Decimal,
+    /// Rate changes configured ahead (Finland 24 → 25.5 % from 2024-09-01):
+    /// an order is booked at the rate of its date.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<RateChange>,
+}
+
+/// A rate from a day on: `{"from": "2024-09-01", "rate": "25.5"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateChange {
+    /// ISO date `YYYY-MM-DD`: orders of this day and later.
+    pub from: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub rate: Decimal,
+}
+
+/// `YYYY-MM-DD` as a date.
+pub fn parse_date(text: &str) -> Option<time::Date> {
+    time::Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()
+}
+
+/// The rate on `date`: that of the last change from that day or earlier,
+/// else `rate` (VAT Directive art. 63: VAT is due at the rate in force when
+/// the goods are supplied; the order's date stands for it).
+pub fn rate_on(rate: Decimal, changes: &[RateChange], date: time::Date) -> Decimal {
+    changes
+        .iter()
+        .rfind(|change| parse_date(&change.from).is_some_and(|from| from <= date))
+        .map_or(rate, |change| change.rate)
 }
 
 /// Norway's VOEC scheme for low-value consumer sales.
@@ -555,6 +608,9 @@ pub struct VoecConfig {
     /// SKUs of foodstuffs and other goods VOEC excludes, besides order
     /// lines sent with `"voec_excluded": true`.
     pub excluded_skus: BTreeSet<String>,
+    /// Changes of `rate` configured ahead, as for OSS countries.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<RateChange>,
 }
 
 impl Default for VoecConfig {
@@ -565,6 +621,7 @@ impl Default for VoecConfig {
             rate: Decimal::from(25),
             item_value_below: BTreeMap::from([("NOK".to_owned(), Decimal::from(3000))]),
             excluded_skus: BTreeSet::new(),
+            changes: Vec::new(),
         }
     }
 }

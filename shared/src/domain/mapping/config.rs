@@ -132,6 +132,44 @@ impl MappingConfig {
                 ));
             }
         }
+        let check_changes = |field: &str, changes: &[super::super::vat::RateChange]| {
+            let mut previous: Option<time::Date> = None;
+            for (i, change) in changes.iter().enumerate() {
+                let at = format!("{field}.changes[{i}]");
+                let Some(from) = crate::domain::vat::parse_date(&change.from) else {
+                    return Err(invalid(
+                        &format!("{at}.from"),
+                        format!("`{}` is not a date YYYY-MM-DD", change.from),
+                    ));
+                };
+                if previous.is_some_and(|p| p >= from) {
+                    return Err(invalid(
+                        &format!("{at}.from"),
+                        "changes must be in date order, one per day".to_owned(),
+                    ));
+                }
+                if !is_rate(&change.rate) {
+                    return Err(invalid(
+                        &format!("{at}.rate"),
+                        format!("{} is not a VAT rate in percent (0 to 100)", change.rate),
+                    ));
+                }
+                previous = Some(from);
+            }
+            Ok(())
+        };
+        for (country, setup) in &self.oss.countries {
+            check_changes(&format!("oss.countries.{country}"), &setup.changes)?;
+        }
+        check_changes("voec", &self.voec.changes)?;
+        if let Some(from) = &self.oss.enabled_from {
+            if crate::domain::vat::parse_date(from).is_none() {
+                return Err(invalid(
+                    "oss.enabled_from",
+                    format!("`{from}` is not a date YYYY-MM-DD"),
+                ));
+            }
+        }
         if !is_rate(&self.voec.rate) {
             return Err(invalid(
                 "voec.rate",
@@ -531,6 +569,7 @@ mod tests {
             OssCountry {
                 vat_zone: 11,
                 rate: Decimal::from(25),
+                changes: Vec::new(),
             },
         );
         assert_eq!(
@@ -544,6 +583,7 @@ mod tests {
             OssCountry {
                 vat_zone: 11,
                 rate: Decimal::from(125),
+                changes: Vec::new(),
             },
         );
         assert_eq!(
