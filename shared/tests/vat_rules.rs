@@ -8,7 +8,7 @@
 //! momsbekendtgørelsen (BEK nr. 1435 af 29/11/2023); DJV = Den juridiske
 //! vejledning (skat.dk); toll.no / skatteetaten.no for VOEC.
 
-use bridge::domain::mapping::{map_order_checked, InvoicePlan, MappingConfig};
+use bridge::domain::mapping::{map_order_with, InvoicePlan, MappingConfig, MappingInputs};
 use bridge::domain::money::draft_totals;
 use bridge::domain::order::{parse_event, ParsedEvent};
 use bridge::domain::vat_number::VatNumberCheck;
@@ -769,7 +769,11 @@ fn plan_of(rule: &Rule) -> Result<InvoicePlan, String> {
         panic!("{}: not an order event", rule.name)
     };
     let (config, vies) = config_of(rule);
-    map_order_checked(&event.order, &config, vies).map_err(|e| e.to_string())
+    let inputs = MappingInputs {
+        vat_number_check: vies,
+        trigger: None,
+    };
+    map_order_with(&event.order, &config, inputs).map_err(|e| e.to_string())
 }
 
 fn run(rule: &Rule) {
@@ -828,6 +832,56 @@ fn run(rule: &Rule) {
             }
         }
     }
+}
+
+/// Dates (issue 21 item 6): the invoice is dated by the triggering event,
+/// not the order's creation (ML § 23; MBK § 58), and a shipment's day is
+/// the delivery date.
+#[test]
+fn invoice_dated_by_the_trigger_and_shipment_is_the_delivery_date() {
+    let rule = Rule {
+        name: "dates",
+        source: "VAT Directive art. 226(1), (7); MBK § 58, stk. 1; ML § 23",
+        order: vec![],
+        config: json!({}),
+        expect: Outcome::Fails("unused"),
+    };
+    let ParsedEvent::Order(event) =
+        parse_event(&serde_json::to_vec(&body(&rule)).unwrap()).expect("parses")
+    else {
+        panic!("order")
+    };
+    let (config, _) = config_of(&rule);
+    let day = |d: u8| time::Date::from_calendar_date(2025, time::Month::April, d).unwrap();
+    let plan = |trigger, config: &MappingConfig| {
+        let inputs = MappingInputs {
+            trigger,
+            ..MappingInputs::default()
+        };
+        map_order_with(&event.order, config, inputs).expect("maps")
+    };
+    use bridge::domain::order::EventType;
+    // Created 14 March, paid 2 April: dated 2 April, no delivery date.
+    let paid = plan(Some((EventType::OrderPaid, day(2))), &config);
+    assert_eq!(paid.draft.date, "2025-04-02");
+    assert_eq!(paid.draft.delivery, None);
+    // Shipped 3 April: that is also the delivery date.
+    let shipped = plan(Some((EventType::OrderShipped, day(3))), &config);
+    assert_eq!(shipped.draft.date, "2025-04-03");
+    assert_eq!(
+        shipped
+            .draft
+            .delivery
+            .and_then(|d| d.delivery_date)
+            .as_deref(),
+        Some("2025-04-03")
+    );
+    // Unknown trigger, or `invoice_date: created`: the creation day.
+    assert_eq!(plan(None, &config).draft.date, "2025-03-14");
+    let mut by_creation = config.clone();
+    by_creation.invoice_date = bridge::domain::mapping::InvoiceDate::Created;
+    let created = plan(Some((EventType::OrderPaid, day(2))), &by_creation);
+    assert_eq!(created.draft.date, "2025-03-14");
 }
 
 #[test]

@@ -232,6 +232,9 @@ async fn a_pending_order_becomes_ok_with_one_invoice_and_its_message_is_deleted(
     assert_eq!(invoices.len(), 1);
     assert_eq!(order.draft_invoice_number, invoices[0].draft_invoice_number);
     assert_eq!(invoices[0].gross_amount.to_string(), "348.90");
+    // Dated by the day order.paid arrived (T0 − 60 s is 15 January 2027 at
+    // 08:59 in the order's +01:00), not by created_at (23 November 2026).
+    assert_eq!(invoices[0].date, "2027-01-15");
     assert_eq!(
         history(&order)[1..],
         ["transfer attempt started", "draft invoice 1"]

@@ -16,8 +16,9 @@
 //!   on the last allowed receive (`MAX_RECEIVE_COUNT`) label failed and
 //!   dead-letter it ourselves, so label and DLQ agree.
 
+use crate::domain::lifecycle::trigger_arrival;
 use crate::domain::lifecycle::{retry_delay_seconds, Label, LeaseOwner, OrderRecord};
-use crate::domain::mapping::{map_order_checked, vat_number_to_check, MappingError};
+use crate::domain::mapping::{map_order_with, vat_number_to_check, MappingError, MappingInputs};
 use crate::domain::order::parse_order;
 use crate::domain::shop::ShopConfig;
 use crate::domain::vat_number::VatNumberCheck;
@@ -320,7 +321,18 @@ where
             })?,
             None => VatNumberCheck::NotChecked,
         };
-        let plan = map_order_checked(&parsed, &shop.mapping, vat_number_check).map_err(|e| {
+        // The invoice is dated by the day the triggering event arrived, in
+        // the order's own time zone.
+        let trigger =
+            trigger_arrival(&record.history, shop.trigger.event()).and_then(|(event, at)| {
+                let arrived = time::OffsetDateTime::from_unix_timestamp(at).ok()?;
+                Some((event, arrived.to_offset(parsed.created_at.offset()).date()))
+            });
+        let inputs = MappingInputs {
+            vat_number_check,
+            trigger,
+        };
+        let plan = map_order_with(&parsed, &shop.mapping, inputs).map_err(|e| {
             tracing::warn!(error = %e, "mapping failed");
             TransferFailure::Mapping(e)
         })?;

@@ -46,6 +46,8 @@ pub struct MappingConfig {
     pub units: BTreeMap<String, u32>,
     /// Unit number for lines without a mapped unit (`None`: no unit).
     pub default_unit_number: Option<u32>,
+    /// Which day dates the invoice. Default `trigger`.
+    pub invoice_date: InvoiceDate,
     /// Put the VAT decision's explanation on the invoice (`notes.textLine2`).
     pub vat_explanation_on_invoice: bool,
     /// Include a shipping line when shipping is free. Default `true`.
@@ -71,6 +73,7 @@ impl Default for MappingConfig {
             unit_price_decimals: None,
             units: BTreeMap::new(),
             default_unit_number: None,
+            invoice_date: InvoiceDate::Trigger,
             vat_explanation_on_invoice: true,
             show_free_shipping: true,
         }
@@ -228,6 +231,19 @@ impl MappingConfig {
         }
         Ok(())
     }
+}
+
+/// Which day dates the invoice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceDate {
+    /// The day the shop's trigger event (paid, shipped) arrived, in the
+    /// order's time zone; the order's creation day if the bridge no longer
+    /// knows it.
+    #[default]
+    Trigger,
+    /// The order's creation day (`created_at`), as before issue 21.
+    Created,
 }
 
 /// Verifying EU customers' VAT numbers with VIES before an exempt

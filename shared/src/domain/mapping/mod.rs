@@ -10,9 +10,9 @@ mod debtor;
 mod lines;
 
 pub use config::{
-    DebtorConfig, DebtorFallback, DebtorStrategy, GenericProducts, GiftCardVat, MappingConfig,
-    MissingProducts, OssConfig, OssCountry, PaymentSetup, ProductConfig, RoundingConfig, VatZones,
-    ViesConfig, VoecConfig,
+    DebtorConfig, DebtorFallback, DebtorStrategy, GenericProducts, GiftCardVat, InvoiceDate,
+    MappingConfig, MissingProducts, OssConfig, OssCountry, PaymentSetup, ProductConfig,
+    RoundingConfig, VatZones, ViesConfig, VoecConfig,
 };
 pub use debtor::phone_customer_number;
 
@@ -20,7 +20,7 @@ use crate::domain::economic_model::{
     CustomerRef, Delivery, DraftInvoice, LayoutRef, NewCustomer, Notes, PaymentTermsRef, Recipient,
     References, VatZoneRef,
 };
-use crate::domain::order::{iso, Address, Order};
+use crate::domain::order::{iso, Address, EventType, Order};
 use crate::domain::vat::{self, VatDecision, VatRules, VatSetupError, VatTreatment};
 use crate::domain::vat_number::{VatNumber, VatNumberCheck};
 use rust_decimal::Decimal;
@@ -193,19 +193,31 @@ impl From<VatSetupError> for MappingError {
     }
 }
 
-/// Maps one order to an invoice plan. Pure and deterministic. The EU VAT
-/// number, if any, counts as not checked in VIES (see [`map_order_checked`]).
-pub fn map_order(order: &Order, config: &MappingConfig) -> Result<InvoicePlan, MappingError> {
-    map_order_checked(order, config, VatNumberCheck::NotChecked)
+/// What the application knows about an order beyond its snapshot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MappingInputs {
+    /// What VIES said about the customer's EU VAT number (asked through
+    /// the `VatRegistry` port).
+    pub vat_number_check: VatNumberCheck,
+    /// The triggering event and the day it arrived, in the order's time
+    /// zone (`None`: unknown; the invoice is dated by `created_at`).
+    pub trigger: Option<(EventType, time::Date)>,
 }
 
-/// [`map_order`] with what VIES said about the customer's EU VAT number
-/// (asked by the application through its `VatRegistry` port).
-pub fn map_order_checked(
+/// Maps one order to an invoice plan. Pure and deterministic. The EU VAT
+/// number, if any, counts as not checked in VIES, and the invoice is dated
+/// by `created_at` (see [`map_order_with`]).
+pub fn map_order(order: &Order, config: &MappingConfig) -> Result<InvoicePlan, MappingError> {
+    map_order_with(order, config, MappingInputs::default())
+}
+
+/// [`map_order`] with what the application knows beyond the snapshot.
+pub fn map_order_with(
     order: &Order,
     config: &MappingConfig,
-    vat_number_check: VatNumberCheck,
+    inputs: MappingInputs,
 ) -> Result<InvoicePlan, MappingError> {
+    let vat_number_check = inputs.vat_number_check;
     config.check()?;
     let vat_decision = vat::decide_treatment(
         order,
@@ -244,7 +256,20 @@ pub fn map_order_checked(
         under_voec_rules && vat_decision.treatment == VatTreatment::Export,
     )?;
 
-    let date = order.created_at.date();
+    // The invoice is dated by the event that made it due (a payment, a
+    // shipment), not by the order's creation: an order paid in the next
+    // month belongs in the next VAT period (ML § 23: VAT is due on
+    // delivery; the invoice's date is that of its issue, MBK § 58).
+    let date = match (config.invoice_date, inputs.trigger) {
+        (InvoiceDate::Trigger, Some((_, date))) => date,
+        _ => order.created_at.date(),
+    };
+    // A shipment is the delivery: its date goes on the invoice (VAT
+    // Directive art. 226(7); MBK § 58, stk. 1).
+    let delivery_date = match inputs.trigger {
+        Some((EventType::OrderShipped, date)) => Some(iso_date(date)),
+        _ => None,
+    };
     let due_date = match payment.due_days {
         Some(days) => Some(
             date.checked_add(time::Duration::days(i64::from(days)))
@@ -257,13 +282,20 @@ pub fn map_order_checked(
     };
 
     let recipient = recipient(order, &vat_decision);
-    let delivery = order.delivery_address.as_ref().map(|address| Delivery {
-        address: Some(clip(&street_line(address), 255)),
-        zip: Some(clip(&address.zip, 30)),
-        city: Some(clip(&address.city, 50)),
-        country: Some(clip(country_name(&address.country), 50)),
-        delivery_date: None,
-    });
+    let delivery = match (&order.delivery_address, delivery_date) {
+        (Some(address), delivery_date) => Some(Delivery {
+            address: Some(clip(&street_line(address), 255)),
+            zip: Some(clip(&address.zip, 30)),
+            city: Some(clip(&address.city, 50)),
+            country: Some(clip(country_name(&address.country), 50)),
+            delivery_date,
+        }),
+        (None, Some(delivery_date)) => Some(Delivery {
+            delivery_date: Some(delivery_date),
+            ..Delivery::default()
+        }),
+        (None, None) => None,
+    };
 
     let draft = DraftInvoice {
         currency: order.currency.clone(),
