@@ -738,6 +738,44 @@ fn rules() -> Vec<Rule> {
             config: json!({"oss": {"enabled_from": "2025-06-12"}}),
             expect: inv(1, &["25"], "100.00", "25.00", "125.00", &["OSS disabled"]),
         },
+        // ------------------------------------------------------------ UK and Swiss VAT
+        Rule {
+            name: "uk_consignment_of_at_most_135_carries_uk_vat",
+            source: "gov.uk 'VAT and overseas goods sold directly to customers in the UK': \
+                     consignments of GBP 135 or less (goods, without shipping) carry UK VAT \
+                     charged by the registered seller",
+            order: vec![
+                consumer_in("GB", "SW1A 1AA", "London", "GBP"),
+                json!({"lines": [line("LAMP", "Lamp", "1", "120.00", "20")], "total": "120.00"}),
+            ],
+            config: json!({"foreign_vat": {"GB": {"vat_zone": 30, "rate": "20",
+                "consignment_at_most": {"GBP": "135"}}}}),
+            expect: inv(30, &["20"], "100.00", "20.00", "120.00",
+                &["Low-value sale to a consumer in GB, the shop registered for its VAT: GB VAT 20 %"]),
+        },
+        Rule {
+            name: "uk_consignment_above_135_is_export",
+            source: "gov.uk: above GBP 135 the goods are imported with import VAT; the seller's \
+                     sale is an export (VAT Directive art. 146; ML § 34, stk. 1, nr. 5)",
+            order: vec![
+                consumer_in("GB", "SW1A 1AA", "London", "GBP"),
+                json!({"lines": [line("LAMP", "Lamp", "2", "120.00", "20")], "total": "200.00"}),
+            ],
+            config: json!({"foreign_vat": {"GB": {"vat_zone": 30, "rate": "20",
+                "consignment_at_most": {"GBP": "135"}}}}),
+            expect: inv(3, &["0"], "200.00", "0", "200.00", &["Export to GB"]),
+        },
+        Rule {
+            name: "swiss_registered_shop_charges_swiss_vat",
+            source: "Swiss MWSTG art. 7(3) (mail-order sellers registered in Switzerland \
+                     supply there): Swiss VAT, 8.1 % from 2024",
+            order: vec![
+                consumer_in("CH", "8001", "Zürich", "CHF"),
+                json!({"lines": [line("LAMP", "Lampe", "1", "108.10", "8.1")], "total": "108.10"}),
+            ],
+            config: json!({"foreign_vat": {"CH": {"vat_zone": 31, "rate": "8.1"}}}),
+            expect: inv(31, &["8.1"], "100.00", "8.10", "108.10", &["CH VAT 8.1 %"]),
+        },
     ]
 }
 
@@ -959,6 +997,9 @@ rule_tests! {
     rate_change_configured_ahead_before_the_day,
     rate_change_configured_ahead_from_the_day,
     oss_switch_dated_orders_before_it_carry_home_vat,
+    uk_consignment_of_at_most_135_carries_uk_vat,
+    uk_consignment_above_135_is_export,
+    swiss_registered_shop_charges_swiss_vat,
 }
 
 #[test]

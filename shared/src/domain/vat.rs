@@ -57,6 +57,9 @@ pub enum VatTreatment {
     DomesticBelowOssThreshold,
     /// Norwegian consumer under VOEC: Norwegian VAT.
     Voec,
+    /// A low-value sale to a country where the shop is registered for its
+    /// VAT (the UK's GBP 135 consignments, Switzerland): that VAT.
+    ForeignVat,
     /// Outside the EU (and not VOEC): no VAT.
     Export,
 }
@@ -99,6 +102,7 @@ pub struct VatRules<'a> {
     pub vat_zones: &'a VatZones,
     pub oss: &'a OssConfig,
     pub voec: &'a VoecConfig,
+    pub foreign_vat: &'a BTreeMap<String, ForeignVatConfig>,
     /// What VIES said about the customer's EU VAT number, if asked.
     pub vat_number_check: VatNumberCheck,
 }
@@ -113,6 +117,8 @@ pub enum VatSetupError {
     /// VOEC's item limit is in NOK; an order in another currency needs the
     /// limit in its currency (`voec.item_value_below.XXX`).
     VoecLimitNotConfigured { currency: String },
+    /// `foreign_vat.XX.consignment_at_most` lacks the order's currency.
+    ForeignVatLimitNotConfigured { country: String, currency: String },
 }
 
 /// Decides the VAT zone for an order (see the module table).
@@ -276,6 +282,12 @@ pub fn decide_treatment(order: &Order, config: VatRules<'_>) -> Result<VatDecisi
         });
     }
 
+    if let Some(foreign) = config.foreign_vat.get(country) {
+        if let Some(decision) = foreign_vat(order, country, foreign, date)? {
+            return Ok(decision);
+        }
+    }
+
     Ok(VatDecision {
         treatment: VatTreatment::Export,
         vat_zone: zones.abroad,
@@ -283,6 +295,108 @@ pub fn decide_treatment(order: &Order, config: VatRules<'_>) -> Result<VatDecisi
         country: country.to_owned(),
         explanation: format!("Export to {country} (outside the EU VAT area): no VAT"),
     })
+}
+
+/// A shop registered for VAT in a country outside the EU charges that VAT
+/// on low-value sales: the UK on consignments of GBP 135 or less to
+/// consumers (gov.uk "VAT and overseas goods sold directly to customers in
+/// the UK": the seller charges UK VAT at the point of sale; value of the
+/// goods without shipping and VAT), Switzerland for a registered seller.
+/// Above the limit, or to a business, the sale is an export.
+fn foreign_vat(
+    order: &Order,
+    country: &str,
+    foreign: &ForeignVatConfig,
+    date: time::Date,
+) -> Result<Option<VatDecision>, VatSetupError> {
+    if order.is_business() {
+        return Ok(None);
+    }
+    let currency = order.currency.as_str();
+    if let Some(limits) = &foreign.consignment_at_most {
+        let Some(limit) = limits.get(currency) else {
+            return Err(VatSetupError::ForeignVatLimitNotConfigured {
+                country: country.to_owned(),
+                currency: currency.to_owned(),
+            });
+        };
+        // The consignment's value: the goods before VAT, shipping not counted.
+        let value: Decimal = order
+            .lines
+            .iter()
+            .map(|line| {
+                let amount = line.quantity * line.unit_price;
+                if order.prices_include_vat {
+                    crate::domain::money::round2_div(
+                        amount,
+                        crate::domain::money::vat_factor(line.vat_rate),
+                    )
+                } else {
+                    crate::domain::money::round2(amount)
+                }
+            })
+            .sum();
+        if value > *limit {
+            return Ok(None);
+        }
+    }
+    let rate = rate_on(foreign.rate, &foreign.changes, date);
+    Ok(Some(VatDecision {
+        treatment: VatTreatment::ForeignVat,
+        vat_zone: foreign.vat_zone,
+        rate,
+        country: country.to_owned(),
+        explanation: format!(
+            "Low-value sale to a consumer in {country}, the shop registered for its VAT: {country} VAT {} %",
+            rate.normalize()
+        ),
+    }))
+}
+
+/// VAT of a country outside the EU that the shop is registered for
+/// (`foreign_vat.GB`, `foreign_vat.CH`): its own zone, whose account
+/// keeps the foreign VAT apart from Danish VAT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForeignVatConfig {
+    pub vat_zone: u32,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub rate: Decimal,
+    /// Rate changes configured ahead, as for OSS countries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<RateChange>,
+    /// The largest consignment (goods before VAT, shipping not counted)
+    /// taxed here, per order currency (`{"GBP": "135"}` for the UK); above
+    /// it the sale is an export. None: every consumer sale.
+    #[serde(
+        default,
+        with = "optional_decimal_map",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub consignment_at_most: Option<BTreeMap<String, Decimal>>,
+}
+
+/// An optional [`decimal_map`].
+mod optional_decimal_map {
+    use rust_decimal::Decimal;
+    use serde::{Deserializer, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<S: Serializer>(
+        map: &Option<BTreeMap<String, Decimal>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match map {
+            Some(map) => super::decimal_map::serialize(map, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<BTreeMap<String, Decimal>>, D::Error> {
+        super::decimal_map::deserialize(deserializer).map(Some)
+    }
 }
 // ------------------------------------------------------------ territories
 

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-pub use crate::domain::vat::{OssConfig, OssCountry, VatZones, VoecConfig};
+pub use crate::domain::vat::{ForeignVatConfig, OssConfig, OssCountry, VatZones, VoecConfig};
 
 /// Rules that turn a shop's orders into e-conomic invoices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +26,9 @@ pub struct MappingConfig {
     pub oss: OssConfig,
     pub voec: VoecConfig,
     pub vies: ViesConfig,
+    /// VAT of countries outside the EU the shop is registered for (`GB`,
+    /// `CH`). Default none: those sales are exports.
+    pub foreign_vat: BTreeMap<String, ForeignVatConfig>,
     pub debtor: DebtorConfig,
     pub products: ProductConfig,
     /// Layout and payment terms per payment method. Keys are the shop's raw
@@ -65,6 +68,7 @@ impl Default for MappingConfig {
             oss: OssConfig::default(),
             voec: VoecConfig::default(),
             vies: ViesConfig::default(),
+            foreign_vat: BTreeMap::new(),
             debtor: DebtorConfig::default(),
             products: ProductConfig::default(),
             payment_methods: BTreeMap::new(),
@@ -165,6 +169,22 @@ impl MappingConfig {
             check_changes(&format!("oss.countries.{country}"), &setup.changes)?;
         }
         check_changes("voec", &self.voec.changes)?;
+        for (country, foreign) in &self.foreign_vat {
+            let field = format!("foreign_vat.{country}");
+            if !is_country(country) || crate::domain::vat::in_eu_vat_area_for_goods(country) {
+                return Err(invalid(
+                    &field,
+                    format!("`{country}` is not a country outside the EU VAT area (e.g. \"GB\", \"CH\")"),
+                ));
+            }
+            if !is_rate(&foreign.rate) {
+                return Err(invalid(
+                    &format!("{field}.rate"),
+                    format!("{} is not a VAT rate in percent (0 to 100)", foreign.rate),
+                ));
+            }
+            check_changes(&field, &foreign.changes)?;
+        }
         if let Some(from) = &self.oss.enabled_from {
             if crate::domain::vat::parse_date(from).is_none() {
                 return Err(invalid(

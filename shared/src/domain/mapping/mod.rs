@@ -10,9 +10,9 @@ mod debtor;
 mod lines;
 
 pub use config::{
-    DebtorConfig, DebtorFallback, DebtorStrategy, GenericProducts, GiftCardVat, InvoiceDate,
-    MappingConfig, MissingProducts, OssConfig, OssCountry, PaymentSetup, ProductConfig,
-    RoundingConfig, VatZones, ViesConfig, VoecConfig,
+    DebtorConfig, DebtorFallback, DebtorStrategy, ForeignVatConfig, GenericProducts, GiftCardVat,
+    InvoiceDate, MappingConfig, MissingProducts, OssConfig, OssCountry, PaymentSetup,
+    ProductConfig, RoundingConfig, VatZones, ViesConfig, VoecConfig,
 };
 pub use debtor::phone_customer_number;
 
@@ -142,6 +142,11 @@ pub enum MappingError {
     )]
     VoecLimitNotConfigured { currency: String },
     #[error(
+        "the low-value limit for {country} is not configured in {currency}: add \
+         `foreign_vat.{country}.consignment_at_most.{currency}`"
+    )]
+    ForeignVatLimitNotConfigured { country: String, currency: String },
+    #[error(
         "order total {order_total:.2} does not match its own lines: lines + shipping + fees − \
          discounts come to {computed_total:.2} with {vat_note}, a difference of {difference:.2} \
          (more than the {tolerance:.2} the bridge accepts as rounding: {allowance}); check the \
@@ -189,6 +194,9 @@ impl From<VatSetupError> for MappingError {
             VatSetupError::VoecLimitNotConfigured { currency } => {
                 MappingError::VoecLimitNotConfigured { currency }
             }
+            VatSetupError::ForeignVatLimitNotConfigured { country, currency } => {
+                MappingError::ForeignVatLimitNotConfigured { country, currency }
+            }
         }
     }
 }
@@ -227,6 +235,7 @@ pub fn map_order_with(
             vat_zones: &config.vat_zones,
             oss: &config.oss,
             voec: &config.voec,
+            foreign_vat: &config.foreign_vat,
             vat_number_check,
         },
     )?;
