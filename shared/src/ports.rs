@@ -12,6 +12,7 @@
 use crate::domain::lifecycle::{IngestWrite, LeaseOwner, OrderRecord, PushOutcome};
 use crate::domain::mapping::InvoicePlan;
 use crate::domain::shop::{EconomicCredentials, ShopConfig};
+use crate::domain::vat_number::{VatNumber, VatNumberCheck};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::time::Instant;
@@ -484,6 +485,43 @@ impl<T: Invoicing + ?Sized> Invoicing for std::sync::Arc<T> {
         options: PushOptions,
     ) -> impl Future<Output = Result<PushOutcome, InvoicingError>> + Send {
         (**self).push(credentials, plan, options)
+    }
+}
+
+// ---------------------------------------------------------------- VAT registry
+
+/// The VAT number registry (VIES) did not answer: nobody knows whether
+/// the number is valid, so the order waits (never a guess).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the EU VAT number registry (VIES) is unavailable: {0}")]
+pub struct VatRegistryUnavailable(pub String);
+
+/// Where EU VAT numbers are verified (VIES). An answer is `Valid` or
+/// `Invalid`; anything else (the service or the member state's registry
+/// down, a timeout, an unreadable answer) is `Err`, never a guess.
+pub trait VatRegistry: Send + Sync {
+    fn check(
+        &self,
+        number: &VatNumber,
+    ) -> impl Future<Output = Result<VatNumberCheck, VatRegistryUnavailable>> + Send;
+}
+
+/// No registry: every number is `NotChecked` (format checks only).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoVatRegistry;
+
+impl VatRegistry for NoVatRegistry {
+    async fn check(&self, _number: &VatNumber) -> Result<VatNumberCheck, VatRegistryUnavailable> {
+        Ok(VatNumberCheck::NotChecked)
+    }
+}
+
+impl<T: VatRegistry + ?Sized> VatRegistry for std::sync::Arc<T> {
+    fn check(
+        &self,
+        number: &VatNumber,
+    ) -> impl Future<Output = Result<VatNumberCheck, VatRegistryUnavailable>> + Send {
+        (**self).check(number)
     }
 }
 

@@ -331,14 +331,29 @@ pub(crate) fn cases() -> Vec<Case> {
                 ),
                 |plan, draft| {
                     let note = draft["notes"]["textLine1"].as_str().unwrap();
+                    // Goods: an exempt intra-Community supply (art. 138),
+                    // not the reverse charge of services (art. 196).
                     assert!(
-                        note.starts_with("Reverse charge – Article 196 VAT Directive"),
+                        note.starts_with(
+                            "VAT exempt intra-Community supply of goods – VAT Directive \
+                             2006/112/EC art. 138 (momsloven § 34, stk. 1, nr. 1)"
+                        ),
                         "{note}"
                     );
-                    assert!(note.contains("SE556677889901"));
+                    assert!(note.contains("Customer VAT number: SE556677889901"));
                     assert!(note.contains("Att.: Anna Svensson"));
                     assert_eq!(draft["recipient"]["country"], "Sweden");
-                    assert!(plan.vat_decision.explanation.contains("reverse charge"));
+                    assert!(plan
+                        .vat_decision
+                        .explanation
+                        .contains("Intra-Community supply"));
+                    match &plan.debtor {
+                        DebtorPlan::Running { new_customer, .. } => assert_eq!(
+                            new_customer.corporate_identification_number.as_deref(),
+                            Some("SE556677889901")
+                        ),
+                        other => panic!("{other:?}"),
+                    }
                 },
             ),
         },
@@ -974,9 +989,9 @@ pub(crate) fn cases() -> Vec<Case> {
         },
         Case {
             name: "rounding_line_carrying_vat",
-            // The shop rounded 99.95 up to 100.10.
+            // The shop rounded 99.95 up to 100.10 (it rounds totals: step 1).
             order: vec![json!({"total": "100.10"})],
-            config: json!({"rounding": {"vat_free": false}}),
+            config: json!({"rounding": {"vat_free": false, "total_step": "1"}}),
             // Gap 0.15 at 25 %: net 0.12 + VAT 0.03.
             expect: inv(
                 1,
@@ -1012,16 +1027,29 @@ pub(crate) fn cases() -> Vec<Case> {
         },
         Case {
             name: "shop_rounded_total_to_whole_krone",
+            // The rounding is part of the price (ML § 27, stk. 1): 100.00
+            // at 25 % contains VAT 20.00. Rounding 0.05 = net 0.04 + VAT 0.01.
             order: vec![json!({"total": "100.00"})],
-            config: no_cfg.clone(),
+            config: json!({"rounding": {"vat_free": false, "total_step": "1"}}),
             expect: inv(
                 1,
                 19,
                 1,
                 PHONE_DEBTOR,
-                vec![mug, ("ROUNDING", "1", "0.05", None)],
-                "80.01",
-                "19.99",
+                vec![mug, ("ROUNDING", "1", "0.04", None)],
+                "80.00",
+                "20.00",
+            ),
+        },
+        Case {
+            name: "rounded_total_without_total_step_is_rejected",
+            // Before: a default tolerance of 1.00 booked 0.05 VAT-free; now a
+            // difference beyond 0.02 per line fails with the explanation.
+            order: vec![json!({"total": "100.00"})],
+            config: no_cfg.clone(),
+            expect: Expect::Error(
+                |e| matches!(e, MappingError::TotalMismatch { tolerance, .. } if *tolerance == d("0.02")),
+                "0.02 per line × 1 line",
             ),
         },
         Case {
@@ -1065,7 +1093,10 @@ pub(crate) fn cases() -> Vec<Case> {
                 ],
                 "total": "218.00"
             })],
-            config: no_cfg.clone(),
+            // A single-purpose card (VAT paid when it was sold) is grouped
+            // with the discounts and lowers the VAT; multi-purpose is the
+            // default (see gift_card_multi_purpose_is_the_default).
+            config: json!({"products": {"gift_card_vat": "single_purpose"}}),
             // 238.40 (59.60) − 56.00 (14.00) − 8.00 (2.00).
             expect: inv(
                 1,
@@ -1092,7 +1123,7 @@ pub(crate) fn cases() -> Vec<Case> {
             ),
         },
         Case {
-            name: "gift_card_as_vat_free_prepayment",
+            name: "gift_card_multi_purpose_is_the_default",
             order: vec![json!({
                 "lines": [line("TEE", "T-shirt", "2", "149.00", "25")],
                 "discounts": [
@@ -1102,7 +1133,9 @@ pub(crate) fn cases() -> Vec<Case> {
                 ],
                 "total": "218.00"
             })],
-            config: json!({"products": {"gift_card_vat": "no_vat"}}),
+            // VAT Directive art. 30b(2), ML § 73 b nr. 2: the card is a
+            // means of payment, VAT-free; the goods keep their VAT.
+            config: no_cfg.clone(),
             // 238.40 (59.60) − 16.00 (4.00) − 8.00 (2.00) − 50.00 (no VAT).
             expect: inv(
                 1,
@@ -1515,10 +1548,11 @@ case_tests! {
     rounding_line_carrying_vat,
     rounding_line_with_vat_needing_two_lines,
     shop_rounded_total_to_whole_krone,
+    rounded_total_without_total_step_is_rejected,
     total_far_off_is_rejected,
     prices_excluding_vat,
     discount_groups,
-    gift_card_as_vat_free_prepayment,
+    gift_card_multi_purpose_is_the_default,
     debtor_fixed_number,
     debtor_from_logged_in_shop_customer_id,
     debtor_guest_falls_back_to_running_number,

@@ -104,6 +104,7 @@ fn outcome(draft: u32) -> PushOutcome {
         gross_amount: Default::default(),
         calls: 3,
         reused_existing: false,
+        warnings: Vec::new(),
     }
 }
 

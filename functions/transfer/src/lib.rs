@@ -8,6 +8,7 @@ use bridge::adapters::economic::{
     ClientConfig, EconomicClient, EconomicInvoicing, DEFAULT_BASE_URL,
 };
 use bridge::adapters::sqs::SqsTransferQueue;
+use bridge::adapters::vies::{ViesRegistry, VIES_URL};
 use bridge::app::transfer::{work_deadline, Disposition, Transfer, TransferSettings};
 use bridge::env::{env_number, env_required};
 use bridge::ports::{InboundMessage, SystemClock};
@@ -22,9 +23,18 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 /// Orders of one batch processed at the same time.
 const CONCURRENCY: usize = 5;
 
-/// Transfer over DynamoDB, SQS, e-conomic and the system clock.
-pub type LambdaTransfer =
-    Transfer<DynamoOrderStore, DynamoShopStore, SqsTransferQueue, EconomicInvoicing, SystemClock>;
+/// Transfer over DynamoDB, SQS, e-conomic, the system clock and VIES.
+pub type LambdaTransfer = Transfer<
+    DynamoOrderStore,
+    DynamoShopStore,
+    SqsTransferQueue,
+    EconomicInvoicing,
+    SystemClock,
+    ViesRegistry,
+>;
+
+/// How long a VIES answer is reused, unless `VIES_CACHE_SECONDS` says.
+const VIES_CACHE_SECONDS: u64 = 24 * 3600;
 
 #[derive(Debug)]
 pub struct TransferContext {
@@ -36,8 +46,9 @@ impl TransferContext {
     /// `DEAD_LETTER_QUEUE_URL`, `MAX_RECEIVE_COUNT` (5), `ECONOMIC_BASE_URL`,
     /// `LEASE_SECONDS` (120), `RETRY_BASE_SECONDS` (30), `RETRY_CAP_SECONDS`
     /// (900), `RESCAN_MIN_AGE_SECONDS` (300), `OK_RECORD_TTL_DAYS` (90),
-    /// `ECONOMIC_AGREEMENT_CALLS_PER_SECOND` (0: no pacing) and
-    /// `TRANSFER_MAX_CONCURRENCY` (1).
+    /// `ECONOMIC_AGREEMENT_CALLS_PER_SECOND` (0: no pacing),
+    /// `TRANSFER_MAX_CONCURRENCY` (1), and for VIES `VIES_URL` (the public
+    /// service) and `VIES_CACHE_SECONDS` (86400).
     pub async fn from_env() -> Result<Self, Error> {
         let sdk = aws_config::load_from_env().await;
         let defaults = TransferSettings::default();
@@ -96,13 +107,24 @@ impl TransferContext {
                 EconomicInvoicing::new(economic),
                 SystemClock,
                 settings,
-            ),
+            )
+            .with_vat_registry(vies_from_env()),
         }
     }
 
     pub fn transfer(&self) -> &LambdaTransfer {
         &self.transfer
     }
+}
+
+/// The VIES registry at `VIES_URL` (default the public service), its
+/// answers kept `VIES_CACHE_SECONDS`. An unreadable number keeps the
+/// default rather than stopping the function.
+fn vies_from_env() -> ViesRegistry {
+    let url = std::env::var("VIES_URL").unwrap_or_else(|_| VIES_URL.to_owned());
+    let seconds =
+        env_number("VIES_CACHE_SECONDS", VIES_CACHE_SECONDS).unwrap_or(VIES_CACHE_SECONDS);
+    ViesRegistry::new(&url, Duration::from_secs(seconds))
 }
 
 /// The pace for one execution environment's e-conomic client: each

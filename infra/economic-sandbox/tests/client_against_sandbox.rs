@@ -157,6 +157,7 @@ fn plan(reference: &str, debtor: DebtorPlan, book: bool) -> InvoicePlan {
         vat_free_rounding: None,
         correction_tolerance: dec!(0.50),
         debtor_update: Default::default(),
+        warnings: Vec::new(),
     }
 }
 

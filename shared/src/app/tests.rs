@@ -3,12 +3,13 @@
 
 use crate::adapters::memory::{
     ManualClock, MemoryInvoicing, MemoryOrderStore, MemoryShopStore, MemoryTransferQueue,
+    MemoryVatRegistry,
 };
 use crate::app::rescan::{Rescan, RescanReport, RescanSettings};
 use crate::app::transfer::{Disposition, Transfer, TransferSettings};
 use crate::domain::lifecycle::{HistoryEntry, Label, OrderRecord};
 use crate::domain::shop::ShopConfig;
-use crate::ports::{Cause, InboundMessage, InvoicingError, OrderMessage, TransferQueue};
+use crate::ports::{Cause, InboundMessage, InvoicingError, OrderMessage, ShopStore, TransferQueue};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -107,6 +108,7 @@ struct World {
     shops: Arc<MemoryShopStore>,
     queue: Arc<MemoryTransferQueue>,
     invoicing: Arc<MemoryInvoicing>,
+    vat_registry: Arc<MemoryVatRegistry>,
 }
 
 type MemoryTransfer = Transfer<
@@ -115,6 +117,7 @@ type MemoryTransfer = Transfer<
     Arc<MemoryTransferQueue>,
     Arc<MemoryInvoicing>,
     ManualClock,
+    Arc<MemoryVatRegistry>,
 >;
 
 impl World {
@@ -125,6 +128,7 @@ impl World {
             shops: Arc::new(MemoryShopStore::with([shop()])),
             queue: Arc::new(MemoryTransferQueue::new(clock.clone(), MAX_RECEIVES)),
             invoicing: Arc::new(MemoryInvoicing::new()),
+            vat_registry: Arc::new(MemoryVatRegistry::with_valid(&["DE123456789"])),
             clock,
         }
     }
@@ -158,6 +162,7 @@ impl World {
                 ..TransferSettings::default()
             },
         )
+        .with_vat_registry(self.vat_registry.clone())
     }
 
     /// Receives the next visible message and processes it; acknowledges
@@ -227,6 +232,9 @@ async fn a_pending_order_becomes_ok_with_one_invoice_and_its_message_is_deleted(
     assert_eq!(invoices.len(), 1);
     assert_eq!(order.draft_invoice_number, invoices[0].draft_invoice_number);
     assert_eq!(invoices[0].gross_amount.to_string(), "348.90");
+    // Dated by the day order.paid arrived (T0 − 60 s is 15 January 2027 at
+    // 08:59 in the order's +01:00), not by created_at (23 November 2026).
+    assert_eq!(invoices[0].date, "2027-01-15");
     assert_eq!(
         history(&order)[1..],
         ["transfer attempt started", "draft invoice 1"]
@@ -447,6 +455,124 @@ async fn an_order_the_mapping_refuses_fails_with_the_mappings_reason() {
         "{reason}"
     );
     assert_eq!(world.invoicing.pushes(), 0);
+}
+
+/// The test order from a German business with `vat_number`, paying
+/// `total`; the shop below the OSS threshold (`oss.enabled` false).
+async fn german_business_order(world: &World, vat_number: &str, total: &str) {
+    let mut shop = shop();
+    shop.mapping.oss.enabled = false;
+    world.shops.put(&shop).await.expect("shop stored");
+    let mut order = record(Label::Pending);
+    let snapshot = snapshot("DE")
+        .replace(
+            r#""email": "mette@example.dk""#,
+            &format!(
+                r#""email": "einkauf@example.de", "company_name": "Beispiel GmbH", "eu_vat_number": "{vat_number}""#
+            ),
+        )
+        .replace(r#""total": "348.90""#, &format!(r#""total": "{total}""#));
+    order.snapshot = Some(snapshot);
+    world.orders.insert(order);
+    world.enqueue(Cause::Webhook);
+}
+
+#[tokio::test]
+async fn a_vat_number_valid_in_vies_makes_an_exempt_invoice() {
+    let world = World::new();
+    // 348.90 incl. 25 % without the VAT: 279.12.
+    german_business_order(&world, "DE123456789", "279.12").await;
+    let (_, disposition) = world.deliver().await;
+    assert_eq!(disposition, Disposition::Done);
+    assert_eq!(world.order().label, Label::Ok);
+    assert_eq!(world.vat_registry.checks(), 1);
+    let invoices = world.invoicing.invoices();
+    assert_eq!(invoices[0].gross_amount.to_string(), "279.12");
+}
+
+#[tokio::test]
+async fn vies_down_keeps_the_order_pending_and_never_guesses() {
+    let world = World::new();
+    german_business_order(&world, "DE123456789", "279.12").await;
+    world.vat_registry.set_unavailable(true);
+    let (_, disposition) = world.deliver().await;
+    assert_eq!(disposition, Disposition::Retry);
+    let order = world.order();
+    assert_eq!(order.label, Label::Pending);
+    let reason = order.last_error.unwrap_or_default();
+    assert!(reason.contains("VIES) is unavailable"), "{reason}");
+    assert!(
+        reason.contains("the order will be retried automatically"),
+        "{reason}"
+    );
+    assert_eq!(world.invoicing.pushes(), 0, "nothing is booked on a guess");
+
+    // VIES answers again: the retry books the exempt invoice.
+    world.vat_registry.set_unavailable(false);
+    world.clock.advance(30);
+    let (_, disposition) = world.deliver().await;
+    assert_eq!(disposition, Disposition::Done);
+    assert_eq!(world.order().label, Label::Ok);
+    assert_eq!(
+        world.invoicing.invoices()[0].gross_amount.to_string(),
+        "279.12"
+    );
+}
+
+#[tokio::test]
+async fn a_vat_number_invalid_in_vies_gives_home_vat_below_the_oss_threshold() {
+    let world = World::new();
+    // The customer paid Danish VAT: without exemption the order adds up.
+    german_business_order(&world, "DE111111111", "348.90").await;
+    let (_, disposition) = world.deliver().await;
+    assert_eq!(disposition, Disposition::Done);
+    assert_eq!(world.order().label, Label::Ok);
+    assert_eq!(
+        world.invoicing.invoices()[0].gross_amount.to_string(),
+        "348.90"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_vat_number_is_not_sent_to_vies() {
+    let world = World::new();
+    german_business_order(&world, "DE12", "348.90").await;
+    let (_, disposition) = world.deliver().await;
+    assert_eq!(disposition, Disposition::Done);
+    assert_eq!(world.order().label, Label::Ok);
+    assert_eq!(world.vat_registry.checks(), 0);
+}
+
+#[tokio::test]
+async fn a_vat_warning_is_kept_in_the_orders_history() {
+    let world = World::new();
+    let mut shop = shop();
+    shop.mapping.voec.enabled = true;
+    shop.mapping.voec.vat_zone = Some(20);
+    world.shops.put(&shop).await.expect("shop stored");
+    let mut order = record(Label::Pending);
+    // A NOK 4,495 jacket charged 25 % Norwegian VAT: above the VOEC limit.
+    order.snapshot = Some(
+        snapshot("NO")
+            .replace(r#""currency": "DKK""#, r#""currency": "NOK""#)
+            .replace(r#""unit_price": "149.00""#, r#""unit_price": "4495.00""#)
+            .replace(r#""total": "348.90""#, r#""total": "4694.90""#),
+    );
+    world.orders.insert(order);
+    world.enqueue(Cause::Webhook);
+    let (_, disposition) = world.deliver().await;
+    assert_eq!(disposition, Disposition::Done);
+    let order = world.order();
+    assert_eq!(order.label, Label::Ok);
+    let last = order
+        .history
+        .last()
+        .map(|h| h.what.clone())
+        .unwrap_or_default();
+    assert!(
+        last.starts_with("draft invoice 1; warning: Export without VAT, not under VOEC: `Beanie`"),
+        "{last}"
+    );
 }
 
 #[tokio::test]

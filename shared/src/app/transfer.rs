@@ -16,13 +16,16 @@
 //!   on the last allowed receive (`MAX_RECEIVE_COUNT`) label failed and
 //!   dead-letter it ourselves, so label and DLQ agree.
 
+use crate::domain::lifecycle::trigger_arrival;
 use crate::domain::lifecycle::{retry_delay_seconds, Label, LeaseOwner, OrderRecord};
-use crate::domain::mapping::{map_order, MappingError};
+use crate::domain::mapping::{map_order_with, vat_number_to_check, MappingError, MappingInputs};
 use crate::domain::order::parse_order;
 use crate::domain::shop::ShopConfig;
+use crate::domain::vat_number::VatNumberCheck;
 use crate::ports::{
-    Cause, Claim, Clock, InboundMessage, Invoicing, InvoicingError, OrderMessage, OrderStore,
-    PushOptions, ShopStore, StoreError, TransferQueue,
+    Cause, Claim, Clock, InboundMessage, Invoicing, InvoicingError, NoVatRegistry, OrderMessage,
+    OrderStore, PushOptions, ShopStore, StoreError, TransferQueue, VatRegistry,
+    VatRegistryUnavailable,
 };
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -80,6 +83,8 @@ pub enum TransferFailure {
     Invoicing(InvoicingError),
     /// The bridge's own store failed (always transient).
     Store(String),
+    /// VIES did not answer: the order stays pending (always transient).
+    VatRegistry(VatRegistryUnavailable),
     /// The last allowed delivery failed transiently.
     GaveUp {
         attempts: u32,
@@ -92,7 +97,7 @@ impl TransferFailure {
     pub fn is_transient(&self) -> bool {
         match self {
             TransferFailure::Invoicing(error) => error.transient,
-            TransferFailure::Store(_) => true,
+            TransferFailure::Store(_) | TransferFailure::VatRegistry(_) => true,
             _ => false,
         }
     }
@@ -109,6 +114,10 @@ impl TransferFailure {
             TransferFailure::Mapping(error) => error.to_string(),
             TransferFailure::Invoicing(error) => error.reason.clone(),
             TransferFailure::Store(error) => error.clone(),
+            TransferFailure::VatRegistry(error) => format!(
+                "{error}; the customer's VAT number decides whether the sale is exempt, so the \
+                 order waits for VIES rather than guess"
+            ),
             TransferFailure::GaveUp { attempts, last } => format!(
                 "gave up after {attempts} attempts: {}; re-send the order once e-conomic answers again",
                 last.cause()
@@ -120,7 +129,9 @@ impl TransferFailure {
 impl fmt::Display for TransferFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.cause())?;
-        if matches!(self, TransferFailure::Invoicing(e) if e.transient) {
+        if matches!(self, TransferFailure::Invoicing(e) if e.transient)
+            || matches!(self, TransferFailure::VatRegistry(_))
+        {
             f.write_str("; the order will be retried automatically")?;
         }
         Ok(())
@@ -149,25 +160,20 @@ impl From<TransferFailure> for Failure {
 }
 
 /// Transfer over its ports: the order and shop stores, the queue, the
-/// accounting system and the clock.
+/// accounting system, the clock and the VAT number registry (none until
+/// [`Transfer::with_vat_registry`]).
 #[derive(Debug)]
-pub struct Transfer<O, S, Q, I, C> {
+pub struct Transfer<O, S, Q, I, C, R = NoVatRegistry> {
     orders: O,
     shops: S,
     queue: Q,
     invoicing: I,
     clock: C,
+    vat_registry: R,
     settings: TransferSettings,
 }
 
-impl<O, S, Q, I, C> Transfer<O, S, Q, I, C>
-where
-    O: OrderStore,
-    S: ShopStore,
-    Q: TransferQueue,
-    I: Invoicing,
-    C: Clock,
-{
+impl<O, S, Q, I, C> Transfer<O, S, Q, I, C, NoVatRegistry> {
     pub fn new(
         orders: O,
         shops: S,
@@ -182,10 +188,34 @@ where
             queue,
             invoicing,
             clock,
+            vat_registry: NoVatRegistry,
             settings,
         }
     }
 
+    /// Verifies customers' EU VAT numbers with `registry` (VIES).
+    pub fn with_vat_registry<R: VatRegistry>(self, registry: R) -> Transfer<O, S, Q, I, C, R> {
+        Transfer {
+            orders: self.orders,
+            shops: self.shops,
+            queue: self.queue,
+            invoicing: self.invoicing,
+            clock: self.clock,
+            vat_registry: registry,
+            settings: self.settings,
+        }
+    }
+}
+
+impl<O, S, Q, I, C, R> Transfer<O, S, Q, I, C, R>
+where
+    O: OrderStore,
+    S: ShopStore,
+    Q: TransferQueue,
+    I: Invoicing,
+    C: Clock,
+    R: VatRegistry,
+{
     pub fn settings(&self) -> &TransferSettings {
         &self.settings
     }
@@ -282,7 +312,27 @@ where
             .ok_or(TransferFailure::NoSnapshot)?;
         let parsed =
             parse_order(snapshot).map_err(|e| TransferFailure::InvalidSnapshot(e.to_string()))?;
-        let plan = map_order(&parsed, &shop.mapping).map_err(|e| {
+        // An exemption rests on a verified VAT number (skat.dk); VIES down
+        // keeps the order pending instead of guessing either way.
+        let vat_number_check = match vat_number_to_check(&parsed, &shop.mapping) {
+            Some(number) => self.vat_registry.check(&number).await.map_err(|e| {
+                tracing::warn!(error = %e, "VIES unavailable");
+                TransferFailure::VatRegistry(e)
+            })?,
+            None => VatNumberCheck::NotChecked,
+        };
+        // The invoice is dated by the day the triggering event arrived, in
+        // the order's own time zone.
+        let trigger =
+            trigger_arrival(&record.history, shop.trigger.event()).and_then(|(event, at)| {
+                let arrived = time::OffsetDateTime::from_unix_timestamp(at).ok()?;
+                Some((event, arrived.to_offset(parsed.created_at.offset()).date()))
+            });
+        let inputs = MappingInputs {
+            vat_number_check,
+            trigger,
+        };
+        let plan = map_order_with(&parsed, &shop.mapping, inputs).map_err(|e| {
             tracing::warn!(error = %e, "mapping failed");
             TransferFailure::Mapping(e)
         })?;
@@ -295,7 +345,7 @@ where
             .await?;
         tracing::info!(may_exist, reference = %plan.reference, "pushing invoice");
 
-        let outcome = self
+        let mut outcome = self
             .invoicing
             .push(
                 &shop.economic,
@@ -307,6 +357,12 @@ where
             )
             .await
             .map_err(TransferFailure::Invoicing)?;
+        // Where the order contradicts the VAT rules and its figures were
+        // kept, the order's history says so (the invoice's notes do too).
+        for warning in &plan.warnings {
+            tracing::warn!(warning = %warning, "order booked with a VAT warning");
+        }
+        outcome.warnings = plan.warnings.clone();
 
         let now = self.clock.epoch_seconds();
         self.orders

@@ -114,17 +114,43 @@ pub struct PushOutcome {
     pub calls: u32,
     /// An invoice from an earlier attempt was found and used.
     pub reused_existing: bool,
+    /// The plan's warnings (the order contradicts the VAT rules and the
+    /// customer's figures were kept), for the order's history.
+    pub warnings: Vec<String>,
 }
 
 impl PushOutcome {
     /// The order history's entry for it.
     pub fn history_text(&self) -> String {
-        match (self.booked_invoice_number, self.draft_invoice_number) {
+        let mut text = match (self.booked_invoice_number, self.draft_invoice_number) {
             (Some(booked), _) => format!("booked invoice {booked}"),
             (None, Some(draft)) => format!("draft invoice {draft}"),
             (None, None) => "invoice created".to_owned(),
+        };
+        for warning in &self.warnings {
+            text.push_str("; warning: ");
+            text.push_str(warning);
         }
+        text
     }
+}
+
+/// When the order's triggering event arrived: the first history entry of
+/// an order event at or after `trigger` (`"order.paid received: pending"`),
+/// as (event, epoch seconds). `None` when the history no longer holds it
+/// (the oldest entries are dropped).
+pub fn trigger_arrival(
+    history: &[HistoryEntry],
+    trigger: crate::domain::order::EventType,
+) -> Option<(crate::domain::order::EventType, i64)> {
+    history
+        .iter()
+        .filter_map(|entry| {
+            let (first, rest) = entry.what.split_once(' ')?;
+            let event = crate::domain::order::EventType::from_type(first)?;
+            (rest.starts_with("received") && event >= trigger).then_some((event, entry.at))
+        })
+        .min_by_key(|(_, at)| *at)
 }
 
 /// History texts the stores write with their state changes.
@@ -193,6 +219,35 @@ pub fn retry_delay_seconds(receive_count: u32, base_seconds: u32, cap_seconds: u
     let delay = u64::from(base_seconds) << exponent;
     let capped = delay.min(u64::from(cap_seconds)).min(12 * 3600);
     i32::try_from(capped).unwrap_or(12 * 3600)
+}
+
+#[cfg(test)]
+mod trigger_tests {
+    use super::*;
+    use crate::domain::order::EventType;
+
+    #[test]
+    fn the_first_event_at_or_after_the_trigger_is_the_triggering_one() {
+        let entry = |at, what: &str| HistoryEntry {
+            at,
+            what: what.to_owned(),
+        };
+        let history = [
+            entry(10, "order.created received: pending"),
+            entry(20, "transfer attempt started"),
+            entry(30, "order.shipped received while pending"),
+            entry(40, "order.paid received while pending"),
+        ];
+        assert_eq!(
+            trigger_arrival(&history, EventType::OrderPaid),
+            Some((EventType::OrderShipped, 30))
+        );
+        assert_eq!(
+            trigger_arrival(&history, EventType::OrderCreated),
+            Some((EventType::OrderCreated, 10))
+        );
+        assert_eq!(trigger_arrival(&history[..2], EventType::OrderPaid), None);
+    }
 }
 
 #[cfg(test)]

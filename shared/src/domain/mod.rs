@@ -11,4 +11,5 @@ pub mod order;
 pub mod secret;
 pub mod shop;
 pub mod vat;
+pub mod vat_number;
 pub mod webhook;

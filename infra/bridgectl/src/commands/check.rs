@@ -7,7 +7,9 @@ use crate::error::{CliError, Status};
 use crate::output::Tone;
 use crate::Ctx;
 use bridge::adapters::economic::{AgreementApi, ClientConfig, EconomicClient, EconomicError};
-use bridge::domain::mapping::{DebtorFallback, DebtorStrategy, MappingConfig, MissingProducts};
+use bridge::domain::mapping::{
+    DebtorFallback, DebtorStrategy, GiftCardVat, MappingConfig, MissingProducts,
+};
 use bridge::domain::shop::ShopConfig;
 use serde::Serialize;
 use serde_json::json;
@@ -23,6 +25,68 @@ pub struct Problem {
     /// The configuration setting(s) naming it, e.g. `payment_methods.card.layout`.
     pub field: String,
     pub message: String,
+}
+
+/// Settings the VAT rules make risky (docs/shop-configuration.md, "How
+/// the VAT treatment is decided"): nothing is broken, but an order may be
+/// booked with the wrong VAT or fail. Reported, never a failed check.
+pub fn vat_rule_warnings(mapping: &MappingConfig) -> Vec<Problem> {
+    let mut warnings = Vec::new();
+    let mut warn = |field: &str, message: String| {
+        warnings.push(Problem {
+            kind: "vat_rules",
+            field: field.to_owned(),
+            message,
+        })
+    };
+    if mapping.products.gift_card_vat == GiftCardVat::SinglePurpose {
+        warn(
+            "products.gift_card_vat",
+            "products.gift_card_vat is single_purpose: right only if the shop's gift cards can \
+             buy goods at one VAT rate delivered in one country and were sold with that VAT \
+             (VAT Directive art. 30b(1), momsloven § 73 b); a card usable abroad or for goods \
+             at different rates is multi-purpose, and single_purpose under-declares its VAT"
+                .to_owned(),
+        );
+    }
+    if let Some(tolerance) = mapping.rounding.tolerance {
+        warn(
+            "rounding.tolerance",
+            format!(
+                "rounding.tolerance {tolerance} replaces the bound of a few øre per line: a \
+                 wrong VAT rate worth up to {tolerance} would be booked as a rounding line; \
+                 remove it, and set rounding.total_step if the shop rounds its totals"
+            ),
+        );
+    }
+    if mapping.rounding.per_line / bridge::domain::money::CENT > 5.into() {
+        warn(
+            "rounding.per_line",
+            format!(
+                "rounding.per_line {} is more than rounding: a shop rounding VAT per order \
+                 differs by half an øre a line",
+                mapping.rounding.per_line
+            ),
+        );
+    }
+    if mapping.oss.enabled && !mapping.oss.countries.contains_key("XI") {
+        warn(
+            "oss.countries.XI",
+            "oss.countries.XI is missing: Northern Ireland is in the EU VAT area for goods, so \
+             its consumer orders (country XI, or GB with a BT postcode) are OSS sales and fail \
+             without it; add the zone with UK VAT (\"rate\": \"20\")"
+                .to_owned(),
+        );
+    }
+    if !mapping.vies.enabled {
+        warn(
+            "vies.enabled",
+            "vies.enabled is false: EU VAT numbers are checked for prefix and format only; an \
+             exempt sale on a number VIES would refuse is the merchant's risk (skat.dk)"
+                .to_owned(),
+        );
+    }
+    warnings
 }
 
 /// Numbers the mapping refers to, each with the settings that name it.
@@ -408,14 +472,25 @@ pub async fn run(ctx: &Ctx, shop_id: &str) -> Result<Status, CliError> {
         config.economic.agreement_grant_token.clone(),
     );
     let problems = check(&api, &config).await?;
+    let warnings = vat_rule_warnings(&config.mapping);
     if ctx.printer.json {
         ctx.printer.print_json(&json!({
             "shop_id": shop_id,
             "ok": problems.is_empty(),
             "problems": problems,
+            "warnings": warnings,
             "economic_calls": api.calls(),
         }));
-    } else if problems.is_empty() {
+        return Ok(Status::problems_if(!problems.is_empty()));
+    }
+    for warning in &warnings {
+        outln!(
+            "{} {}",
+            ctx.printer.paint("warning", Tone::Warn),
+            warning.message
+        );
+    }
+    if problems.is_empty() {
         outln!(
             "{} shop {shop_id}: tokens work and every number in the mapping exists in e-conomic",
             ctx.printer.paint("ok", Tone::Good)
@@ -457,6 +532,35 @@ mod tests {
         assert_eq!(r.products["GENERIC"], vec!["products.generic.standard"]);
         assert_eq!(r.products["GENERIC-0"], vec!["products.generic.zero_rated"]);
         assert!(r.product_groups.is_empty());
+    }
+
+    #[test]
+    fn risky_vat_settings_are_warned_about() {
+        let fields = |mapping: serde_json::Value| -> Vec<String> {
+            let mapping: MappingConfig = serde_json::from_value(mapping).unwrap();
+            vat_rule_warnings(&mapping)
+                .into_iter()
+                .map(|w| w.field)
+                .collect()
+        };
+        // The defaults: OSS on without Northern Ireland.
+        assert_eq!(fields(json!({})), ["oss.countries.XI"]);
+        let safe = json!({"oss": {"countries": {"XI": {"vat_zone": 21, "rate": "20"}}}});
+        assert!(fields(safe).is_empty());
+        assert!(fields(json!({"oss": {"enabled": false}})).is_empty());
+        assert_eq!(
+            fields(json!({
+                "oss": {"enabled": false},
+                "products": {"gift_card_vat": "reduce_vat"},
+                "rounding": {"tolerance": "1"},
+                "vies": {"enabled": false}
+            })),
+            [
+                "products.gift_card_vat",
+                "rounding.tolerance",
+                "vies.enabled"
+            ]
+        );
     }
 
     #[test]

@@ -69,6 +69,7 @@ async fn seed_order(stack: &Stack, shop: &str, order: &str, label: Label, reason
                     gross_amount: Default::default(),
                     calls: 4,
                     reused_existing: false,
+                    warnings: Vec::new(),
                 },
                 t + 2,
                 t + 86_400,

@@ -252,6 +252,7 @@ async fn push_inner(
         gross_amount: created.gross_amount,
         calls: 0,
         reused_existing: false,
+        warnings: Vec::new(),
     };
     if plan.book {
         let booked = book(api, plan, created.draft_invoice_number, deadline).await?;
@@ -488,6 +489,7 @@ async fn find_existing(
             gross_amount: draft.gross_amount,
             calls: 0,
             reused_existing: true,
+            warnings: Vec::new(),
         };
         if plan.book {
             let booked = book(api, plan, draft.draft_invoice_number, deadline).await?;
@@ -509,6 +511,7 @@ async fn find_existing(
                 gross_amount: booked.gross_amount,
                 calls: 0,
                 reused_existing: true,
+                warnings: Vec::new(),
             }));
         }
     }

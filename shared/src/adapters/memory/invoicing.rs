@@ -17,6 +17,8 @@ pub struct StoredInvoice {
     pub gross_amount: Decimal,
     pub draft_invoice_number: Option<u32>,
     pub booked_invoice_number: Option<u32>,
+    /// The draft's invoice date (`YYYY-MM-DD`).
+    pub date: String,
 }
 
 /// What the next push does instead of succeeding.
@@ -106,6 +108,7 @@ fn outcome(invoice: &StoredInvoice, reused_existing: bool) -> PushOutcome {
         gross_amount: invoice.gross_amount,
         calls: 1,
         reused_existing,
+        warnings: Vec::new(),
     }
 }
 
@@ -132,6 +135,7 @@ impl Books {
             gross_amount: plan.expected_gross_total,
             draft_invoice_number: Some(self.next_draft),
             booked_invoice_number: None,
+            date: plan.draft.date.clone(),
         });
         let index = self.invoices.len() - 1;
         if plan.book {

@@ -12,12 +12,14 @@ mod invoicing;
 mod orders;
 mod queue;
 mod shops;
+mod vat_registry;
 
 pub use clock::ManualClock;
 pub use invoicing::{MemoryInvoicing, StoredInvoice};
 pub use orders::MemoryOrderStore;
 pub use queue::{MemoryTransferQueue, StoredDeadLetter};
 pub use shops::MemoryShopStore;
+pub use vat_registry::MemoryVatRegistry;
 
 use std::collections::HashSet;
 use std::sync::Mutex;

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-pub use crate::domain::vat::{OssConfig, OssCountry, VatZones, VoecConfig};
+pub use crate::domain::vat::{ForeignVatConfig, OssConfig, OssCountry, VatZones, VoecConfig};
 
 /// Rules that turn a shop's orders into e-conomic invoices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +25,10 @@ pub struct MappingConfig {
     pub vat_zones: VatZones,
     pub oss: OssConfig,
     pub voec: VoecConfig,
+    pub vies: ViesConfig,
+    /// VAT of countries outside the EU the shop is registered for (`GB`,
+    /// `CH`). Default none: those sales are exports.
+    pub foreign_vat: BTreeMap<String, ForeignVatConfig>,
     pub debtor: DebtorConfig,
     pub products: ProductConfig,
     /// Layout and payment terms per payment method. Keys are the shop's raw
@@ -45,6 +49,8 @@ pub struct MappingConfig {
     pub units: BTreeMap<String, u32>,
     /// Unit number for lines without a mapped unit (`None`: no unit).
     pub default_unit_number: Option<u32>,
+    /// Which day dates the invoice. Default `trigger`.
+    pub invoice_date: InvoiceDate,
     /// Put the VAT decision's explanation on the invoice (`notes.textLine2`).
     pub vat_explanation_on_invoice: bool,
     /// Include a shipping line when shipping is free. Default `true`.
@@ -61,6 +67,8 @@ impl Default for MappingConfig {
             vat_zones: VatZones::default(),
             oss: OssConfig::default(),
             voec: VoecConfig::default(),
+            vies: ViesConfig::default(),
+            foreign_vat: BTreeMap::new(),
             debtor: DebtorConfig::default(),
             products: ProductConfig::default(),
             payment_methods: BTreeMap::new(),
@@ -69,6 +77,7 @@ impl Default for MappingConfig {
             unit_price_decimals: None,
             units: BTreeMap::new(),
             default_unit_number: None,
+            invoice_date: InvoiceDate::Trigger,
             vat_explanation_on_invoice: true,
             show_free_shipping: true,
         }
@@ -130,10 +139,105 @@ impl MappingConfig {
                 ));
             }
         }
+        let check_changes = |field: &str, changes: &[super::super::vat::RateChange]| {
+            let mut previous: Option<time::Date> = None;
+            for (i, change) in changes.iter().enumerate() {
+                let at = format!("{field}.changes[{i}]");
+                let Some(from) = crate::domain::vat::parse_date(&change.from) else {
+                    return Err(invalid(
+                        &format!("{at}.from"),
+                        format!("`{}` is not a date YYYY-MM-DD", change.from),
+                    ));
+                };
+                if previous.is_some_and(|p| p >= from) {
+                    return Err(invalid(
+                        &format!("{at}.from"),
+                        "changes must be in date order, one per day".to_owned(),
+                    ));
+                }
+                if !is_rate(&change.rate) {
+                    return Err(invalid(
+                        &format!("{at}.rate"),
+                        format!("{} is not a VAT rate in percent (0 to 100)", change.rate),
+                    ));
+                }
+                previous = Some(from);
+            }
+            Ok(())
+        };
+        for (country, setup) in &self.oss.countries {
+            check_changes(&format!("oss.countries.{country}"), &setup.changes)?;
+        }
+        check_changes("voec", &self.voec.changes)?;
+        for (country, foreign) in &self.foreign_vat {
+            let field = format!("foreign_vat.{country}");
+            if !is_country(country) || crate::domain::vat::in_eu_vat_area_for_goods(country) {
+                return Err(invalid(
+                    &field,
+                    format!("`{country}` is not a country outside the EU VAT area (e.g. \"GB\", \"CH\")"),
+                ));
+            }
+            if !is_rate(&foreign.rate) {
+                return Err(invalid(
+                    &format!("{field}.rate"),
+                    format!("{} is not a VAT rate in percent (0 to 100)", foreign.rate),
+                ));
+            }
+            check_changes(&field, &foreign.changes)?;
+        }
+        if let Some(from) = &self.oss.enabled_from {
+            if crate::domain::vat::parse_date(from).is_none() {
+                return Err(invalid(
+                    "oss.enabled_from",
+                    format!("`{from}` is not a date YYYY-MM-DD"),
+                ));
+            }
+        }
         if !is_rate(&self.voec.rate) {
             return Err(invalid(
                 "voec.rate",
                 format!("{} is not a VAT rate in percent (0 to 100)", self.voec.rate),
+            ));
+        }
+        for (currency, limit) in &self.voec.item_value_below {
+            if !crate::domain::order::iso::is_currency(currency) || *limit <= Decimal::ZERO {
+                return Err(invalid(
+                    &format!("voec.item_value_below.{currency}"),
+                    format!("needs an ISO 4217 currency code in capitals and an amount above 0 (got {limit})"),
+                ));
+            }
+        }
+        let rounding = &self.rounding;
+        if rounding.per_line.is_sign_negative() || rounding.per_line > Decimal::ONE {
+            return Err(invalid(
+                "rounding.per_line",
+                format!(
+                    "{} is not an amount from 0 to 1 (a few øre, e.g. \"0.02\")",
+                    rounding.per_line
+                ),
+            ));
+        }
+        if let Some(step) = rounding.total_step {
+            if step <= Decimal::ZERO || step > Decimal::from(10) {
+                return Err(invalid(
+                    "rounding.total_step",
+                    format!("{step} is not a rounding step above 0 and at most 10 (e.g. \"1\", \"0.5\")"),
+                ));
+            }
+            if rounding.vat_free {
+                return Err(invalid(
+                    "rounding.total_step",
+                    "needs `rounding.vat_free` false: the rounding of a total is part of the \
+                     price and carries VAT (ML § 27, stk. 1), so the rounding product must be \
+                     on an account with VAT"
+                        .to_owned(),
+                ));
+            }
+        }
+        if rounding.tolerance.is_some_and(|t| t.is_sign_negative()) {
+            return Err(invalid(
+                "rounding.tolerance",
+                "must not be negative".to_owned(),
             ));
         }
         if self.products.missing == MissingProducts::Create && self.products.product_group.is_none()
@@ -146,6 +250,35 @@ impl MappingConfig {
             ));
         }
         Ok(())
+    }
+}
+
+/// Which day dates the invoice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceDate {
+    /// The day the shop's trigger event (paid, shipped) arrived, in the
+    /// order's time zone; the order's creation day if the bridge no longer
+    /// knows it.
+    #[default]
+    Trigger,
+    /// The order's creation day (`created_at`), as before issue 21.
+    Created,
+}
+
+/// Verifying EU customers' VAT numbers with VIES before an exempt
+/// intra-Community supply (skat.dk: the seller must verify the number).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ViesConfig {
+    /// Default `true`: ask VIES; while it does not answer the order stays
+    /// pending. `false`: the number's prefix and format are checked only.
+    pub enabled: bool,
+}
+
+impl Default for ViesConfig {
+    fn default() -> Self {
+        ViesConfig { enabled: true }
     }
 }
 
@@ -258,15 +391,17 @@ pub struct ProductConfig {
     pub gift_wrapping: String,
     /// Default `"FEE"`.
     pub other_fee: String,
-    /// Discount codes (and gift cards under `reduce_vat`). Default `"DISCOUNT"`.
+    /// Discount codes (and gift cards under `single_purpose`). Default `"DISCOUNT"`.
     pub discount: String,
     /// Default `"PROMO"`.
     pub promotional: String,
     /// Default `"POINTS"`.
     pub loyalty_points: String,
-    /// Gift cards under `no_vat` (a VAT-free product). Default `"GIFTCARD"`.
+    /// Gift cards under `multi_purpose`: a product whose group books to a
+    /// liability (balance) account without VAT (the card is a means of
+    /// payment, not a sale). Default `"GIFTCARD"`.
     pub gift_card: String,
-    /// How gift cards used as payment are treated. Default `reduce_vat`.
+    /// How gift cards used as payment are treated. Default `multi_purpose`.
     pub gift_card_vat: GiftCardVat,
     /// What to do when an order line's SKU is not an e-conomic product.
     /// Default `fallback`.
@@ -324,7 +459,7 @@ impl Default for ProductConfig {
             promotional: "PROMO".to_owned(),
             loyalty_points: "POINTS".to_owned(),
             gift_card: "GIFTCARD".to_owned(),
-            gift_card_vat: GiftCardVat::ReduceVat,
+            gift_card_vat: GiftCardVat::MultiPurpose,
             missing: MissingProducts::Fallback,
             generic: GenericProducts::default(),
             product_group: None,
@@ -332,18 +467,30 @@ impl Default for ProductConfig {
     }
 }
 
-/// A gift card redeemed on an order.
+/// A gift card redeemed on an order: which kind of voucher the shop sells.
+///
+/// Rule: VAT Directive 2006/112/EC art. 30a–30b (inserted by Directive (EU)
+/// 2016/1065), momsloven § 73 b; Den juridiske vejledning D.A.4.10.2.
+/// A voucher is single-purpose only when the place of supply and the VAT
+/// due are known when it is sold (one country, one rate); a webshop card
+/// usable for deliveries abroad or for goods at different rates is
+/// multi-purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum GiftCardVat {
-    /// Like a discount: a negative line in the "Discount" group that lowers
-    /// the invoice's VAT (the issue's rule).
+    /// Multi-purpose voucher (art. 30b(2); ML § 73 b nr. 2): no VAT when the
+    /// card is sold, full VAT on the goods when it is redeemed. The card is
+    /// a means of payment: its own VAT-free negative line ("Gift card"),
+    /// and the goods keep their full VAT. Old name `no_vat`.
     #[default]
-    ReduceVat,
-    /// A prepayment: VAT was charged when the card was sold, so the card is
-    /// its own VAT-free negative line ("Gift card") and the goods keep their
-    /// full VAT. Its product must be on a VAT-free account.
-    NoVat,
+    #[serde(alias = "no_vat")]
+    MultiPurpose,
+    /// Single-purpose voucher (art. 30b(1); ML § 73 b nr. 1): VAT was charged
+    /// when the card was sold, so its redemption is no new supply: the card
+    /// lowers the invoice's VAT like a discount ("Discount" group). Old
+    /// name `reduce_vat`.
+    #[serde(alias = "reduce_vat")]
+    SinglePurpose,
 }
 
 /// Layout and payment terms for a payment method.
@@ -369,7 +516,13 @@ impl Default for PaymentSetup {
     }
 }
 
-/// The explicit øre-adjustment line.
+/// The explicit øre-adjustment line, and how far an order's own arithmetic
+/// may be from its total.
+///
+/// Rule: the taxable amount is everything the customer pays (VAT Directive
+/// art. 73; ML § 27, stk. 1), so a shop's rounding of its total is part of
+/// the price and carries VAT; a difference that is more than rounding
+/// (a wrong rate, a missing line) must not be booked as a VAT-free line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RoundingConfig {
@@ -381,11 +534,27 @@ pub struct RoundingConfig {
     /// carries no VAT. `false`: e-conomic applies the zone's rate to it and
     /// the bridge picks a net amount whose gross closes the gap exactly.
     pub vat_free: bool,
-    /// Largest difference between the order's own arithmetic and its `total`
-    /// the bridge closes with a rounding line; beyond it the order is
-    /// rejected. Default `1.00` (currency units).
+    /// How far, per invoice line, the order's own arithmetic may be from
+    /// its total: a shop that rounds VAT per order instead of per line
+    /// differs by at most half an øre a line. Default `0.02`.
     #[serde(with = "rust_decimal::serde::str")]
-    pub tolerance: Decimal,
+    pub per_line: Decimal,
+    /// The shop rounds its totals to this step (`"1"`, `"0.5"`): half a
+    /// step more is accepted, and the rounding carries the zone's VAT
+    /// (needs `vat_free: false`). Default none.
+    #[serde(
+        with = "rust_decimal::serde::str_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub total_step: Option<Decimal>,
+    /// An absolute allowance in the order's currency that replaces the
+    /// per-line bound. Kept so older files load; `bridgectl shops check`
+    /// warns when it is set, since a wrong VAT rate can hide in it.
+    #[serde(
+        with = "rust_decimal::serde::str_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tolerance: Option<Decimal>,
     /// Largest difference between the gross e-conomic computes for a new
     /// draft and the order's total that the bridge corrects (when the
     /// difference is e-conomic rounding VAT per invoice instead of per
@@ -395,13 +564,40 @@ pub struct RoundingConfig {
     pub correction_tolerance: Decimal,
 }
 
+impl RoundingConfig {
+    /// The largest accepted difference between an order's total and its own
+    /// arithmetic over `lines` invoice lines, and how it is made up.
+    pub fn allowance(&self, lines: usize) -> (Decimal, String) {
+        if let Some(tolerance) = self.tolerance {
+            return (
+                tolerance,
+                format!("the {tolerance:.2} set in `rounding.tolerance`"),
+            );
+        }
+        let lines = lines.max(1);
+        let mut allowance = self.per_line * Decimal::from(lines);
+        let mut how = format!(
+            "{:.2} per line × {lines} line{}",
+            self.per_line,
+            if lines == 1 { "" } else { "s" }
+        );
+        if let Some(step) = self.total_step {
+            allowance += step / Decimal::TWO;
+            how.push_str(&format!(" + half the total step {step:.2}"));
+        }
+        (allowance, how)
+    }
+}
+
 impl Default for RoundingConfig {
     fn default() -> Self {
         RoundingConfig {
             product: "ROUNDING".to_owned(),
             description: "Rounding (øre adjustment)".to_owned(),
             vat_free: true,
-            tolerance: Decimal::ONE,
+            per_line: Decimal::new(2, 2),
+            total_step: None,
+            tolerance: None,
             correction_tolerance: Decimal::new(50, 2),
         }
     }
@@ -439,6 +635,7 @@ mod tests {
             OssCountry {
                 vat_zone: 11,
                 rate: Decimal::from(25),
+                changes: Vec::new(),
             },
         );
         assert_eq!(
@@ -452,6 +649,7 @@ mod tests {
             OssCountry {
                 vat_zone: 11,
                 rate: Decimal::from(125),
+                changes: Vec::new(),
             },
         );
         assert_eq!(

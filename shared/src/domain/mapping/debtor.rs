@@ -144,9 +144,16 @@ fn new_customer(
         country: Some(clip(country_name(&billing.country), 50)),
         email: non_empty(customer.email.as_deref()).map(|e| clip(e, 255)),
         telephone_and_fax_number: non_empty(customer.phone.as_deref()).map(|p| clip(p, 255)),
-        corporate_identification_number: non_empty(customer.cvr.as_deref())
-            .or(non_empty(customer.eu_vat_number.as_deref()))
-            .map(|c| clip(c, 40)),
+        // A foreign business is identified by its EU VAT number, which the
+        // invoice must show (momsbekendtgørelsen § 62, stk. 2); e-conomic's
+        // `vatNumber` exists only for agreements outside Denmark (DOCS), so
+        // it goes into the identification number a CVR would fill.
+        corporate_identification_number: if decision.country != config.home_country {
+            non_empty(customer.eu_vat_number.as_deref()).or(non_empty(customer.cvr.as_deref()))
+        } else {
+            non_empty(customer.cvr.as_deref()).or(non_empty(customer.eu_vat_number.as_deref()))
+        }
+        .map(|c| clip(c, 40)),
         ean: customer.ean.clone(),
         layout: config
             .debtor

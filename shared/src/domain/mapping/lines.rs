@@ -20,7 +20,7 @@
 //! Shipping, fees and grouped discounts follow the same steps with
 //! quantity 1 (discounts negative). Then `money::draft_totals` computes what
 //! e-conomic will total; the remaining difference to the order's `total`
-//! (if within `rounding.tolerance`) goes to one — rarely two — explicit
+//! (if within the rounding allowance) goes to one — rarely two — explicit
 //! rounding lines, so the invoice gross equals the order total exactly.
 
 use super::config::{GiftCardVat, MappingConfig};
@@ -28,10 +28,14 @@ use super::{clip, MappingError, MAX_PRODUCT_NUMBER_LEN};
 use crate::domain::economic_model::{DraftLine, ProductRef, UnitRef};
 use crate::domain::money::{self, round2, DraftTotals, TotalsLine, CENT};
 use crate::domain::order::{DiscountKind, FeeKind, Order};
-use crate::domain::vat::VatDecision;
+use crate::domain::vat::{LineExport, VatDecision};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 pub(super) struct PlannedLines {
+    /// Notes for the invoice about single lines (a VOEC line booked as an
+    /// export), and the warnings among them for the order's history.
+    pub line_notes: Vec<String>,
+    pub warnings: Vec<String>,
     pub lines: Vec<DraftLine>,
     pub sku_products: Vec<super::SkuProduct>,
     pub rates: Vec<Decimal>,
@@ -46,6 +50,13 @@ struct Builder<'a> {
     /// The order's own arithmetic: Σ of each line's gross at the applied
     /// rate, rounded per line — before unit prices are rounded for sending.
     order_gross: Decimal,
+    /// How many order-side lines (goods, shipping, fees, discount groups)
+    /// make up `order_gross`: the rounding allowance is per line.
+    order_lines: usize,
+    /// A VOEC order that turned out to be a plain export: an amount the
+    /// shop charged VAT on keeps the customer's figure, with a warning.
+    keep_paid_when_untaxed: bool,
+    warnings: Vec<String>,
 }
 
 /// One line for the builder to price and add.
@@ -64,6 +75,10 @@ struct LineSpec<'a> {
     applied_rate: Decimal,
     /// Subtracts (discounts, a negative rounding line).
     negative: bool,
+    /// Keep what the customer paid at `order_rate` as the line's gross even
+    /// though `applied_rate` differs: the shop charged VAT the rules do not
+    /// allow, and the bridge does not invent another price.
+    keep_paid: bool,
     unit: Option<u32>,
     /// The order line's own unit name (`kg`), shown in the text when the
     /// quantity has to become 1.
@@ -83,17 +98,43 @@ impl Builder<'_> {
             order_rate,
             applied_rate,
             negative,
+            keep_paid,
             unit,
             unit_name,
         } = line;
         check_product_number(product, product_field)?;
+        let keep_paid = keep_paid
+            || if self.keep_paid_when_untaxed && applied_rate.is_zero() && !order_rate.is_zero() {
+                self.warnings.push(format!(
+                    "`{description}` was charged {} % VAT on an export, booked as paid without VAT: \
+                     refund the VAT or correct the order in the shop",
+                    order_rate.normalize()
+                ));
+                true
+            } else {
+                false
+            };
         let amount = quantity
             .checked_mul(price)
             .ok_or_else(|| overflow("line amount"))?;
         // The line's gross at the applied rate, and the net that carries the
         // VAT contained in it (prices incl. VAT: gross − round2(gross / (1 +
         // rate)) is that VAT; excl. VAT: the shop's own net amount).
-        let (gross_target, net_target) = if self.prices_include_vat {
+        let (gross_target, net_target) = if keep_paid {
+            let paid = if self.prices_include_vat {
+                round2(amount)
+            } else {
+                round2(
+                    amount
+                        .checked_mul(money::vat_factor(order_rate))
+                        .ok_or_else(|| overflow("line gross"))?,
+                )
+            };
+            (
+                paid,
+                money::round2_div(paid, money::vat_factor(applied_rate)),
+            )
+        } else if self.prices_include_vat {
             let gross = if applied_rate == order_rate {
                 // Common case: the customer's price already is the gross.
                 round2(amount)
@@ -137,6 +178,7 @@ impl Builder<'_> {
             };
             (format!("{description} ({measure} × {shown_price})"), None)
         };
+        self.order_lines += 1;
         self.order_gross += if negative {
             -gross_target
         } else {
@@ -317,6 +359,8 @@ pub(super) fn plan_lines(
     order: &Order,
     config: &MappingConfig,
     decision: &VatDecision,
+    line_exports: &[LineExport],
+    keep_paid_when_untaxed: bool,
 ) -> Result<PlannedLines, MappingError> {
     let extra = 3 + order.fees.len() + 4;
     let mut builder = Builder {
@@ -325,15 +369,50 @@ pub(super) fn plan_lines(
         lines: Vec::with_capacity(order.lines.len() + extra),
         totals_lines: Vec::with_capacity(order.lines.len() + extra),
         order_gross: Decimal::ZERO,
+        order_lines: 0,
+        keep_paid_when_untaxed,
+        warnings: Vec::new(),
     };
     let products = &config.products;
     let mut sku_products = Vec::new();
+    let (mut line_notes, mut warnings) = (Vec::new(), Vec::new());
 
-    for line in &order.lines {
+    for (index, line) in order.lines.iter().enumerate() {
         let sku = line.sku.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let first_index = builder.lines.len();
         let mut sku_is_product = false;
+        let export = line_exports.iter().find(|e| e.line == index);
+        let mut keep_paid = false;
+        // The goods line's own warning (below) says it all.
+        let keep_paid_when_untaxed = std::mem::replace(&mut builder.keep_paid_when_untaxed, false);
+        let mut applied_rate = decision.applied_rate(line.vat_rate);
+        if let Some(export) = export {
+            // Not under VOEC: a zero-rated export (toll.no), on the
+            // zero-rated generic product since the invoice's zone taxes.
+            applied_rate = Decimal::ZERO;
+            let note = format!("Export without VAT, not under VOEC: {}", export.reason);
+            if !line.vat_rate.is_zero() {
+                keep_paid = true;
+                let warning = format!(
+                    "{note}; the customer was charged {} % VAT on it, booked as paid without VAT: \
+                     refund the VAT or correct the order in the shop",
+                    line.vat_rate.normalize()
+                );
+                line_notes.push(warning.clone());
+                warnings.push(warning);
+            } else {
+                line_notes.push(note);
+            }
+        }
         let (product, field, description) = match sku {
+            _ if export.is_some() => (
+                products.generic.zero_rated.as_str(),
+                "products.generic.zero_rated",
+                match sku {
+                    Some(sku) => format!("{} (SKU {sku})", line.name),
+                    None => line.name.clone(),
+                },
+            ),
             Some(sku) => match products.map.get(sku) {
                 Some(mapped) => (mapped.as_str(), "products.map", line.name.clone()),
                 None if sku.chars().count() <= MAX_PRODUCT_NUMBER_LEN => {
@@ -364,11 +443,13 @@ pub(super) fn plan_lines(
             quantity: line.quantity,
             price: line.unit_price,
             order_rate: line.vat_rate,
-            applied_rate: decision.applied_rate(line.vat_rate),
+            applied_rate,
             negative: false,
+            keep_paid,
             unit,
             unit_name: line.unit.as_deref(),
         })?;
+        builder.keep_paid_when_untaxed = keep_paid_when_untaxed;
         if let (true, Some(sku)) = (sku_is_product, sku) {
             // A zero-rated line stays at 0 % in every zone, so it needs a
             // product on a VAT-free account; the zone decides the rest.
@@ -406,6 +487,7 @@ pub(super) fn plan_lines(
                 order_rate: rate,
                 applied_rate: decision.applied_rate(rate),
                 negative: false,
+                keep_paid: false,
                 unit: None,
                 unit_name: None,
             })?;
@@ -428,6 +510,7 @@ pub(super) fn plan_lines(
             order_rate: rate,
             applied_rate: decision.applied_rate(rate),
             negative: false,
+            keep_paid: false,
             unit: None,
             unit_name: None,
         })?;
@@ -438,13 +521,18 @@ pub(super) fn plan_lines(
     // Is the order consistent with itself? Compare its total with its own
     // lines at the rates e-conomic will apply (before any rounding of unit
     // prices for sending, which the rounding line absorbs separately).
+    // A few øre a line is rounding (per order instead of per line); more is
+    // a wrong rate or a missing line, and booking it as a rounding line
+    // would hide wrong VAT (ML § 27, stk. 1: VAT is due on what is paid).
     let inconsistency = order.total - builder.order_gross;
-    if inconsistency.abs() > config.rounding.tolerance {
+    let (allowance, allowance_note) = config.rounding.allowance(builder.order_lines);
+    if inconsistency.abs() > allowance {
         return Err(MappingError::TotalMismatch {
             order_total: order.total,
             computed_total: builder.order_gross,
             difference: inconsistency,
-            tolerance: config.rounding.tolerance,
+            tolerance: allowance,
+            allowance: allowance_note,
             vat_note: format!(
                 "{} ({})",
                 if decision.charges_vat() {
@@ -480,6 +568,7 @@ pub(super) fn plan_lines(
                 order_rate: rate,
                 applied_rate: rate,
                 negative: net.is_sign_negative(),
+                keep_paid: false,
                 unit: None,
                 unit_name: None,
             })?;
@@ -497,7 +586,13 @@ pub(super) fn plan_lines(
             order_total: order.total,
         });
     }
+    for warning in std::mem::take(&mut builder.warnings) {
+        line_notes.push(warning.clone());
+        warnings.push(warning);
+    }
     Ok(PlannedLines {
+        line_notes,
+        warnings,
         sku_products,
         rates: builder.totals_lines.iter().map(|l| l.3).collect(),
         lines: builder.lines,
@@ -518,8 +613,10 @@ fn push_discounts(
     // order: a small vector beats a map.
     let mut groups: Vec<(DiscountGroup, Decimal, Decimal, Vec<&str>, u64)> = Vec::new();
     for discount in &order.discounts {
+        // A multi-purpose card is a means of payment (VAT Directive art.
+        // 30b(2), ML § 73 b nr. 2): no VAT inside it, the goods keep theirs.
         let gift_card_no_vat = discount.kind == DiscountKind::GiftCard
-            && config.products.gift_card_vat == GiftCardVat::NoVat;
+            && config.products.gift_card_vat == GiftCardVat::MultiPurpose;
         let group = match discount.kind {
             DiscountKind::DiscountCode => DiscountGroup::Discount,
             DiscountKind::GiftCard if gift_card_no_vat => DiscountGroup::GiftCard,
@@ -587,6 +684,7 @@ fn push_discounts(
             order_rate: rate,
             applied_rate: applied,
             negative: true,
+            keep_paid: false,
             unit: None,
             unit_name: None,
         })?;

@@ -11,9 +11,9 @@ mod lines;
 mod vat_rounding;
 
 pub use config::{
-    DebtorConfig, DebtorFallback, DebtorStrategy, DebtorUpdate, GenericProducts, GiftCardVat,
-    MappingConfig, MissingProducts, OssConfig, OssCountry, PaymentSetup, ProductConfig,
-    RoundingConfig, VatZones, VoecConfig,
+    DebtorConfig, DebtorFallback, DebtorStrategy, DebtorUpdate, ForeignVatConfig,
+    GenericProducts, GiftCardVat, InvoiceDate, MappingConfig, MissingProducts, OssConfig,
+    OssCountry, PaymentSetup, ProductConfig, RoundingConfig, VatZones, ViesConfig, VoecConfig,
 };
 pub use debtor::{phone_customer_number, update_debtor_document, UPDATABLE_DEBTOR_FIELDS};
 pub use vat_rounding::{fit_lines, totals_lines, FitError, FittedLines, VatFreeRounding};
@@ -22,8 +22,9 @@ use crate::domain::economic_model::{
     CustomerRef, Delivery, DraftInvoice, LayoutRef, NewCustomer, Notes, PaymentTermsRef, Recipient,
     References, VatZoneRef,
 };
-use crate::domain::order::{iso, Address, Order};
+use crate::domain::order::{iso, Address, EventType, Order};
 use crate::domain::vat::{self, VatDecision, VatRules, VatSetupError, VatTreatment};
+use crate::domain::vat_number::{VatNumber, VatNumberCheck};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -78,6 +79,10 @@ pub struct InvoicePlan {
     /// `debtor.update`; applies to `FindOrCreate` and `Running` debtors.
     #[serde(default)]
     pub debtor_update: DebtorUpdate,
+    /// Where the order contradicts the VAT rules and the bridge kept the
+    /// customer's figures: for the order's history (also on the invoice).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 fn default_correction_tolerance() -> Decimal {
@@ -147,16 +152,29 @@ pub enum MappingError {
     )]
     VoecZoneNotConfigured,
     #[error(
+        "VOEC's item limit is not configured in {currency}: add `voec.item_value_below.{currency}` \
+         (NOK 3,000 converted at the rate mval.-forskriften § 1-3-8 prescribes), or invoice \
+         Norwegian consumers in NOK"
+    )]
+    VoecLimitNotConfigured { currency: String },
+    #[error(
+        "the low-value limit for {country} is not configured in {currency}: add \
+         `foreign_vat.{country}.consignment_at_most.{currency}`"
+    )]
+    ForeignVatLimitNotConfigured { country: String, currency: String },
+    #[error(
         "order total {order_total:.2} does not match its own lines: lines + shipping + fees − \
          discounts come to {computed_total:.2} with {vat_note}, a difference of {difference:.2} \
-         (more than the {tolerance:.2} the bridge rounds away); check the order's prices, \
-         VAT rates and total in the shop"
+         (more than the {tolerance:.2} the bridge accepts as rounding: {allowance}); check the \
+         order's prices, VAT rates and total in the shop, or set `rounding.total_step` if the \
+         shop rounds its totals"
     )]
     TotalMismatch {
         order_total: Decimal,
         computed_total: Decimal,
         difference: Decimal,
         tolerance: Decimal,
+        allowance: String,
         vat_note: String,
     },
     #[error(
@@ -189,12 +207,41 @@ impl From<VatSetupError> for MappingError {
                 MappingError::OssCountryNotConfigured { country }
             }
             VatSetupError::VoecZoneNotConfigured => MappingError::VoecZoneNotConfigured,
+            VatSetupError::VoecLimitNotConfigured { currency } => {
+                MappingError::VoecLimitNotConfigured { currency }
+            }
+            VatSetupError::ForeignVatLimitNotConfigured { country, currency } => {
+                MappingError::ForeignVatLimitNotConfigured { country, currency }
+            }
         }
     }
 }
 
-/// Maps one order to an invoice plan. Pure and deterministic.
+/// What the application knows about an order beyond its snapshot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MappingInputs {
+    /// What VIES said about the customer's EU VAT number (asked through
+    /// the `VatRegistry` port).
+    pub vat_number_check: VatNumberCheck,
+    /// The triggering event and the day it arrived, in the order's time
+    /// zone (`None`: unknown; the invoice is dated by `created_at`).
+    pub trigger: Option<(EventType, time::Date)>,
+}
+
+/// Maps one order to an invoice plan. Pure and deterministic. The EU VAT
+/// number, if any, counts as not checked in VIES, and the invoice is dated
+/// by `created_at` (see [`map_order_with`]).
 pub fn map_order(order: &Order, config: &MappingConfig) -> Result<InvoicePlan, MappingError> {
+    map_order_with(order, config, MappingInputs::default())
+}
+
+/// [`map_order`] with what the application knows beyond the snapshot.
+pub fn map_order_with(
+    order: &Order,
+    config: &MappingConfig,
+    inputs: MappingInputs,
+) -> Result<InvoicePlan, MappingError> {
+    let vat_number_check = inputs.vat_number_check;
     config.check()?;
     let vat_decision = vat::decide_treatment(
         order,
@@ -204,15 +251,50 @@ pub fn map_order(order: &Order, config: &MappingConfig) -> Result<InvoicePlan, M
             vat_zones: &config.vat_zones,
             oss: &config.oss,
             voec: &config.voec,
+            foreign_vat: &config.foreign_vat,
+            vat_number_check,
         },
     )?;
     let payment = payment_setup(order, config);
     let reference = format_reference(&config.reference_format, order)?;
     let debtor = debtor::plan(order, config, &vat_decision, payment)?;
 
-    let planned = lines::plan_lines(order, config, &vat_decision)?;
+    // VOEC is decided per item (toll.no): the lines it does not cover are
+    // zero-rated exports on the same invoice.
+    let under_voec_rules = config.voec.enabled
+        && vat_decision.country == "NO"
+        && !order.is_business()
+        && matches!(
+            vat_decision.treatment,
+            VatTreatment::Voec | VatTreatment::Export
+        );
+    let line_exports = if under_voec_rules {
+        vat::voec_line_exports(order, &config.voec)?
+    } else {
+        Vec::new()
+    };
+    let planned = lines::plan_lines(
+        order,
+        config,
+        &vat_decision,
+        &line_exports,
+        under_voec_rules && vat_decision.treatment == VatTreatment::Export,
+    )?;
 
-    let date = order.created_at.date();
+    // The invoice is dated by the event that made it due (a payment, a
+    // shipment), not by the order's creation: an order paid in the next
+    // month belongs in the next VAT period (ML § 23: VAT is due on
+    // delivery; the invoice's date is that of its issue, MBK § 58).
+    let date = match (config.invoice_date, inputs.trigger) {
+        (InvoiceDate::Trigger, Some((_, date))) => date,
+        _ => order.created_at.date(),
+    };
+    // A shipment is the delivery: its date goes on the invoice (VAT
+    // Directive art. 226(7); MBK § 58, stk. 1).
+    let delivery_date = match inputs.trigger {
+        Some((EventType::OrderShipped, date)) => Some(iso_date(date)),
+        _ => None,
+    };
     let due_date = match payment.due_days {
         Some(days) => Some(
             date.checked_add(time::Duration::days(i64::from(days)))
@@ -225,13 +307,20 @@ pub fn map_order(order: &Order, config: &MappingConfig) -> Result<InvoicePlan, M
     };
 
     let recipient = recipient(order, &vat_decision);
-    let delivery = order.delivery_address.as_ref().map(|address| Delivery {
-        address: Some(clip(&street_line(address), 255)),
-        zip: Some(clip(&address.zip, 30)),
-        city: Some(clip(&address.city, 50)),
-        country: Some(clip(country_name(&address.country), 50)),
-        delivery_date: None,
-    });
+    let delivery = match (&order.delivery_address, delivery_date) {
+        (Some(address), delivery_date) => Some(Delivery {
+            address: Some(clip(&street_line(address), 255)),
+            zip: Some(clip(&address.zip, 30)),
+            city: Some(clip(&address.city, 50)),
+            country: Some(clip(country_name(&address.country), 50)),
+            delivery_date,
+        }),
+        (None, Some(delivery_date)) => Some(Delivery {
+            delivery_date: Some(delivery_date),
+            ..Delivery::default()
+        }),
+        (None, None) => None,
+    };
 
     let draft = DraftInvoice {
         currency: order.currency.clone(),
@@ -248,7 +337,7 @@ pub fn map_order(order: &Order, config: &MappingConfig) -> Result<InvoicePlan, M
         },
         recipient,
         delivery,
-        notes: Some(notes(order, config, &vat_decision)),
+        notes: Some(notes(order, config, &vat_decision, &planned.line_notes)),
         references: Some(References {
             other: Some(reference.clone()),
         }),
@@ -274,7 +363,31 @@ pub fn map_order(order: &Order, config: &MappingConfig) -> Result<InvoicePlan, M
         }),
         correction_tolerance: config.rounding.correction_tolerance,
         debtor_update: config.debtor.update,
+        warnings: planned.warnings,
     })
+}
+
+/// The customer's EU VAT number when it could exempt the sale and the shop
+/// has VIES checks on (`vies.enabled`): the number to ask VIES about
+/// before mapping. `None` when the rules settle it without VIES (no number,
+/// a domestic sale, a number that is wrong in itself).
+pub fn vat_number_to_check(order: &Order, config: &MappingConfig) -> Option<VatNumber> {
+    if !config.vies.enabled {
+        return None;
+    }
+    let destination = vat::vat_destination(order.destination());
+    let country = destination.code.as_str();
+    if destination.outside.is_some()
+        || country == config.home_country
+        || !vat::in_eu_vat_area_for_goods(country)
+        || !vat::is_eu_member(&config.home_country)
+    {
+        return None;
+    }
+    let number = VatNumber::parse(order.customer.eu_vat_number.as_deref()?)?;
+    crate::domain::vat_number::format_problem(&number, country, &config.home_country)
+        .is_none()
+        .then_some(number)
 }
 
 /// The layout and payment terms for the order's payment method: the raw
@@ -336,19 +449,38 @@ pub(crate) fn invoice_name(order: &Order) -> String {
         .to_owned()
 }
 
-fn notes(order: &Order, config: &MappingConfig, decision: &VatDecision) -> Notes {
+fn notes(
+    order: &Order,
+    config: &MappingConfig,
+    decision: &VatDecision,
+    line_notes: &[String],
+) -> Notes {
     let mut line1: Vec<String> = Vec::new();
-    if decision.treatment == VatTreatment::ReverseCharge {
-        let number = order.customer.eu_vat_number.as_deref().unwrap_or_default();
-        line1.push(format!(
-            "Reverse charge – Article 196 VAT Directive. Customer VAT number: {number}"
-        ));
+    // Goods to an EU business are an exempt intra-Community supply (art.
+    // 138), not the reverse charge of services (art. 196); the invoice
+    // states the exemption and the buyer's VAT number (momsbekendtgørelsen
+    // § 62, stk. 2; VAT Directive art. 226(4), (11)).
+    if let Some(number) = order.customer.eu_vat_number.as_deref() {
+        if decision.treatment == VatTreatment::IntraCommunitySupply {
+            let number = crate::domain::vat_number::VatNumber::parse(number)
+                .map(|n| n.as_text())
+                .unwrap_or_else(|| number.trim().to_owned());
+            line1.push(format!(
+                "VAT exempt intra-Community supply of goods – VAT Directive 2006/112/EC art. 138 \
+                 (momsloven § 34, stk. 1, nr. 1). Customer VAT number: {number}"
+            ));
+        } else if decision.explanation.contains("no VAT exemption") {
+            // The reason the customer's number gave no exemption is always
+            // on the invoice, whatever `vat_explanation_on_invoice` says.
+            line1.push(decision.explanation.clone());
+        }
     }
     // e-conomic's POST /customers has no contact-person field; the person
     // who ordered for a company is printed on the invoice instead.
     if non_empty(order.customer.company_name.as_deref()).is_some() {
         line1.push(format!("Att.: {}", order.customer.name));
     }
+    line1.extend(line_notes.iter().cloned());
     Notes {
         heading: Some(clip(&format!("Order {}", order.number), 250)),
         text_line1: (!line1.is_empty()).then(|| clip(&line1.join("\n"), 1000)),

@@ -247,6 +247,10 @@ pub const COUNTRIES: &[(&str, &str)] = &[
     ("VU", "Vanuatu"),
     ("WF", "Wallis and Futuna"),
     ("WS", "Samoa"),
+    // Not ISO 3166: the code the EU uses for Northern Ireland, which stays
+    // in the EU VAT area for goods (VIES numbers, OSS returns). Accepted as
+    // an address country so a checkout may file Northern Ireland as such.
+    ("XI", "Northern Ireland"),
     ("YE", "Yemen"),
     ("YT", "Mayotte"),
     ("ZA", "South Africa"),
@@ -298,6 +302,7 @@ mod tests {
     fn lookups() {
         assert_eq!(country_name("DK"), Some("Denmark"));
         assert_eq!(country_name("XX"), None);
+        assert_eq!(country_name("XI"), Some("Northern Ireland"));
         assert!(is_currency("DKK") && is_currency("EUR") && !is_currency("XYZ"));
     }
 }

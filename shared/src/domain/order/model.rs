@@ -305,6 +305,12 @@ pub struct OrderLine {
     /// Unit name (`"kg"`), mapped to an e-conomic unit by configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
+    /// Goods Norway's VOEC scheme excludes whatever their value:
+    /// foodstuffs (food, drink, supplements), restricted goods, goods under
+    /// excise duties (toll.no). Such a line to a Norwegian consumer is an
+    /// ordinary export.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub voec_excluded: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
