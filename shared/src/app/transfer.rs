@@ -17,7 +17,7 @@
 //!   dead-letter it ourselves, so label and DLQ agree.
 
 use crate::domain::lifecycle::{retry_delay_seconds, Label, LeaseOwner, OrderRecord};
-use crate::domain::mapping::{map_order, MappingError};
+use crate::domain::mapping::{map_order, InvoicePlan, MappingError};
 use crate::domain::order::parse_order;
 use crate::domain::shop::ShopConfig;
 use crate::ports::{
@@ -95,6 +95,16 @@ impl TransferFailure {
             TransferFailure::Store(_) => true,
             _ => false,
         }
+    }
+
+    /// A different shop configuration could have avoided it.
+    fn depends_on_shop_configuration(&self) -> bool {
+        matches!(
+            self,
+            TransferFailure::UnknownShop
+                | TransferFailure::ShopDisabled
+                | TransferFailure::Mapping(_)
+        )
     }
 
     /// What went wrong, without any promise of a retry.
@@ -271,21 +281,14 @@ where
         owner: &LeaseOwner,
         deadline: Instant,
     ) -> Result<(), Failure> {
-        let shop: ShopConfig = match self.shops.get(&record.shop_id).await? {
-            Some(shop) if shop.enabled => shop,
-            Some(_) => return Err(TransferFailure::ShopDisabled.into()),
-            None => return Err(TransferFailure::UnknownShop.into()),
+        // The shop store may answer from a cache: an order is failed for
+        // its shop's configuration only as the configuration stands now.
+        let (shop, plan) = match self.plan(record, false).await {
+            Err(Failure::Failed(failure)) if failure.depends_on_shop_configuration() => {
+                self.plan(record, true).await?
+            }
+            planned => planned?,
         };
-        let snapshot = record
-            .snapshot
-            .as_deref()
-            .ok_or(TransferFailure::NoSnapshot)?;
-        let parsed =
-            parse_order(snapshot).map_err(|e| TransferFailure::InvalidSnapshot(e.to_string()))?;
-        let plan = map_order(&parsed, &shop.mapping).map_err(|e| {
-            tracing::warn!(error = %e, "mapping failed");
-            TransferFailure::Mapping(e)
-        })?;
 
         // Before the first call that could create anything: a crash after
         // this point makes the next attempt look for an existing invoice.
@@ -330,6 +333,36 @@ where
             "order transferred"
         );
         Ok(())
+    }
+
+    /// The shop's configuration and the invoice it makes of the order's
+    /// snapshot; `fresh` reads the configuration past any cache.
+    async fn plan(
+        &self,
+        record: &OrderRecord,
+        fresh: bool,
+    ) -> Result<(ShopConfig, InvoicePlan), Failure> {
+        let stored = if fresh {
+            self.shops.get_fresh(&record.shop_id).await?
+        } else {
+            self.shops.get(&record.shop_id).await?
+        };
+        let shop = match stored {
+            Some(shop) if shop.enabled => shop,
+            Some(_) => return Err(TransferFailure::ShopDisabled.into()),
+            None => return Err(TransferFailure::UnknownShop.into()),
+        };
+        let snapshot = record
+            .snapshot
+            .as_deref()
+            .ok_or(TransferFailure::NoSnapshot)?;
+        let parsed =
+            parse_order(snapshot).map_err(|e| TransferFailure::InvalidSnapshot(e.to_string()))?;
+        let plan = map_order(&parsed, &shop.mapping).map_err(|e| {
+            tracing::warn!(error = %e, fresh, "mapping failed");
+            TransferFailure::Mapping(e)
+        })?;
+        Ok((shop, plan))
     }
 
     /// The claim was refused: find out why.
