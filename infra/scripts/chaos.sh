@@ -12,5 +12,5 @@ cd "$(dirname "$0")/../.."
 if [ ! -x .venv/bin/moto_server ]; then
     infra/scripts/python-env.sh
 fi
-cargo build --release -p local-stack --bin chaos
-exec target/release/chaos "$@"
+cargo build --profile speed -p local-stack --bin chaos
+exec target/speed/chaos "$@"

@@ -14,6 +14,6 @@ source infra/scripts/python-env.sh
 ensure_python_env
 
 echo "==> building (first run takes a few minutes)"
-cargo build --locked --release -p local-stack -p bridgectl --quiet 2>/dev/null \
-  || cargo build --locked --release -p local-stack
-exec target/release/local-stack "$@"
+cargo build --locked --profile speed -p local-stack -p bridgectl --quiet 2>/dev/null \
+  || cargo build --locked --profile speed -p local-stack
+exec target/speed/local-stack "$@"

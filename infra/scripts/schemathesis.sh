@@ -15,10 +15,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet -r infra/scripts/requirements.txt -r infra/scripts/requirements-extra.txt
 
-# LOCAL_STACK_BIN: an already built local-stack binary (skips the release build).
-stack_bin="${LOCAL_STACK_BIN:-target/release/local-stack}"
+# LOCAL_STACK_BIN: an already built local-stack binary (skips the build).
+stack_bin="${LOCAL_STACK_BIN:-target/speed/local-stack}"
 if [ -z "${LOCAL_STACK_BIN:-}" ]; then
-    cargo build --release -p local-stack --bin local-stack
+    cargo build --profile speed -p local-stack --bin local-stack
 fi
 log="$(mktemp)"
 "$stack_bin" --port "$port" >"$log" 2>&1 &

@@ -108,8 +108,12 @@ impl LogSetup {
     }
 
     /// Installs the set-up for this process, reading `RUST_LOG` and
-    /// `NO_COLOR`. Only the first call per process takes effect.
+    /// `NO_COLOR`. Only the first call per process takes effect. JSON set-ups
+    /// (the functions) also log panics: see [`log_panics`].
     pub fn init(self) {
+        if self.format == LogFormat::Json {
+            log_panics();
+        }
         let rust_log = std::env::var("RUST_LOG").ok();
         let no_color = std::env::var_os("NO_COLOR");
         let _ = match self.output {
@@ -171,6 +175,31 @@ impl LogSetup {
             .with(log_filter(asked, &self.default_directives))
             .with(payload_cap())
     }
+}
+
+/// Makes a panic an ERROR event in the log (a JSON line with the current
+/// span's `shop_id`, `order_id` and `attempt`) instead of a bare stderr line.
+/// The functions are built with `panic = "abort"`: the process ends right
+/// after the hook, Lambda counts the invocation as failed and the message
+/// (or the webhook) is delivered again.
+pub fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_owned());
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(
+            panic = %message,
+            location = %location,
+            "the function panicked; the invocation fails and is retried"
+        );
+    }));
 }
 
 /// The filter for `asked` (`RUST_LOG` or the command line): its directives,

@@ -189,6 +189,16 @@ pub trait ShopStore: Send + Sync {
         shop_id: &str,
     ) -> impl Future<Output = Result<Option<ShopConfig>, StoreError>> + Send;
 
+    /// The shop's configuration as stored now, past any cache: asked before
+    /// an order is failed for its configuration, so a fix made a moment
+    /// ago is used. A store without a cache reads as `get` does.
+    fn get_fresh(
+        &self,
+        shop_id: &str,
+    ) -> impl Future<Output = Result<Option<ShopConfig>, StoreError>> + Send {
+        self.get(shop_id)
+    }
+
     /// Creates or replaces a shop.
     fn put(&self, config: &ShopConfig) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
@@ -425,6 +435,12 @@ impl<T: ShopStore + ?Sized> ShopStore for std::sync::Arc<T> {
         shop_id: &str,
     ) -> impl Future<Output = Result<Option<ShopConfig>, StoreError>> + Send {
         (**self).get(shop_id)
+    }
+    fn get_fresh(
+        &self,
+        shop_id: &str,
+    ) -> impl Future<Output = Result<Option<ShopConfig>, StoreError>> + Send {
+        (**self).get_fresh(shop_id)
     }
     fn put(&self, config: &ShopConfig) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).put(config)

@@ -9,6 +9,7 @@ use bridge::adapters::economic::{
 };
 use bridge::adapters::sqs::SqsTransferQueue;
 use bridge::adapters::vies::{ViesRegistry, VIES_URL};
+use bridge::app::shop_cache::CachedShops;
 use bridge::app::transfer::{work_deadline, Disposition, Transfer, TransferSettings};
 use bridge::env::{env_number, env_required};
 use bridge::ports::{InboundMessage, SystemClock};
@@ -26,7 +27,7 @@ const CONCURRENCY: usize = 5;
 /// Transfer over DynamoDB, SQS, e-conomic, the system clock and VIES.
 pub type LambdaTransfer = Transfer<
     DynamoOrderStore,
-    DynamoShopStore,
+    CachedShops<DynamoShopStore>,
     SqsTransferQueue,
     EconomicInvoicing,
     SystemClock,
@@ -47,8 +48,10 @@ impl TransferContext {
     /// `LEASE_SECONDS` (120), `RETRY_BASE_SECONDS` (30), `RETRY_CAP_SECONDS`
     /// (900), `RESCAN_MIN_AGE_SECONDS` (300), `OK_RECORD_TTL_DAYS` (90),
     /// `ECONOMIC_AGREEMENT_CALLS_PER_SECOND` (0: no pacing),
-    /// `TRANSFER_MAX_CONCURRENCY` (1), and for VIES `VIES_URL` (the public
-    /// service) and `VIES_CACHE_SECONDS` (86400).
+    /// `TRANSFER_MAX_CONCURRENCY` (1), `SHOP_CACHE_SECONDS` (30: how long a
+    /// warm environment uses a shop's configuration before reading it again,
+    /// as ingest does), and for VIES `VIES_URL` (the public service) and
+    /// `VIES_CACHE_SECONDS` (86400).
     pub async fn from_env() -> Result<Self, Error> {
         let sdk = aws_config::load_from_env().await;
         let defaults = TransferSettings::default();
@@ -74,7 +77,8 @@ impl TransferContext {
             env_number("TRANSFER_MAX_CONCURRENCY", 1)?,
         );
         economic.set_rate_limit(calls_per_second);
-        Ok(Self::new(
+        let shop_cache_ttl = Duration::from_secs(env_number("SHOP_CACHE_SECONDS", 30)?);
+        Ok(Self::with_shop_cache(
             &sdk,
             &env_required("SHOPS_TABLE")?,
             &env_required("ORDERS_TABLE")?,
@@ -82,9 +86,12 @@ impl TransferContext {
             &env_required("DEAD_LETTER_QUEUE_URL")?,
             economic,
             settings,
+            shop_cache_ttl,
         ))
     }
 
+    /// Without the shop cache: every order reads its shop (tests and the
+    /// local stack change shops while they run).
     pub fn new(
         sdk: &aws_config::SdkConfig,
         shops_table: &str,
@@ -94,11 +101,34 @@ impl TransferContext {
         economic: EconomicClient,
         settings: TransferSettings,
     ) -> Self {
+        Self::with_shop_cache(
+            sdk,
+            shops_table,
+            orders_table,
+            queue_url,
+            dead_letter_queue_url,
+            economic,
+            settings,
+            Duration::ZERO,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn with_shop_cache(
+        sdk: &aws_config::SdkConfig,
+        shops_table: &str,
+        orders_table: &str,
+        queue_url: &str,
+        dead_letter_queue_url: &str,
+        economic: EconomicClient,
+        settings: TransferSettings,
+        shop_cache_ttl: Duration,
+    ) -> Self {
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
         TransferContext {
             transfer: Transfer::new(
                 DynamoOrderStore::new(dynamodb.clone(), orders_table),
-                DynamoShopStore::new(dynamodb, shops_table),
+                CachedShops::new(DynamoShopStore::new(dynamodb, shops_table), shop_cache_ttl),
                 SqsTransferQueue::new(
                     aws_sdk_sqs::Client::new(sdk),
                     queue_url,

@@ -1173,3 +1173,35 @@ mod ingest {
         assert_eq!(report.enqueued, 1);
     }
 }
+
+#[tokio::test]
+async fn a_shop_fixed_behind_the_transfer_cache_is_read_again_before_failing_the_order() {
+    use crate::app::shop_cache::CachedShops;
+    use crate::ports::ShopStore;
+
+    let world = World::with_order(Label::Pending, Cause::Webhook);
+    let mut disabled = shop();
+    disabled.enabled = false;
+    world.shops.insert(disabled);
+    let shops = CachedShops::new(world.shops.clone(), Duration::from_secs(3600));
+    let cached = shops.get(SHOP).await.expect("read").expect("known shop");
+    assert!(!cached.enabled, "the cache holds the disabled shop");
+    world.shops.insert(shop()); // enabled again, behind the cache
+
+    let transfer = Transfer::new(
+        world.orders.clone(),
+        shops,
+        world.queue.clone(),
+        world.invoicing.clone(),
+        world.clock.clone(),
+        TransferSettings {
+            max_receive_count: MAX_RECEIVES,
+            ..TransferSettings::default()
+        },
+    );
+    let message = world.queue.receive(1).pop().expect("queued");
+    let disposition = transfer.process(&message, far_deadline()).await;
+    assert_eq!(disposition, Disposition::Done);
+    assert_eq!(world.order().label, Label::Ok);
+    assert_eq!(world.invoicing.pushes(), 1);
+}

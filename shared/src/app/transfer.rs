@@ -18,7 +18,9 @@
 
 use crate::domain::lifecycle::trigger_arrival;
 use crate::domain::lifecycle::{retry_delay_seconds, Label, LeaseOwner, OrderRecord};
-use crate::domain::mapping::{map_order_with, vat_number_to_check, MappingError, MappingInputs};
+use crate::domain::mapping::{
+    map_order_with, vat_number_to_check, InvoicePlan, MappingError, MappingInputs,
+};
 use crate::domain::order::parse_order;
 use crate::domain::shop::ShopConfig;
 use crate::domain::vat_number::VatNumberCheck;
@@ -100,6 +102,16 @@ impl TransferFailure {
             TransferFailure::Store(_) | TransferFailure::VatRegistry(_) => true,
             _ => false,
         }
+    }
+
+    /// A different shop configuration could have avoided it.
+    fn depends_on_shop_configuration(&self) -> bool {
+        matches!(
+            self,
+            TransferFailure::UnknownShop
+                | TransferFailure::ShopDisabled
+                | TransferFailure::Mapping(_)
+        )
     }
 
     /// What went wrong, without any promise of a retry.
@@ -301,41 +313,14 @@ where
         owner: &LeaseOwner,
         deadline: Instant,
     ) -> Result<(), Failure> {
-        let shop: ShopConfig = match self.shops.get(&record.shop_id).await? {
-            Some(shop) if shop.enabled => shop,
-            Some(_) => return Err(TransferFailure::ShopDisabled.into()),
-            None => return Err(TransferFailure::UnknownShop.into()),
+        // The shop store may answer from a cache: an order is failed for
+        // its shop's configuration only as the configuration stands now.
+        let (shop, plan) = match self.plan(record, false).await {
+            Err(Failure::Failed(failure)) if failure.depends_on_shop_configuration() => {
+                self.plan(record, true).await?
+            }
+            planned => planned?,
         };
-        let snapshot = record
-            .snapshot
-            .as_deref()
-            .ok_or(TransferFailure::NoSnapshot)?;
-        let parsed =
-            parse_order(snapshot).map_err(|e| TransferFailure::InvalidSnapshot(e.to_string()))?;
-        // An exemption rests on a verified VAT number (skat.dk); VIES down
-        // keeps the order pending instead of guessing either way.
-        let vat_number_check = match vat_number_to_check(&parsed, &shop.mapping) {
-            Some(number) => self.vat_registry.check(&number).await.map_err(|e| {
-                tracing::warn!(error = %e, "VIES unavailable");
-                TransferFailure::VatRegistry(e)
-            })?,
-            None => VatNumberCheck::NotChecked,
-        };
-        // The invoice is dated by the day the triggering event arrived, in
-        // the order's own time zone.
-        let trigger =
-            trigger_arrival(&record.history, shop.trigger.event()).and_then(|(event, at)| {
-                let arrived = time::OffsetDateTime::from_unix_timestamp(at).ok()?;
-                Some((event, arrived.to_offset(parsed.created_at.offset()).date()))
-            });
-        let inputs = MappingInputs {
-            vat_number_check,
-            trigger,
-        };
-        let plan = map_order_with(&parsed, &shop.mapping, inputs).map_err(|e| {
-            tracing::warn!(error = %e, "mapping failed");
-            TransferFailure::Mapping(e)
-        })?;
 
         // Before the first call that could create anything: a crash after
         // this point makes the next attempt look for an existing invoice.
@@ -386,6 +371,56 @@ where
             "order transferred"
         );
         Ok(())
+    }
+
+    /// The shop's configuration and the invoice it makes of the order's
+    /// snapshot; `fresh` reads the configuration past any cache.
+    async fn plan(
+        &self,
+        record: &OrderRecord,
+        fresh: bool,
+    ) -> Result<(ShopConfig, InvoicePlan), Failure> {
+        let stored = if fresh {
+            self.shops.get_fresh(&record.shop_id).await?
+        } else {
+            self.shops.get(&record.shop_id).await?
+        };
+        let shop = match stored {
+            Some(shop) if shop.enabled => shop,
+            Some(_) => return Err(TransferFailure::ShopDisabled.into()),
+            None => return Err(TransferFailure::UnknownShop.into()),
+        };
+        let snapshot = record
+            .snapshot
+            .as_deref()
+            .ok_or(TransferFailure::NoSnapshot)?;
+        let parsed =
+            parse_order(snapshot).map_err(|e| TransferFailure::InvalidSnapshot(e.to_string()))?;
+        // An exemption rests on a verified VAT number (skat.dk); VIES down
+        // keeps the order pending instead of guessing either way.
+        let vat_number_check = match vat_number_to_check(&parsed, &shop.mapping) {
+            Some(number) => self.vat_registry.check(&number).await.map_err(|e| {
+                tracing::warn!(error = %e, "VIES unavailable");
+                TransferFailure::VatRegistry(e)
+            })?,
+            None => VatNumberCheck::NotChecked,
+        };
+        // The invoice is dated by the day the triggering event arrived, in
+        // the order's own time zone.
+        let trigger =
+            trigger_arrival(&record.history, shop.trigger.event()).and_then(|(event, at)| {
+                let arrived = time::OffsetDateTime::from_unix_timestamp(at).ok()?;
+                Some((event, arrived.to_offset(parsed.created_at.offset()).date()))
+            });
+        let inputs = MappingInputs {
+            vat_number_check,
+            trigger,
+        };
+        let plan = map_order_with(&parsed, &shop.mapping, inputs).map_err(|e| {
+            tracing::warn!(error = %e, fresh, "mapping failed");
+            TransferFailure::Mapping(e)
+        })?;
+        Ok((shop, plan))
     }
 
     /// The claim was refused: find out why.
