@@ -216,6 +216,7 @@ impl Stack {
             display_name: format!("Shop {shop_id}"),
             enabled,
             trigger: Trigger::Paid,
+            platform: None,
             webhook_secrets: vec![WebhookSecret {
                 secret: Secret::new(SECRET),
                 valid_until: None,

@@ -18,7 +18,7 @@
 
 use crate::domain::lifecycle::{retry_delay_seconds, Label, LeaseOwner, OrderRecord};
 use crate::domain::mapping::{map_order, MappingError};
-use crate::domain::order::parse_order;
+use crate::domain::order::platform::order_from_snapshot;
 use crate::domain::shop::ShopConfig;
 use crate::ports::{
     Cause, Claim, Clock, InboundMessage, Invoicing, InvoicingError, OrderMessage, OrderStore,
@@ -280,8 +280,11 @@ where
             .snapshot
             .as_deref()
             .ok_or(TransferFailure::NoSnapshot)?;
-        let parsed =
-            parse_order(snapshot).map_err(|e| TransferFailure::InvalidSnapshot(e.to_string()))?;
+        // A platform order (Shopify, WooCommerce) is translated here, with
+        // the shop's current settings: one that cannot be invoiced exactly
+        // fails with the platform field that says why.
+        let parsed = order_from_snapshot(snapshot, shop.platform.as_ref())
+            .map_err(|e| TransferFailure::InvalidSnapshot(e.to_string()))?;
         let plan = map_order(&parsed, &shop.mapping).map_err(|e| {
             tracing::warn!(error = %e, "mapping failed");
             TransferFailure::Mapping(e)
