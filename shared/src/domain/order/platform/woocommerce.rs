@@ -11,7 +11,8 @@
 //!   `subtotal` − `total`.
 //!
 //! A line's VAT rate is the `rate_percent` of the order's `tax_lines`
-//! entry its `taxes` point to. Line discounts are summed per rate and
+//! entry its `taxes` point to (before WooCommerce 3.7: the rate the
+//! amounts show, confirmed on every line to the cent). Line discounts are summed per rate and
 //! named by the order's `coupon_lines` codes. The first `shipping_lines`
 //! entry is the shipping, further ones and `fee_lines` are fees; a
 //! negative fee (how WooCommerce shops give ad-hoc discounts) is a
@@ -214,6 +215,7 @@ pub fn translate_body(body: &[u8], config: &WoocommerceConfig) -> Result<Order, 
 /// it cannot be invoiced exactly (naming the WooCommerce field).
 pub fn translate(order: &WooOrder, config: &WoocommerceConfig) -> Result<Order, ContractError> {
     let created_at = created_at(order)?;
+    let rates = tax_rates(order)?;
     let with_vat = order.prices_include_tax;
     if order.line_items.is_empty() {
         return Err(ContractError::new(
@@ -271,7 +273,7 @@ pub fn translate(order: &WooOrder, config: &WoocommerceConfig) -> Result<Order, 
                 format!("must be above 0, got {}", item.quantity),
             ));
         }
-        let rate = rate_of(order, &item.taxes, || at("taxes"))?;
+        let rate = rate_of(&rates, &item.taxes, || at("taxes"))?;
         let subtotal_tax = item.subtotal_tax.unwrap_or_default();
         let total_tax = item.total_tax.unwrap_or_default();
         let (before, after) = if with_vat {
@@ -291,7 +293,9 @@ pub fn translate(order: &WooOrder, config: &WoocommerceConfig) -> Result<Order, 
                 ),
             )
         })?;
-        let discount = before - after;
+        let discount = before
+            .checked_sub(after)
+            .ok_or_else(|| ContractError::new(at("total"), "amounts too large to subtract"))?;
         if discount.is_sign_negative() && !discount.is_zero() {
             return Err(ContractError::new(
                 at("total"),
@@ -326,7 +330,7 @@ pub fn translate(order: &WooOrder, config: &WoocommerceConfig) -> Result<Order, 
                 .map(|(i, l)| (format!("fee_lines[{i}]"), l, false)),
         );
     for (at, line, is_shipping) in charges {
-        let rate = rate_of(order, &line.taxes, || format!("{at}.taxes"))?;
+        let rate = rate_of(&rates, &line.taxes, || format!("{at}.taxes"))?;
         let tax = line.total_tax.unwrap_or_default();
         paid = checked_sum(paid, line.total, || format!("{at}.total"))?;
         paid = checked_sum(paid, tax, || format!("{at}.total_tax"))?;
@@ -461,10 +465,103 @@ fn created_at(order: &WooOrder) -> Result<OffsetDateTime, ContractError> {
     ))
 }
 
-/// The VAT rate (percent) of a line from the order's `tax_lines`: the one
-/// tax that carries an amount (or the one listed at all), 0 when none.
+/// Each tax rate's percentage: `rate_percent` (WooCommerce 3.7 and later),
+/// or, for older stores, the rate the order's own amounts show: the
+/// rate's tax over the amounts it was charged on, to 2 decimals of a
+/// percent, accepted only if every line's tax is that rate of its amount
+/// to the cent.
+fn tax_rates(order: &WooOrder) -> Result<Vec<(String, Decimal)>, ContractError> {
+    let mut rates = Vec::with_capacity(order.tax_lines.len());
+    for (i, tax_line) in order.tax_lines.iter().enumerate() {
+        if let Some(rate) = tax_line.rate_percent {
+            if rate.is_sign_negative() || rate > Decimal::ONE_HUNDRED {
+                return Err(ContractError::new(
+                    format!("tax_lines[{i}].rate_percent"),
+                    format!("{rate} is not a percentage"),
+                ));
+            }
+            rates.push((tax_line.rate_id.clone(), rate.normalize()));
+            continue;
+        }
+        // (taxed amount, its tax) for every line this rate was charged on.
+        let mut charged: Vec<(Decimal, Decimal)> = Vec::new();
+        for item in &order.line_items {
+            for tax in item
+                .taxes
+                .iter()
+                .filter(|t| t.rate_id_is(&tax_line.rate_id))
+            {
+                charged.push((
+                    item.subtotal,
+                    tax.subtotal.or(tax.total).unwrap_or_default(),
+                ));
+            }
+        }
+        for line in order.shipping_lines.iter().chain(&order.fee_lines) {
+            for tax in line
+                .taxes
+                .iter()
+                .filter(|t| t.rate_id_is(&tax_line.rate_id))
+            {
+                charged.push((line.total, tax.total.unwrap_or_default()));
+            }
+        }
+        let unreadable = || {
+            ContractError::new(
+                format!("tax_lines[{i}]"),
+                format!(
+                    "rate {} has no rate_percent (WooCommerce before 3.7) and its amounts do not \
+                     show one rate exactly",
+                    tax_line.label.as_deref().unwrap_or(&tax_line.rate_id)
+                ),
+            )
+        };
+        let sum = |pick: fn(&(Decimal, Decimal)) -> Decimal| {
+            charged
+                .iter()
+                .try_fold(Decimal::ZERO, |total, c| total.checked_add(pick(c)))
+        };
+        let (Some(base), Some(tax)) = (sum(|c| c.0), sum(|c| c.1)) else {
+            return Err(unreadable());
+        };
+        let rate = tax
+            .checked_mul(Decimal::ONE_HUNDRED)
+            .and_then(|t| t.checked_div(base))
+            .map(|r| r.round_dp(2).normalize())
+            .filter(|r| !r.is_sign_negative() && *r <= Decimal::ONE_HUNDRED)
+            .ok_or_else(unreadable)?;
+        let cent = Decimal::new(1, 2);
+        let confirmed = charged.iter().all(|(amount, tax)| {
+            amount
+                .checked_mul(rate)
+                .and_then(|a| a.checked_div(Decimal::ONE_HUNDRED))
+                .map(|a| {
+                    a.round_dp_with_strategy(
+                        2,
+                        rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+                    )
+                })
+                .and_then(|computed| computed.checked_sub(*tax))
+                .is_some_and(|difference| difference.abs() <= cent)
+        });
+        if !confirmed {
+            return Err(unreadable());
+        }
+        rates.push((tax_line.rate_id.clone(), rate));
+    }
+    Ok(rates)
+}
+
+impl LineTax {
+    fn rate_id_is(&self, rate_id: &str) -> bool {
+        self.id == rate_id
+    }
+}
+
+/// The VAT rate (percent) of a line: the one tax that carries an amount
+/// (or the one listed at all), 0 when none.
 fn rate_of(
-    order: &WooOrder,
+    rates: &[(String, Decimal)],
     taxes: &[LineTax],
     field: impl Fn() -> String,
 ) -> Result<Decimal, ContractError> {
@@ -475,7 +572,6 @@ fn rate_of(
         })
         .collect();
     let chosen = match (charged.as_slice(), taxes) {
-        ([], []) => return Ok(Decimal::ZERO),
         ([], [only]) => only,
         ([], _) => return Ok(Decimal::ZERO),
         ([one], _) => *one,
@@ -486,32 +582,16 @@ fn rate_of(
             ))
         }
     };
-    let tax_line = order
-        .tax_lines
+    rates
         .iter()
-        .find(|t| t.rate_id == chosen.id)
+        .find(|(id, _)| *id == chosen.id)
+        .map(|(_, rate)| *rate)
         .ok_or_else(|| {
             ContractError::new(
                 field(),
                 format!("tax rate {} is not among the order's tax_lines", chosen.id),
             )
-        })?;
-    let rate = tax_line.rate_percent.ok_or_else(|| {
-        ContractError::new(
-            "tax_lines",
-            format!(
-                "rate {} has no rate_percent (WooCommerce before 3.7): the VAT rate cannot be read exactly",
-                tax_line.label.as_deref().unwrap_or(&tax_line.rate_id)
-            ),
-        )
-    })?;
-    if rate.is_sign_negative() || rate > Decimal::ONE_HUNDRED {
-        return Err(ContractError::new(
-            "tax_lines",
-            format!("rate_percent {rate} is not a percentage"),
-        ));
-    }
-    Ok(rate.normalize())
+        })
 }
 
 /// `amount / quantity` when it has at most [`MAX_DECIMALS`] decimals and
