@@ -7,7 +7,9 @@
 use bridge::domain::mapping::{map_order, MappingConfig};
 use bridge::domain::order::platform::{shopify, woocommerce, B2bFields, TranslateError};
 use bridge::domain::order::Order;
-use bridge::domain::shop::{shopify_topics, woocommerce_statuses, ShopifyConfig, WoocommerceConfig};
+use bridge::domain::shop::{
+    shopify_topics, woocommerce_statuses, ShopifyConfig, WoocommerceConfig,
+};
 use proptest::prelude::*;
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -33,7 +35,11 @@ fn woo_config() -> WoocommerceConfig {
 fn fixtures(platform: &str) -> &'static [Value] {
     static SHOPIFY: OnceLock<Vec<Value>> = OnceLock::new();
     static WOOCOMMERCE: OnceLock<Vec<Value>> = OnceLock::new();
-    let cell = if platform == "shopify" { &SHOPIFY } else { &WOOCOMMERCE };
+    let cell = if platform == "shopify" {
+        &SHOPIFY
+    } else {
+        &WOOCOMMERCE
+    };
     cell.get_or_init(|| read_fixtures(platform))
 }
 
@@ -79,8 +85,14 @@ fn check(body: &[u8]) {
 /// As [`check`], with the body already parsed (`None`: not JSON).
 fn check_value(body: &[u8], value: Option<&Value>) {
     let total = |key: &str| value.and_then(|v| v.get(key)).cloned();
-    check_result(shopify::translate_body(body, &shopify_config()), total("total_price"));
-    check_result(woocommerce::translate_body(body, &woo_config()), total("total"));
+    check_result(
+        shopify::translate_body(body, &shopify_config()),
+        total("total_price"),
+    );
+    check_result(
+        woocommerce::translate_body(body, &woo_config()),
+        total("total"),
+    );
 }
 
 fn check_result(result: Result<Order, TranslateError>, platform_total: Option<Value>) {
@@ -109,7 +121,8 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         "[ -~]{0,12}".prop_map(Value::String),
         prop_oneof![
             Just("79228162514264337593543950335"),
