@@ -202,6 +202,50 @@ fn shopify_danish_discount_code_with_vat_included() {
 }
 
 #[test]
+fn shopify_five_lines_with_a_code_on_one_line() {
+    // The ingest benchmark's Shopify order.
+    let order = shopify_order("dk-five-lines.json");
+    assert_eq!(
+        lines(&order),
+        vec![
+            (
+                Some("SKU-1"),
+                "Uldsokker - Grå / 39-42",
+                d("2"),
+                d("99.95"),
+                d("25")
+            ),
+            (Some("SKU-2"), "Hue - Navy", d("1"), d("149.00"), d("25")),
+            (
+                Some("SKU-3"),
+                "Snørebånd, 3 par",
+                d("3"),
+                d("24.50"),
+                d("25")
+            ),
+            (Some("SKU-4"), "Regnjakke - M", d("1"), d("399.00"), d("25")),
+            (Some("SKU-5"), "Gavekortomslag", d("2"), d("12.25"), d("25")),
+        ]
+    );
+    assert_eq!(
+        discounts(&order),
+        vec![(
+            DiscountKind::DiscountCode,
+            "WINTER50",
+            d("50.00"),
+            Some(d("25"))
+        )]
+    );
+    assert_eq!(
+        shipping(&order),
+        Some(("GLS Pakkeshop", d("39.00"), Some(d("25"))))
+    );
+    // 199.90 + 149.00 + 73.50 + 399.00 + 24.50 − 50.00 + 39.00
+    assert_eq!(order.total, d("834.90"));
+    assert_invoice_total(&order);
+}
+
+#[test]
 fn shopify_free_shipping_code_and_gift_card_as_payment() {
     let order = shopify_order("dk-free-shipping-gift-card.json");
     assert_eq!(
@@ -484,6 +528,6 @@ fn fixture_counts() {
         .count()
     };
     // Each fixture has its own test above; a new file needs one too.
-    assert_eq!(count("shopify"), 9);
+    assert_eq!(count("shopify"), 10);
     assert_eq!(count("woocommerce"), 6);
 }
