@@ -192,3 +192,49 @@ fn to_http(response: &WebhookResponse) -> Response<Body> {
         .body(Body::Text(response.body.to_string()))
         .unwrap_or_else(|_| Response::new(Body::Empty))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(path: &str) -> Request {
+        let mut request = Request::new(Body::Empty);
+        *request.uri_mut() = path.parse().expect("a path");
+        request
+    }
+
+    #[test]
+    fn routes_without_path_parameters_are_read_from_the_path() {
+        let route_of = |path| route(&request(path));
+        assert_eq!(
+            route_of("/webhooks/shop-1"),
+            Some(Route {
+                shop_id: "shop-1".into(),
+                platform: None
+            })
+        );
+        assert_eq!(
+            route_of("/webhooks/shop-1/shopify/"),
+            Some(Route {
+                shop_id: "shop-1".into(),
+                platform: Some(Ok(Platform::Shopify))
+            })
+        );
+        assert_eq!(
+            route_of("/webhooks/shop-1/woocommerce"),
+            Some(Route {
+                shop_id: "shop-1".into(),
+                platform: Some(Ok(Platform::Woocommerce))
+            })
+        );
+        assert_eq!(
+            route_of("/webhooks/shop-1/magento"),
+            Some(Route {
+                shop_id: "shop-1".into(),
+                platform: Some(Err("magento".into()))
+            })
+        );
+        assert_eq!(route_of("/webhooks/shop-1/shopify/extra"), None);
+        assert_eq!(route_of("/webhooks/"), None);
+    }
+}
