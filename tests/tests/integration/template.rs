@@ -149,7 +149,10 @@ fn queues_and_timeouts_are_consistent() {
         .filter_map(|e| e["Properties"]["Path"].as_str())
         .collect();
     assert!(paths.contains(&"/webhooks/{shop_id}"), "{paths:?}");
-    assert!(paths.contains(&"/webhooks/{shop_id}/{platform}"), "{paths:?}");
+    assert!(
+        paths.contains(&"/webhooks/{shop_id}/{platform}"),
+        "{paths:?}"
+    );
     // The function's MAX_RECEIVE_COUNT is the same parameter as the redrive.
     let env = at(
         &t,
