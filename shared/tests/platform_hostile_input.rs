@@ -202,7 +202,7 @@ fn every_fixture_field_with_extreme_values_never_panics() {
     for platform in ["shopify", "woocommerce"] {
         for fixture in fixtures(platform) {
             let mut paths = Vec::new();
-            pointers(&fixture, String::new(), &mut paths);
+            pointers(fixture, String::new(), &mut paths);
             for path in &paths {
                 for extreme in &extremes {
                     let mut value = fixture.clone();

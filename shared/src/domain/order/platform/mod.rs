@@ -73,7 +73,7 @@ impl fmt::Display for Platform {
 /// names or WooCommerce `meta_data` keys (matched case-insensitively, the
 /// first non-empty value wins), and whether a CVR or EAN written in the
 /// company field counts too (`"Firma ApS, CVR 12345678"`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct B2bFields {
     pub cvr: Vec<String>,
@@ -108,17 +108,6 @@ impl B2bFields {
                 "VAT Number",
             ]),
             from_company: true,
-        }
-    }
-}
-
-impl Default for B2bFields {
-    fn default() -> Self {
-        B2bFields {
-            cvr: Vec::new(),
-            ean: Vec::new(),
-            eu_vat_number: Vec::new(),
-            from_company: false,
         }
     }
 }
