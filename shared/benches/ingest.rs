@@ -22,8 +22,8 @@ use bridge::app::ingest::{
 };
 use bridge::domain::lifecycle::{HistoryEntry, Label, OrderRecord};
 use bridge::domain::mapping::map_order;
-use bridge::domain::order::platform::{shopify, Platform};
 use bridge::domain::order::{parse_event, ParsedEvent};
+use bridge::domain::platform::{shopify, Platform};
 use bridge::domain::shop::PlatformConfig;
 use bridge::domain::shop::ShopConfig;
 use bridge::domain::webhook::{self, SignatureHeaders};

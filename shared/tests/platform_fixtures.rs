@@ -6,8 +6,8 @@
 //! amounts are worked out by hand in the comments.
 
 use bridge::domain::mapping::{map_order, MappingConfig};
-use bridge::domain::order::platform::{shopify, woocommerce, B2bFields, TranslateError};
 use bridge::domain::order::{DiscountKind, FeeKind, Order};
+use bridge::domain::platform::{shopify, woocommerce, B2bFields, TranslateError};
 use bridge::domain::shop::{
     shopify_topics, woocommerce_statuses, ShopifyConfig, WoocommerceConfig,
 };

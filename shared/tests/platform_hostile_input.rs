@@ -5,8 +5,8 @@
 //! the platform's total and maps (or is refused) without a panic.
 
 use bridge::domain::mapping::{map_order, MappingConfig};
-use bridge::domain::order::platform::{shopify, woocommerce, B2bFields, TranslateError};
 use bridge::domain::order::Order;
+use bridge::domain::platform::{shopify, woocommerce, B2bFields, TranslateError};
 use bridge::domain::shop::{
     shopify_topics, woocommerce_statuses, ShopifyConfig, WoocommerceConfig,
 };

@@ -8,7 +8,7 @@ use bridge::adapters::sqs::SqsTransferQueue;
 use bridge::app::ingest::{
     Ingest, IngestSettings, PlatformHeaders, PlatformRequest, WebhookRequest, WebhookResponse,
 };
-use bridge::domain::order::platform::Platform;
+use bridge::domain::platform::Platform;
 use bridge::domain::webhook::SignatureHeaders;
 use bridge::env::{env_number, env_required};
 use lambda_http::http::{header, HeaderMap, StatusCode};

@@ -19,10 +19,10 @@
 //!   merchant who fixed the order in the shop sends it again.
 
 use crate::domain::lifecycle::{reaches_trigger, HistoryEntry, IngestWrite, Label, OrderRecord};
-use crate::domain::order::platform::{
+use crate::domain::order::{parse_event, ContractError, EventType, ParsedEvent};
+use crate::domain::platform::{
     platform_secrets, platform_snapshot, shopify, woocommerce, Platform,
 };
-use crate::domain::order::{parse_event, ContractError, EventType, ParsedEvent};
 use crate::domain::shop::{PlatformConfig, ShopConfig, Trigger};
 use crate::domain::webhook::{self, SignatureHeaders};
 use crate::ports::{Cause, OrderMessage, OrderStore, ShopStore, StoreError, TransferQueue};

@@ -1055,7 +1055,7 @@ mod platform_ingest {
     use crate::app::ingest::{
         Ingest, IngestSettings, PlatformHeaders, PlatformRequest, WebhookResponse,
     };
-    use crate::domain::order::platform::Platform;
+    use crate::domain::platform::Platform;
     use crate::domain::webhook::sign_body_hmac;
     use rust_decimal::Decimal;
     use std::str::FromStr;

@@ -18,7 +18,7 @@
 
 use crate::domain::lifecycle::{retry_delay_seconds, Label, LeaseOwner, OrderRecord};
 use crate::domain::mapping::{map_order, MappingError};
-use crate::domain::order::platform::order_from_snapshot;
+use crate::domain::platform::order_from_snapshot;
 use crate::domain::shop::ShopConfig;
 use crate::ports::{
     Cause, Claim, Clock, InboundMessage, Invoicing, InvoicingError, OrderMessage, OrderStore,

@@ -1,9 +1,10 @@
 //! A shop's configuration: who it is, how it authenticates, where its books
 //! are, and the rules that map its orders to e-conomic invoices.
 
-use crate::domain::order::platform::{B2bFields, EventMap, Platform};
 use crate::domain::secret::Secret;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
 
 /// Which order event makes the order ready to be invoiced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -73,6 +74,97 @@ pub struct ShopConfig {
 fn enabled_by_default() -> bool {
     true
 }
+
+/// A shop platform whose webhooks the bridge takes natively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    Shopify,
+    Woocommerce,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Shopify => "shopify",
+            Platform::Woocommerce => "woocommerce",
+        }
+    }
+
+    /// The path segment after `/webhooks/{shop_id}/`.
+    pub fn from_path(segment: &str) -> Option<Platform> {
+        match segment {
+            "shopify" => Some(Platform::Shopify),
+            "woocommerce" => Some(Platform::Woocommerce),
+            _ => None,
+        }
+    }
+
+    /// How people write it.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Platform::Shopify => "Shopify",
+            Platform::Woocommerce => "WooCommerce",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a B2B customer's identifiers are found: Shopify note attribute
+/// names or WooCommerce `meta_data` keys (matched case-insensitively, the
+/// first non-empty value wins), and whether a CVR or EAN written in the
+/// company field counts too (`"Firma ApS, CVR 12345678"`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct B2bFields {
+    pub cvr: Vec<String>,
+    pub ean: Vec<String>,
+    pub eu_vat_number: Vec<String>,
+    pub from_company: bool,
+}
+
+impl B2bFields {
+    /// Defaults for Shopify note attributes (cart attributes set by the
+    /// theme or a B2B app).
+    pub fn shopify_defaults() -> Self {
+        B2bFields {
+            cvr: names(&["CVR", "CVR-nummer", "cvr_number"]),
+            ean: names(&["EAN", "EAN-nummer", "ean_number"]),
+            eu_vat_number: names(&["VAT number", "vat_number", "Momsnummer"]),
+            from_company: true,
+        }
+    }
+
+    /// Defaults for WooCommerce order meta keys of the common Danish and EU
+    /// VAT-number plugins.
+    pub fn woocommerce_defaults() -> Self {
+        B2bFields {
+            cvr: names(&["_billing_cvr", "billing_cvr", "_cvr", "cvr"]),
+            ean: names(&["_billing_ean", "billing_ean", "_ean", "ean"]),
+            eu_vat_number: names(&[
+                "_billing_vat_number",
+                "_billing_eu_vat_number",
+                "_vat_number",
+                "vat_number",
+                "VAT Number",
+            ]),
+            from_company: true,
+        }
+    }
+}
+
+fn names(values: &[&str]) -> Vec<String> {
+    values.iter().map(|v| (*v).to_owned()).collect()
+}
+
+/// Which order stage each platform event (Shopify topic, WooCommerce
+/// status) stands for; events not listed are acknowledged and ignored.
+pub type EventMap = BTreeMap<String, Trigger>;
 
 /// A shop platform's webhook settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

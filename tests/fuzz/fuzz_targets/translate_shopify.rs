@@ -4,7 +4,7 @@
 #![no_main]
 
 use bridge::domain::mapping::{map_order, MappingConfig};
-use bridge::domain::order::platform::{shopify, B2bFields, TranslateError};
+use bridge::domain::platform::{shopify, B2bFields, TranslateError};
 use bridge::domain::shop::{shopify_topics, ShopifyConfig};
 use libfuzzer_sys::fuzz_target;
 

@@ -4,7 +4,7 @@
 #![no_main]
 
 use bridge::domain::mapping::{map_order, MappingConfig};
-use bridge::domain::order::platform::{woocommerce, B2bFields, TranslateError};
+use bridge::domain::platform::{woocommerce, B2bFields, TranslateError};
 use bridge::domain::shop::{woocommerce_statuses, WoocommerceConfig};
 use libfuzzer_sys::fuzz_target;
 

@@ -27,7 +27,7 @@ use super::{
     parse_platform_json, percent, validate_translated, Platform, TranslateError,
 };
 use crate::domain::json_decimal::deserialize_decimal;
-use crate::domain::order::model::{
+use crate::domain::order::{
     Address, ContractError, Customer, Discount, DiscountKind, Fee, FeeKind, Order, OrderLine,
     PaymentMethod, Shipping,
 };

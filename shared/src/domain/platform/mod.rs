@@ -1,5 +1,7 @@
 //! Shop platforms' own order webhooks (Shopify, WooCommerce) translated
 //! into the order contract ([`Order`]), so a merchant only registers a URL.
+//! The platform settings themselves are part of the shop configuration
+//! ([`crate::domain::shop::PlatformConfig`]).
 //!
 //! Each platform has two steps:
 //! * `parse`: bytes → the platform's order. A body that is not one is
@@ -19,102 +21,14 @@
 pub mod shopify;
 pub mod woocommerce;
 
-use super::model::{ContractError, Order};
-use super::parse::{parse_order, truncate};
-use crate::domain::shop::{PlatformConfig, Trigger, WebhookSecret};
+use crate::domain::order::{parse_order, validate_order, ContractError, Order};
+pub use crate::domain::shop::{B2bFields, EventMap, Platform};
+use crate::domain::shop::{PlatformConfig, WebhookSecret};
 use rust_decimal::Decimal;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use std::collections::BTreeMap;
 use std::fmt;
-
-/// A shop platform whose webhooks the bridge takes natively.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Platform {
-    Shopify,
-    Woocommerce,
-}
-
-impl Platform {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Platform::Shopify => "shopify",
-            Platform::Woocommerce => "woocommerce",
-        }
-    }
-
-    /// The path segment after `/webhooks/{shop_id}/`.
-    pub fn from_path(segment: &str) -> Option<Platform> {
-        match segment {
-            "shopify" => Some(Platform::Shopify),
-            "woocommerce" => Some(Platform::Woocommerce),
-            _ => None,
-        }
-    }
-
-    /// How people write it.
-    pub fn display_name(self) -> &'static str {
-        match self {
-            Platform::Shopify => "Shopify",
-            Platform::Woocommerce => "WooCommerce",
-        }
-    }
-}
-
-impl fmt::Display for Platform {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Where a B2B customer's identifiers are found: Shopify note attribute
-/// names or WooCommerce `meta_data` keys (matched case-insensitively, the
-/// first non-empty value wins), and whether a CVR or EAN written in the
-/// company field counts too (`"Firma ApS, CVR 12345678"`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct B2bFields {
-    pub cvr: Vec<String>,
-    pub ean: Vec<String>,
-    pub eu_vat_number: Vec<String>,
-    pub from_company: bool,
-}
-
-impl B2bFields {
-    /// Defaults for Shopify note attributes (cart attributes set by the
-    /// theme or a B2B app).
-    pub fn shopify_defaults() -> Self {
-        B2bFields {
-            cvr: names(&["CVR", "CVR-nummer", "cvr_number"]),
-            ean: names(&["EAN", "EAN-nummer", "ean_number"]),
-            eu_vat_number: names(&["VAT number", "vat_number", "Momsnummer"]),
-            from_company: true,
-        }
-    }
-
-    /// Defaults for WooCommerce order meta keys of the common Danish and EU
-    /// VAT-number plugins.
-    pub fn woocommerce_defaults() -> Self {
-        B2bFields {
-            cvr: names(&["_billing_cvr", "billing_cvr", "_cvr", "cvr"]),
-            ean: names(&["_billing_ean", "billing_ean", "_ean", "ean"]),
-            eu_vat_number: names(&[
-                "_billing_vat_number",
-                "_billing_eu_vat_number",
-                "_vat_number",
-                "vat_number",
-                "VAT Number",
-            ]),
-            from_company: true,
-        }
-    }
-}
-
-fn names(values: &[&str]) -> Vec<String> {
-    values.iter().map(|v| (*v).to_owned()).collect()
-}
 
 /// A customer's B2B identifiers as found in the platform's order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -301,7 +215,7 @@ pub(crate) fn validate_translated(
     order: Order,
     platform: Platform,
 ) -> Result<Order, ContractError> {
-    super::validate::validate(&order).map_err(|e| {
+    validate_order(&order).map_err(|e| {
         ContractError::new(
             e.field.clone(),
             format!(
@@ -313,10 +227,6 @@ pub(crate) fn validate_translated(
     })?;
     Ok(order)
 }
-
-/// Which order stage each platform event (Shopify topic, WooCommerce
-/// status) stands for; events not listed are acknowledged and ignored.
-pub type EventMap = BTreeMap<String, Trigger>;
 
 /// The envelope a platform order is stored in.
 #[derive(Debug, Serialize, Deserialize)]
@@ -471,6 +381,14 @@ pub(crate) fn clean(value: &Option<String>) -> Option<String> {
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .map(str::to_owned)
+}
+
+/// At most `max` characters of `s`.
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
 }
 
 /// Adds up amounts, reporting the field whose sum left the representable range.

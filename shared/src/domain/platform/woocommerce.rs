@@ -25,7 +25,7 @@ use super::{
     validate_translated, Platform, TranslateError,
 };
 use crate::domain::json_decimal::{deserialize_decimal, deserialize_optional_decimal};
-use crate::domain::order::model::{
+use crate::domain::order::{
     Address, ContractError, Customer, Discount, DiscountKind, Fee, FeeKind, Order, OrderLine,
     PaymentMethod, Shipping, MAX_DECIMALS,
 };
