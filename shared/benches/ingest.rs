@@ -4,6 +4,10 @@
 //! enqueue and the response) over the in-memory adapters — everything the
 //! ingest Lambda does per webhook except the DynamoDB/SQS round trips.
 //!
+//! The same for a Shopify `orders/paid` delivery of a five-line order
+//! (`handle_platform`: body HMAC, shop domain, topic, parse, snapshot
+//! envelope), and the Shopify translation transfer does later.
+//!
 //! `cargo bench -p bridge --bench ingest` runs criterion (means).
 //! `cargo bench -p bridge --bench ingest -- --percentiles [N]` times N single
 //! requests (default 100,000) on one thread and prints p50/p90/p99/p99.9 and
@@ -13,10 +17,14 @@
 use bridge::adapters::memory::{
     ManualClock, MemoryOrderStore, MemoryShopStore, MemoryTransferQueue,
 };
-use bridge::app::ingest::{decide_delivery, Ingest, IngestSettings, WebhookRequest};
+use bridge::app::ingest::{
+    decide_delivery, Ingest, IngestSettings, PlatformHeaders, PlatformRequest, WebhookRequest,
+};
 use bridge::domain::lifecycle::{HistoryEntry, Label, OrderRecord};
 use bridge::domain::mapping::map_order;
 use bridge::domain::order::{parse_event, ParsedEvent};
+use bridge::domain::platform::{shopify, Platform};
+use bridge::domain::shop::PlatformConfig;
 use bridge::domain::shop::ShopConfig;
 use bridge::domain::webhook::{self, SignatureHeaders};
 use criterion::{criterion_group, Criterion, Throughput};
@@ -28,6 +36,14 @@ use time::OffsetDateTime;
 const SHOP_JSON: &str = include_str!("../../infra/local-stack/demo/demo-shop.json");
 const WEBHOOK_ID: &str = "msg_2f1c7a9e4b6d8c0a";
 const SENT_AT: i64 = 1_795_000_000;
+
+/// The same order as Shopify sends it (`orders/paid`): five lines, shipping,
+/// a discount code on one line, 25 % VAT included.
+const SHOPIFY_FIVE_LINE_ORDER: &[u8] =
+    include_bytes!("../tests/fixtures/shopify/dk-five-lines.json");
+const SHOPIFY_SECRET: &str = "shpss_bench_client_secret";
+const SHOPIFY_DOMAIN: &str = "bench.myshopify.com";
+const SHOPIFY_WEBHOOK_ID: &str = "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043";
 
 /// A typical order: five lines, shipping, a payment fee, a discount code.
 const FIVE_LINE_ORDER: &str = r#"{
@@ -81,6 +97,11 @@ struct Fixture {
     /// The stored order a `created` event left behind (the common case for
     /// a `paid` webhook: decide against an existing record).
     existing: OrderRecord,
+    /// The demo shop as a Shopify shop, its ingest and its order's record.
+    shopify_shop: ShopConfig,
+    shopify_ingest: MemoryIngest,
+    shopify_signature: String,
+    shopify_existing: OrderRecord,
 }
 
 fn fixture() -> Fixture {
@@ -130,6 +151,24 @@ fn fixture() -> Fixture {
         queue.clone(),
         IngestSettings::default(),
     );
+    let mut shopify_shop = shop.clone();
+    shopify_shop.platform = Some(
+        serde_json::from_value(serde_json::json!({
+            "kind": "shopify", "shop_domain": SHOPIFY_DOMAIN, "secrets": [{"secret": SHOPIFY_SECRET}]
+        }))
+        .expect("Shopify settings"),
+    );
+    let shopify_ingest = Ingest::new(
+        MemoryShopStore::with([shopify_shop.clone()]),
+        orders.clone(),
+        queue.clone(),
+        IngestSettings::default(),
+    );
+    let shopify_signature = webhook::sign_body_hmac(SHOPIFY_SECRET, SHOPIFY_FIVE_LINE_ORDER);
+    let shopify_existing = OrderRecord {
+        order_id: "5810000000009".into(),
+        ..existing.clone()
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -144,6 +183,10 @@ fn fixture() -> Fixture {
         signature,
         now,
         existing,
+        shopify_shop,
+        shopify_ingest,
+        shopify_signature,
+        shopify_existing,
     }
 }
 
@@ -169,6 +212,38 @@ fn ingest_hot_path(f: &Fixture) -> u16 {
     response.status
 }
 
+/// One Shopify `orders/paid` delivery of the five-line order through the
+/// real handler, against the state its `orders/create` left behind.
+fn shopify_hot_path(f: &Fixture) -> u16 {
+    f.orders.insert(f.shopify_existing.clone());
+    f.queue.purge();
+    let request = PlatformRequest {
+        shop_id: &f.shopify_shop.shop_id,
+        platform: Platform::Shopify,
+        content_length: None,
+        headers: PlatformHeaders {
+            signature: Some(&f.shopify_signature),
+            topic: Some("orders/paid"),
+            delivery_id: Some(SHOPIFY_WEBHOOK_ID),
+            shop_domain: Some(SHOPIFY_DOMAIN),
+            api_version: Some("2025-07"),
+        },
+        body: SHOPIFY_FIVE_LINE_ORDER,
+    };
+    let response = f
+        .runtime
+        .block_on(f.shopify_ingest.handle_platform(request, f.now));
+    black_box(&response.body);
+    response.status
+}
+
+fn shopify_settings(f: &Fixture) -> &bridge::domain::shop::ShopifyConfig {
+    match &f.shopify_shop.platform {
+        Some(PlatformConfig::Shopify(settings)) => settings,
+        other => panic!("the bench shop is a Shopify shop, got {other:?}"),
+    }
+}
+
 fn parsed_order(f: &Fixture) -> bridge::domain::order::Order {
     match parse_event(&f.body) {
         Ok(ParsedEvent::Order(event)) => event.order,
@@ -187,10 +262,25 @@ fn benches(c: &mut Criterion) {
     let order = parsed_order(&f);
     map_order(&order, &f.shop.mapping).expect("fixture order maps");
 
+    assert_eq!(
+        shopify_hot_path(&f),
+        202,
+        "the Shopify order must be accepted"
+    );
+    let translated = shopify::translate_body(SHOPIFY_FIVE_LINE_ORDER, shopify_settings(&f))
+        .expect("the Shopify order translates");
+    map_order(&translated, &f.shop.mapping).expect("the translated order maps");
+
     let mut group = c.benchmark_group("ingest");
     group.throughput(Throughput::Elements(1));
     group.bench_function("hot_path_5_lines", |b| {
         b.iter(|| ingest_hot_path(black_box(&f)))
+    });
+    group.bench_function("shopify_hot_path_5_lines", |b| {
+        b.iter(|| shopify_hot_path(black_box(&f)))
+    });
+    group.bench_function("shopify_translate_5_lines", |b| {
+        b.iter(|| shopify::translate_body(black_box(SHOPIFY_FIVE_LINE_ORDER), shopify_settings(&f)))
     });
     let headers = SignatureHeaders {
         id: Some(WEBHOOK_ID),
@@ -265,6 +355,24 @@ fn percentiles(iterations: usize) {
     });
     time_each("map_order", iterations, || {
         black_box(map_order(black_box(&order), &f.shop.mapping).is_ok());
+    });
+    assert_eq!(
+        shopify_hot_path(&f),
+        202,
+        "the Shopify order must be accepted"
+    );
+    println!(
+        "shopify_body_bytes={} lines=5",
+        SHOPIFY_FIVE_LINE_ORDER.len()
+    );
+    time_each("shopify_ingest_hot_path", iterations, || {
+        black_box(shopify_hot_path(black_box(&f)));
+    });
+    time_each("shopify_translate", iterations, || {
+        black_box(
+            shopify::translate_body(black_box(SHOPIFY_FIVE_LINE_ORDER), shopify_settings(&f))
+                .is_ok(),
+        );
     });
 }
 

@@ -234,6 +234,7 @@ impl Stack {
             display_name: format!("Shop {shop_id}"),
             enabled,
             trigger: Trigger::Paid,
+            platform: None,
             webhook_secrets: vec![WebhookSecret {
                 secret: Secret::new(SECRET),
                 valid_until: None,
@@ -272,6 +273,53 @@ impl Stack {
             &parts,
             "POST /webhooks/{shop_id}",
             &[("shop_id", shop_id)],
+            now_ms,
+        );
+        let request = to_lambda_request(event).expect("API Gateway event converts");
+        let response = ingest::handle(&self.ingest, request).await;
+        let status = response.status().as_u16();
+        let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// Stores a shop that sends its platform's own webhooks (`platform` as
+    /// in the shop configuration), with the sandbox's tokens. Its discounts
+    /// go to the sandbox's generic product (it seeds no `DISCOUNT`).
+    pub async fn put_platform_shop(&self, shop_id: &str, platform: Value) -> ShopConfig {
+        let mapping =
+            serde_json::json!({"products": {"discount": "GENERIC", "promotional": "GENERIC"}});
+        let mut config = self.put_shop(shop_id, true, mapping).await;
+        config.webhook_secrets.clear();
+        config.platform = Some(serde_json::from_value(platform).expect("platform config"));
+        DynamoShopStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), &self.shops_table)
+            .put(&config)
+            .await
+            .expect("put shop");
+        config
+    }
+
+    /// Delivers a platform webhook (`/webhooks/{shop_id}/{platform}`)
+    /// through the real ingest handler; returns the status and JSON body.
+    pub async fn deliver_platform(
+        &self,
+        shop_id: &str,
+        platform: &str,
+        headers: Vec<(String, String)>,
+        body: &[u8],
+    ) -> (u16, Value) {
+        let path = format!("/webhooks/{shop_id}/{platform}");
+        let parts = HttpRequestParts {
+            method: "POST",
+            path: &path,
+            query: "",
+            headers,
+            body,
+        };
+        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+        let event = http_api_event(
+            &parts,
+            "POST /webhooks/{shop_id}/{platform}",
+            &[("shop_id", shop_id), ("platform", platform)],
             now_ms,
         );
         let request = to_lambda_request(event).expect("API Gateway event converts");

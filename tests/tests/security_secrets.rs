@@ -157,6 +157,7 @@ async fn no_secret_in_logs_debug_output_or_errors_of_a_full_run() {
         display_name: "Broken tokens".to_owned(),
         enabled: true,
         trigger: Trigger::Paid,
+        platform: None,
         webhook_secrets: vec![WebhookSecret {
             secret: Secret::new(SECRET),
             valid_until: None,

@@ -1,10 +1,14 @@
-//! Ingest Lambda: `POST /webhooks/{shop_id}` behind an API Gateway HTTP API
-//! (payload v2). The logic lives in [`bridge::app::ingest`]; this crate
+//! Ingest Lambda: `POST /webhooks/{shop_id}` (our own order contract) and
+//! `POST /webhooks/{shop_id}/{platform}` (Shopify's or WooCommerce's own
+//! webhooks) behind an API Gateway HTTP API (payload v2). The logic lives in [`bridge::app::ingest`]; this crate
 //! turns the HTTP request into a [`WebhookRequest`] and the answer back.
 
 use bridge::adapters::dynamodb::{DynamoOrderStore, DynamoShopStore};
 use bridge::adapters::sqs::SqsTransferQueue;
-use bridge::app::ingest::{Ingest, IngestSettings, WebhookRequest, WebhookResponse};
+use bridge::app::ingest::{
+    Ingest, IngestSettings, PlatformHeaders, PlatformRequest, WebhookRequest, WebhookResponse,
+};
+use bridge::domain::platform::Platform;
 use bridge::domain::webhook::SignatureHeaders;
 use bridge::env::{env_number, env_required};
 use lambda_http::http::{header, HeaderMap, StatusCode};
@@ -74,43 +78,107 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The `{shop_id}` path parameter, or the segment after `/webhooks/` when
-/// the event carries no parameters.
-fn shop_id(request: &Request) -> Option<String> {
-    if let Some(id) = request.path_parameters().first("shop_id") {
-        return Some(id.to_owned());
+/// Where a request goes: the shop id, and the platform segment if any.
+#[derive(Debug, PartialEq, Eq)]
+struct Route {
+    shop_id: String,
+    /// `None`: our own contract. `Some(Err(segment))`: an unknown platform.
+    platform: Option<Result<Platform, String>>,
+}
+
+/// The `{shop_id}` (and `{platform}`) path parameters, or the segments
+/// after `/webhooks/` when the event carries no parameters.
+fn route(request: &Request) -> Option<Route> {
+    let parameters = request.path_parameters();
+    if let Some(id) = parameters.first("shop_id") {
+        let platform = parameters
+            .first("platform")
+            .map(|p| Platform::from_path(p).ok_or_else(|| p.to_owned()));
+        return Some(Route {
+            shop_id: id.to_owned(),
+            platform,
+        });
     }
     let path = request.uri().path();
-    let rest = path.split("/webhooks/").nth(1)?;
-    let id = rest.trim_end_matches('/');
-    (!id.is_empty() && !id.contains('/')).then(|| id.to_owned())
+    let rest = path.split("/webhooks/").nth(1)?.trim_end_matches('/');
+    let mut segments = rest.split('/');
+    let id = segments.next().filter(|id| !id.is_empty())?;
+    let platform = segments
+        .next()
+        .map(|p| Platform::from_path(p).ok_or_else(|| p.to_owned()));
+    if segments.next().is_some() {
+        return None;
+    }
+    Some(Route {
+        shop_id: id.to_owned(),
+        platform,
+    })
+}
+
+fn not_found(message: &str) -> Response<Body> {
+    to_http(&WebhookResponse {
+        status: 404,
+        body: serde_json::json!({ "error": message }),
+        retry_after_seconds: None,
+    })
 }
 
 /// Handles one request. Every outcome is a response; never an `Err`.
 pub async fn handle(context: &IngestContext, request: Request) -> Response<Body> {
-    let Some(shop_id) = shop_id(&request) else {
-        return to_http(&WebhookResponse {
-            status: 404,
-            body: serde_json::json!({ "error": "unknown shop" }),
-            retry_after_seconds: None,
-        });
+    let Some(route) = route(&request) else {
+        return not_found("unknown shop");
     };
     let headers = request.headers();
-    let webhook_request = WebhookRequest {
-        shop_id: &shop_id,
-        content_length: header_str(headers, "content-length"),
-        headers: SignatureHeaders {
-            id: header_str(headers, "webhook-id"),
-            timestamp: header_str(headers, "webhook-timestamp"),
-            signature: header_str(headers, "webhook-signature"),
-        },
-        body: request.body().as_ref(),
+    let content_length = header_str(headers, "content-length");
+    let body: &[u8] = request.body().as_ref();
+    let now = time::OffsetDateTime::now_utc();
+    let response = match route.platform {
+        None => {
+            let webhook_request = WebhookRequest {
+                shop_id: &route.shop_id,
+                content_length,
+                headers: SignatureHeaders {
+                    id: header_str(headers, "webhook-id"),
+                    timestamp: header_str(headers, "webhook-timestamp"),
+                    signature: header_str(headers, "webhook-signature"),
+                },
+                body,
+            };
+            context.ingest.handle(webhook_request, now).await
+        }
+        Some(Err(_)) => return not_found("unknown platform (use shopify or woocommerce)"),
+        Some(Ok(platform)) => {
+            let platform_request = PlatformRequest {
+                shop_id: &route.shop_id,
+                platform,
+                content_length,
+                headers: platform_headers(platform, headers),
+                body,
+            };
+            context.ingest.handle_platform(platform_request, now).await
+        }
     };
-    let response = context
-        .ingest
-        .handle(webhook_request, time::OffsetDateTime::now_utc())
-        .await;
     to_http(&response)
+}
+
+/// The platform's own headers (HTTP header names are case-insensitive).
+fn platform_headers(platform: Platform, headers: &HeaderMap) -> PlatformHeaders<'_> {
+    match platform {
+        Platform::Shopify => PlatformHeaders {
+            signature: header_str(headers, "x-shopify-hmac-sha256"),
+            topic: header_str(headers, "x-shopify-topic"),
+            delivery_id: header_str(headers, "x-shopify-webhook-id"),
+            shop_domain: header_str(headers, "x-shopify-shop-domain"),
+            api_version: header_str(headers, "x-shopify-api-version"),
+        },
+        Platform::Woocommerce => PlatformHeaders {
+            signature: header_str(headers, "x-wc-webhook-signature"),
+            topic: header_str(headers, "x-wc-webhook-topic"),
+            delivery_id: header_str(headers, "x-wc-webhook-delivery-id"),
+            shop_domain: None,
+            api_version: None,
+        },
+    }
 }
 
 fn to_http(response: &WebhookResponse) -> Response<Body> {
@@ -123,4 +191,50 @@ fn to_http(response: &WebhookResponse) -> Response<Body> {
     builder
         .body(Body::Text(response.body.to_string()))
         .unwrap_or_else(|_| Response::new(Body::Empty))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(path: &str) -> Request {
+        let mut request = Request::new(Body::Empty);
+        *request.uri_mut() = path.parse().expect("a path");
+        request
+    }
+
+    #[test]
+    fn routes_without_path_parameters_are_read_from_the_path() {
+        let route_of = |path| route(&request(path));
+        assert_eq!(
+            route_of("/webhooks/shop-1"),
+            Some(Route {
+                shop_id: "shop-1".into(),
+                platform: None
+            })
+        );
+        assert_eq!(
+            route_of("/webhooks/shop-1/shopify/"),
+            Some(Route {
+                shop_id: "shop-1".into(),
+                platform: Some(Ok(Platform::Shopify))
+            })
+        );
+        assert_eq!(
+            route_of("/webhooks/shop-1/woocommerce"),
+            Some(Route {
+                shop_id: "shop-1".into(),
+                platform: Some(Ok(Platform::Woocommerce))
+            })
+        );
+        assert_eq!(
+            route_of("/webhooks/shop-1/magento"),
+            Some(Route {
+                shop_id: "shop-1".into(),
+                platform: Some(Err("magento".into()))
+            })
+        );
+        assert_eq!(route_of("/webhooks/shop-1/shopify/extra"), None);
+        assert_eq!(route_of("/webhooks/"), None);
+    }
 }

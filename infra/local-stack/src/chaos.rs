@@ -576,6 +576,7 @@ async fn seed_shops(
             display_name: format!("Chaos shop {i}"),
             enabled: true,
             trigger: Trigger::Paid,
+            platform: None,
             webhook_secrets: vec![WebhookSecret {
                 secret: Secret::new(secret.clone()),
                 valid_until: None,

@@ -1,6 +1,7 @@
 //! A small HTTP server standing in for API Gateway: it routes
-//! `POST /webhooks/{shop_id}` to the ingest handler as a real HTTP API
-//! event, and answers other paths the way API Gateway does.
+//! `POST /webhooks/{shop_id}` and `POST /webhooks/{shop_id}/{platform}` to
+//! the ingest handler as a real HTTP API event, and answers other paths
+//! the way API Gateway does.
 
 use crate::apigw::{http_api_event, to_lambda_request, HttpRequestParts};
 use http_body_util::{BodyExt, Full, Limited};
@@ -18,6 +19,7 @@ use tokio::net::TcpListener;
 pub const API_GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
 
 pub const WEBHOOK_ROUTE: &str = "POST /webhooks/{shop_id}";
+pub const PLATFORM_WEBHOOK_ROUTE: &str = "POST /webhooks/{shop_id}/{platform}";
 
 /// Serves until the task is dropped. `handler` is the ingest handler.
 pub async fn serve<H, F>(listener: TcpListener, handler: H)
@@ -65,8 +67,15 @@ where
     let method = request.method().as_str().to_string();
     let path = request.uri().path().to_string();
     let query = request.uri().query().unwrap_or("").to_string();
-    let shop_id = match path.strip_prefix("/webhooks/") {
-        Some(rest) if !rest.is_empty() && !rest.contains('/') => rest.to_string(),
+    let segments: Vec<&str> = match path.strip_prefix("/webhooks/") {
+        Some(rest) => rest.split('/').collect(),
+        None => Vec::new(),
+    };
+    let (shop_id, platform) = match segments.as_slice() {
+        [shop] if !shop.is_empty() => (shop.to_string(), None),
+        [shop, platform] if !shop.is_empty() && !platform.is_empty() => {
+            (shop.to_string(), Some(percent_decode(platform)))
+        }
         _ => return json_response(StatusCode::NOT_FOUND, r#"{"message":"Not Found"}"#),
     };
     if method != "POST" {
@@ -106,7 +115,15 @@ where
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
-    let event = http_api_event(&parts, WEBHOOK_ROUTE, &[("shop_id", &shop_id)], now_ms);
+    let event = match &platform {
+        None => http_api_event(&parts, WEBHOOK_ROUTE, &[("shop_id", &shop_id)], now_ms),
+        Some(platform) => http_api_event(
+            &parts,
+            PLATFORM_WEBHOOK_ROUTE,
+            &[("shop_id", &shop_id), ("platform", platform)],
+            now_ms,
+        ),
+    };
     let lambda_request = match to_lambda_request(event) {
         Ok(request) => request,
         Err(error) => {

@@ -19,8 +19,11 @@
 //!   merchant who fixed the order in the shop sends it again.
 
 use crate::domain::lifecycle::{reaches_trigger, HistoryEntry, IngestWrite, Label, OrderRecord};
-use crate::domain::order::{parse_event, EventType, ParsedEvent};
-use crate::domain::shop::{ShopConfig, Trigger};
+use crate::domain::order::{parse_event, ContractError, EventType, ParsedEvent};
+use crate::domain::platform::{
+    platform_secrets, platform_snapshot, shopify, woocommerce, Platform,
+};
+use crate::domain::shop::{PlatformConfig, ShopConfig, Trigger};
 use crate::domain::webhook::{self, SignatureHeaders};
 use crate::ports::{Cause, OrderMessage, OrderStore, ShopStore, StoreError, TransferQueue};
 use serde_json::{json, Value};
@@ -68,6 +71,52 @@ pub struct WebhookRequest<'a> {
     pub body: &'a [u8],
 }
 
+/// A shop platform's delivery (`/webhooks/{shop_id}/{platform}`), taken
+/// apart from its HTTP envelope.
+#[derive(Debug, Clone, Copy)]
+pub struct PlatformRequest<'a> {
+    pub shop_id: &'a str,
+    pub platform: Platform,
+    /// The Content-Length header as sent, if any.
+    pub content_length: Option<&'a str>,
+    pub headers: PlatformHeaders<'a>,
+    pub body: &'a [u8],
+}
+
+/// The platform's headers (absent ones `None`). Shopify: `X-Shopify-*`;
+/// WooCommerce: `X-WC-Webhook-*`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlatformHeaders<'a> {
+    /// `X-Shopify-Hmac-Sha256` / `X-WC-Webhook-Signature`.
+    pub signature: Option<&'a str>,
+    /// `X-Shopify-Topic` / `X-WC-Webhook-Topic`.
+    pub topic: Option<&'a str>,
+    /// `X-Shopify-Webhook-Id` / `X-WC-Webhook-Delivery-ID`.
+    pub delivery_id: Option<&'a str>,
+    /// `X-Shopify-Shop-Domain` (Shopify only).
+    pub shop_domain: Option<&'a str>,
+    /// `X-Shopify-API-Version` (Shopify only).
+    pub api_version: Option<&'a str>,
+}
+
+impl PlatformHeaders<'_> {
+    /// The header names the platform uses, for error messages.
+    fn names(platform: Platform) -> (&'static str, &'static str, &'static str) {
+        match platform {
+            Platform::Shopify => (
+                "X-Shopify-Hmac-Sha256",
+                "X-Shopify-Topic",
+                "X-Shopify-Webhook-Id",
+            ),
+            Platform::Woocommerce => (
+                "X-WC-Webhook-Signature",
+                "X-WC-Webhook-Topic",
+                "X-WC-Webhook-Delivery-ID",
+            ),
+        }
+    }
+}
+
 /// The answer to give the shop.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookResponse {
@@ -87,6 +136,18 @@ impl WebhookResponse {
 
     fn error(status: u16, message: impl Into<String>) -> Self {
         Self::new(status, json!({ "error": message.into() }))
+    }
+
+    fn malformed(error: &ContractError) -> Self {
+        tracing::warn!(field = %error.field, error = %error.message, "malformed webhook body");
+        Self::new(
+            400,
+            json!({ "error": error.to_string(), "field": error.field }),
+        )
+    }
+
+    fn ignored() -> Self {
+        Self::new(200, json!({ "status": "ignored" }))
     }
 
     fn unavailable() -> Self {
@@ -326,22 +387,12 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
         now: OffsetDateTime,
         span: &tracing::Span,
     ) -> WebhookResponse {
-        let limit = self.settings.max_body_bytes;
-        let declared_too_large = request
-            .content_length
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .is_some_and(|len| len > limit as u64);
-        if declared_too_large || request.body.len() > limit {
-            return WebhookResponse::error(413, format!("body larger than {limit} bytes"));
+        if let Some(too_large) = self.too_large(request.content_length, request.body) {
+            return too_large;
         }
-
-        let shop = match self.shop(request.shop_id).await {
-            Ok(Some(shop)) if shop.enabled => shop,
-            Ok(_) => return WebhookResponse::error(404, "unknown shop"),
-            Err(error) => {
-                tracing::error!(%error, "shop lookup failed");
-                return WebhookResponse::unavailable();
-            }
+        let shop = match self.enabled_shop(request.shop_id).await {
+            Ok(shop) => shop,
+            Err(response) => return response,
         };
 
         if let Err(error) =
@@ -359,13 +410,7 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
                 tracing::info!(event_type = %event_type, "unsupported event type ignored");
                 return WebhookResponse::new(202, json!({ "status": "ignored" }));
             }
-            Err(error) => {
-                tracing::warn!(field = %error.field, error = %error.message, "malformed webhook body");
-                return WebhookResponse::new(
-                    400,
-                    json!({ "error": error.to_string(), "field": error.field }),
-                );
-            }
+            Err(error) => return WebhookResponse::malformed(&error),
         };
         let order_id = event.order.id.clone();
         span.record("order_id", order_id.as_str());
@@ -378,10 +423,32 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
             );
         };
 
+        self.record(
+            &shop,
+            &order_id,
+            webhook_id,
+            event.event_type,
+            snapshot,
+            now,
+        )
+        .await
+    }
+
+    /// Records one verified, parsed delivery of an order (and enqueues it
+    /// when it became ready): the part every webhook route shares.
+    async fn record(
+        &self,
+        shop: &ShopConfig,
+        order_id: &str,
+        webhook_id: &str,
+        event_type: EventType,
+        snapshot: String,
+        now: OffsetDateTime,
+    ) -> WebhookResponse {
         let now_secs = now.unix_timestamp();
         let mut outcome = None;
         for _ in 0..WRITE_ROUNDS {
-            let existing = match self.orders.get(&shop.shop_id, &order_id).await {
+            let existing = match self.orders.get(&shop.shop_id, order_id).await {
                 Ok(existing) => existing,
                 Err(error) => {
                     tracing::error!(%error, "order read failed");
@@ -391,7 +458,7 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
             let decision = decide_delivery(
                 existing.as_ref(),
                 webhook_id,
-                event.event_type,
+                event_type,
                 shop.trigger,
                 now_secs,
             );
@@ -410,7 +477,7 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
                 label: spec.label,
                 snapshot: spec
                     .replace_snapshot
-                    .then(|| (snapshot.clone(), event.event_type.rank())),
+                    .then(|| (snapshot.clone(), event_type.rank())),
                 events: spec.events,
                 webhook_ids: spec.webhook_ids,
                 history: spec.history,
@@ -422,7 +489,7 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
                 .orders
                 .write_ingest(
                     &shop.shop_id,
-                    &order_id,
+                    order_id,
                     existing.as_ref().map(|r| r.version),
                     &write,
                     now_secs,
@@ -452,23 +519,196 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
         if enqueue {
             let message = OrderMessage {
                 shop_id: shop.shop_id.clone(),
-                order_id: order_id.clone(),
+                order_id: order_id.to_owned(),
                 cause: Cause::Webhook,
             };
             match self.queue.enqueue(&message).await {
-                Ok(()) => tracing::info!(event = %event.event_type, "order pending and enqueued"),
+                Ok(()) => tracing::info!(event = %event_type, "order pending and enqueued"),
                 // The order is recorded as pending: rescan re-enqueues it.
                 Err(error) => {
                     tracing::warn!(%error, "enqueue failed; rescan will pick the order up")
                 }
             }
         } else {
-            tracing::info!(event = %event.event_type, status = status.as_str(), "order recorded");
+            tracing::info!(event = %event_type, status = status.as_str(), "order recorded");
         }
         WebhookResponse::new(
             202,
             json!({ "status": status.as_str(), "order_id": order_id }),
         )
+    }
+
+    /// 413 when the declared or actual body is over the limit.
+    fn too_large(&self, content_length: Option<&str>, body: &[u8]) -> Option<WebhookResponse> {
+        let limit = self.settings.max_body_bytes;
+        let declared_too_large = content_length
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|len| len > limit as u64);
+        (declared_too_large || body.len() > limit)
+            .then(|| WebhookResponse::error(413, format!("body larger than {limit} bytes")))
+    }
+
+    /// The shop if it exists and is enabled; else the answer to give.
+    async fn enabled_shop(&self, shop_id: &str) -> Result<ShopConfig, WebhookResponse> {
+        match self.shop(shop_id).await {
+            Ok(Some(shop)) if shop.enabled => Ok(shop),
+            Ok(_) => Err(WebhookResponse::error(404, "unknown shop")),
+            Err(error) => {
+                tracing::error!(%error, "shop lookup failed");
+                Err(WebhookResponse::unavailable())
+            }
+        }
+    }
+
+    /// Handles one delivery of a shop platform's own webhook. Never fails:
+    /// every outcome is a response. Checks, in this order: 413 size → 404
+    /// unknown shop or a shop not set up for this platform → (WooCommerce's
+    /// creation ping: 200) → 401 signature → 401 Shopify shop domain →
+    /// 200 `ignored` for a topic or status that is no order stage → 400
+    /// malformed (naming the field) → 202 as for our own contract.
+    pub async fn handle_platform(
+        &self,
+        request: PlatformRequest<'_>,
+        now: OffsetDateTime,
+    ) -> WebhookResponse {
+        let span = tracing::info_span!(
+            "ingest",
+            shop_id = %request.shop_id,
+            platform = request.platform.as_str(),
+            webhook_id = request.headers.delivery_id.unwrap_or("-"),
+            topic = request.headers.topic.unwrap_or("-"),
+            order_id = tracing::field::Empty,
+        );
+        let response = self
+            .handle_platform_inner(request, now, &span)
+            .instrument(span.clone())
+            .await;
+        span.in_scope(
+            || tracing::info!(status = response.status, body = %response.body, "webhook answered"),
+        );
+        response
+    }
+
+    async fn handle_platform_inner(
+        &self,
+        request: PlatformRequest<'_>,
+        now: OffsetDateTime,
+        span: &tracing::Span,
+    ) -> WebhookResponse {
+        if let Some(too_large) = self.too_large(request.content_length, request.body) {
+            return too_large;
+        }
+        let shop = match self.enabled_shop(request.shop_id).await {
+            Ok(shop) => shop,
+            Err(response) => return response,
+        };
+        let platform = request.platform;
+        let Some(config) = shop.platform.as_ref().filter(|c| c.platform() == platform) else {
+            return WebhookResponse::error(
+                404,
+                format!(
+                    "the shop is not set up for {} webhooks",
+                    platform.display_name()
+                ),
+            );
+        };
+        let headers = request.headers;
+        if platform == Platform::Woocommerce && woocommerce::is_ping(request.body) {
+            // WooCommerce sends this unsigned when the webhook is saved; it
+            // carries no order, so nothing is written.
+            tracing::info!("WooCommerce webhook ping answered");
+            return WebhookResponse::new(200, json!({ "status": "ping" }));
+        }
+        let (signature_header, _, delivery_header) = PlatformHeaders::names(platform);
+        if let Err(error) = webhook::verify_body_hmac(
+            platform_secrets(config),
+            signature_header,
+            headers.signature,
+            request.body,
+            now,
+        ) {
+            tracing::warn!(%error, "webhook rejected");
+            return WebhookResponse::error(401, error.to_string());
+        }
+        let topic = headers.topic.map(str::trim).unwrap_or_default();
+        let missing_header =
+            |name: &str| WebhookResponse::malformed(&ContractError::new(name, "missing header"));
+
+        let (order_id, event_type, webhook_id, stage_name, payload_version) = match config {
+            PlatformConfig::Shopify(settings) => {
+                let domain = headers.shop_domain.map(str::trim).unwrap_or_default();
+                if !domain.eq_ignore_ascii_case(settings.shop_domain.trim()) {
+                    tracing::warn!("X-Shopify-Shop-Domain does not match the shop");
+                    return WebhookResponse::error(
+                        401,
+                        "X-Shopify-Shop-Domain is not this shop's domain",
+                    );
+                }
+                let Some(stage) = settings.topics.get(topic) else {
+                    tracing::info!("Shopify topic is no order stage: ignored");
+                    return WebhookResponse::ignored();
+                };
+                let Some(delivery_id) = headers.delivery_id.filter(|v| !v.trim().is_empty()) else {
+                    return missing_header(delivery_header);
+                };
+                let order = match shopify::parse(request.body) {
+                    Ok(order) => order,
+                    Err(error) => return WebhookResponse::malformed(&error),
+                };
+                (
+                    order.id,
+                    stage.event(),
+                    delivery_id.trim().to_owned(),
+                    topic.to_owned(),
+                    headers.api_version.map(str::to_owned),
+                )
+            }
+            PlatformConfig::Woocommerce(settings) => {
+                if topic != "order.created" && topic != "order.updated" {
+                    tracing::info!("WooCommerce topic is not an order event: ignored");
+                    return WebhookResponse::ignored();
+                }
+                let Some(delivery_id) = headers.delivery_id.filter(|v| !v.trim().is_empty()) else {
+                    return missing_header(delivery_header);
+                };
+                let order = match woocommerce::parse(request.body) {
+                    Ok(order) => order,
+                    Err(error) => return WebhookResponse::malformed(&error),
+                };
+                let Some(stage) = settings.statuses.get(order.status.trim()) else {
+                    tracing::info!(status = %order.status, "WooCommerce status is no order stage: ignored");
+                    return WebhookResponse::ignored();
+                };
+                // WooCommerce re-sends a delivery under its id; the same
+                // order reaching a new status is a new event.
+                let webhook_id = format!(
+                    "{}:{}:{}",
+                    delivery_id.trim(),
+                    order.id,
+                    order.status.trim()
+                );
+                (
+                    order.id,
+                    stage.event(),
+                    webhook_id,
+                    order.status.trim().to_owned(),
+                    order.version.clone(),
+                )
+            }
+        };
+        span.record("order_id", order_id.as_str());
+        let Some(snapshot) = platform_snapshot(
+            platform,
+            payload_version.as_deref(),
+            &stage_name,
+            request.body,
+        ) else {
+            // parse() accepted it as JSON, so this cannot happen; answer
+            // 400 rather than panic.
+            return WebhookResponse::malformed(&ContractError::new("", "not a JSON object"));
+        };
+        self.record(&shop, &order_id, &webhook_id, event_type, snapshot, now)
+            .await
     }
 }
 

@@ -1205,3 +1205,385 @@ async fn a_shop_fixed_behind_the_transfer_cache_is_read_again_before_failing_the
     assert_eq!(world.order().label, Label::Ok);
     assert_eq!(world.invoicing.pushes(), 1);
 }
+
+// ------------------------------------------------ platform webhooks
+
+mod platform_ingest {
+    use super::*;
+    use crate::app::ingest::{
+        Ingest, IngestSettings, PlatformHeaders, PlatformRequest, WebhookResponse,
+    };
+    use crate::domain::platform::Platform;
+    use crate::domain::webhook::sign_body_hmac;
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+    use time::OffsetDateTime;
+
+    const SHOPIFY_SHOP: &str = "butik-shopify";
+    const WOO_SHOP: &str = "butik-woo";
+    const SHOPIFY_SECRET: &str = "shpss_0123456789abcdef";
+    const OLD_SHOPIFY_SECRET: &str = "shpss_previous";
+    const WOO_SECRET: &str = "wc-secret-!@#";
+    const DOMAIN: &str = "butik.myshopify.com";
+    const PAID_ORDER: &[u8] = include_bytes!("../../tests/fixtures/shopify/dk-discount-code.json");
+    const DUTIES_ORDER: &[u8] =
+        include_bytes!("../../tests/fixtures/shopify/not-invoiceable-duties.json");
+    const WOO_ORDER: &[u8] =
+        include_bytes!("../../tests/fixtures/woocommerce/dk-coupon-incl-vat.json");
+
+    fn platform_shop(shop_id: &str, platform: serde_json::Value) -> ShopConfig {
+        let mut config = serde_json::to_value(shop()).expect("shop serialises");
+        config["shop_id"] = shop_id.into();
+        config["webhook_secrets"] = serde_json::json!([]);
+        config["platform"] = platform;
+        serde_json::from_value(config).expect("platform shop parses")
+    }
+
+    fn world() -> World {
+        let mut world = World::new();
+        world.shops = Arc::new(MemoryShopStore::with([
+            shop(),
+            platform_shop(
+                SHOPIFY_SHOP,
+                serde_json::json!({"kind": "shopify", "shop_domain": DOMAIN, "secrets": [
+                    {"secret": SHOPIFY_SECRET},
+                    {"secret": OLD_SHOPIFY_SECRET, "valid_until": "2099-01-01T00:00:00Z"}
+                ]}),
+            ),
+            platform_shop(
+                WOO_SHOP,
+                serde_json::json!({"kind": "woocommerce", "secrets": [{"secret": WOO_SECRET}]}),
+            ),
+        ]));
+        world
+    }
+
+    impl World {
+        fn platform_ingest(
+            &self,
+        ) -> Ingest<Arc<MemoryShopStore>, Arc<MemoryOrderStore>, MemoryTransferQueue> {
+            Ingest::new(
+                self.shops.clone(),
+                self.orders.clone(),
+                self.queue.enqueue_only(),
+                IngestSettings {
+                    max_body_bytes: 64 * 1024,
+                    ..IngestSettings::default()
+                },
+            )
+        }
+
+        async fn post(
+            &self,
+            shop_id: &str,
+            platform: Platform,
+            headers: PlatformHeaders<'_>,
+            body: &[u8],
+        ) -> WebhookResponse {
+            let request = PlatformRequest {
+                shop_id,
+                platform,
+                content_length: None,
+                headers,
+                body,
+            };
+            let now = OffsetDateTime::from_unix_timestamp(T0).expect("time");
+            self.platform_ingest().handle_platform(request, now).await
+        }
+    }
+
+    fn shopify_headers<'a>(signature: &'a str, topic: &'a str, id: &'a str) -> PlatformHeaders<'a> {
+        PlatformHeaders {
+            signature: Some(signature),
+            topic: Some(topic),
+            delivery_id: Some(id),
+            shop_domain: Some(DOMAIN),
+            api_version: Some("2025-07"),
+        }
+    }
+
+    fn woo_headers<'a>(signature: &'a str, topic: &'a str, id: &'a str) -> PlatformHeaders<'a> {
+        PlatformHeaders {
+            signature: Some(signature),
+            topic: Some(topic),
+            delivery_id: Some(id),
+            ..PlatformHeaders::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_shopify_paid_order_is_invoiced_at_shopifys_total() {
+        let world = world();
+        let signature = sign_body_hmac(SHOPIFY_SECRET, PAID_ORDER);
+        let headers = shopify_headers(
+            &signature,
+            "orders/paid",
+            "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+        );
+        let response = world
+            .post(SHOPIFY_SHOP, Platform::Shopify, headers, PAID_ORDER)
+            .await;
+        assert_eq!(
+            (response.status, &response.body["status"]),
+            (202, &"accepted".into())
+        );
+        assert_eq!(response.body["order_id"], "5810000000001");
+        let record = world
+            .orders
+            .record(SHOPIFY_SHOP, "5810000000001")
+            .expect("recorded");
+        assert_eq!(record.label, Label::Pending);
+        let snapshot = record.snapshot.expect("snapshot");
+        assert!(
+            snapshot.starts_with(r#"{"platform":"shopify","payload_version":"2025-07","event":"orders/paid","payload":"#),
+            "{snapshot}"
+        );
+        // The same delivery again: a duplicate.
+        let again = world
+            .post(SHOPIFY_SHOP, Platform::Shopify, headers, PAID_ORDER)
+            .await;
+        assert_eq!(again.body["status"], "duplicate");
+        assert_eq!(world.queue.transfer_bodies().len(), 1);
+
+        let (_, disposition) = world.deliver().await;
+        assert_eq!(disposition, Disposition::Done);
+        let record = world
+            .orders
+            .record(SHOPIFY_SHOP, "5810000000001")
+            .expect("recorded");
+        assert_eq!(record.label, Label::Ok, "{:?}", record.last_error);
+        let invoices = world.invoicing.invoices();
+        assert_eq!(invoices.len(), 1);
+        assert_eq!(
+            invoices[0].gross_amount,
+            Decimal::from_str("353.01").unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_previous_shopify_secret_still_verifies_during_a_rotation() {
+        let world = world();
+        let signature = sign_body_hmac(OLD_SHOPIFY_SECRET, PAID_ORDER);
+        let response = world
+            .post(
+                SHOPIFY_SHOP,
+                Platform::Shopify,
+                shopify_headers(&signature, "orders/create", "w-1"),
+                PAID_ORDER,
+            )
+            .await;
+        assert_eq!(response.body["status"], "recorded");
+    }
+
+    #[tokio::test]
+    async fn a_shopify_order_that_cannot_be_invoiced_ends_failed_naming_the_field() {
+        let world = world();
+        let signature = sign_body_hmac(SHOPIFY_SECRET, DUTIES_ORDER);
+        let response = world
+            .post(
+                SHOPIFY_SHOP,
+                Platform::Shopify,
+                shopify_headers(&signature, "orders/paid", "w-1"),
+                DUTIES_ORDER,
+            )
+            .await;
+        assert_eq!(response.status, 202);
+        world.deliver().await;
+        let record = world
+            .orders
+            .record(SHOPIFY_SHOP, "5810000000007")
+            .expect("recorded");
+        assert_eq!(record.label, Label::Failed);
+        let reason = record.last_error.unwrap_or_default();
+        assert!(reason.contains("total_price"), "{reason}");
+        assert!(reason.contains("Shopify"), "{reason}");
+        assert!(world.invoicing.invoices().is_empty());
+    }
+
+    #[tokio::test]
+    async fn shopify_callers_mistakes_get_their_own_4xx_and_other_topics_200() {
+        let world = world();
+        let good = sign_body_hmac(SHOPIFY_SECRET, PAID_ORDER);
+        let good = good.as_str();
+        let post = |shop, headers, body| world.post(shop, Platform::Shopify, headers, body);
+        // Unknown shop; a shop not set up for Shopify.
+        assert_eq!(
+            post(
+                "nope",
+                shopify_headers(good, "orders/paid", "1"),
+                PAID_ORDER
+            )
+            .await
+            .status,
+            404
+        );
+        assert_eq!(
+            post(
+                WOO_SHOP,
+                shopify_headers(good, "orders/paid", "1"),
+                PAID_ORDER
+            )
+            .await
+            .status,
+            404
+        );
+        assert_eq!(
+            post(SHOP, shopify_headers(good, "orders/paid", "1"), PAID_ORDER)
+                .await
+                .status,
+            404
+        );
+        // Wrong and missing signature.
+        let wrong = shopify_headers(
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            "orders/paid",
+            "1",
+        );
+        assert_eq!(post(SHOPIFY_SHOP, wrong, PAID_ORDER).await.status, 401);
+        let missing = PlatformHeaders {
+            signature: None,
+            ..shopify_headers(good, "orders/paid", "1")
+        };
+        let response = post(SHOPIFY_SHOP, missing, PAID_ORDER).await;
+        assert_eq!(response.status, 401);
+        assert!(response.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("X-Shopify-Hmac-Sha256"));
+        // Another shop's domain.
+        let other_domain = PlatformHeaders {
+            shop_domain: Some("other.myshopify.com"),
+            ..shopify_headers(good, "orders/paid", "1")
+        };
+        assert_eq!(
+            post(SHOPIFY_SHOP, other_domain, PAID_ORDER).await.status,
+            401
+        );
+        // A topic that is no order stage.
+        let refund = post(
+            SHOPIFY_SHOP,
+            shopify_headers(good, "refunds/create", "1"),
+            PAID_ORDER,
+        )
+        .await;
+        assert_eq!(
+            (refund.status, &refund.body["status"]),
+            (200, &"ignored".into())
+        );
+        // Malformed: the field is named.
+        let body: &[u8] = br#"{"id": 1, "created_at": "2026-11-27T09:12:44+01:00", "currency": "DKK", "total_price": "10.00", "line_items": [{"quantity": 1, "price": "ten"}]}"#;
+        let signature = sign_body_hmac(SHOPIFY_SECRET, body);
+        let signature = signature.as_str();
+        let malformed = post(
+            SHOPIFY_SHOP,
+            shopify_headers(signature, "orders/paid", "1"),
+            body,
+        )
+        .await;
+        assert_eq!(malformed.status, 400);
+        assert_eq!(malformed.body["field"], "line_items[0].price");
+        // No webhook id.
+        let no_id = PlatformHeaders {
+            delivery_id: None,
+            ..shopify_headers(good, "orders/paid", "1")
+        };
+        let response = post(SHOPIFY_SHOP, no_id, PAID_ORDER).await;
+        assert_eq!(
+            (response.status, &response.body["field"]),
+            (400, &"X-Shopify-Webhook-Id".into())
+        );
+        // Too large.
+        let huge = vec![b' '; 70 * 1024];
+        assert_eq!(
+            post(
+                SHOPIFY_SHOP,
+                shopify_headers(good, "orders/paid", "1"),
+                &huge
+            )
+            .await
+            .status,
+            413
+        );
+        assert!(world.orders.records().is_empty(), "nothing recorded");
+    }
+
+    #[tokio::test]
+    async fn woocommerce_ping_statuses_and_deliveries() {
+        let world = world();
+        // The unsigned creation ping.
+        let ping = world
+            .post(
+                WOO_SHOP,
+                Platform::Woocommerce,
+                PlatformHeaders::default(),
+                b"webhook_id=17",
+            )
+            .await;
+        assert_eq!((ping.status, &ping.body["status"]), (200, &"ping".into()));
+
+        let signature = sign_body_hmac(WOO_SECRET, WOO_ORDER);
+        let processing = woo_headers(&signature, "order.updated", "9001");
+        let response = world
+            .post(WOO_SHOP, Platform::Woocommerce, processing, WOO_ORDER)
+            .await;
+        assert_eq!(
+            (response.status, &response.body["status"]),
+            (202, &"accepted".into())
+        );
+        let again = world
+            .post(WOO_SHOP, Platform::Woocommerce, processing, WOO_ORDER)
+            .await;
+        assert_eq!(again.body["status"], "duplicate");
+        let record = world.orders.record(WOO_SHOP, "2001").expect("recorded");
+        assert_eq!(record.webhook_ids, vec!["9001:2001:processing"]);
+        assert!(record.snapshot.unwrap_or_default().starts_with(
+            r#"{"platform":"woocommerce","payload_version":"9.4.2","event":"processing""#
+        ));
+
+        // A status that is no stage, and a topic that is no order event.
+        let cancelled = String::from_utf8(WOO_ORDER.to_vec())
+            .unwrap()
+            .replace(r#""status": "processing""#, r#""status": "cancelled""#);
+        let signature = sign_body_hmac(WOO_SECRET, cancelled.as_bytes());
+        let response = world
+            .post(
+                WOO_SHOP,
+                Platform::Woocommerce,
+                woo_headers(&signature, "order.updated", "9002"),
+                cancelled.as_bytes(),
+            )
+            .await;
+        assert_eq!(
+            (response.status, &response.body["status"]),
+            (200, &"ignored".into())
+        );
+        let signature = sign_body_hmac(WOO_SECRET, WOO_ORDER);
+        let response = world
+            .post(
+                WOO_SHOP,
+                Platform::Woocommerce,
+                woo_headers(&signature, "product.updated", "9003"),
+                WOO_ORDER,
+            )
+            .await;
+        assert_eq!(response.body["status"], "ignored");
+        // Wrong signature.
+        let response = world
+            .post(
+                WOO_SHOP,
+                Platform::Woocommerce,
+                woo_headers("bm9wZQ==", "order.updated", "9004"),
+                WOO_ORDER,
+            )
+            .await;
+        assert_eq!(response.status, 401);
+
+        world.deliver().await;
+        let record = world.orders.record(WOO_SHOP, "2001").expect("recorded");
+        assert_eq!(record.label, Label::Ok, "{:?}", record.last_error);
+        assert_eq!(
+            world.invoicing.invoices()[0].gross_amount,
+            Decimal::from_str("218.91").unwrap()
+        );
+    }
+}

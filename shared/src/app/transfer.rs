@@ -21,7 +21,7 @@ use crate::domain::lifecycle::{retry_delay_seconds, Label, LeaseOwner, OrderReco
 use crate::domain::mapping::{
     map_order_with, vat_number_to_check, InvoicePlan, MappingError, MappingInputs,
 };
-use crate::domain::order::parse_order;
+use crate::domain::platform::order_from_snapshot;
 use crate::domain::shop::ShopConfig;
 use crate::domain::vat_number::VatNumberCheck;
 use crate::ports::{
@@ -110,6 +110,8 @@ impl TransferFailure {
             self,
             TransferFailure::UnknownShop
                 | TransferFailure::ShopDisabled
+                // A platform order is translated with the shop's settings.
+                | TransferFailure::InvalidSnapshot(_)
                 | TransferFailure::Mapping(_)
         )
     }
@@ -394,8 +396,11 @@ where
             .snapshot
             .as_deref()
             .ok_or(TransferFailure::NoSnapshot)?;
-        let parsed =
-            parse_order(snapshot).map_err(|e| TransferFailure::InvalidSnapshot(e.to_string()))?;
+        // A platform order (Shopify, WooCommerce) is translated here, with
+        // the shop's current settings: one that cannot be invoiced exactly
+        // fails with the platform field that says why.
+        let parsed = order_from_snapshot(snapshot, shop.platform.as_ref())
+            .map_err(|e| TransferFailure::InvalidSnapshot(e.to_string()))?;
         // An exemption rests on a verified VAT number (skat.dk); VIES down
         // keeps the order pending instead of guessing either way.
         let vat_number_check = match vat_number_to_check(&parsed, &shop.mapping) {

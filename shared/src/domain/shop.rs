@@ -3,6 +3,8 @@
 
 use crate::domain::secret::Secret;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
 
 /// Which order event makes the order ready to be invoiced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -56,7 +58,14 @@ pub struct ShopConfig {
     pub enabled: bool,
     #[serde(default)]
     pub trigger: Trigger,
+    /// Secrets for our own order contract at `/webhooks/{shop_id}`. May be
+    /// empty for a shop that only sends its platform's webhooks.
+    #[serde(default)]
     pub webhook_secrets: Vec<WebhookSecret>,
+    /// The shop platform whose own webhooks the shop sends to
+    /// `/webhooks/{shop_id}/{platform}`; absent: our own contract only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<PlatformConfig>,
     pub economic: EconomicCredentials,
     /// Mapping rules (debtor, VAT, lines, layouts, rounding).
     pub mapping: crate::domain::mapping::MappingConfig,
@@ -64,4 +73,206 @@ pub struct ShopConfig {
 
 fn enabled_by_default() -> bool {
     true
+}
+
+/// A shop platform whose webhooks the bridge takes natively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    Shopify,
+    Woocommerce,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Shopify => "shopify",
+            Platform::Woocommerce => "woocommerce",
+        }
+    }
+
+    /// The path segment after `/webhooks/{shop_id}/`.
+    pub fn from_path(segment: &str) -> Option<Platform> {
+        match segment {
+            "shopify" => Some(Platform::Shopify),
+            "woocommerce" => Some(Platform::Woocommerce),
+            _ => None,
+        }
+    }
+
+    /// How people write it.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Platform::Shopify => "Shopify",
+            Platform::Woocommerce => "WooCommerce",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a B2B customer's identifiers are found: Shopify note attribute
+/// names or WooCommerce `meta_data` keys (matched case-insensitively, the
+/// first non-empty value wins), and whether a CVR or EAN written in the
+/// company field counts too (`"Firma ApS, CVR 12345678"`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct B2bFields {
+    pub cvr: Vec<String>,
+    pub ean: Vec<String>,
+    pub eu_vat_number: Vec<String>,
+    pub from_company: bool,
+}
+
+impl B2bFields {
+    /// Defaults for Shopify note attributes (cart attributes set by the
+    /// theme or a B2B app).
+    pub fn shopify_defaults() -> Self {
+        B2bFields {
+            cvr: names(&["CVR", "CVR-nummer", "cvr_number"]),
+            ean: names(&["EAN", "EAN-nummer", "ean_number"]),
+            eu_vat_number: names(&["VAT number", "vat_number", "Momsnummer"]),
+            from_company: true,
+        }
+    }
+
+    /// Defaults for WooCommerce order meta keys of the common Danish and EU
+    /// VAT-number plugins.
+    pub fn woocommerce_defaults() -> Self {
+        B2bFields {
+            cvr: names(&["_billing_cvr", "billing_cvr", "_cvr", "cvr"]),
+            ean: names(&["_billing_ean", "billing_ean", "_ean", "ean"]),
+            eu_vat_number: names(&[
+                "_billing_vat_number",
+                "_billing_eu_vat_number",
+                "_vat_number",
+                "vat_number",
+                "VAT Number",
+            ]),
+            from_company: true,
+        }
+    }
+}
+
+fn names(values: &[&str]) -> Vec<String> {
+    values.iter().map(|v| (*v).to_owned()).collect()
+}
+
+/// Which order stage each platform event (Shopify topic, WooCommerce
+/// status) stands for; events not listed are acknowledged and ignored.
+pub type EventMap = BTreeMap<String, Trigger>;
+
+/// A shop platform's webhook settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PlatformConfig {
+    Shopify(ShopifyConfig),
+    Woocommerce(WoocommerceConfig),
+}
+
+impl PlatformConfig {
+    pub fn platform(&self) -> Platform {
+        match self {
+            PlatformConfig::Shopify(_) => Platform::Shopify,
+            PlatformConfig::Woocommerce(_) => Platform::Woocommerce,
+        }
+    }
+}
+
+/// A Shopify store: its `*.myshopify.com` domain, the app's client
+/// secret(s) that sign its webhooks, which topic stands for which order
+/// stage, and where B2B identifiers are found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopifyConfig {
+    /// `X-Shopify-Shop-Domain` must equal this (case-insensitive).
+    pub shop_domain: String,
+    /// The app's client secret (the webhook signing key); during a
+    /// rotation the previous one with its `valid_until`.
+    pub secrets: Vec<WebhookSecret>,
+    /// Topic → stage. Default: `orders/create` → created, `orders/paid` →
+    /// paid, `orders/fulfilled` → shipped.
+    #[serde(default = "shopify_topics")]
+    pub topics: EventMap,
+    /// Note attribute names holding CVR, EAN and EU VAT number.
+    #[serde(default = "B2bFields::shopify_defaults")]
+    pub b2b: B2bFields,
+}
+
+/// A WooCommerce store: the webhook secret(s), which order status stands
+/// for which stage, and the order meta keys holding B2B identifiers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WoocommerceConfig {
+    /// The webhook's secret as entered in WooCommerce; during a rotation
+    /// the previous one with its `valid_until`.
+    pub secrets: Vec<WebhookSecret>,
+    /// Order status → stage. Default: `pending`/`on-hold` → created,
+    /// `processing` → paid, `completed` → shipped.
+    #[serde(default = "woocommerce_statuses")]
+    pub statuses: EventMap,
+    /// `meta_data` keys holding CVR, EAN and EU VAT number.
+    #[serde(default = "B2bFields::woocommerce_defaults")]
+    pub b2b: B2bFields,
+}
+
+pub fn shopify_topics() -> EventMap {
+    [
+        ("orders/create", Trigger::Created),
+        ("orders/paid", Trigger::Paid),
+        ("orders/fulfilled", Trigger::Shipped),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+pub fn woocommerce_statuses() -> EventMap {
+    [
+        ("pending", Trigger::Created),
+        ("on-hold", Trigger::Created),
+        ("processing", Trigger::Paid),
+        ("completed", Trigger::Shipped),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_settings_parse_with_defaults_and_redact_secrets() {
+        let json = r#"{"kind": "shopify", "shop_domain": "butik.myshopify.com",
+            "secrets": [{"secret": "shpss_abc"}]}"#;
+        let config: PlatformConfig = serde_json::from_str(json).unwrap();
+        let PlatformConfig::Shopify(shopify) = &config else {
+            panic!("expected shopify, got {config:?}");
+        };
+        assert_eq!(shopify.topics, shopify_topics());
+        assert_eq!(shopify.b2b, B2bFields::shopify_defaults());
+        assert!(!format!("{config:?}").contains("shpss_abc"));
+
+        let json = r#"{"kind": "woocommerce", "secrets": [{"secret": "wc-secret"}],
+            "statuses": {"processing": "created", "completed": "paid"}}"#;
+        let config: PlatformConfig = serde_json::from_str(json).unwrap();
+        let PlatformConfig::Woocommerce(woo) = &config else {
+            panic!("expected woocommerce, got {config:?}");
+        };
+        assert_eq!(woo.statuses.get("completed"), Some(&Trigger::Paid));
+        assert_eq!(woo.statuses.get("pending"), None);
+        assert!(!format!("{config:?}").contains("wc-secret"));
+
+        // A misspelt key is an error, not a silent default.
+        let json = r#"{"kind": "shopify", "shop_domain": "x", "secrets": [], "topic": {}}"#;
+        assert!(serde_json::from_str::<PlatformConfig>(json).is_err());
+        let json = r#"{"kind": "magento", "secrets": []}"#;
+        assert!(serde_json::from_str::<PlatformConfig>(json).is_err());
+    }
 }

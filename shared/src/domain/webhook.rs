@@ -5,6 +5,9 @@
 //! `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`. The key is the
 //! base64-decoded part of the shop's secret after `whsec_`.
 //!
+//! Shop platforms (Shopify, WooCommerce) sign the raw body alone:
+//! [`verify_body_hmac`].
+//!
 //! Pure: no I/O, the current time is an argument.
 
 use crate::domain::shop::WebhookSecret;
@@ -116,6 +119,58 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<Strin
         "v1,{}",
         STANDARD.encode(compute(&key, id, timestamp, body))
     ))
+}
+
+/// Verifies a shop platform's body signature (Shopify's
+/// `X-Shopify-Hmac-Sha256`, WooCommerce's `X-WC-Webhook-Signature`): the
+/// base64 HMAC-SHA256 of the raw body, keyed with the secret's text as it
+/// is (not base64-decoded). Every active secret is tried (rotation: the
+/// current and the previous one) and compared in constant time.
+pub fn verify_body_hmac(
+    secrets: &[WebhookSecret],
+    header_name: &'static str,
+    signature: Option<&str>,
+    body: &[u8],
+    now: OffsetDateTime,
+) -> Result<(), VerifyError> {
+    let signature = non_empty(signature).ok_or(VerifyError::MissingHeader(header_name))?;
+    let keys: Vec<&[u8]> = secrets
+        .iter()
+        .filter(|s| is_active(s, now))
+        .map(|s| s.secret.expose().as_bytes())
+        .filter(|key| !key.is_empty())
+        .collect();
+    if keys.is_empty() {
+        return Err(VerifyError::NoActiveSecret);
+    }
+    let Ok(presented) = STANDARD.decode(signature.trim()) else {
+        return Err(VerifyError::NoMatchingSignature);
+    };
+    let mut matched = subtle::Choice::from(0u8);
+    for key in keys {
+        matched |= body_hmac(key, body).as_slice().ct_eq(presented.as_slice());
+    }
+    if bool::from(matched) {
+        Ok(())
+    } else {
+        Err(VerifyError::NoMatchingSignature)
+    }
+}
+
+/// Signs a body the way Shopify and WooCommerce do: base64 HMAC-SHA256 of
+/// the raw body with the secret's text as the key.
+pub fn sign_body_hmac(secret: &str, body: &[u8]) -> String {
+    STANDARD.encode(body_hmac(secret.as_bytes(), body))
+}
+
+fn body_hmac(key: &[u8], body: &[u8]) -> Vec<u8> {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = match HmacSha256::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => return Vec::new(),
+    };
+    mac.update(body);
+    mac.finalize().into_bytes().to_vec()
 }
 
 /// Decodes `whsec_<base64>` (prefix optional, padding optional) to the key.
@@ -324,6 +379,54 @@ mod tests {
         assert_eq!(padded, unpadded);
         assert_eq!(padded, unprefixed);
         assert_eq!(sign("whsec_!!!", "msg_1", NOW, BODY), None);
+    }
+
+    #[test]
+    fn body_hmac_matches_an_independent_vector_and_rotation() {
+        // python3 -c "import hmac,hashlib,base64;print(base64.b64encode(hmac.new(
+        //   b'shpss_client_secret', b'{\"id\":1}', hashlib.sha256).digest()).decode())"
+        let body = br#"{"id":1}"#;
+        let expected = "4XVRpQNrQ4S8CwqpFYVFoxSR+ANuWyR8Ezdm97mLgSE=";
+        assert_eq!(sign_body_hmac("shpss_client_secret", body), expected);
+        let header = "X-Shopify-Hmac-Sha256";
+        let current = secrets(&[("shpss_client_secret", None)]);
+        assert_eq!(
+            verify_body_hmac(&current, header, Some(expected), body, now()),
+            Ok(())
+        );
+        assert_eq!(
+            verify_body_hmac(&current, header, Some(expected), br#"{"id":2}"#, now()),
+            Err(VerifyError::NoMatchingSignature)
+        );
+        assert_eq!(
+            verify_body_hmac(&current, header, None, body, now()),
+            Err(VerifyError::MissingHeader("X-Shopify-Hmac-Sha256"))
+        );
+        assert_eq!(
+            verify_body_hmac(&current, header, Some("not base64!"), body, now()),
+            Err(VerifyError::NoMatchingSignature)
+        );
+        // Rotation: the previous secret works until it expires.
+        let rotating = secrets(&[
+            ("new-secret", None),
+            ("shpss_client_secret", Some("2099-01-01T00:00:00Z")),
+        ]);
+        assert_eq!(
+            verify_body_hmac(&rotating, header, Some(expected), body, now()),
+            Ok(())
+        );
+        let expired = secrets(&[
+            ("new-secret", None),
+            ("shpss_client_secret", Some("2020-01-01T00:00:00Z")),
+        ]);
+        assert_eq!(
+            verify_body_hmac(&expired, header, Some(expected), body, now()),
+            Err(VerifyError::NoMatchingSignature)
+        );
+        assert_eq!(
+            verify_body_hmac(&[], header, Some(expected), body, now()),
+            Err(VerifyError::NoActiveSecret)
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 mod adapter_contract;
 mod pipeline;
+mod platforms;
 mod reliability_chaos;
 mod security_auth;
 mod security_ingest;

@@ -21,6 +21,7 @@ async fn put_shop_with_secrets(stack: &Stack, shop_id: &str, secrets: Vec<Webhoo
         display_name: shop_id.to_owned(),
         enabled: true,
         trigger: Trigger::Paid,
+        platform: None,
         webhook_secrets: secrets,
         economic: EconomicCredentials {
             app_secret_token: Secret::new(economic_sandbox::DEFAULT_APP_SECRET_TOKEN),

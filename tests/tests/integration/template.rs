@@ -140,6 +140,19 @@ fn queues_and_timeouts_are_consistent() {
         event["FunctionResponseTypes"][0].as_str(),
         Some("ReportBatchItemFailures")
     );
+    // Both webhook routes reach the ingest function.
+    let events = at(&t, &["Resources", "IngestFunction", "Properties", "Events"]);
+    let paths: Vec<&str> = events
+        .as_mapping()
+        .expect("ingest events")
+        .values()
+        .filter_map(|e| e["Properties"]["Path"].as_str())
+        .collect();
+    assert!(paths.contains(&"/webhooks/{shop_id}"), "{paths:?}");
+    assert!(
+        paths.contains(&"/webhooks/{shop_id}/{platform}"),
+        "{paths:?}"
+    );
     // The function's MAX_RECEIVE_COUNT is the same parameter as the redrive.
     let env = at(
         &t,

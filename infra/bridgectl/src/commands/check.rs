@@ -310,6 +310,14 @@ pub async fn check(api: &AgreementApi, config: &ShopConfig) -> Result<Vec<Proble
     let deadline = Instant::now() + Duration::from_secs(120);
     let refs = references(&config.mapping);
     let mut problems = refs.local_problems.clone();
+    for (field, message) in super::shops::platform_problems(config, time::OffsetDateTime::now_utc())
+    {
+        problems.push(Problem {
+            kind: "config",
+            field,
+            message,
+        });
+    }
 
     let zones = match api.vat_zones(deadline).await {
         Ok(zones) => zones,

@@ -6,7 +6,7 @@ use crate::output::{table, Tone};
 use crate::Ctx;
 use base64::Engine as _;
 use bridge::domain::secret::Secret;
-use bridge::domain::shop::{ShopConfig, WebhookSecret};
+use bridge::domain::shop::{PlatformConfig, ShopConfig, WebhookSecret};
 use bridge::ports::ShopStore;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -106,12 +106,15 @@ pub fn validate(config: &ShopConfig) -> Result<(), String> {
                 .to_owned(),
         );
     }
-    if config.webhook_secrets.is_empty() {
+    if config.webhook_secrets.is_empty() && config.platform.is_none() {
         return Err(
             "webhook_secrets is empty: add one `whsec_...` secret (or put the shop, then run \
-             `bridgectl shops rotate-secret`)"
+             `bridgectl shops rotate-secret`), or set `platform` for Shopify or WooCommerce"
                 .to_owned(),
         );
+    }
+    if let Some(platform) = &config.platform {
+        validate_platform(platform)?;
     }
     for (i, secret) in config.webhook_secrets.iter().enumerate() {
         if !secret.secret.expose().starts_with("whsec_")
@@ -139,6 +142,98 @@ pub fn validate(config: &ShopConfig) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks the platform settings: a Shopify domain, at least one secret,
+/// readable expiry times, and an event mapping that names something.
+fn validate_platform(platform: &PlatformConfig) -> Result<(), String> {
+    let (secrets, events, events_field) = match platform {
+        PlatformConfig::Shopify(shopify) => {
+            let domain = shopify.shop_domain.trim();
+            let host_like = !domain.is_empty()
+                && domain.len() <= 255
+                && domain.contains('.')
+                && domain
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+            if !host_like {
+                return Err(
+                    "platform.shop_domain must be the store's domain as Shopify sends it in \
+                     X-Shopify-Shop-Domain, e.g. my-store.myshopify.com"
+                        .to_owned(),
+                );
+            }
+            (&shopify.secrets, &shopify.topics, "platform.topics")
+        }
+        PlatformConfig::Woocommerce(woo) => (&woo.secrets, &woo.statuses, "platform.statuses"),
+    };
+    if secrets.is_empty() {
+        return Err(format!(
+            "platform.secrets is empty: add the {} webhook secret",
+            match platform {
+                PlatformConfig::Shopify(_) => "Shopify app's client secret (the",
+                PlatformConfig::Woocommerce(_) => "WooCommerce webhook's secret (the",
+            }
+        ) + " key it signs webhooks with)");
+    }
+    for (i, secret) in secrets.iter().enumerate() {
+        if secret.secret.expose().trim().is_empty() {
+            return Err(format!("platform.secrets[{i}].secret is empty"));
+        }
+        if let Some(until) = &secret.valid_until {
+            if OffsetDateTime::parse(until, &Rfc3339).is_err() {
+                return Err(format!(
+                    "platform.secrets[{i}].valid_until is not an RFC 3339 time (e.g. 2025-07-01T12:00:00Z)"
+                ));
+            }
+        }
+    }
+    if events.is_empty() {
+        return Err(format!(
+            "{events_field} is empty: no event would ever record an order"
+        ));
+    }
+    Ok(())
+}
+
+/// Problems with the platform settings that make orders wait forever or
+/// every delivery fail: no event reaches the shop's trigger, or every
+/// secret has expired.
+pub fn platform_problems(config: &ShopConfig, now: OffsetDateTime) -> Vec<(String, String)> {
+    let Some(platform) = &config.platform else {
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
+    let (secrets, events, field, name) = match platform {
+        PlatformConfig::Shopify(c) => (&c.secrets, &c.topics, "platform.topics", "Shopify topic"),
+        PlatformConfig::Woocommerce(c) => (
+            &c.secrets,
+            &c.statuses,
+            "platform.statuses",
+            "WooCommerce status",
+        ),
+    };
+    let trigger = config.trigger.event();
+    if !events.values().any(|stage| stage.event() >= trigger) {
+        problems.push((
+            field.to_owned(),
+            format!(
+                "no {name} reaches the shop's trigger `{}`: orders would be recorded but never invoiced",
+                trigger
+            ),
+        ));
+    }
+    let active = secrets.iter().any(|s| match &s.valid_until {
+        None => true,
+        Some(until) => OffsetDateTime::parse(until, &Rfc3339).is_ok_and(|t| t >= now),
+    });
+    if !active {
+        problems.push((
+            "platform.secrets".to_owned(),
+            "every secret has expired: every delivery is refused with 401".to_owned(),
+        ));
+    }
+    problems
+}
+
 /// A short one-way fingerprint so operators can tell secrets apart
 /// without seeing them.
 pub fn fingerprint(secret: &Secret) -> String {
@@ -155,6 +250,21 @@ pub fn redacted(config: &ShopConfig) -> Value {
     {
         for (entry, secret) in secrets.iter_mut().zip(&config.webhook_secrets) {
             entry["secret"] = Value::String(fingerprint(&secret.secret));
+        }
+    }
+    if let Some(platform) = &config.platform {
+        let secrets = match platform {
+            PlatformConfig::Shopify(c) => &c.secrets,
+            PlatformConfig::Woocommerce(c) => &c.secrets,
+        };
+        if let Some(entries) = value
+            .get_mut("platform")
+            .and_then(|p| p.get_mut("secrets"))
+            .and_then(Value::as_array_mut)
+        {
+            for (entry, secret) in entries.iter_mut().zip(secrets) {
+                entry["secret"] = Value::String(fingerprint(&secret.secret));
+            }
         }
     }
     if let Some(economic) = value.get_mut("economic") {
@@ -230,6 +340,34 @@ async fn show(ctx: &Ctx, shop_id: &str) -> Result<Status, CliError> {
         }
     );
     outln!("trigger:  {}", view["trigger"].as_str().unwrap_or("?"));
+    match &config.platform {
+        None => outln!(
+            "platform: our own order contract (/webhooks/{})",
+            config.shop_id
+        ),
+        Some(platform) => {
+            let name = platform.platform();
+            outln!(
+                "platform: {} (/webhooks/{}/{name})",
+                name.display_name(),
+                config.shop_id
+            );
+            if let PlatformConfig::Shopify(shopify) = platform {
+                outln!("  shop domain: {}", shopify.shop_domain);
+            }
+            let secrets = match platform {
+                PlatformConfig::Shopify(c) => &c.secrets,
+                PlatformConfig::Woocommerce(c) => &c.secrets,
+            };
+            for secret in secrets {
+                outln!(
+                    "  secret {}  {}",
+                    fingerprint(&secret.secret),
+                    secret_validity(secret, now)
+                );
+            }
+        }
+    }
     outln!("webhook secrets:");
     for secret in &config.webhook_secrets {
         outln!(
@@ -407,6 +545,58 @@ async fn rotate(ctx: &Ctx, shop_id: &str, grace_seconds: i64) -> Result<Status, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn platform_shop(platform: Value) -> Result<ShopConfig, String> {
+        let config = json!({
+            "shop_id": "butik",
+            "trigger": "paid",
+            "economic": {"app_secret_token": "a", "agreement_grant_token": "g"},
+            "mapping": {},
+            "platform": platform,
+        });
+        let config: ShopConfig = serde_json::from_value(config).map_err(|e| e.to_string())?;
+        validate(&config)?;
+        Ok(config)
+    }
+
+    #[test]
+    fn platform_shops_need_no_own_secret_but_their_platforms_settings() {
+        let shopify = platform_shop(json!({"kind": "shopify",
+            "shop_domain": "butik.myshopify.com", "secrets": [{"secret": "shpss_top_secret"}]}))
+        .unwrap();
+        let view = redacted(&shopify);
+        let secret = view["platform"]["secrets"][0]["secret"].as_str().unwrap();
+        assert!(secret.starts_with("[redacted sha256:"), "{secret}");
+        assert!(!view.to_string().contains("shpss_top_secret"));
+        assert!(platform_problems(&shopify, OffsetDateTime::now_utc()).is_empty());
+
+        let no_domain = platform_shop(json!({"kind": "shopify", "shop_domain": "https://x/",
+            "secrets": [{"secret": "s"}]}));
+        assert!(no_domain.unwrap_err().contains("platform.shop_domain"));
+        let no_secret = platform_shop(json!({"kind": "woocommerce", "secrets": []}));
+        assert!(no_secret.unwrap_err().contains("platform.secrets is empty"));
+        let bad_time = platform_shop(json!({"kind": "woocommerce",
+            "secrets": [{"secret": "s", "valid_until": "soon"}]}));
+        assert!(bad_time
+            .unwrap_err()
+            .contains("platform.secrets[0].valid_until"));
+    }
+
+    #[test]
+    fn check_reports_a_platform_that_never_reaches_the_trigger_or_has_only_expired_secrets() {
+        let woo = platform_shop(json!({"kind": "woocommerce",
+            "secrets": [{"secret": "s", "valid_until": "2020-01-01T00:00:00Z"}],
+            "statuses": {"pending": "created"}}))
+        .unwrap();
+        let problems = platform_problems(&woo, OffsetDateTime::now_utc());
+        let fields: Vec<&str> = problems.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(fields, vec!["platform.statuses", "platform.secrets"]);
+        assert!(
+            problems[0].1.contains("never invoiced"),
+            "{}",
+            problems[0].1
+        );
+    }
 
     #[test]
     fn parser_messages_do_not_quote_values() {

@@ -16,3 +16,9 @@ mod validate;
 
 pub use model::*;
 pub use parse::{parse_event, parse_order};
+
+/// The contract's own checks on an order built in code (a platform order's
+/// translation): the same as for a parsed body.
+pub fn validate_order(order: &Order) -> Result<(), ContractError> {
+    validate::validate(order)
+}
