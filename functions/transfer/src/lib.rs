@@ -36,7 +36,8 @@ impl TransferContext {
     /// `DEAD_LETTER_QUEUE_URL`, `MAX_RECEIVE_COUNT` (5), `ECONOMIC_BASE_URL`,
     /// `LEASE_SECONDS` (120), `RETRY_BASE_SECONDS` (30), `RETRY_CAP_SECONDS`
     /// (900), `RESCAN_MIN_AGE_SECONDS` (300), `OK_RECORD_TTL_DAYS` (90),
-    /// `ECONOMIC_AGREEMENT_CALLS_PER_SECOND` (0: no pacing) and
+    /// `ECONOMIC_AGREEMENT_CALLS_PER_SECOND` (0: no static cap; the pacing
+    /// by e-conomic's rate-limit headers is on regardless) and
     /// `TRANSFER_MAX_CONCURRENCY` (1).
     pub async fn from_env() -> Result<Self, Error> {
         let sdk = aws_config::load_from_env().await;
