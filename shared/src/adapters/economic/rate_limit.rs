@@ -48,8 +48,12 @@ use std::time::{Duration, Instant};
 /// entry forgets one bucket reading and one pending slot).
 const MAX_AGREEMENTS: usize = 10_000;
 
-/// Below this share of the limit left, calls are spaced.
-pub const LOW_WATER: f64 = 0.10;
+/// Below this share of the limit left, calls are spaced. N processes settle
+/// at low water ÷ N left, which has to cover what each process cannot see
+/// yet (the others' calls since its last answer): at 10 %, five processes
+/// on a 120-token bucket kept 2.4 tokens and drew 4 % 429s in the
+/// promotion-day run; at 25 % they keep 6.
+pub const LOW_WATER: f64 = 0.25;
 
 /// One `X-RateLimiting` reading.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -346,19 +350,19 @@ mod tests {
     fn a_bucket_with_room_is_spent_at_once() {
         let limiter = RateLimiter::default();
         let now = Instant::now();
-        // 100 tokens per 10 s (10/s), 50 used: 50 left, low water is 10.
+        // 100 tokens per 10 s (10/s), 50 used: 50 left, low water is 25.
         limiter.observe("a", Some(&header(100, 10, 50)), Some("1"), now);
-        for _ in 0..40 {
+        for _ in 0..25 {
             assert_eq!(limiter.reserve("a", now), Duration::ZERO);
         }
-        // The 41st call sees 10 left: still at the low water mark.
+        // The 26th call sees 25 left: still at the low water mark.
         assert_eq!(limiter.reserve("a", now), Duration::ZERO);
-        // From 9 left on, calls are spaced: 1/10 s × 10/9, then × 10/8.
+        // From 24 left on, calls are spaced: 1/10 s × 25/24, then × 25/23.
         assert_eq!(limiter.reserve("a", now), Duration::ZERO);
-        let second = limiter.reserve("a", now);
-        assert_eq!(second.as_micros(), 111_111);
-        let third = limiter.reserve("a", now);
-        assert_eq!(third.as_micros(), 111_111 + 125_000);
+        let second = limiter.reserve("a", now).as_micros();
+        assert!(second.abs_diff(104_167) <= 1, "{second}");
+        let third = limiter.reserve("a", now).as_micros();
+        assert!(third.abs_diff(104_167 + 108_696) <= 2, "{third}");
         // Another agreement has its own bucket.
         assert_eq!(limiter.reserve("b", now), Duration::ZERO);
     }
@@ -372,8 +376,8 @@ mod tests {
         // 1 left: the 3-token call waits 2 s for the refill.
         assert_eq!(limiter.reserve("a", now), Duration::from_secs(2));
         // The next one waits for that call's slot and spacing: 2 s + 3 s ×
-        // 6/3 (longer than its own refill, 5 s: the bucket owes 2).
-        assert_eq!(limiter.reserve("a", now), Duration::from_secs(8));
+        // 15/3 (longer than its own refill, 5 s: the bucket owes 2).
+        assert_eq!(limiter.reserve("a", now), Duration::from_secs(17));
     }
 
     #[test]
@@ -383,8 +387,8 @@ mod tests {
         // 100 per 10 s, full: one token takes 0.1 s.
         limiter.observe("a", Some(&header(100, 10, 100)), None, now);
         assert_eq!(limiter.reserve("a", now), Duration::from_millis(100));
-        // 2 s later 20 tokens are back, 19 after that call: no wait.
-        let later = now + Duration::from_secs(2);
+        // 5 s later 50 tokens are back, 49 after that call: no wait.
+        let later = now + Duration::from_secs(5);
         assert_eq!(limiter.reserve("a", later), Duration::ZERO);
         // Other environments' calls show up in the next header: full
         // again, so this process waits again.
