@@ -631,7 +631,10 @@ async fn promotion(stack: &Arc<Stack>, o: &Options, timeout: Duration) -> Result
     }
     if let Some(limit) = o.max_429_percent {
         let met = percent_429 <= limit;
-        println!("target: percent_429={percent_429:.2} <= {limit} {}", verdict(met));
+        println!(
+            "target: percent_429={percent_429:.2} <= {limit} {}",
+            verdict(met)
+        );
         good &= met;
     }
     if let Some(limit) = o.max_drain_over_floor {
@@ -776,7 +779,12 @@ mod tests {
         ])
         .expect("promotion day");
         assert_eq!(
-            (day.scenario, day.orders, day.bucket_tokens, day.bucket_window),
+            (
+                day.scenario,
+                day.orders,
+                day.bucket_tokens,
+                day.bucket_window
+            ),
             (Scenario::Promotion, 300, 120, 60)
         );
         assert_eq!(
