@@ -20,10 +20,11 @@
 //! **Pacing.** While the mirror has more than [`LOW_WATER`] of the limit
 //! left, calls go at once: a promotion can spend the full bucket. Below
 //! that, each call waits `cost / refill rate × low water / remaining`
-//! after this process's previous one. One process alone then spends just
-//! under the refill rate; `N` processes, each seeing the shared `used`,
-//! settle where their combined spending equals the refill rate (remaining
-//! = low water ÷ `N`), without knowing `N`. A call the mirror says the
+//! after this process's previous one, `remaining` judged at the call's
+//! turn (what will have refilled by then counts). One process alone then
+//! spends just under the refill rate; `N` processes, each seeing the shared
+//! `used`, settle where their combined spending equals the refill rate
+//! (remaining = low water ÷ `N`), without knowing `N`. A call the mirror says the
 //! bucket cannot pay waits until it can.
 //!
 //! **429.** `Retry-After`, when sent, is obeyed (see `retry`). Without it
@@ -137,6 +138,8 @@ impl Pace {
         }
     }
 
+    /// Spent tokens at `now` (at least what was recorded for `at`, should
+    /// `at` lie ahead).
     fn used_at(&self, now: Instant) -> f64 {
         let refilled =
             now.saturating_duration_since(self.at).as_secs_f64() * self.refill_per_second;
@@ -148,25 +151,31 @@ impl Pace {
         if !self.read_header {
             return Duration::ZERO;
         }
-        let used = self.used_at(now);
-        let remaining = self.limit - used;
         let low_water = (self.limit * LOW_WATER).max(self.cost);
-        let slot = if remaining >= low_water {
-            now
+        if self.limit - self.used_at(now) >= low_water {
+            self.used = self.used_at(now) + self.cost;
+            self.at = now;
+            return Duration::ZERO;
+        }
+        // Judged at the call's slot, not now: calls queued behind others
+        // go later, when more has refilled (judging them all by now's
+        // level would space a batch of calls far wider than needed).
+        let mut slot = now.max(self.next_free);
+        let mut remaining = self.limit - self.used_at(slot);
+        if remaining < self.cost {
+            slot += Duration::from_secs_f64((self.cost - remaining) / self.refill_per_second);
+            remaining = self.cost;
+        }
+        let interval = if remaining >= low_water {
+            0.0
         } else {
-            let refill_first = if remaining < self.cost {
-                Duration::from_secs_f64((self.cost - remaining) / self.refill_per_second)
-            } else {
-                Duration::ZERO
-            };
-            let slot = (now + refill_first).max(self.next_free);
-            let interval =
-                self.cost / self.refill_per_second * low_water / remaining.max(self.cost);
-            self.next_free = slot + Duration::from_secs_f64(interval);
-            slot
+            self.cost / self.refill_per_second * low_water / remaining
         };
-        self.used = used + self.cost;
-        self.at = now;
+        self.next_free = slot + Duration::from_secs_f64(interval);
+        self.used = self.used_at(slot) + self.cost;
+        // `at` may lie ahead: until then the mirror holds this call's
+        // tokens as spent (an answer sets it to the header again).
+        self.at = slot;
         slot - now
     }
 
@@ -357,12 +366,14 @@ mod tests {
         }
         // The 26th call sees 25 left: still at the low water mark.
         assert_eq!(limiter.reserve("a", now), Duration::ZERO);
-        // From 24 left on, calls are spaced: 1/10 s × 25/24, then × 25/23.
+        // From 24 left on, calls are spaced: 1/10 s × 25/24; the next one
+        // is judged at its slot, when 1.04 tokens more are back (24.04
+        // left): + 1/10 s × 25/24.04.
         assert_eq!(limiter.reserve("a", now), Duration::ZERO);
         let second = limiter.reserve("a", now).as_micros();
         assert!(second.abs_diff(104_167) <= 1, "{second}");
         let third = limiter.reserve("a", now).as_micros();
-        assert!(third.abs_diff(104_167 + 108_696) <= 2, "{third}");
+        assert!(third.abs_diff(208_153) <= 2, "{third}");
         // Another agreement has its own bucket.
         assert_eq!(limiter.reserve("b", now), Duration::ZERO);
     }
@@ -376,7 +387,7 @@ mod tests {
         // 1 left: the 3-token call waits 2 s for the refill.
         assert_eq!(limiter.reserve("a", now), Duration::from_secs(2));
         // The next one waits for that call's slot and spacing: 2 s + 3 s ×
-        // 15/3 (longer than its own refill, 5 s: the bucket owes 2).
+        // 15/3; by then 15 tokens are back, so no more.
         assert_eq!(limiter.reserve("a", now), Duration::from_secs(17));
     }
 
