@@ -47,7 +47,8 @@ impl TransferContext {
     /// `DEAD_LETTER_QUEUE_URL`, `MAX_RECEIVE_COUNT` (5), `ECONOMIC_BASE_URL`,
     /// `LEASE_SECONDS` (120), `RETRY_BASE_SECONDS` (30), `RETRY_CAP_SECONDS`
     /// (900), `RESCAN_MIN_AGE_SECONDS` (300), `OK_RECORD_TTL_DAYS` (90),
-    /// `ECONOMIC_AGREEMENT_CALLS_PER_SECOND` (0: no pacing),
+    /// `ECONOMIC_AGREEMENT_CALLS_PER_SECOND` (0: no static cap; the pacing
+    /// by e-conomic's rate-limit headers is on regardless),
     /// `TRANSFER_MAX_CONCURRENCY` (1), `SHOP_CACHE_SECONDS` (30: how long a
     /// warm environment uses a shop's configuration before reading it again,
     /// as ingest does), and for VIES `VIES_URL` (the public service) and

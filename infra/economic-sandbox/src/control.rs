@@ -3,7 +3,7 @@
 //! | Method + path | Body / effect |
 //! |---|---|
 //! | `GET /_sandbox/faults`, `PUT /_sandbox/faults` | [`Faults`] as JSON (camelCase) |
-//! | `POST /_sandbox/reset` | all agreements back to seeded data, log emptied |
+//! | `POST /_sandbox/reset` | all agreements back to seeded data, token buckets full, log emptied |
 //! | `GET /_sandbox/requests`, `DELETE /_sandbox/requests` | request log |
 //! | `GET /_sandbox/state` | per agreement: drafts, booked invoices, debtors, counts |
 //! | `PUT /_sandbox/vat-zones` | `{agreement?, vatZoneNumber, name, ratePercent}` |
@@ -18,8 +18,8 @@
 //! with 400.
 
 use crate::answer::{answer, no_content, Answer};
-use crate::data::{AgreementData, ProductRecord, VatZoneRule};
-use crate::{seed_state, Shared};
+use crate::data::{ProductRecord, VatZoneRule};
+use crate::Shared;
 use bridge::domain::money::VatRounding;
 use hyper::Method;
 use serde::{Deserialize, Serialize};
@@ -49,14 +49,26 @@ pub enum FailMode {
 pub struct Faults {
     /// Added to every API request.
     pub latency_ms: u64,
-    /// Requests per second per agreement before 429 (0 = unlimited).
-    pub rate_limit_per_second: u32,
+    /// e-conomic's token bucket per agreement (see [`crate::token_bucket`]):
+    /// `tokenLimit` tokens, refilled continuously over `tokenWindowSeconds`.
+    /// A limit or window of 0 turns the bucket off, and with it the
+    /// `X-RateLimiting` and `X-CallCost` headers. Changing either refills
+    /// the buckets.
+    pub token_limit: u32,
+    pub token_window_seconds: u64,
+    /// Tokens a GET costs, and a POST, PUT or DELETE. e-conomic does not
+    /// publish its costs; 1 each is the assumption.
+    pub read_call_cost: u32,
+    pub write_call_cost: u32,
+    /// Whether a 429 for an empty bucket carries `Retry-After` (the seconds
+    /// until the bucket could pay, rounded up). Unconfirmed LIVE, so both.
+    pub retry_after_on_token_limit: bool,
     /// Probabilities (0..=1) per API request, drawn from a seeded RNG.
     pub rate_429: f64,
     pub rate_500: f64,
     pub rate_timeout: f64,
     pub rate_drop: f64,
-    /// `Retry-After` seconds sent with 429.
+    /// `Retry-After` seconds sent with an injected 429.
     pub retry_after_seconds: u64,
     /// How long a "timeout" holds the answer.
     pub hold_ms: u64,
@@ -76,7 +88,11 @@ impl Default for Faults {
     fn default() -> Self {
         Faults {
             latency_ms: 0,
-            rate_limit_per_second: 0,
+            token_limit: 10_000,
+            token_window_seconds: 60,
+            read_call_cost: 1,
+            write_call_cost: 1,
+            retry_after_on_token_limit: false,
             rate_429: 0.0,
             rate_500: 0.0,
             rate_timeout: 0.0,
@@ -125,20 +141,14 @@ pub(crate) fn handle_request(shared: &Shared, method: &Method, rest: &str, body:
         ("PUT", "faults") | ("POST", "faults") => {
             match serde_json::from_slice::<crate::Faults>(body) {
                 Ok(f) => {
-                    s.rng = seed_state(f.seed);
-                    s.faults = f;
+                    s.set_faults(f);
                     answer(200, serde_json::to_value(&s.faults).unwrap_or(Value::Null))
                 }
                 Err(e) => bad(format!("faults: {e}")),
             }
         }
         ("POST", "reset") => {
-            for a in s.agreements.iter_mut() {
-                *a = AgreementData::seeded();
-            }
-            s.idempotency.forget_all();
-            s.log.clear();
-            s.seq = 0;
+            s.reset();
             no_content()
         }
         ("PUT", "idempotency") => {

@@ -7,8 +7,10 @@
 //! terms, VAT zone, customer group, unit, product) answered with e-conomic's
 //! annotated 400 errors, numbering of debtors and drafts (numbers reused
 //! after a delete), totals, `$eq` filters read as the live API reads them,
-//! paging, booking and deletion, and `Idempotency-Key` replays. Several
-//! agreements, each with its own data.
+//! paging, booking and deletion, `Idempotency-Key` replays, and the token
+//! bucket with its `X-RateLimiting` / `X-CallCost` headers
+//! ([`token_bucket`]). Several agreements, each with its own data and
+//! bucket.
 //!
 //! Control endpoints live under `/_sandbox/` (see [`control`]); the same
 //! operations are methods on [`SandboxHandle`] for in-process tests.
@@ -21,6 +23,7 @@ mod filter;
 mod idempotency;
 mod routes;
 pub mod schema;
+pub mod token_bucket;
 pub mod totals;
 mod transport;
 mod url_decoding;
@@ -106,8 +109,8 @@ pub(crate) struct State {
     pub rng: u64,
     pub seq: u64,
     pub log: Vec<LoggedRequest>,
-    /// Requests per agreement in the current one-second window.
-    pub window: Vec<(std::time::Instant, u32)>,
+    /// e-conomic's token bucket of each agreement.
+    pub buckets: Vec<token_bucket::TokenBucket>,
     pub idempotency: idempotency::Keys,
 }
 
@@ -133,6 +136,47 @@ pub(crate) mod schema_set {
                 product: Schema::parse(PRODUCT_SCHEMA)?,
             })
         }
+    }
+}
+
+impl State {
+    /// The bucket's shape, `None` when the bucket is off.
+    pub fn bucket_shape(&self) -> Option<token_bucket::BucketShape> {
+        (self.faults.token_limit > 0 && self.faults.token_window_seconds > 0).then_some(
+            token_bucket::BucketShape {
+                limit: self.faults.token_limit,
+                window_seconds: self.faults.token_window_seconds,
+            },
+        )
+    }
+
+    fn refill_buckets(&mut self) {
+        let now = std::time::Instant::now();
+        for bucket in self.buckets.iter_mut() {
+            *bucket = token_bucket::TokenBucket::full(now);
+        }
+    }
+
+    /// Replaces the fault settings; a new bucket shape starts full.
+    pub fn set_faults(&mut self, faults: Faults) {
+        let reshaped = (faults.token_limit, faults.token_window_seconds)
+            != (self.faults.token_limit, self.faults.token_window_seconds);
+        self.rng = seed_state(faults.seed);
+        self.faults = faults;
+        if reshaped {
+            self.refill_buckets();
+        }
+    }
+
+    /// Seeded data, full buckets, no remembered keys, empty log.
+    pub fn reset(&mut self) {
+        for a in self.agreements.iter_mut() {
+            *a = AgreementData::seeded();
+        }
+        self.refill_buckets();
+        self.idempotency.forget_all();
+        self.log.clear();
+        self.seq = 0;
     }
 }
 
@@ -166,7 +210,10 @@ pub async fn start(config: SandboxConfig) -> std::io::Result<SandboxHandle> {
     let seed = config.faults.seed;
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
-            window: vec![(std::time::Instant::now(), 0); config.agreements.len()],
+            buckets: vec![
+                token_bucket::TokenBucket::full(std::time::Instant::now());
+                config.agreements.len()
+            ],
             idempotency: idempotency::Keys::new(
                 config.agreements.len(),
                 config.idempotency_key_lifetime,
@@ -199,25 +246,24 @@ impl SandboxHandle {
         format!("http://{}", self.addr)
     }
 
+    /// Replaces the fault settings; a new token bucket shape starts full.
     pub fn set_faults(&self, faults: Faults) {
-        let mut s = self.shared.lock();
-        s.rng = seed_state(faults.seed);
-        s.faults = faults;
+        self.shared.lock().set_faults(faults);
     }
 
     pub fn faults(&self) -> Faults {
         self.shared.lock().faults.clone()
     }
 
-    /// Clears all data back to the seeded state and empties the log.
+    /// Clears all data back to the seeded state, fills the token buckets
+    /// and empties the log.
     pub fn reset(&self) {
-        let mut s = self.shared.lock();
-        for a in s.agreements.iter_mut() {
-            *a = AgreementData::seeded();
-        }
-        s.idempotency.forget_all();
-        s.log.clear();
-        s.seq = 0;
+        self.shared.lock().reset();
+    }
+
+    /// Fills every agreement's token bucket (as after a quiet minute).
+    pub fn refill_token_buckets(&self) {
+        self.shared.lock().refill_buckets();
     }
 
     /// How long idempotency keys are remembered from now on (zero: not at

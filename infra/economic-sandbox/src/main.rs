@@ -1,5 +1,6 @@
 //! `cargo run -p economic-sandbox -- --port 8090 [--latency-ms N]
-//!  [--rate-limit N] [--rate-429 P] [--rate-500 P] [--rate-timeout P]
+//!  [--token-limit N] [--token-window S] [--read-call-cost N]
+//!  [--write-call-cost N] [--retry-after-on-token-limit] [--rate-429 P] [--rate-500 P] [--rate-timeout P]
 //!  [--rate-drop P] [--retry-after S] [--hold-ms N] [--seed N]
 //!  [--accept-unknown-products] [--vat-rounding per-line|per-invoice]
 //!  [--agreement APP_SECRET:GRANT]...`
@@ -23,9 +24,22 @@ struct Options {
     /// Latency added to every API request
     #[arg(long, value_name = "N", default_value_t = 0)]
     latency_ms: u64,
-    /// Requests per second per agreement before 429 (0 = unlimited)
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    rate_limit: u32,
+    /// Tokens in each agreement's bucket, as in X-RateLimiting (0: no bucket, no headers)
+    #[arg(long, value_name = "N", default_value_t = Faults::default().token_limit)]
+    token_limit: u32,
+    /// Seconds in which an empty bucket refills completely
+    #[arg(long, value_name = "S", default_value_t = Faults::default().token_window_seconds,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    token_window: u64,
+    /// Tokens a GET costs
+    #[arg(long, value_name = "N", default_value_t = Faults::default().read_call_cost)]
+    read_call_cost: u32,
+    /// Tokens a POST, PUT or DELETE costs
+    #[arg(long, value_name = "N", default_value_t = Faults::default().write_call_cost)]
+    write_call_cost: u32,
+    /// Send Retry-After with a 429 for an empty bucket
+    #[arg(long)]
+    retry_after_on_token_limit: bool,
     /// Probability 0..1 of a 429 per request
     #[arg(long = "rate-429", value_name = "P", default_value_t = 0.0, value_parser = probability)]
     rate_429: f64,
@@ -38,7 +52,7 @@ struct Options {
     /// Probability 0..1 of closing the connection unanswered
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     rate_drop: f64,
-    /// Retry-After seconds sent with 429
+    /// Retry-After seconds sent with an injected 429
     #[arg(long, value_name = "S", default_value_t = Faults::default().retry_after_seconds)]
     retry_after: u64,
     /// How long a timeout holds the answer
@@ -93,7 +107,11 @@ impl Options {
             port: self.port,
             faults: Faults {
                 latency_ms: self.latency_ms,
-                rate_limit_per_second: self.rate_limit,
+                token_limit: self.token_limit,
+                token_window_seconds: self.token_window,
+                read_call_cost: self.read_call_cost,
+                write_call_cost: self.write_call_cost,
+                retry_after_on_token_limit: self.retry_after_on_token_limit,
                 rate_429: self.rate_429,
                 rate_500: self.rate_500,
                 rate_timeout: self.rate_timeout,

@@ -1,11 +1,13 @@
-//! The HTTP side: accepting connections, then per request the fault
-//! injection (latency, scripted and random failures, rate limit, answers
-//! lost after a commit), authentication by token headers and the request
-//! log; the API itself is in [`crate::routes`].
+//! The HTTP side: accepting connections, then per request authentication
+//! by token headers, the agreement's token bucket (`X-RateLimiting` and
+//! `X-CallCost` on every answer, 429 when empty), the fault injection
+//! (latency, scripted and random failures, answers lost after a commit)
+//! and the request log; the API itself is in [`crate::routes`].
 
 use crate::answer::{error_answer, Answer, Commit};
 use crate::control::FailMode;
 use crate::idempotency::{request_fingerprint, Lookup};
+use crate::token_bucket::Spend;
 use crate::{LoggedRequest, Shared};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -84,9 +86,42 @@ fn rand_unit(state: &mut u64) -> f64 {
 enum Injected {
     None,
     Fail(FailMode),
+    /// The agreement's token bucket cannot pay: 429, with `Retry-After`
+    /// seconds when the sandbox is set to send it.
+    TokenLimit {
+        retry_after: Option<u64>,
+    },
+}
+
+/// e-conomic's rate-limit headers of one answer.
+struct RateHeaders {
+    rate_limiting: String,
+    call_cost: u32,
 }
 
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, DropConnection> {
+    let mut rate_headers = None;
+    let mut response = answer_request(shared, req, &mut rate_headers).await?;
+    if let Some(rate) = rate_headers {
+        let headers = response.headers_mut();
+        if let Ok(value) = hyper::header::HeaderValue::from_str(&rate.rate_limiting) {
+            headers.insert("X-RateLimiting", value);
+        }
+        headers.insert(
+            "X-CallCost",
+            hyper::header::HeaderValue::from(rate.call_cost),
+        );
+    }
+    Ok(response)
+}
+
+/// Answers one request; `rate_headers` is set once the agreement's bucket
+/// has been consulted, so that every answer after that carries them.
+async fn answer_request(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    rate_headers: &mut Option<RateHeaders>,
+) -> Result<Resp, DropConnection> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
@@ -119,7 +154,8 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Dro
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
 
-    // Auth, rate limit and injected faults, decided under one lock.
+    // Auth, the token bucket and injected faults, decided under one lock.
+    // The bucket comes first: a call it refuses goes no further.
     let (agreement, injected, retry_after) = {
         let mut s = shared.lock();
         let agreement = s.tokens.iter().position(|t| {
@@ -128,7 +164,31 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Dro
         });
         let retry_after = s.faults.retry_after_seconds;
         let mut injected = Injected::None;
-        if let Some(n) = s.faults.fail_request_number {
+        if let (Some(index), Some(shape)) = (agreement, s.bucket_shape()) {
+            let cost = if method == hyper::Method::GET {
+                s.faults.read_call_cost
+            } else {
+                s.faults.write_call_cost
+            };
+            let with_retry_after = s.faults.retry_after_on_token_limit;
+            let (used, charged) = match s.buckets[index].spend(shape, cost, Instant::now()) {
+                Spend::Paid { used } => (used, cost),
+                Spend::Refused { used, wait } => {
+                    injected = Injected::TokenLimit {
+                        retry_after: with_retry_after
+                            .then(|| wait.as_secs_f64().ceil().max(1.0) as u64),
+                    };
+                    (used, 0)
+                }
+            };
+            *rate_headers = Some(RateHeaders {
+                rate_limiting: shape.header(used),
+                call_cost: charged,
+            });
+        }
+        // A call the bucket refused neither counts nor draws for a fault.
+        let refused = !matches!(injected, Injected::None);
+        if let Some(n) = s.faults.fail_request_number.filter(|_| !refused) {
             if n <= 1 {
                 s.faults.fail_request_number = None;
                 injected = Injected::Fail(s.faults.fail_request_mode);
@@ -155,23 +215,6 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Dro
                 }
             }
         }
-        if let (true, Some(index), limit) = (
-            matches!(injected, Injected::None),
-            agreement,
-            s.faults.rate_limit_per_second,
-        ) {
-            if limit > 0 {
-                let now = Instant::now();
-                let window = &mut s.window[index];
-                if now.duration_since(window.0) >= Duration::from_secs(1) {
-                    *window = (now, 0);
-                }
-                window.1 += 1;
-                if window.1 > limit {
-                    injected = Injected::Fail(FailMode::TooManyRequests);
-                }
-            }
-        }
         (agreement, injected, retry_after)
     };
 
@@ -192,17 +235,32 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Dro
     };
     let request_json: Option<Value> = serde_json::from_slice(&body).ok();
 
-    if let Injected::Fail(mode) = injected {
-        return fail(
-            mode,
-            seq,
-            retry_after,
-            hold_ms,
-            "injected",
-            &log,
-            request_json,
-        )
-        .await;
+    match injected {
+        Injected::None => {}
+        Injected::Fail(mode) => {
+            return fail(
+                mode,
+                seq,
+                retry_after,
+                hold_ms,
+                "injected",
+                &log,
+                request_json,
+            )
+            .await;
+        }
+        Injected::TokenLimit { retry_after } => {
+            let mut a = error_answer(
+                seq,
+                429,
+                "Too many requests: the agreement's token limit is used up.",
+                "Wait for the tokens in X-RateLimiting to refill before sending again.",
+                None,
+            );
+            a.retry_after = retry_after;
+            log(429, "token-limit", request_json);
+            return Ok(respond(&a));
+        }
     }
 
     let Some(agreement_index) = agreement else {

@@ -1,15 +1,20 @@
 //! `loadtest`: promotion day and webhook-to-invoice latency through the
 //! whole local stack — moto server (SQS + DynamoDB), the e-conomic sandbox
-//! with latency and a per-agreement rate limit, ingest over real HTTP, and
+//! with latency and e-conomic's token bucket, ingest over real HTTP, and
 //! transfer fed by the SQS event source emulation with the template's
-//! concurrency and batch size.
+//! concurrency and batch size. Each transfer worker is one Lambda execution
+//! environment: its own e-conomic client, so its own pacer, all sharing the
+//! agreement's bucket in the sandbox.
 //!
 //! Scenarios (both by default):
 //! * `promotion`: N orders (500) for one shop sent evenly within S seconds
 //!   (10); waits until every order is `e-conomic-ok`, checks the sandbox
 //!   holds exactly one draft per order reference, and reports the drain time
-//!   against the floor the rate limit sets (e-conomic calls needed ÷ calls
-//!   per second allowed) and the e-conomic calls per order.
+//!   against the floor the bucket sets (tokens spent, less the full bucket
+//!   at the start, ÷ the refill rate), the 429s as a share of the calls and
+//!   the e-conomic calls per order. `--max-429-percent` and
+//!   `--max-drain-over-floor` turn the figures into pass/fail
+//!   (`infra/scripts/promotion-day.sh`).
 //! * `latency`: R orders/s (5) for D seconds (30); p50/p95 from the 202 to
 //!   the order being done.
 //!
@@ -72,13 +77,32 @@ struct Options {
     /// Latency the sandbox adds to every call
     #[arg(long, value_name = "N", default_value_t = 50)]
     sandbox_latency_ms: u64,
-    /// sandbox: e-conomic calls per second per agreement before 429
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    rate_limit: u32,
-    /// The e-conomic client paces each agreement to N calls/s (0 = off)
+    /// sandbox: tokens in the agreement's bucket (e-conomic: 10,000)
+    #[arg(long, value_name = "N", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    bucket_tokens: u32,
+    /// sandbox: seconds in which the bucket refills (e-conomic: 60)
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    bucket_window: u64,
+    /// sandbox: tokens a POST, PUT or DELETE costs (a GET costs 1)
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    write_call_cost: u32,
+    /// sandbox: a 429 for an empty bucket carries Retry-After
+    #[arg(long)]
+    retry_after_on_429: bool,
+    /// Static cap on top of the header-driven pacing: N calls/s per
+    /// agreement, shared out over the workers (0 = no cap)
     #[arg(long, value_name = "N", default_value_t = 0)]
     client_rate_limit: u32,
-    /// Transfer invocations at once (template MaximumConcurrency)
+    /// promotion: fail when 429s exceed this share of the calls, in percent
+    #[arg(long, value_name = "P", value_parser = non_negative, allow_negative_numbers = true)]
+    max_429_percent: Option<f64>,
+    /// promotion: fail when the drain takes longer than this × the floor
+    #[arg(long, value_name = "X", value_parser = positive, allow_negative_numbers = true)]
+    max_drain_over_floor: Option<f64>,
+    /// Transfer workers, each an execution environment of its own
+    /// (template MaximumConcurrency)
     #[arg(long, value_name = "N", default_value_t = 5,
           value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     concurrency: usize,
@@ -145,8 +169,8 @@ struct Timeline {
 struct Stack {
     _moto: MotoServer,
     sandbox: economic_sandbox::SandboxHandle,
-    /// The transfer context's e-conomic client (shared pool and limiter).
-    pacing: EconomicClient,
+    /// Each worker's e-conomic client (its own pool and pacer).
+    economic_clients: Vec<EconomicClient>,
     shop: ShopConfig,
     orders: DynamoOrderStore,
     webhook_url: String,
@@ -217,21 +241,6 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
         &queues.queue_url,
         IngestSettings::default(),
     ));
-    let economic = EconomicClient::new(ClientConfig {
-        base_url: sandbox.base_url(),
-        ..ClientConfig::default()
-    })
-    .map_err(|e| format!("e-conomic client: {e}"))?;
-    let client_for_pacing = economic.clone();
-    let transfer = Arc::new(transfer::TransferContext::new(
-        &sdk,
-        shops_table,
-        orders_table,
-        &queues.queue_url,
-        &queues.dead_letter_queue_url,
-        economic,
-        TransferSettings::default(),
-    ));
 
     let (listener, addr) = http_front::bind(0)
         .await
@@ -251,7 +260,24 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
         wait: Duration::from_millis(o.poll_wait_ms),
         function_timeout: Duration::from_secs(60),
     };
+    let mut economic_clients = Vec::new();
     for _ in 0..o.concurrency {
+        // One execution environment: its own client, pacer and caches.
+        let economic = EconomicClient::new(ClientConfig {
+            base_url: sandbox.base_url(),
+            ..ClientConfig::default()
+        })
+        .map_err(|e| format!("e-conomic client: {e}"))?;
+        economic_clients.push(economic.clone());
+        let transfer = Arc::new(transfer::TransferContext::new(
+            &sdk,
+            shops_table,
+            orders_table,
+            &queues.queue_url,
+            &queues.dead_letter_queue_url,
+            economic,
+            TransferSettings::default(),
+        ));
         let (sqs, settings, transfer, timeline) = (
             sqs.clone(),
             settings.clone(),
@@ -308,7 +334,7 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
     Ok(Stack {
         _moto: moto,
         sandbox,
-        pacing: client_for_pacing,
+        economic_clients,
         orders: DynamoOrderStore::new(dynamodb, orders_table),
         shop,
         webhook_url: format!("http://{addr}/webhooks"),
@@ -468,6 +494,22 @@ impl Stack {
         (log.len() - throttled, throttled)
     }
 
+    /// Tokens the answered calls took from the bucket.
+    fn tokens_spent(&self, o: &Options) -> u64 {
+        self.sandbox
+            .requests()
+            .iter()
+            .filter(|r| r.status != 429)
+            .map(|r| {
+                if r.method == "GET" {
+                    1
+                } else {
+                    u64::from(o.write_call_cost)
+                }
+            })
+            .sum()
+    }
+
     fn durations_ms(&self, ids: &[String]) -> Vec<f64> {
         let t = self.timeline.lock().unwrap_or_else(|p| p.into_inner());
         let mut out: Vec<f64> = ids
@@ -502,15 +544,24 @@ async fn run(root: &Path, o: Options) -> Result<bool, String> {
     if !stack.wait_done(&warm, timeout).await {
         return Err("warm-up orders did not finish".into());
     }
-    stack.pacing.set_rate_limit(o.client_rate_limit);
+    let per_environment = transfer::calls_per_second_per_environment(
+        o.client_rate_limit,
+        u32::try_from(o.concurrency).unwrap_or(u32::MAX),
+    );
+    for client in &stack.economic_clients {
+        client.set_rate_limit(per_environment);
+    }
     stack.sandbox.set_faults(economic_sandbox::Faults {
         latency_ms: o.sandbox_latency_ms,
-        rate_limit_per_second: o.rate_limit,
+        token_limit: o.bucket_tokens,
+        token_window_seconds: o.bucket_window,
+        write_call_cost: o.write_call_cost,
+        retry_after_on_token_limit: o.retry_after_on_429,
         ..economic_sandbox::Faults::default()
     });
     println!(
-        "setup: customers={} sandbox_latency_ms={} rate_limit_per_second={} client_rate_limit={} concurrency={} batch_size={} poll_wait_ms={}",
-        o.customers, o.sandbox_latency_ms, o.rate_limit, o.client_rate_limit, o.concurrency, o.batch_size, o.poll_wait_ms
+        "setup: customers={} sandbox_latency_ms={} bucket=token-limit-{}-per-{}-seconds write_call_cost={} retry_after_on_429={} client_rate_limit={} concurrency={} batch_size={} poll_wait_ms={}",
+        o.customers, o.sandbox_latency_ms, o.bucket_tokens, o.bucket_window, o.write_call_cost, o.retry_after_on_429, o.client_rate_limit, o.concurrency, o.batch_size, o.poll_wait_ms
     );
 
     let mut all_good = true;
@@ -525,6 +576,8 @@ async fn run(root: &Path, o: Options) -> Result<bool, String> {
 
 async fn promotion(stack: &Arc<Stack>, o: &Options, timeout: Duration) -> Result<bool, String> {
     stack.sandbox.clear_requests();
+    // The promotion starts on a full bucket (the warm-up spent some).
+    stack.sandbox.refill_token_buckets();
     let (drafts_before, _) = stack.duplicates();
     let started = Instant::now();
     let ids = stack
@@ -542,24 +595,29 @@ async fn promotion(stack: &Arc<Stack>, o: &Options, timeout: Duration) -> Result
     let (answered, throttled) = stack.economic_calls();
     let (drafts_after, duplicated) = stack.duplicates();
     let new_drafts = drafts_after - drafts_before;
-    let floor = if o.rate_limit > 0 {
-        answered as f64 / o.rate_limit as f64
+    let tokens = stack.tokens_spent(o);
+    let floor = bucket_floor(tokens, o.bucket_tokens, o.bucket_window);
+    let drain_over_floor = if floor > 0.0 {
+        drain.as_secs_f64() / floor
     } else {
-        0.0
+        f64::NAN
     };
+    let percent_429 = 100.0 * throttled as f64 / (answered + throttled).max(1) as f64;
     let latencies = stack.durations_ms(&ids);
     println!(
-        "promotion: orders={} sent_in_s={:.2} drain_s={:.2} floor_s={:.2} drain_over_floor={:.2} ok={} drafts={} duplicated_references={} calls_answered={} calls_429={} calls_per_order={:.3} calls_per_order_incl_429={:.3} p50_ms={:.0} p95_ms={:.0} max_ms={:.0} finished={}",
+        "promotion: orders={} sent_in_s={:.2} drain_s={:.2} tokens_spent={} floor_s={:.2} drain_over_floor={:.3} ok={} drafts={} duplicated_references={} calls_answered={} calls_429={} percent_429={:.2} calls_per_order={:.3} calls_per_order_incl_429={:.3} p50_ms={:.0} p95_ms={:.0} max_ms={:.0} finished={}",
         o.orders,
         sent.as_secs_f64(),
         drain.as_secs_f64(),
+        tokens,
         floor,
-        if floor > 0.0 { drain.as_secs_f64() / floor } else { f64::NAN },
+        drain_over_floor,
         ok,
         new_drafts,
         duplicated,
         answered,
         throttled,
+        percent_429,
         answered as f64 / o.orders.max(1) as f64,
         (answered + throttled) as f64 / o.orders.max(1) as f64,
         percentile(&latencies, 50.0),
@@ -567,11 +625,45 @@ async fn promotion(stack: &Arc<Stack>, o: &Options, timeout: Duration) -> Result
         percentile(&latencies, 100.0),
         finished,
     );
-    let good = finished && ok == o.orders && duplicated == 0 && new_drafts == o.orders;
+    let mut good = finished && ok == o.orders && duplicated == 0 && new_drafts == o.orders;
     if !good {
         eprintln!("promotion: FAILED (not every order ok exactly once)");
     }
+    if let Some(limit) = o.max_429_percent {
+        let met = percent_429 <= limit;
+        println!(
+            "target: percent_429={percent_429:.2} <= {limit} {}",
+            verdict(met)
+        );
+        good &= met;
+    }
+    if let Some(limit) = o.max_drain_over_floor {
+        // Without a floor (the bucket never ran dry) there is nothing to
+        // compare: the run did not test the pacing.
+        let met = floor > 0.0 && drain_over_floor <= limit;
+        println!(
+            "target: drain_over_floor={drain_over_floor:.3} <= {limit} {}",
+            verdict(met)
+        );
+        good &= met;
+    }
     Ok(good)
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+/// The shortest drain the bucket allows: the tokens spent, less the full
+/// bucket the promotion starts with, at the refill rate (seconds; 0 when
+/// the bucket never had to refill).
+fn bucket_floor(tokens_spent: u64, bucket_tokens: u32, window_seconds: u64) -> f64 {
+    let refill_per_second = f64::from(bucket_tokens) / window_seconds as f64;
+    tokens_spent.saturating_sub(u64::from(bucket_tokens)) as f64 / refill_per_second
 }
 
 async fn latency(stack: &Arc<Stack>, o: &Options, timeout: Duration) -> Result<bool, String> {
@@ -652,26 +744,60 @@ mod tests {
             (500, 10.0, 5.0, 30.0, 100)
         );
         assert_eq!(
-            (o.sandbox_latency_ms, o.rate_limit, o.client_rate_limit),
-            (50, 10, 0)
+            (
+                o.sandbox_latency_ms,
+                o.bucket_tokens,
+                o.bucket_window,
+                o.write_call_cost,
+                o.retry_after_on_429,
+                o.client_rate_limit
+            ),
+            (50, 10_000, 60, 1, false, 0)
         );
+        assert_eq!((o.max_429_percent, o.max_drain_over_floor), (None, None));
         assert_eq!(
             (o.concurrency, o.batch_size, o.poll_wait_ms, o.timeout),
             (5, 5, 1000, 240)
         );
-        // The README's performance table and infra/scripts/bench.sh.
-        let paced = Options::try_parse_from([
+        // infra/scripts/promotion-day.sh.
+        let day = Options::try_parse_from([
             "loadtest",
             "--scenario",
             "promotion",
-            "--client-rate-limit",
+            "--orders",
+            "300",
+            "--within",
             "10",
+            "--bucket-tokens",
+            "120",
+            "--bucket-window",
+            "60",
+            "--max-429-percent",
+            "1",
+            "--max-drain-over-floor",
+            "1.15",
         ])
-        .expect("promotion, paced");
+        .expect("promotion day");
         assert_eq!(
-            (paced.scenario, paced.client_rate_limit),
-            (Scenario::Promotion, 10)
+            (
+                day.scenario,
+                day.orders,
+                day.bucket_tokens,
+                day.bucket_window
+            ),
+            (Scenario::Promotion, 300, 120, 60)
         );
+        assert_eq!(
+            (day.max_429_percent, day.max_drain_over_floor),
+            (Some(1.0), Some(1.15))
+        );
+    }
+
+    #[test]
+    fn the_floor_is_the_refill_time_of_what_the_full_bucket_did_not_cover() {
+        // 600 per 60 s = 10/s: 1,600 tokens, 600 of them up front.
+        assert_eq!(bucket_floor(1_600, 600, 60), 100.0);
+        assert_eq!(bucket_floor(500, 600, 60), 0.0);
         let latency =
             Options::try_parse_from(["loadtest", "--scenario", "latency"]).expect("latency");
         assert_eq!(latency.scenario, Scenario::Latency);

@@ -98,8 +98,9 @@ impl EconomicClient {
         &self.inner.cache
     }
 
-    /// Paces calls to at most `calls_per_second` per agreement in this
-    /// process (0: off, the default); see [`super::rate_limit`].
+    /// Caps calls to at most `calls_per_second` per agreement in this
+    /// process (0: no cap, the default). Pacing by e-conomic's rate-limit
+    /// headers is on regardless; see [`super::rate_limit`].
     pub fn set_rate_limit(&self, calls_per_second: u32) {
         self.inner.rate_limit.set_rate(calls_per_second);
     }
@@ -268,11 +269,28 @@ impl AgreementApi {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            self.client
-                .inner
-                .rate_limit
-                .acquire(&self.agreement_key)
-                .await;
+            let pacer = &self.client.inner.rate_limit;
+            let pace = pacer.reserve(&self.agreement_key, Instant::now());
+            if !pace.is_zero() {
+                if Instant::now() + pace + Duration::from_millis(50) >= deadline {
+                    // The agreement's bucket would not pay this call in
+                    // time: a 429 of our own, never sent, retried later.
+                    return Err(EconomicError::from(ApiError::from_body(
+                        operation,
+                        429,
+                        b"{\"message\":\"not sent: the agreement's e-conomic token bucket would not refill before the deadline\"}",
+                        Some(pace),
+                    )));
+                }
+                tracing::debug!(
+                    target: "economic",
+                    method = %method, path, attempt,
+                    agreement = %self.agreement_key,
+                    wait_ms = pace.as_millis() as u64,
+                    "pacing: the agreement's token bucket is low"
+                );
+                tokio::time::sleep(pace).await;
+            }
             let now = Instant::now();
             let left = deadline.saturating_duration_since(now);
             if left < Duration::from_millis(20) {
@@ -304,6 +322,14 @@ impl AgreementApi {
             let result = match req.send().await {
                 Ok(response) => {
                     let status = response.status().as_u16();
+                    let header =
+                        |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
+                    pacer.observe(
+                        &self.agreement_key,
+                        header("x-ratelimiting"),
+                        header("x-callcost"),
+                        Instant::now(),
+                    );
                     let from_cache = response
                         .headers()
                         .get("x-resultfromcache")
@@ -377,9 +403,16 @@ impl AgreementApi {
             if !may_resend {
                 return Err(err);
             }
+            // A 429 without `Retry-After` waits for the bucket's refill as
+            // its headers tell it, when they do (see `rate_limit`).
+            let server_wait = err.retry_after().or_else(|| {
+                (err.status() == Some(429))
+                    .then(|| pacer.backoff_after_429(&self.agreement_key, Instant::now()))
+                    .flatten()
+            });
             match config
                 .retry
-                .next_wait(attempt, err.retry_after(), Instant::now(), deadline)
+                .next_wait(attempt, server_wait, Instant::now(), deadline)
             {
                 Some(wait) => tokio::time::sleep(wait).await,
                 None => return Err(err),

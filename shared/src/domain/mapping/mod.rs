@@ -11,9 +11,9 @@ mod lines;
 mod vat_rounding;
 
 pub use config::{
-    DebtorConfig, DebtorFallback, DebtorStrategy, DebtorUpdate, ForeignVatConfig,
-    GenericProducts, GiftCardVat, InvoiceDate, MappingConfig, MissingProducts, OssConfig,
-    OssCountry, PaymentSetup, ProductConfig, RoundingConfig, VatZones, ViesConfig, VoecConfig,
+    DebtorConfig, DebtorFallback, DebtorStrategy, DebtorUpdate, ForeignVatConfig, GenericProducts,
+    GiftCardVat, InvoiceDate, MappingConfig, MissingProducts, OssConfig, OssCountry, PaymentSetup,
+    ProductConfig, RoundingConfig, VatZones, ViesConfig, VoecConfig,
 };
 pub use debtor::{phone_customer_number, update_debtor_document, UPDATABLE_DEBTOR_FIELDS};
 pub use vat_rounding::{fit_lines, totals_lines, FitError, FittedLines, VatFreeRounding};
