@@ -43,14 +43,14 @@ say "percentiles: one thread, 100,000 requests each"
 timeout 300 cargo bench -p bridge --bench ingest -- --percentiles 100000 2>/dev/null \
   | grep -E '^(ingest_hot_path|map_order|body_bytes)' | keep
 
-say "cold start: spawn → first Runtime API poll"
+say "cold start: spawn → first Runtime API poll (the release profile SAM ships)"
 cargo build --release -p ingest -p transfer -p rescan 2>&1 | tail -1
 python3 infra/bench/coldstart.py --runs 25 --binary-dir target/release | keep
 
 say "promotion day and latency through the local stack"
-cargo build --release -p local-stack --bin loadtest 2>&1 | tail -1
+cargo build --profile speed -p local-stack --bin loadtest 2>&1 | tail -1
 # e-conomic's own bucket (10,000 tokens per 60 s): the stack's own pace.
-timeout 400 target/release/loadtest "$@" | keep || echo "loadtest: FAILED (see above)" | keep
+timeout 400 target/speed/loadtest "$@" | keep || echo "loadtest: FAILED (see above)" | keep
 # A scaled-down bucket the burst has to wait for: the pacing against the floor.
 timeout 400 infra/scripts/promotion-day.sh "$@" \
   | sed 's/^promotion:/promotion_day:/' | keep || echo "promotion day: FAILED" | keep

@@ -10,7 +10,7 @@
 # pace; on a faster machine raise both (e.g. --orders 1500 --bucket-tokens
 # 600: 10/s, floor 90 s). Checks: every order ok, one draft per order, 429s
 # < 1 % of the calls, drain <= 1.15 x the floor. Not part of test.sh; about
-# 2 minutes after the release build.
+# 2 minutes after the build.
 #
 #   infra/scripts/promotion-day.sh                       # as documented
 #   infra/scripts/promotion-day.sh --retry-after-on-429  # 429s carry Retry-After
@@ -19,9 +19,9 @@
 # Needs .venv (moto server; infra/scripts/python-env.sh creates it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release -p local-stack --bin loadtest 2>&1 | tail -1
+cargo build --profile speed -p local-stack --bin loadtest 2>&1 | tail -1
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-exec target/release/loadtest --scenario promotion \
+exec target/speed/loadtest --scenario promotion \
   --orders 300 --within 10 \
   --bucket-tokens 120 --bucket-window 60 \
   --concurrency 5 --batch-size 5 \
