@@ -18,14 +18,14 @@
 //! (at the last `X-CallCost` seen).
 //!
 //! **Pacing.** While the mirror has more than [`LOW_WATER`] of the limit
-//! left, calls go at once: a promotion can spend the full bucket. Below
-//! that, each call waits `cost / refill rate × low water / remaining`
+//! left, calls go at once: a promotion spends that much of the bucket at
+//! once. Below that, each call waits `cost / refill rate × low water / remaining`
 //! after this process's previous one, `remaining` judged at the call's
 //! turn (what will have refilled by then counts). One process alone then
 //! spends just under the refill rate; `N` processes, each seeing the shared
 //! `used`, settle where their combined spending equals the refill rate
-//! (remaining = low water ÷ `N`), without knowing `N`. A call the mirror says the
-//! bucket cannot pay waits until it can.
+//! (remaining = low water ÷ `N`), without knowing `N`. A call the mirror
+//! says the bucket cannot pay waits until it can.
 //!
 //! **429.** `Retry-After`, when sent, is obeyed (see `retry`). Without it
 //! the wait is the time the bucket needs to refill the call's cost, by the
@@ -51,10 +51,13 @@ const MAX_AGREEMENTS: usize = 10_000;
 
 /// Below this share of the limit left, calls are spaced. N processes settle
 /// at low water ÷ N left, which has to cover what each process cannot see
-/// yet (the others' calls since its last answer): at 10 %, five processes
-/// on a 120-token bucket kept 2.4 tokens and drew 4 % 429s in the
-/// promotion-day run; at 25 % they keep 6.
-pub const LOW_WATER: f64 = 0.25;
+/// yet (the others' calls since its last answer); a higher mark also
+/// slows the approach (combined spending falls towards the refill rate over
+/// low water ÷ (N × refill)), which damps the overshoot from stale
+/// readings. Its cost is the tokens held back at the end: low water ÷ N.
+/// Five processes on a 120-token bucket (promotion day): at 10 % and 25 %
+/// they drew 4–6 % 429s; at 50 % none, draining in 1.11 × the floor.
+pub const LOW_WATER: f64 = 0.5;
 
 /// One `X-RateLimiting` reading.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -359,21 +362,21 @@ mod tests {
     fn a_bucket_with_room_is_spent_at_once() {
         let limiter = RateLimiter::default();
         let now = Instant::now();
-        // 100 tokens per 10 s (10/s), 50 used: 50 left, low water is 25.
-        limiter.observe("a", Some(&header(100, 10, 50)), Some("1"), now);
+        // 100 tokens per 10 s (10/s), 25 used: 75 left, low water is 50.
+        limiter.observe("a", Some(&header(100, 10, 25)), Some("1"), now);
         for _ in 0..25 {
             assert_eq!(limiter.reserve("a", now), Duration::ZERO);
         }
-        // The 26th call sees 25 left: still at the low water mark.
+        // The 26th call sees 50 left: still at the low water mark.
         assert_eq!(limiter.reserve("a", now), Duration::ZERO);
-        // From 24 left on, calls are spaced: 1/10 s × 25/24; the next one
-        // is judged at its slot, when 1.04 tokens more are back (24.04
-        // left): + 1/10 s × 25/24.04.
+        // From 49 left on, calls are spaced: 1/10 s × 50/49; the next one
+        // is judged at its slot, when 1.02 tokens more are back (49.02
+        // left): + 1/10 s × 50/49.02.
         assert_eq!(limiter.reserve("a", now), Duration::ZERO);
         let second = limiter.reserve("a", now).as_micros();
-        assert!(second.abs_diff(104_167) <= 1, "{second}");
+        assert!(second.abs_diff(102_041) <= 1, "{second}");
         let third = limiter.reserve("a", now).as_micros();
-        assert!(third.abs_diff(208_153) <= 2, "{third}");
+        assert!(third.abs_diff(204_039) <= 2, "{third}");
         // Another agreement has its own bucket.
         assert_eq!(limiter.reserve("b", now), Duration::ZERO);
     }
@@ -387,8 +390,8 @@ mod tests {
         // 1 left: the 3-token call waits 2 s for the refill.
         assert_eq!(limiter.reserve("a", now), Duration::from_secs(2));
         // The next one waits for that call's slot and spacing: 2 s + 3 s ×
-        // 15/3; by then 15 tokens are back, so no more.
-        assert_eq!(limiter.reserve("a", now), Duration::from_secs(17));
+        // 30/3; by then 30 tokens (low water) are back, so no more.
+        assert_eq!(limiter.reserve("a", now), Duration::from_secs(32));
     }
 
     #[test]
@@ -398,8 +401,9 @@ mod tests {
         // 100 per 10 s, full: one token takes 0.1 s.
         limiter.observe("a", Some(&header(100, 10, 100)), None, now);
         assert_eq!(limiter.reserve("a", now), Duration::from_millis(100));
-        // 5 s later 50 tokens are back, 49 after that call: no wait.
-        let later = now + Duration::from_secs(5);
+        // That call's slot spaces the next one by 0.1 s × 50/1 = 5 s; 6 s
+        // later 59 tokens are back, above low water: no wait.
+        let later = now + Duration::from_secs(6);
         assert_eq!(limiter.reserve("a", later), Duration::ZERO);
         // Other environments' calls show up in the next header: full
         // again, so this process waits again.
@@ -407,14 +411,20 @@ mod tests {
         assert_eq!(limiter.reserve("a", later), Duration::from_millis(100));
     }
 
-    /// N processes that each see the shared header settle at a combined
-    /// rate of the refill rate, whatever N is. Simulated on a virtual
-    /// clock: each process sends when its slot comes, the bucket charges,
-    /// and the answer's header goes back to that process only.
+    /// N processes that each see the shared header drain a backlog with
+    /// the promotion-day targets met: 429s under 1 % of calls and drain
+    /// within 1.15 × the bucket's floor, whatever N is. Simulated on a
+    /// virtual clock: each process sends when its slot comes, the bucket
+    /// charges, and the answer's header goes back to that process only.
+    /// The backlog is 3,000 one-token calls on 600 tokens per 60 s: floor
+    /// (3,000 − 600) / 10 per s = 240 s. N processes end holding about
+    /// low water ÷ N, unspent: 30 s late for one process, 6 s for five.
     #[test]
-    fn processes_sharing_a_bucket_spend_at_the_refill_rate_together() {
-        for processes in [1usize, 3, 8] {
-            let (limit, window) = (600u32, 60u32);
+    fn processes_sharing_a_bucket_drain_near_the_floor_without_429s() {
+        let (limit, window, backlog) = (600u32, 60u32, 3_000u32);
+        let refill = f64::from(limit) / f64::from(window);
+        let floor = f64::from(backlog - limit) / refill;
+        for processes in [1usize, 3, 5, 8] {
             let start = Instant::now();
             let limiters: Vec<RateLimiter> =
                 (0..processes).map(|_| RateLimiter::default()).collect();
@@ -422,26 +432,22 @@ mod tests {
             let mut bucket_at = start;
             let mut next_send: Vec<Instant> = vec![start; processes];
             let (mut sent, mut refused) = (0u32, 0u32);
-            let end = start + Duration::from_secs(300);
-            loop {
+            let mut last_paid = start;
+            while sent < backlog {
                 let (p, &at) = next_send
                     .iter()
                     .enumerate()
                     .min_by_key(|(_, t)| **t)
                     .expect("processes");
-                if at >= end {
-                    break;
-                }
                 // The bucket at `at`.
-                bucket_used = (bucket_used
-                    - at.duration_since(bucket_at).as_secs_f64() * f64::from(limit)
-                        / f64::from(window))
-                .max(0.0);
+                bucket_used =
+                    (bucket_used - at.duration_since(bucket_at).as_secs_f64() * refill).max(0.0);
                 bucket_at = at;
                 let paid = bucket_used + 1.0 <= f64::from(limit);
                 if paid {
                     bucket_used += 1.0;
                     sent += 1;
+                    last_paid = at;
                 } else {
                     refused += 1;
                 }
@@ -463,16 +469,24 @@ mod tests {
                 let ready = answered + wait;
                 next_send[p] = ready + limiters[p].reserve("a", ready);
             }
-            // 600 up front + 10/s for 300 s = 3,600 at most.
-            let ceiling = 600 + 10 * 300;
-            assert!(sent <= ceiling, "{processes}: {sent}");
+            let drain = last_paid.duration_since(start).as_secs_f64();
+            let refused_share = f64::from(refused) / f64::from(sent + refused);
+            eprintln!(
+                "{processes} processes: drain {drain:.1} s = {:.3} × floor, {refused} × 429 ({:.2} %)",
+                drain / floor,
+                100.0 * refused_share
+            );
+            // Nothing beats the bucket: a drain under the floor would mean
+            // the simulated bucket paid calls it had no tokens for.
+            assert!(drain >= floor, "{processes}: {drain} s");
             assert!(
-                f64::from(sent) >= 0.95 * f64::from(ceiling),
-                "{processes} processes spent {sent} of {ceiling}"
+                drain <= 1.15 * floor,
+                "{processes} processes drained in {drain} s, floor {floor} s"
             );
             assert!(
-                f64::from(refused) <= 0.01 * f64::from(sent),
-                "{processes} processes: {refused} refused of {sent}"
+                refused_share < 0.01,
+                "{processes} processes: {refused} refused of {}",
+                sent + refused
             );
         }
     }
