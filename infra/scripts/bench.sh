@@ -45,12 +45,12 @@ timeout 300 cargo bench -p bridge --bench ingest -- --percentiles 100000 2>/dev/
 
 say "cold start: spawn → first Runtime API poll (the release profile SAM ships)"
 cargo build --release -p ingest -p transfer -p rescan 2>&1 | tail -1
-python3 infra/bench/coldstart.py --runs 25 --binary-dir target/release | keep
+python3 infra/bench/coldstart.py --runs 25 --binary-dir "${CARGO_TARGET_DIR:-target}/release" | keep
 
 say "promotion day and latency through the local stack"
 cargo build --profile speed -p local-stack --bin loadtest 2>&1 | tail -1
 # e-conomic's own bucket (10,000 tokens per 60 s): the stack's own pace.
-timeout 400 target/speed/loadtest "$@" | keep || echo "loadtest: FAILED (see above)" | keep
+timeout 400 "${CARGO_TARGET_DIR:-target}/speed/loadtest" "$@" | keep || echo "loadtest: FAILED (see above)" | keep
 # A scaled-down bucket the burst has to wait for: the pacing against the floor.
 timeout 400 infra/scripts/promotion-day.sh "$@" \
   | sed 's/^promotion:/promotion_day:/' | keep || echo "promotion day: FAILED" | keep

@@ -13,4 +13,4 @@ if [ ! -x .venv/bin/moto_server ]; then
     infra/scripts/python-env.sh
 fi
 cargo build --profile speed -p local-stack --bin chaos
-exec target/speed/chaos "$@"
+exec "${CARGO_TARGET_DIR:-target}/speed/chaos" "$@"

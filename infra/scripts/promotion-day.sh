@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --profile speed -p local-stack --bin loadtest 2>&1 | tail -1
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-exec target/speed/loadtest --scenario promotion \
+exec "${CARGO_TARGET_DIR:-target}/speed/loadtest" --scenario promotion \
   --orders 300 --within 10 \
   --bucket-tokens 120 --bucket-window 60 \
   --concurrency 5 --batch-size 5 \

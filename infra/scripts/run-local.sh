@@ -16,4 +16,4 @@ ensure_python_env
 echo "==> building (first run takes a few minutes)"
 cargo build --locked --profile speed -p local-stack -p bridgectl --quiet 2>/dev/null \
   || cargo build --locked --profile speed -p local-stack
-exec target/speed/local-stack "$@"
+exec "${CARGO_TARGET_DIR:-target}/speed/local-stack" "$@"
