@@ -36,6 +36,8 @@ pub(crate) struct B2bIds {
     pub cvr: Option<String>,
     pub ean: Option<String>,
     pub eu_vat_number: Option<String>,
+    pub buyer_order_number: Option<String>,
+    pub buyer_reference: Option<String>,
 }
 
 /// Looks the identifiers up among `(name, value)` pairs (note attributes or
@@ -100,6 +102,9 @@ pub(crate) fn find_b2b_ids(
             ids.eu_vat_number = Some(compact);
         }
     }
+    // Free texts: their lengths are checked with the translated order.
+    ids.buyer_order_number = lookup(&fields.buyer_order_number).map(|(_, value)| value);
+    ids.buyer_reference = lookup(&fields.buyer_reference).map(|(_, value)| value);
     if fields.from_company {
         if let Some(company) = company {
             if ids.cvr.is_none() {
