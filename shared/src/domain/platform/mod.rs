@@ -470,6 +470,37 @@ mod tests {
     }
 
     #[test]
+    fn buyer_references_are_read_from_their_fields() {
+        let fields = B2bFields::shopify_defaults();
+        let ids = find_b2b_ids(
+            &fields,
+            &[
+                ("EAN", "5790000123456"),
+                ("rekvisitionsnummer", " REK-42 "),
+                ("Personreference", "Jens Jensen"),
+            ],
+            "note_attributes",
+            None,
+        )
+        .unwrap();
+        assert_eq!(ids.buyer_order_number.as_deref(), Some("REK-42"));
+        assert_eq!(ids.buyer_reference.as_deref(), Some("Jens Jensen"));
+        let fields = B2bFields::woocommerce_defaults();
+        let ids = find_b2b_ids(
+            &fields,
+            &[
+                ("_billing_buyer_order_number", "PO 7"),
+                ("buyer_reference", " "),
+            ],
+            "meta_data",
+            None,
+        )
+        .unwrap();
+        assert_eq!(ids.buyer_order_number.as_deref(), Some("PO 7"));
+        assert_eq!(ids.buyer_reference, None);
+    }
+
+    #[test]
     fn a_present_but_invalid_identifier_names_its_field() {
         let fields = B2bFields::shopify_defaults();
         let err =
