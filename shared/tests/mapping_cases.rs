@@ -303,6 +303,154 @@ pub(crate) fn cases() -> Vec<Case> {
                 },
             ),
         },
+        // EAN invoices (NemHandel / OIOUBL / Peppol BIS): the buyer's order
+        // or requisition number goes to `recipient.publicEntryNumber` (and
+        // the notes), the person reference to the notes (the draft has no
+        // text field for it); a booked EAN invoice is sent `sendBy: "EAN"`.
+        Case {
+            name: "ean_with_buyer_order_number_and_reference_booked",
+            order: vec![json!({
+                "customer": {"name": "Jens Jensen", "company_name": "Københavns Kommune",
+                             "ean": "5798000000001", "phone": null, "email": "indkob@kk.dk"},
+                "payment_method": "ean_invoice",
+                "buyer_order_number": "REK-2024-0042",
+                "buyer_reference": "JJ 4711",
+                "lines": [line("CHAIR-01", "Office chair", "1", "1500.00", "25")],
+                "total": "1500.00"
+            })],
+            config: json!({"auto_book": true}),
+            // 1500 incl. 25 % = 1200 net + 300 VAT.
+            expect: with_check(
+                inv(
+                    1,
+                    21,
+                    5,
+                    0,
+                    vec![("CHAIR-01", "1", "1200", Some("Office chair"))],
+                    "1200",
+                    "300",
+                ),
+                |plan, draft| {
+                    assert_eq!(draft["recipient"]["ean"], "5798000000001");
+                    assert_eq!(draft["recipient"]["publicEntryNumber"], "REK-2024-0042");
+                    let text = draft["notes"]["textLine1"].as_str().unwrap();
+                    assert!(text.contains("Att.: Jens Jensen"), "{text}");
+                    assert!(text.contains("Your order no.: REK-2024-0042"), "{text}");
+                    assert!(text.contains("Your reference: JJ 4711"), "{text}");
+                    // The bridge's own reference stays in `references.other`.
+                    assert_eq!(draft["references"]["other"], "Order 1001");
+                    assert!(plan.book);
+                    assert!(plan.send_by_ean);
+                    assert_eq!(plan.warnings, Vec::<String>::new());
+                },
+            ),
+        },
+        Case {
+            name: "ean_without_buyer_reference_warns",
+            order: vec![json!({
+                "customer": {"name": "Jens Jensen", "company_name": "Københavns Kommune",
+                             "ean": "5798000000001", "phone": null},
+                "payment_method": "ean_invoice"
+            })],
+            config: no_cfg.clone(),
+            // 99.95 incl. 25 % = 79.96 net + 19.99 VAT.
+            expect: with_check(
+                inv(
+                    1,
+                    21,
+                    5,
+                    0,
+                    vec![("MUG-01", "1", "79.96", Some("Coffee mug"))],
+                    "79.96",
+                    "19.99",
+                ),
+                |plan, draft| {
+                    assert!(draft["recipient"].get("publicEntryNumber").is_none());
+                    assert!(!draft["notes"]["textLine1"]
+                        .as_str()
+                        .unwrap()
+                        .contains("Your reference"));
+                    assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
+                    assert!(plan.warnings[0]
+                        .contains("EAN invoice without the buyer's person reference"));
+                    assert!(plan.warnings[0].contains("Jens Jensen"));
+                    // Not booked here, but a booking would go out by EAN.
+                    assert!(!plan.book);
+                    assert!(plan.send_by_ean);
+                },
+            ),
+        },
+        Case {
+            name: "ean_without_buyer_reference_fails_when_required",
+            order: vec![json!({
+                "customer": {"name": "Jens Jensen", "company_name": "Københavns Kommune",
+                             "ean": "5798000000001", "phone": null},
+                "payment_method": "ean_invoice"
+            })],
+            config: json!({"ean": {"require_buyer_reference": true}}),
+            expect: Expect::Error(
+                |e| matches!(e, MappingError::BuyerReferenceMissing { ean } if ean == "5798000000001"),
+                "neither `buyer_reference` nor `buyer_order_number`",
+            ),
+        },
+        Case {
+            name: "ean_order_number_alone_satisfies_required_reference_send_by_off",
+            order: vec![json!({
+                "customer": {"name": "Jens Jensen", "company_name": "Region Hovedstaden",
+                             "ean": "5798000000002", "phone": null},
+                "payment_method": "ean_invoice",
+                "buyer_order_number": "PO 77"
+            })],
+            config: json!({"auto_book": true, "ean": {"require_buyer_reference": true, "send_by_ean": false}}),
+            expect: with_check(
+                inv(
+                    1,
+                    21,
+                    5,
+                    0,
+                    vec![("MUG-01", "1", "79.96", Some("Coffee mug"))],
+                    "79.96",
+                    "19.99",
+                ),
+                |plan, draft| {
+                    assert_eq!(draft["recipient"]["publicEntryNumber"], "PO 77");
+                    assert!(plan.book);
+                    assert!(!plan.send_by_ean);
+                    assert_eq!(plan.warnings, Vec::<String>::new());
+                },
+            ),
+        },
+        Case {
+            name: "buyer_order_number_without_ean_is_no_ean_invoice",
+            order: vec![json!({
+                "customer": {"name": "Mette Hansen", "company_name": "Hansen ApS", "cvr": "12345678"},
+                "buyer_order_number": "PO-1",
+                "buyer_reference": "Mette"
+            })],
+            config: json!({"auto_book": true}),
+            expect: with_check(
+                inv(
+                    1,
+                    19,
+                    1,
+                    PHONE_DEBTOR,
+                    vec![("MUG-01", "1", "79.96", Some("Coffee mug"))],
+                    "79.96",
+                    "19.99",
+                ),
+                |plan, draft| {
+                    assert_eq!(draft["recipient"]["publicEntryNumber"], "PO-1");
+                    assert!(draft["recipient"].get("ean").is_none());
+                    assert!(draft["notes"]["textLine1"]
+                        .as_str()
+                        .unwrap()
+                        .contains("Your reference: Mette"));
+                    assert!(plan.book);
+                    assert!(!plan.send_by_ean);
+                    assert_eq!(plan.warnings, Vec::<String>::new());
+                },
+            ),
+        },
         Case {
             name: "eu_b2b_reverse_charge_se",
             order: vec![
@@ -1512,6 +1660,11 @@ case_tests! {
     dk_b2c_two_lines_with_shipping,
     dk_b2b_with_cvr,
     ean_public_sector_excl_vat_prices,
+    ean_with_buyer_order_number_and_reference_booked,
+    ean_without_buyer_reference_warns,
+    ean_without_buyer_reference_fails_when_required,
+    ean_order_number_alone_satisfies_required_reference_send_by_off,
+    buyer_order_number_without_ean_is_no_ean_invoice,
     eu_b2b_reverse_charge_se,
     oss_se_25_in_sek,
     oss_de_19_with_shipping_eur,

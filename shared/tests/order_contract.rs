@@ -272,12 +272,37 @@ fn semantic_rules_name_the_field() {
         ("order.customer.name", |b| {
             b["order"]["customer"]["name"] = json!("x".repeat(501))
         }),
+        // e-conomic's `recipient.publicEntryNumber` holds 40 characters.
+        ("order.buyer_order_number", |b| {
+            b["order"]["buyer_order_number"] = json!("ø".repeat(41))
+        }),
+        ("order.buyer_order_number", |b| {
+            b["order"]["buyer_order_number"] = json!("   ")
+        }),
+        ("order.buyer_reference", |b| {
+            b["order"]["buyer_reference"] = json!("x".repeat(101))
+        }),
     ];
     for (field, edit) in cases {
         let e = error_with(edit);
         assert_eq!(e.field, field, "{e}");
         assert!(!e.message.is_empty());
     }
+}
+
+#[test]
+fn buyer_references_are_read_at_their_longest() {
+    let mut body = valid_body();
+    body["order"]["buyer_order_number"] = json!("ø".repeat(40));
+    body["order"]["buyer_reference"] = json!("Jens Jensen, afd. 12");
+    let ParsedEvent::Order(event) = parse_event(body.to_string().as_bytes()).unwrap() else {
+        panic!()
+    };
+    assert_eq!(event.order.buyer_order_number, Some("ø".repeat(40)));
+    assert_eq!(
+        event.order.buyer_reference.as_deref(),
+        Some("Jens Jensen, afd. 12")
+    );
 }
 
 #[test]

@@ -193,7 +193,7 @@ pub(crate) fn handle_request(shared: &Shared, method: &Method, rest: &str, body:
                             "bookedInvoiceNumber": d.booked_invoice_number, "fromDraft": d.from_draft,
                             "customerNumber": d.customer_number, "reference": d.reference,
                             "netAmount": d.net_amount.to_string(), "vatAmount": d.vat_amount.to_string(),
-                            "grossAmount": d.gross_amount.to_string()})).collect::<Vec<_>>(),
+                            "grossAmount": d.gross_amount.to_string(), "sendBy": d.send_by})).collect::<Vec<_>>(),
                         "customers": a.customers.values().cloned().collect::<Vec<_>>(),
                     })
                 })

@@ -51,6 +51,8 @@ pub struct BookedRecord {
     pub vat_amount: Decimal,
     pub gross_amount: Decimal,
     pub document: Value,
+    /// The booking's `sendBy` (`EAN`, `Email`, `none`), as requested.
+    pub send_by: Option<String>,
 }
 
 #[derive(Debug, Clone)]

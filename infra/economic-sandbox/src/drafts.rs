@@ -314,6 +314,7 @@ pub(crate) fn book_draft(shared: &Shared, a: &mut AgreementData, seq: u64, body:
             vat_amount: draft.vat_amount,
             gross_amount: draft.gross_amount,
             document: document.clone(),
+            send_by: doc.get("sendBy").and_then(Value::as_str).map(str::to_owned),
         },
     );
     let mut ans = answer(201, document);

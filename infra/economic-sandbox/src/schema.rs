@@ -396,4 +396,28 @@ mod tests {
             [r#"nemHandelType must be one of ["ean","corporateIdentificationNumber","pNumber"]."#]
         );
     }
+
+    /// `sendBy` is spelled as e-conomic's published booking schema spells
+    /// it; the draft's `nemHandelType` spelling (`ean`) is refused.
+    #[test]
+    fn booking_send_by_takes_the_published_spellings() {
+        let schema = Schema::parse(BOOK_SCHEMA).expect("schema");
+        for send_by in ["EAN", "Email", "none"] {
+            let doc = json!({"draftInvoice": {"draftInvoiceNumber": 1}, "sendBy": send_by});
+            assert_eq!(schema.validate(&doc), Vec::new(), "{send_by}");
+        }
+        let doc = json!({"draftInvoice": {"draftInvoiceNumber": 1}, "sendBy": "ean"});
+        let found: Vec<(String, String)> = schema
+            .validate(&doc)
+            .iter()
+            .map(|v| (v.path_text(), v.message.clone()))
+            .collect();
+        assert_eq!(
+            found,
+            [(
+                "sendBy".to_string(),
+                r#"sendBy must be one of ["none","EAN","Email"]."#.to_string()
+            )]
+        );
+    }
 }

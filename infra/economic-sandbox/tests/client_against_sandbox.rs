@@ -158,6 +158,7 @@ fn plan(reference: &str, debtor: DebtorPlan, book: bool) -> InvoicePlan {
         correction_tolerance: dec!(0.50),
         debtor_update: Default::default(),
         warnings: Vec::new(),
+        send_by_ean: false,
     }
 }
 

@@ -186,6 +186,11 @@ async fn every_mapping_case_ends_exact_under_both_vat_roundings() {
                 _ => panic!("{name} ({mode:?}): no invoice in the sandbox"),
             };
             assert_eq!((gross, net + vat), (total, total), "{name} ({mode:?})");
+            if let Some(booked) = sb.booked(0).first() {
+                // A booked EAN invoice goes out through e-conomic's EAN delivery.
+                let expected = plan.send_by_ean.then(|| "EAN".to_owned());
+                assert_eq!(booked.send_by, expected, "{name} ({mode:?})");
+            }
             match mode {
                 VatRounding::PerLine => {
                     assert_eq!(
@@ -236,4 +241,53 @@ fn debtor_calls(plan: &InvoicePlan) -> u32 {
         // The email look-up (when there is an email), the debtor.
         DebtorPlan::Running { lookup_email, .. } => 1 + u32::from(lookup_email.is_some()),
     }
+}
+
+/// An EAN order with the buyer's order number and person reference, booked:
+/// the sandbox holds a booked invoice whose recipient carries the EAN and
+/// the order number (`publicEntryNumber`), whose notes carry the person
+/// reference, and whose booking asked for `sendBy: "EAN"`.
+#[tokio::test]
+async fn an_ean_order_is_booked_with_its_buyer_references_and_sent_by_ean() {
+    let sb = start(SandboxConfig::default())
+        .await
+        .expect("sandbox starts");
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == "ean_with_buyer_order_number_and_reference_booked")
+        .expect("the EAN case is in the table");
+    let Ok(ParsedEvent::Order(event)) =
+        parse_event(&serde_json::to_vec(&body(&case)).expect("body"))
+    else {
+        panic!("order parses")
+    };
+    let mut config = base_config();
+    merge(&mut config, &case.config);
+    let config: MappingConfig = serde_json::from_value(config).expect("config");
+    let plan = map_order(&event.order, &config).expect("maps");
+    set_up_for(&sb, case.name, &plan);
+    let options = PushOptions {
+        may_exist: false,
+        deadline: Instant::now() + Duration::from_secs(20),
+    };
+    let outcome = push_invoice(&client(&sb), &plan, options)
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.reason()));
+    let booked = sb.booked(0);
+    assert_eq!(booked.len(), 1);
+    let booked = &booked[0];
+    assert_eq!(
+        outcome.booked_invoice_number,
+        Some(booked.booked_invoice_number)
+    );
+    assert_eq!(booked.send_by.as_deref(), Some("EAN"));
+    let recipient = &booked.document["recipient"];
+    assert_eq!(recipient["ean"], "5798000000001");
+    assert_eq!(recipient["publicEntryNumber"], "REK-2024-0042");
+    let notes = booked.document["notes"]["textLine1"]
+        .as_str()
+        .expect("notes text");
+    assert!(notes.contains("Your reference: JJ 4711"), "{notes}");
+    assert_eq!(booked.reference.as_deref(), Some("Order 1001"));
+    assert!(sb.drafts(0).is_empty());
 }

@@ -242,6 +242,22 @@ pub struct BookRequest {
     /// Books with this invoice number instead of the next in sequence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub book_with_number: Option<u32>,
+    /// How e-conomic sends the booked invoice; absent: not sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_by: Option<SendBy>,
+}
+
+/// `sendBy` of POST /invoices/booked, spelled as e-conomic's published
+/// schema spells it (`"none"`, `"EAN"`, `"Email"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SendBy {
+    #[serde(rename = "none")]
+    Nothing,
+    /// Electronic invoice through NemHandel to the recipient's EAN.
+    #[serde(rename = "EAN")]
+    Ean,
+    #[serde(rename = "Email")]
+    Email,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

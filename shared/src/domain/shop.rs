@@ -126,6 +126,10 @@ pub struct B2bFields {
     pub ean: Vec<String>,
     pub eu_vat_number: Vec<String>,
     pub from_company: bool,
+    /// Where the buyer's order or requisition number is (EAN invoices).
+    pub buyer_order_number: Vec<String>,
+    /// Where the buyer's person reference is (EAN invoices).
+    pub buyer_reference: Vec<String>,
 }
 
 impl B2bFields {
@@ -137,6 +141,8 @@ impl B2bFields {
             ean: names(&["EAN", "EAN-nummer", "ean_number"]),
             eu_vat_number: names(&["VAT number", "vat_number", "Momsnummer"]),
             from_company: true,
+            buyer_order_number: names(&["Ordrenummer", "Rekvisitionsnummer", "buyer_order_number"]),
+            buyer_reference: names(&["Personreference", "buyer_reference"]),
         }
     }
 
@@ -154,6 +160,8 @@ impl B2bFields {
                 "VAT Number",
             ]),
             from_company: true,
+            buyer_order_number: names(&["_billing_buyer_order_number", "buyer_order_number"]),
+            buyer_reference: names(&["_billing_buyer_reference", "buyer_reference"]),
         }
     }
 }

@@ -669,10 +669,12 @@ impl AgreementApi {
     /// POST /invoices/booked. Not resent when the outcome is unknown.
     /// `order_reference` scopes the idempotency key: draft numbers are
     /// reused, so "book draft 5" can mean another order's draft later.
+    /// `send_by`: have e-conomic send the booked invoice (EAN, email).
     pub async fn book_draft(
         &self,
         draft_invoice_number: u32,
         order_reference: &str,
+        send_by: Option<SendBy>,
         deadline: Instant,
     ) -> Result<BookedInvoiceResponse, EconomicError> {
         let body = Self::to_body(&BookRequest {
@@ -680,6 +682,7 @@ impl AgreementApi {
                 draft_invoice_number,
             },
             book_with_number: None,
+            send_by,
         })?;
         self.call_scoped(
             Method::POST,

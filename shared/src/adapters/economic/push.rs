@@ -33,7 +33,7 @@ use super::client::{AgreementApi, EconomicClient};
 use super::error::EconomicError;
 use super::products;
 use crate::domain::economic_model::{
-    BookedInvoiceResponse, DraftInvoice, DraftInvoiceResponse, References,
+    BookedInvoiceResponse, DraftInvoice, DraftInvoiceResponse, References, SendBy,
 };
 use crate::domain::mapping::{fit_lines, totals_lines, FittedLines};
 use crate::domain::money::{draft_totals_with, VatRounding};
@@ -553,7 +553,12 @@ async fn book(
 ) -> Result<BookedInvoiceResponse, EconomicError> {
     loop {
         match api
-            .book_draft(draft_invoice_number, &plan.reference, deadline)
+            .book_draft(
+                draft_invoice_number,
+                &plan.reference,
+                plan.send_by_ean.then_some(SendBy::Ean),
+                deadline,
+            )
             .await
         {
             Ok(booked) => return Ok(booked),

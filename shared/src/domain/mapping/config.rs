@@ -55,6 +55,8 @@ pub struct MappingConfig {
     pub vat_explanation_on_invoice: bool,
     /// Include a shipping line when shipping is free. Default `true`.
     pub show_free_shipping: bool,
+    /// Invoices to customers with an EAN location number (public sector).
+    pub ean: EanConfig,
 }
 
 impl Default for MappingConfig {
@@ -80,6 +82,31 @@ impl Default for MappingConfig {
             invoice_date: InvoiceDate::Trigger,
             vat_explanation_on_invoice: true,
             show_free_shipping: true,
+            ean: EanConfig::default(),
+        }
+    }
+}
+
+/// Public-sector (EAN) invoices: NemHandel / OIOUBL / Peppol BIS want the
+/// buyer's order number or a person reference on them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EanConfig {
+    /// When the invoice is booked (`auto_book`) and its recipient has an
+    /// EAN, book with `sendBy: "EAN"` so e-conomic delivers it through
+    /// NemHandel. Default `true`.
+    pub send_by_ean: bool,
+    /// Fail an EAN order that has neither `buyer_reference` nor
+    /// `buyer_order_number`, instead of invoicing it with a warning.
+    /// Default `false`.
+    pub require_buyer_reference: bool,
+}
+
+impl Default for EanConfig {
+    fn default() -> Self {
+        EanConfig {
+            send_by_ean: true,
+            require_buyer_reference: false,
         }
     }
 }

@@ -11,9 +11,9 @@ mod lines;
 mod vat_rounding;
 
 pub use config::{
-    DebtorConfig, DebtorFallback, DebtorStrategy, DebtorUpdate, ForeignVatConfig, GenericProducts,
-    GiftCardVat, InvoiceDate, MappingConfig, MissingProducts, OssConfig, OssCountry, PaymentSetup,
-    ProductConfig, RoundingConfig, VatZones, ViesConfig, VoecConfig,
+    DebtorConfig, DebtorFallback, DebtorStrategy, DebtorUpdate, EanConfig, ForeignVatConfig,
+    GenericProducts, GiftCardVat, InvoiceDate, MappingConfig, MissingProducts, OssConfig,
+    OssCountry, PaymentSetup, ProductConfig, RoundingConfig, VatZones, ViesConfig, VoecConfig,
 };
 pub use debtor::{phone_customer_number, update_debtor_document, UPDATABLE_DEBTOR_FIELDS};
 pub use vat_rounding::{fit_lines, totals_lines, FitError, FittedLines, VatFreeRounding};
@@ -22,7 +22,7 @@ use crate::domain::economic_model::{
     CustomerRef, Delivery, DraftInvoice, LayoutRef, NewCustomer, Notes, PaymentTermsRef, Recipient,
     References, VatZoneRef,
 };
-use crate::domain::order::{iso, Address, EventType, Order};
+use crate::domain::order::{iso, Address, EventType, Order, MAX_BUYER_ORDER_NUMBER};
 use crate::domain::vat::{self, VatDecision, VatRules, VatSetupError, VatTreatment};
 use crate::domain::vat_number::{VatNumber, VatNumberCheck};
 use rust_decimal::Decimal;
@@ -83,6 +83,10 @@ pub struct InvoicePlan {
     /// customer's figures: for the order's history (also on the invoice).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Book with `sendBy: "EAN"` (e-conomic's NemHandel delivery): the
+    /// recipient has an EAN and `ean.send_by_ean` is on. Only used with `book`.
+    #[serde(default)]
+    pub send_by_ean: bool,
 }
 
 fn default_correction_tolerance() -> Decimal {
@@ -189,6 +193,12 @@ pub enum MappingError {
          `rounding.vat_free` to true (a rounding product on a VAT-free account)"
     )]
     RoundingUnreachable { gap: Decimal, rate: Decimal },
+    #[error(
+        "the customer has EAN {ean} (a public-sector invoice) but the order has neither \
+         `buyer_reference` nor `buyer_order_number`, and `ean.require_buyer_reference` is on: \
+         ask the buyer for their person reference or order number and send the order again"
+    )]
+    BuyerReferenceMissing { ean: String },
     #[error("amount overflow while mapping the order ({context})")]
     Overflow { context: String },
     #[error(
@@ -307,6 +317,24 @@ pub fn map_order_with(
     };
 
     let recipient = recipient(order, &vat_decision);
+    let mut warnings = planned.warnings;
+    if let Some(ean) = &recipient.ean {
+        let has_reference = non_empty(order.buyer_reference.as_deref()).is_some()
+            || non_empty(order.buyer_order_number.as_deref()).is_some();
+        if !has_reference {
+            if config.ean.require_buyer_reference {
+                return Err(MappingError::BuyerReferenceMissing { ean: ean.clone() });
+            }
+            // OIOUBL lets the sender fall back to the name of the person
+            // who ordered (the "Att.:" line); the buyer may still refuse it.
+            warnings.push(format!(
+                "EAN invoice without the buyer's person reference or order number: the \
+                 public-sector buyer may reject it (the orderer's name, {}, is on the invoice)",
+                order.customer.name
+            ));
+        }
+    }
+    let send_by_ean = config.ean.send_by_ean && recipient.ean.is_some();
     let delivery = match (&order.delivery_address, delivery_date) {
         (Some(address), delivery_date) => Some(Delivery {
             address: Some(clip(&street_line(address), 255)),
@@ -363,7 +391,8 @@ pub fn map_order_with(
         }),
         correction_tolerance: config.rounding.correction_tolerance,
         debtor_update: config.debtor.update,
-        warnings: planned.warnings,
+        warnings,
+        send_by_ean,
     })
 }
 
@@ -430,7 +459,8 @@ fn recipient(order: &Order, decision: &VatDecision) -> Recipient {
         city: Some(clip(&billing.city, 250)),
         country: Some(clip(country_name(&billing.country), 50)),
         ean,
-        public_entry_number: None,
+        public_entry_number: non_empty(order.buyer_order_number.as_deref())
+            .map(|number| clip(number, MAX_BUYER_ORDER_NUMBER)),
         nem_handel_type,
         vat_zone: VatZoneRef {
             vat_zone_number: decision.vat_zone,
@@ -479,6 +509,15 @@ fn notes(
     // who ordered for a company is printed on the invoice instead.
     if non_empty(order.customer.company_name.as_deref()).is_some() {
         line1.push(format!("Att.: {}", order.customer.name));
+    }
+    // The draft has no text field for a person reference (`customerContact`
+    // is a contact number), so it is printed; the order number is also in
+    // `recipient.publicEntryNumber`, printed here too so it shows on paper.
+    if let Some(number) = non_empty(order.buyer_order_number.as_deref()) {
+        line1.push(format!("Your order no.: {number}"));
+    }
+    if let Some(reference) = non_empty(order.buyer_reference.as_deref()) {
+        line1.push(format!("Your reference: {reference}"));
     }
     line1.extend(line_notes.iter().cloned());
     Notes {

@@ -20,6 +20,10 @@ pub const MAX_TOTAL_DECIMALS: u32 = 2;
 pub const MAX_LINES: usize = 1000;
 /// Longest accepted text field (names, addresses, labels), in characters.
 pub const MAX_TEXT: usize = 500;
+/// Longest `buyer_order_number`: e-conomic's `recipient.publicEntryNumber`.
+pub const MAX_BUYER_ORDER_NUMBER: usize = 40;
+/// Longest `buyer_reference` (the bridge's limit; it is printed in the notes).
+pub const MAX_BUYER_REFERENCE: usize = 100;
 
 /// Which order event the webhook carries. Ordered as in an order's life
 /// (created < paid < shipped): the later event's snapshot is kept.
@@ -148,6 +152,16 @@ pub struct Order {
     /// The order's gross total including VAT: what the customer pays.
     #[serde(deserialize_with = "deserialize_decimal")]
     pub total: Decimal,
+    /// The buyer's own order or requisition number (ordre-/rekvisitionsnummer),
+    /// at most 40 characters: public-sector (EAN) buyers require it on the
+    /// e-invoice. Goes to the draft's `recipient.publicEntryNumber`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buyer_order_number: Option<String>,
+    /// The buyer's person reference (personreference: who approves the
+    /// invoice), at most 100 characters. e-conomic's draft has no text field
+    /// for it, so it is printed in the invoice's notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buyer_reference: Option<String>,
 }
 
 impl Order {

@@ -30,6 +30,29 @@ pub(super) fn validate(order: &Order) -> Result<(), ContractError> {
         ));
     }
     validate_customer(&order.customer)?;
+    let buyer_fields = [
+        (
+            &order.buyer_order_number,
+            "order.buyer_order_number",
+            MAX_BUYER_ORDER_NUMBER,
+        ),
+        (
+            &order.buyer_reference,
+            "order.buyer_reference",
+            MAX_BUYER_REFERENCE,
+        ),
+    ];
+    for (value, field, max) in buyer_fields {
+        if let Some(value) = value {
+            text(value, field, true)?;
+            if value.chars().count() > max {
+                return Err(ContractError::new(
+                    field,
+                    format!("longer than {max} characters"),
+                ));
+            }
+        }
+    }
     validate_address(&order.billing_address, "order.billing_address")?;
     if let Some(delivery) = &order.delivery_address {
         validate_address(delivery, "order.delivery_address")?;

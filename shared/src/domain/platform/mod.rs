@@ -36,6 +36,8 @@ pub(crate) struct B2bIds {
     pub cvr: Option<String>,
     pub ean: Option<String>,
     pub eu_vat_number: Option<String>,
+    pub buyer_order_number: Option<String>,
+    pub buyer_reference: Option<String>,
 }
 
 /// Looks the identifiers up among `(name, value)` pairs (note attributes or
@@ -100,6 +102,9 @@ pub(crate) fn find_b2b_ids(
             ids.eu_vat_number = Some(compact);
         }
     }
+    // Free texts: their lengths are checked with the translated order.
+    ids.buyer_order_number = lookup(&fields.buyer_order_number).map(|(_, value)| value);
+    ids.buyer_reference = lookup(&fields.buyer_reference).map(|(_, value)| value);
     if fields.from_company {
         if let Some(company) = company {
             if ids.cvr.is_none() {
@@ -462,6 +467,37 @@ mod tests {
         .unwrap();
         assert_eq!(ids.cvr.as_deref(), Some("12345678"));
         assert_eq!(ids.eu_vat_number, None);
+    }
+
+    #[test]
+    fn buyer_references_are_read_from_their_fields() {
+        let fields = B2bFields::shopify_defaults();
+        let ids = find_b2b_ids(
+            &fields,
+            &[
+                ("EAN", "5790000123456"),
+                ("rekvisitionsnummer", " REK-42 "),
+                ("Personreference", "Jens Jensen"),
+            ],
+            "note_attributes",
+            None,
+        )
+        .unwrap();
+        assert_eq!(ids.buyer_order_number.as_deref(), Some("REK-42"));
+        assert_eq!(ids.buyer_reference.as_deref(), Some("Jens Jensen"));
+        let fields = B2bFields::woocommerce_defaults();
+        let ids = find_b2b_ids(
+            &fields,
+            &[
+                ("_billing_buyer_order_number", "PO 7"),
+                ("buyer_reference", " "),
+            ],
+            "meta_data",
+            None,
+        )
+        .unwrap();
+        assert_eq!(ids.buyer_order_number.as_deref(), Some("PO 7"));
+        assert_eq!(ids.buyer_reference, None);
     }
 
     #[test]

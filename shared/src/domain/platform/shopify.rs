@@ -417,6 +417,8 @@ pub fn translate(order: &ShopifyOrder, config: &ShopifyConfig) -> Result<Order, 
         fees,
         discounts: discounts.into_discounts(),
         total: order.total_price,
+        buyer_order_number: ids.buyer_order_number,
+        buyer_reference: ids.buyer_reference,
     };
     validate_translated(translated, Platform::Shopify)
 }

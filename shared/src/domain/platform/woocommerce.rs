@@ -441,6 +441,8 @@ pub fn translate(order: &WooOrder, config: &WoocommerceConfig) -> Result<Order, 
         fees,
         discounts,
         total: order.total,
+        buyer_order_number: ids.buyer_order_number,
+        buyer_reference: ids.buyer_reference,
     };
     validate_translated(translated, Platform::Woocommerce)
 }
