@@ -18,6 +18,7 @@
 //!   `pending` with this delivery's snapshot, enqueued: that is how a
 //!   merchant who fixed the order in the shop sends it again.
 
+use crate::app::shop_cache::CachedShops;
 use crate::domain::lifecycle::{reaches_trigger, HistoryEntry, IngestWrite, Label, OrderRecord};
 use crate::domain::order::{parse_event, ContractError, EventType, ParsedEvent};
 use crate::domain::platform::{
@@ -27,9 +28,7 @@ use crate::domain::shop::{PlatformConfig, ShopConfig, Trigger};
 use crate::domain::webhook::{self, SignatureHeaders};
 use crate::ports::{Cause, OrderMessage, OrderStore, ShopStore, StoreError, TransferQueue};
 use serde_json::{json, Value};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use time::OffsetDateTime;
 use tracing::Instrument;
 
@@ -316,21 +315,19 @@ fn raw_order_json(body: &[u8]) -> Option<String> {
 /// its settings and warm shop cache.
 #[derive(Debug)]
 pub struct Ingest<S, O, Q> {
-    shops: S,
+    shops: CachedShops<S>,
     orders: O,
     queue: Q,
     settings: IngestSettings,
-    cache: Mutex<HashMap<String, (Instant, Option<ShopConfig>)>>,
 }
 
 impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
     pub fn new(shops: S, orders: O, queue: Q, settings: IngestSettings) -> Self {
         Ingest {
-            shops,
+            shops: CachedShops::new(shops, settings.shop_cache_ttl),
             orders,
             queue,
             settings,
-            cache: Mutex::new(HashMap::new()),
         }
     }
 
@@ -339,22 +336,7 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
     }
 
     async fn shop(&self, shop_id: &str) -> Result<Option<ShopConfig>, StoreError> {
-        if let Ok(cache) = self.cache.lock() {
-            if let Some((at, shop)) = cache.get(shop_id) {
-                if at.elapsed() < self.settings.shop_cache_ttl {
-                    return Ok(shop.clone());
-                }
-            }
-        }
-        let shop = self.shops.get(shop_id).await?;
-        if let Ok(mut cache) = self.cache.lock() {
-            // Bound the cache: unknown shop ids could be sprayed at us.
-            if cache.len() > 1000 {
-                cache.clear();
-            }
-            cache.insert(shop_id.to_owned(), (Instant::now(), shop.clone()));
-        }
-        Ok(shop)
+        self.shops.get(shop_id).await
     }
 
     /// Handles one delivery. Never fails: every outcome is a response.
