@@ -19,4 +19,5 @@ pub mod app;
 pub mod domain;
 pub mod env;
 pub mod logging;
+pub mod metrics;
 pub mod ports;

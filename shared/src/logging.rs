@@ -12,10 +12,11 @@
 //! LogSetup::new("off").output(LogOutput::Stderr).command_line(Some("debug")).init(); // a CLI with -vv
 //! ```
 
+use crate::metrics::{self, EmfLayer, EmfSettings};
 use std::ffi::OsStr;
 use std::io::IsTerminal;
 use tracing::Subscriber;
-use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
+use tracing_subscriber::filter::{filter_fn, EnvFilter, LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
@@ -70,6 +71,9 @@ pub struct LogSetup {
     output: LogOutput,
     default_directives: String,
     command_line_directives: Option<String>,
+    /// The EMF settings of a JSON set-up; `None` reads them from the
+    /// environment when the subscriber is built.
+    metrics: Option<EmfSettings>,
 }
 
 impl LogSetup {
@@ -81,11 +85,13 @@ impl LogSetup {
             output: LogOutput::Stdout,
             default_directives: default_directives.to_owned(),
             command_line_directives: None,
+            metrics: None,
         }
     }
 
     /// The Lambda functions: JSON lines on stdout (CloudWatch), `info`
-    /// unless `RUST_LOG` says otherwise.
+    /// unless `RUST_LOG` says otherwise, and the metrics as EMF lines
+    /// ([`crate::metrics`]).
     pub fn lambda() -> LogSetup {
         LogSetup::new("info").format(LogFormat::Json)
     }
@@ -97,6 +103,12 @@ impl LogSetup {
 
     pub fn output(mut self, output: LogOutput) -> LogSetup {
         self.output = output;
+        self
+    }
+
+    /// The EMF settings instead of the environment's (tests).
+    pub fn metrics(mut self, settings: EmfSettings) -> LogSetup {
+        self.metrics = Some(settings);
         self
     }
 
@@ -138,7 +150,7 @@ impl LogSetup {
         writer: W,
     ) -> impl Subscriber + for<'a> LookupSpan<'a> + Send + Sync
     where
-        W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+        W: for<'w> MakeWriter<'w> + Clone + Send + Sync + 'static,
     {
         self.build(rust_log, writer, false)
     }
@@ -150,29 +162,55 @@ impl LogSetup {
         ansi: bool,
     ) -> impl Subscriber + for<'a> LookupSpan<'a> + Send + Sync
     where
-        W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+        W: for<'w> MakeWriter<'w> + Clone + Send + Sync + 'static,
     {
         let asked = self.command_line_directives.as_deref().or(rust_log);
-        let lines = match self.format {
-            LogFormat::Json => tracing_subscriber::fmt::layer()
-                .json()
-                .with_current_span(true)
-                .with_target(false)
-                .without_time()
-                .with_writer(writer)
-                .boxed(),
-            LogFormat::Console => tracing_subscriber::fmt::layer()
-                .with_target(false)
-                .with_ansi(ansi)
-                .with_writer(writer)
-                .boxed(),
+        // Metric events are no log lines: on Lambda they become EMF lines
+        // of their own (the EMF layer), elsewhere they are dropped.
+        let not_metrics = filter_fn(|metadata| metadata.target() != metrics::TARGET);
+        let (lines, emf) = match self.format {
+            LogFormat::Json => (
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_target(false)
+                    .without_time()
+                    .with_writer(writer.clone())
+                    .with_filter(not_metrics)
+                    .boxed(),
+                Some(
+                    EmfLayer::new(
+                        self.metrics.clone().unwrap_or_else(EmfSettings::from_env),
+                        writer,
+                    )
+                    .with_filter(Targets::new().with_target(metrics::TARGET, LevelFilter::INFO)),
+                ),
+            ),
+            LogFormat::Console => (
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_ansi(ansi)
+                    .with_writer(writer)
+                    .with_filter(not_metrics)
+                    .boxed(),
+                None,
+            ),
         };
+        let mut filter = log_filter(asked, &self.default_directives);
+        if emf.is_some() {
+            // Whatever `RUST_LOG` says, metrics stay on: an alarm must not
+            // go quiet because someone lowered the log level.
+            if let Ok(directive) = format!("{}=info", metrics::TARGET).parse() {
+                filter = filter.add_directive(directive);
+            }
+        }
         // Two filters, both of which must let an event through: the cap is
         // a filter of its own so that no directive in `RUST_LOG` (a more
         // specific target, a span such as `[transfer]=trace`) outranks it.
         tracing_subscriber::registry()
             .with(lines)
-            .with(log_filter(asked, &self.default_directives))
+            .with(emf)
+            .with(filter)
             .with(payload_cap())
     }
 }

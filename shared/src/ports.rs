@@ -254,6 +254,9 @@ pub struct InboundMessage {
     pub body: String,
     /// SQS `ApproximateReceiveCount` (1 on the first delivery).
     pub receive_count: u32,
+    /// SQS `SentTimestamp` (epoch milliseconds), when known: for a message
+    /// ingest sent, the webhook's arrival to the millisecond.
+    pub sent_at_ms: Option<i64>,
 }
 
 /// A dead letter received for inspection, hidden from other readers.

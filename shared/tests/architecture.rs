@@ -160,9 +160,11 @@ fn dependencies_point_from_adapters_and_app_towards_the_domain() {
         match (layer(from).as_str(), layer(to).as_str()) {
             ("domain", to) => to == "domain",
             ("ports", to) => to == "domain",
-            ("app", to) => ["domain", "ports", "app"].contains(&to),
-            ("adapters", to) => ["domain", "ports", "adapters"].contains(&to),
-            // env, logging: helpers of the binaries, below nothing of ours.
+            // metrics: the metric vocabulary, emitted as tracing events.
+            ("app", to) => ["domain", "ports", "app", "metrics"].contains(&to),
+            ("adapters", to) => ["domain", "ports", "adapters", "metrics"].contains(&to),
+            // env, logging, metrics: helpers of the binaries, below nothing
+            // of ours.
             (_, to) => !["app", "adapters"].contains(&to),
         }
     };

@@ -199,6 +199,10 @@ pub async fn handle(
                 .get("ApproximateReceiveCount")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(1),
+            sent_at_ms: record
+                .attributes
+                .get("SentTimestamp")
+                .and_then(|v| v.parse().ok()),
         })
         .collect();
 

@@ -26,6 +26,7 @@ use crate::domain::platform::{
 };
 use crate::domain::shop::{PlatformConfig, ShopConfig, Trigger};
 use crate::domain::webhook::{self, SignatureHeaders};
+use crate::metrics;
 use crate::ports::{Cause, OrderMessage, OrderStore, ShopStore, StoreError, TransferQueue};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -345,6 +346,7 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
         request: WebhookRequest<'_>,
         now: OffsetDateTime,
     ) -> WebhookResponse {
+        let shop_id = request.shop_id;
         let span = tracing::info_span!(
             "ingest",
             shop_id = %request.shop_id,
@@ -360,6 +362,7 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
         span.in_scope(
             || tracing::info!(status = response.status, body = %response.body, "webhook answered"),
         );
+        metrics::webhook_answered(response.status, shop_id);
         response
     }
 
@@ -553,6 +556,7 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
         request: PlatformRequest<'_>,
         now: OffsetDateTime,
     ) -> WebhookResponse {
+        let shop_id = request.shop_id;
         let span = tracing::info_span!(
             "ingest",
             shop_id = %request.shop_id,
@@ -568,6 +572,7 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
         span.in_scope(
             || tracing::info!(status = response.status, body = %response.body, "webhook answered"),
         );
+        metrics::webhook_answered(response.status, shop_id);
         response
     }
 

@@ -5,6 +5,7 @@
 //! *before* the send, so two runs close together do not both enqueue it.
 
 use crate::domain::lifecycle::{Label, LeaseOwner};
+use crate::metrics::{self, Metric};
 use crate::ports::{Cause, DueOrder, OrderMessage, OrderStore, StoreError, TransferQueue};
 use serde::Serialize;
 
@@ -128,6 +129,7 @@ impl<O: OrderStore, Q: TransferQueue> Rescan<O, Q> {
             stale_dead_letters_removed = report.stale_dead_letters_removed,
             "rescan finished"
         );
+        metrics::record(Metric::RescanDueOrders, report.due as u64, None);
         Ok(report)
     }
 }
@@ -170,6 +172,7 @@ impl<O: OrderStore, Q: TransferQueue> Rescan<O, Q> {
         {
             Ok(()) => {
                 tracing::warn!(%shop_id, %order_id, %reason, "order labelled failed by rescan");
+                metrics::record(Metric::OrdersFailed, 1, Some(shop_id));
                 Ok(true)
             }
             // Became ok meanwhile.

@@ -251,6 +251,7 @@ async fn a_malformed_message_is_dead_lettered_as_it_came() {
         receipt_handle: Some("h1".into()),
         body: "{not json".into(),
         receive_count: 1,
+        sent_at_ms: None,
     };
     let disposition = world.transfer().process(&message, far_deadline()).await;
     assert_eq!(disposition, Disposition::Done);
@@ -272,6 +273,7 @@ async fn a_malformed_message_is_retried_when_the_dead_letter_cannot_be_sent() {
         receipt_handle: None,
         body: "[]".into(),
         receive_count: 1,
+        sent_at_ms: None,
     };
     let disposition = world.transfer().process(&message, far_deadline()).await;
     assert_eq!(disposition, Disposition::Retry);

@@ -16,6 +16,7 @@
 //!   on the last allowed receive (`MAX_RECEIVE_COUNT`) label failed and
 //!   dead-letter it ourselves, so label and DLQ agree.
 
+use crate::app::order_metrics;
 use crate::domain::lifecycle::trigger_arrival;
 use crate::domain::lifecycle::{retry_delay_seconds, Label, LeaseOwner, OrderRecord};
 use crate::domain::mapping::{
@@ -24,6 +25,7 @@ use crate::domain::mapping::{
 use crate::domain::platform::order_from_snapshot;
 use crate::domain::shop::ShopConfig;
 use crate::domain::vat_number::VatNumberCheck;
+use crate::metrics::{self, Metric};
 use crate::ports::{
     Cause, Claim, Clock, InboundMessage, Invoicing, InvoicingError, NoVatRegistry, OrderMessage,
     OrderStore, PushOptions, ShopStore, StoreError, TransferQueue, VatRegistry,
@@ -295,9 +297,20 @@ where
             create_started = record.create_started,
             "order claimed"
         );
+        metrics::record(Metric::TransferAttempts, 1, Some(&order.shop_id));
 
         match self.transfer(&record, &owner, deadline).await {
-            Ok(()) => Disposition::Done,
+            Ok(()) => {
+                let now_ms = (self.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+                let latency_ms = order_metrics::webhook_to_ok_ms(
+                    order.cause,
+                    message.sent_at_ms,
+                    record.pending_since,
+                    now_ms,
+                );
+                order_metrics::order_ok(&order.shop_id, latency_ms);
+                Disposition::Done
+            }
             Err(Failure::Failed(failure)) if failure.is_transient() => {
                 self.transient(message, order, Some(&owner), failure).await
             }
@@ -519,6 +532,7 @@ where
             tracing::error!(%error, "dead-letter send failed; retrying");
             return Disposition::Retry;
         }
+        metrics::record(Metric::DeadLetters, 1, Some(&order.shop_id));
         let now = self.clock.epoch_seconds();
         match self
             .orders
@@ -527,6 +541,7 @@ where
         {
             Ok(()) => {
                 tracing::warn!(label = Label::Failed.as_str(), %reason, "order failed permanently");
+                metrics::record(Metric::OrdersFailed, 1, Some(&order.shop_id));
                 Disposition::Done
             }
             // No such order, or it became ok meanwhile (rescan removes the

@@ -106,6 +106,9 @@ impl Backend for Aws {
             .message_system_attribute_names(
                 aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
             )
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp,
+            )
             .send()
             .await
             .expect("receive from moto");
@@ -121,6 +124,11 @@ impl Backend for Aws {
                     })
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(0),
+                sent_at_ms: m
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp))
+                    .and_then(|v| v.parse().ok()),
                 message_id: m.message_id.unwrap_or_default(),
                 receipt_handle: m.receipt_handle,
                 body: m.body.unwrap_or_default(),

@@ -237,3 +237,106 @@ async fn provisioning_creates_what_the_template_declares() {
     assert_eq!(redrive["deadLetterTargetArn"], queues.dead_letter_queue_arn);
     assert_eq!(redrive["maxReceiveCount"].to_string(), "5");
 }
+
+/// The string a `!Sub` holds.
+fn sub_text(value: &Value) -> &str {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "!Sub" => {
+            tagged.value.as_str().expect("a !Sub string")
+        }
+        other => panic!("expected a !Sub string, got {other:?}"),
+    }
+}
+
+/// The bridge's own metrics the alarms and the dashboard read are the ones
+/// the functions emit (a renamed metric would leave an alarm that never
+/// fires), and the dashboard shows every one of them.
+#[test]
+fn alarms_and_dashboard_read_the_metrics_the_functions_emit() {
+    let t = template();
+    let emitted: Vec<&str> = bridge::metrics::ALL.iter().map(|m| m.name()).collect();
+    let globals = at(&t, &["Globals", "Function", "Environment", "Variables"]);
+    let namespace = globals["METRICS_NAMESPACE"].as_str().expect("namespace");
+    assert!(is_tagged(&globals["METRICS_STACK"]), "the stack name");
+
+    let resources = at(&t, &["Resources"]).as_mapping().expect("resources");
+    let mut alarmed = Vec::new();
+    for (name, resource) in resources {
+        if resource["Type"].as_str() != Some("AWS::CloudWatch::Alarm") {
+            continue;
+        }
+        let properties = &resource["Properties"];
+        let mut metrics = vec![(&properties["Namespace"], &properties["MetricName"])];
+        if let Some(queries) = properties["Metrics"].as_sequence() {
+            for query in queries {
+                let metric = &query["MetricStat"]["Metric"];
+                metrics.push((&metric["Namespace"], &metric["MetricName"]));
+            }
+        }
+        for (ns, metric) in metrics {
+            if ns.as_str() == Some(namespace) {
+                let metric = metric.as_str().expect("metric name");
+                assert!(emitted.contains(&metric), "{name:?} reads {metric}");
+                alarmed.push(metric.to_owned());
+            }
+        }
+        assert!(
+            is_tagged(&properties["AlarmActions"]),
+            "{name:?} notifies the alarm topic"
+        );
+    }
+    for metric in ["OrdersFailed", "RescanDueOrders", "EconomicThrottled"] {
+        assert!(alarmed.iter().any(|m| m == metric), "{metric}: {alarmed:?}");
+    }
+
+    let body = sub_text(at(
+        &t,
+        &["Resources", "Dashboard", "Properties", "DashboardBody"],
+    ));
+    let dashboard: serde_json::Value =
+        serde_json::from_str(body).expect("the dashboard body is JSON");
+    let mut shown = Vec::new();
+    for widget in dashboard["widgets"].as_array().expect("widgets") {
+        for line in widget["properties"]["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if line[0].as_str() == Some(namespace) {
+                let metric = line[1].as_str().expect("metric");
+                assert!(emitted.contains(&metric), "the dashboard shows {metric}");
+                shown.push(metric.to_owned());
+            }
+        }
+    }
+    for metric in &emitted {
+        assert!(
+            shown.iter().any(|m| m == metric),
+            "{metric} is on the dashboard"
+        );
+    }
+    for reason in [
+        "unauthorized",
+        "malformed",
+        "unknown_shop",
+        "too_large",
+        "unavailable",
+        "other",
+    ] {
+        assert_eq!(
+            bridge::metrics::rejection_reason(match reason {
+                "unauthorized" => 401,
+                "malformed" => 400,
+                "unknown_shop" => 404,
+                "too_large" => 413,
+                "unavailable" => 503,
+                _ => 418,
+            }),
+            reason
+        );
+        assert!(
+            body.contains(&format!("\"Reason\", \"{reason}\"")),
+            "{reason}"
+        );
+    }
+}

@@ -11,6 +11,7 @@ use super::filter::eq_filter;
 use super::retry::{parse_retry_after, RetryPolicy};
 use crate::domain::economic_model::*;
 use crate::domain::secret::Secret;
+use crate::metrics;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -394,6 +395,10 @@ impl AgreementApi {
                     "e-conomic call rejected"
                 ),
             }
+            metrics::economic_call(match &result {
+                Ok((status, _, _)) => *status,
+                Err(err) => err.status().unwrap_or(0),
+            });
             let err = match result {
                 Ok(ok) => return Ok(ok),
                 Err(err) => err,

@@ -20,6 +20,7 @@ struct Queued<T> {
     receive_count: u32,
     visible_at: i64,
     receipt_handle: Option<String>,
+    sent_at: i64,
 }
 
 #[derive(Debug, Default)]
@@ -106,6 +107,7 @@ impl MemoryTransferQueue {
             receive_count: 0,
             visible_at: now,
             receipt_handle: None,
+            sent_at: now,
         });
     }
 
@@ -136,6 +138,8 @@ impl MemoryTransferQueue {
                 receipt_handle: Some(handle),
                 body: message.item.clone(),
                 receive_count: message.receive_count,
+                // The manual clock counts whole seconds.
+                sent_at_ms: Some(message.sent_at * 1000),
             });
             index += 1;
         }
@@ -155,6 +159,7 @@ impl MemoryTransferQueue {
                 receive_count: 0,
                 visible_at: now,
                 receipt_handle: None,
+                sent_at: now,
             });
         }
         received
@@ -258,6 +263,7 @@ impl TransferQueue for MemoryTransferQueue {
             receive_count: 0,
             visible_at: now,
             receipt_handle: None,
+            sent_at: now,
         });
         Ok(())
     }
