@@ -122,6 +122,8 @@ pub struct Stack {
     pub sandbox: SandboxHandle,
     pub shops_table: String,
     pub orders_table: String,
+    /// The KMS key (in moto) the shops' secrets are sealed under.
+    pub secrets_key_id: String,
     pub queues: provision::Queues,
     pub queue_arn: String,
     pub ingest: IngestContext,
@@ -155,6 +157,10 @@ impl Stack {
         .await
         .expect("create queues in moto");
         let queue_arn = queues.queue_arn.clone();
+        let secrets_key_id =
+            provision::create_secrets_key(&aws_sdk_kms::Client::new(&sdk), "test shops' secrets")
+                .await
+                .expect("create the secrets key in moto");
         let sandbox = economic_sandbox::start(SandboxConfig::default())
             .await
             .expect("start e-conomic sandbox");
@@ -210,6 +216,7 @@ impl Stack {
             sandbox,
             shops_table,
             orders_table,
+            secrets_key_id,
             queues,
             queue_arn,
             ingest,
@@ -221,6 +228,17 @@ impl Stack {
 
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.sdk)
+    }
+
+    /// The shops table as bridgectl writes it: secrets sealed under the
+    /// stack's KMS key, which the functions unseal.
+    pub fn shop_store(&self) -> DynamoShopStore {
+        let sealer = bridge::adapters::sealed::SecretSealer::kms(
+            aws_sdk_kms::Client::new(&self.sdk),
+            Some(self.secrets_key_id.clone()),
+        );
+        DynamoShopStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), &self.shops_table)
+            .with_sealer(std::sync::Arc::new(sealer))
     }
 
     pub fn order_store(&self) -> DynamoOrderStore {
@@ -245,10 +263,7 @@ impl Stack {
             },
             mapping: serde_json::from_value(mapping).expect("mapping config"),
         };
-        DynamoShopStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), &self.shops_table)
-            .put(&config)
-            .await
-            .expect("put shop");
+        self.shop_store().put(&config).await.expect("put shop");
         config
     }
 
@@ -291,10 +306,7 @@ impl Stack {
         let mut config = self.put_shop(shop_id, true, mapping).await;
         config.webhook_secrets.clear();
         config.platform = Some(serde_json::from_value(platform).expect("platform config"));
-        DynamoShopStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), &self.shops_table)
-            .put(&config)
-            .await
-            .expect("put shop");
+        self.shop_store().put(&config).await.expect("put shop");
         config
     }
 

@@ -4,6 +4,7 @@
 //! turns the HTTP request into a [`WebhookRequest`] and the answer back.
 
 use bridge::adapters::dynamodb::{DynamoOrderStore, DynamoShopStore};
+use bridge::adapters::sealed::SecretSealer;
 use bridge::adapters::sqs::SqsTransferQueue;
 use bridge::app::ingest::{
     Ingest, IngestSettings, PlatformHeaders, PlatformRequest, WebhookRequest, WebhookResponse,
@@ -13,6 +14,7 @@ use bridge::domain::webhook::SignatureHeaders;
 use bridge::env::{env_number, env_required};
 use lambda_http::http::{header, HeaderMap, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -60,7 +62,9 @@ impl IngestContext {
         let sqs = aws_sdk_sqs::Client::new(sdk);
         IngestContext {
             ingest: Ingest::new(
-                DynamoShopStore::new(dynamodb.clone(), shops_table),
+                DynamoShopStore::new(dynamodb.clone(), shops_table).with_sealer(Arc::new(
+                    SecretSealer::kms(aws_sdk_kms::Client::new(sdk), None),
+                )),
                 DynamoOrderStore::new(dynamodb, orders_table),
                 // Ingest never dead-letters.
                 SqsTransferQueue::without_dead_letter_queue(sqs, queue_url),

@@ -7,6 +7,7 @@ use bridge::adapters::dynamodb::{DynamoOrderStore, DynamoShopStore};
 use bridge::adapters::economic::{
     ClientConfig, EconomicClient, EconomicInvoicing, DEFAULT_BASE_URL,
 };
+use bridge::adapters::sealed::SecretSealer;
 use bridge::adapters::sqs::SqsTransferQueue;
 use bridge::adapters::vies::{ViesRegistry, VIES_URL};
 use bridge::app::shop_cache::CachedShops;
@@ -15,6 +16,7 @@ use bridge::env::{env_number, env_required};
 use bridge::ports::{InboundMessage, SystemClock};
 use futures::stream::{self, StreamExt};
 use lambda_runtime::LambdaEvent;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -129,7 +131,12 @@ impl TransferContext {
         TransferContext {
             transfer: Transfer::new(
                 DynamoOrderStore::new(dynamodb.clone(), orders_table),
-                CachedShops::new(DynamoShopStore::new(dynamodb, shops_table), shop_cache_ttl),
+                CachedShops::new(
+                    DynamoShopStore::new(dynamodb, shops_table).with_sealer(Arc::new(
+                        SecretSealer::kms(aws_sdk_kms::Client::new(sdk), None),
+                    )),
+                    shop_cache_ttl,
+                ),
                 SqsTransferQueue::new(
                     aws_sdk_sqs::Client::new(sdk),
                     queue_url,

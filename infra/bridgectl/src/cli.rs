@@ -72,6 +72,19 @@ pub enum ShopsCommand {
     },
     /// Check the shop's e-conomic tokens and every number its mapping names.
     Check { shop_id: String },
+    /// Seal shops' secrets under the KMS key (all shops, or those named):
+    /// the migration of plaintext records. Sealed shops are left as they
+    /// are, so running it again changes nothing.
+    Seal { shop_ids: Vec<String> },
+    /// Replace the shop's e-conomic tokens with those read from stdin as
+    /// JSON: {"app_secret_token": "...", "agreement_grant_token": "..."}.
+    /// They are checked against e-conomic first (GET /self).
+    RotateEconomicTokens {
+        shop_id: String,
+        /// Store the tokens without asking e-conomic whether they work.
+        #[arg(long)]
+        no_verify: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -33,6 +33,7 @@ pub mod target;
 
 use bridge::adapters::dynamodb::operator::OperatorStore;
 use bridge::adapters::dynamodb::DynamoShopStore;
+use bridge::adapters::sealed::SecretSealer;
 use bridge::logging::{LogOutput, LogSetup};
 use bridge::ports::StoreError;
 use clap::Parser;
@@ -49,11 +50,17 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The shops table; reads sealed records, and seals what it writes
+    /// when the target names a KMS key.
     pub fn shop_store(&self) -> Result<DynamoShopStore, CliError> {
-        Ok(DynamoShopStore::new(
-            self.dynamodb.clone(),
-            self.resolved.target.shops_table()?,
-        ))
+        let sealer = SecretSealer::kms(
+            aws_sdk_kms::Client::new(&self.resolved.sdk),
+            self.resolved.target.secrets_key_id.clone(),
+        );
+        Ok(
+            DynamoShopStore::new(self.dynamodb.clone(), self.resolved.target.shops_table()?)
+                .with_sealer(std::sync::Arc::new(sealer)),
+        )
     }
 
     pub fn operator_store(&self) -> Result<OperatorStore, CliError> {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// Keys the local stack writes (infra/local-stack/src/main.rs) and
 /// `bridgectl --local` reads.
-pub const KEYS: [&str; 10] = [
+pub const KEYS: [&str; 11] = [
     "AWS_ENDPOINT_URL",
     "AWS_REGION",
     "AWS_ACCESS_KEY_ID",
@@ -21,6 +21,7 @@ pub const KEYS: [&str; 10] = [
     "DEAD_LETTER_QUEUE_URL",
     "WEBHOOK_URL",
     "ECONOMIC_BASE_URL",
+    "SECRETS_KEY_ID",
 ];
 
 /// Where the file lives relative to the workspace root.

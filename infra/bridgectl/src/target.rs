@@ -24,6 +24,7 @@ pub const OUTPUT_QUEUE_URL: &str = "TransferQueueUrl";
 pub const OUTPUT_DEAD_LETTER_QUEUE_URL: &str = "DeadLetterQueueUrl";
 pub const OUTPUT_WEBHOOK_URL: &str = "WebhookUrl";
 pub const OUTPUT_ECONOMIC_BASE_URL: &str = "EconomicBaseUrl";
+pub const OUTPUT_SECRETS_KEY_ID: &str = "SecretsKeyId";
 
 /// Region used with `--local` when the env file names none (files written
 /// before the local stack recorded its region).
@@ -55,6 +56,10 @@ pub struct TargetArgs {
     /// e-conomic REST base URL (for `shops check`; default the real API).
     #[arg(long, global = true, env = "ECONOMIC_BASE_URL", value_name = "URL")]
     pub economic_base_url: Option<String>,
+    /// The KMS key shops' secrets are sealed under when a shop is written
+    /// (`shops put`, `rotate-secret`, `seal`).
+    #[arg(long, global = true, env = "SECRETS_KEY_ID", value_name = "KEY")]
+    pub secrets_key_id: Option<String>,
     /// AWS region (default: the standard AWS configuration).
     #[arg(long, global = true, value_name = "REGION")]
     pub region: Option<String>,
@@ -70,6 +75,7 @@ pub struct Target {
     pub dead_letter_queue_url: Option<String>,
     pub webhook_url: Option<String>,
     pub economic_base_url: Option<String>,
+    pub secrets_key_id: Option<String>,
     pub endpoint_url: Option<String>,
     pub local: bool,
     pub stack: Option<String>,
@@ -165,6 +171,7 @@ pub async fn resolve(args: &TargetArgs) -> Result<Resolved, CliError> {
         dead_letter_queue_url: given(&args.dlq_url),
         webhook_url: given(&args.webhook_url),
         economic_base_url: given(&args.economic_base_url),
+        secrets_key_id: given(&args.secrets_key_id),
         endpoint_url: None,
         local: args.local,
         stack: args.stack.clone(),
@@ -220,6 +227,7 @@ pub async fn resolve(args: &TargetArgs) -> Result<Resolved, CliError> {
         take(&mut target.dead_letter_queue_url, "DEAD_LETTER_QUEUE_URL");
         take(&mut target.webhook_url, "WEBHOOK_URL");
         take(&mut target.economic_base_url, "ECONOMIC_BASE_URL");
+        take(&mut target.secrets_key_id, "SECRETS_KEY_ID");
         local_aws = LocalAws {
             region: value("AWS_REGION"),
             endpoint_url: value("AWS_ENDPOINT_URL"),
@@ -347,6 +355,7 @@ async fn read_stack_outputs(
             OUTPUT_DEAD_LETTER_QUEUE_URL => &mut target.dead_letter_queue_url,
             OUTPUT_WEBHOOK_URL => &mut target.webhook_url,
             OUTPUT_ECONOMIC_BASE_URL => &mut target.economic_base_url,
+            OUTPUT_SECRETS_KEY_ID => &mut target.secrets_key_id,
             _ => continue,
         };
         if slot.is_none() {

@@ -16,6 +16,7 @@ use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
 use bridge::adapters::dynamodb::{provision, DynamoShopStore};
 use bridge::adapters::economic::{ClientConfig, EconomicClient};
+use bridge::adapters::sealed::SecretSealer;
 use bridge::app::ingest::IngestSettings;
 use bridge::app::rescan::RescanSettings;
 use bridge::app::transfer::TransferSettings;
@@ -168,7 +169,19 @@ async fn run(root: &Path, options: Options) -> Result<(), String> {
         }
     };
 
+    // The shop's secrets are sealed as in a deployment: a KMS key (moto's),
+    // whose id bridgectl --local reads from the env file.
+    let secrets_key_id = provision::create_secrets_key(
+        &aws_sdk_kms::Client::new(&sdk),
+        "local stack: the shops' secrets",
+    )
+    .await
+    .map_err(|e| format!("creating the secrets key: {e}"))?;
     DynamoShopStore::new(dynamodb.clone(), &names.shops_table)
+        .with_sealer(Arc::new(SecretSealer::kms(
+            aws_sdk_kms::Client::new(&sdk),
+            Some(secrets_key_id.clone()),
+        )))
         .put(&shop)
         .await
         .map_err(|e| format!("seeding shop {}: {e}", shop.shop_id))?;
@@ -291,6 +304,7 @@ async fn run(root: &Path, options: Options) -> Result<(), String> {
             ),
             ("WEBHOOK_URL", webhook_base.clone()),
             ("ECONOMIC_BASE_URL", economic_base_url.clone()),
+            ("SECRETS_KEY_ID", secrets_key_id.clone()),
         ],
     )?;
 

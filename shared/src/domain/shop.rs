@@ -71,6 +71,32 @@ pub struct ShopConfig {
     pub mapping: crate::domain::mapping::MappingConfig,
 }
 
+impl ShopConfig {
+    /// Every secret of the shop, in a fixed order: what the shops table
+    /// seals (adapters::sealed). A new secret field must be added here, or
+    /// it is stored in plaintext; the test below and the table scan in the
+    /// integration tests fail if it is not.
+    pub fn secrets_mut(&mut self) -> Vec<&mut Secret> {
+        let mut secrets: Vec<&mut Secret> = self
+            .webhook_secrets
+            .iter_mut()
+            .map(|s| &mut s.secret)
+            .collect();
+        match &mut self.platform {
+            Some(PlatformConfig::Shopify(shopify)) => {
+                secrets.extend(shopify.secrets.iter_mut().map(|s| &mut s.secret));
+            }
+            Some(PlatformConfig::Woocommerce(woocommerce)) => {
+                secrets.extend(woocommerce.secrets.iter_mut().map(|s| &mut s.secret));
+            }
+            None => {}
+        }
+        secrets.push(&mut self.economic.app_secret_token);
+        secrets.push(&mut self.economic.agreement_grant_token);
+        secrets
+    }
+}
+
 fn enabled_by_default() -> bool {
     true
 }
@@ -254,6 +280,44 @@ pub fn woocommerce_statuses() -> EventMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A shop with every secret the configuration can hold, each value
+    /// marked `SECRET-n`, on either platform.
+    fn shop_with_every_secret(platform: serde_json::Value) -> ShopConfig {
+        serde_json::from_value(serde_json::json!({
+            "shop_id": "acme",
+            "webhook_secrets": [{"secret": "SECRET-1"}, {"secret": "SECRET-2", "valid_until": "2027-01-01T00:00:00Z"}],
+            "platform": platform,
+            "economic": {"app_secret_token": "SECRET-3", "agreement_grant_token": "SECRET-4"},
+            "mapping": {}
+        }))
+        .expect("shop")
+    }
+
+    #[test]
+    fn secrets_mut_reaches_every_secret_of_the_configuration() {
+        for platform in [
+            serde_json::json!({"kind": "shopify", "shop_domain": "a.myshopify.com",
+                "secrets": [{"secret": "SECRET-5"}, {"secret": "SECRET-6"}]}),
+            serde_json::json!({"kind": "woocommerce", "secrets": [{"secret": "SECRET-5"}]}),
+        ] {
+            let mut config = shop_with_every_secret(platform);
+            let found: Vec<String> = config
+                .secrets_mut()
+                .iter()
+                .map(|s| s.expose().to_owned())
+                .collect();
+            assert!(found.len() >= 5, "{found:?}");
+            for secret in config.secrets_mut() {
+                *secret = Secret::new("replaced");
+            }
+            let json = serde_json::to_string(&config).expect("json");
+            assert!(
+                !json.contains("SECRET-"),
+                "a secret secrets_mut misses: {json}"
+            );
+        }
+    }
 
     #[test]
     fn platform_settings_parse_with_defaults_and_redact_secrets() {

@@ -11,6 +11,7 @@ mod adapter_contract;
 mod pipeline;
 mod platforms;
 mod reliability_chaos;
+mod sealed_secrets;
 mod security_auth;
 mod security_ingest;
 mod security_template;

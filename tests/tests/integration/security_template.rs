@@ -407,3 +407,65 @@ fn the_checker_rejects_wildcards_foreign_resources_and_managed_policies() {
         );
     }
 }
+
+/// The `kms:` actions a function's policies grant, with their resources
+/// and conditions.
+fn kms_grants(function: &Value) -> Vec<(String, String, String)> {
+    let mut grants = Vec::new();
+    for policy in as_list(&function["Properties"]["Policies"]) {
+        for statement in policy.get("Statement").map(as_list).unwrap_or_default() {
+            for action in statement.get("Action").map(as_list).unwrap_or_default() {
+                let action = action.as_str().unwrap_or_default();
+                if action.starts_with("kms:") {
+                    grants.push((
+                        action.to_owned(),
+                        show(&statement["Resource"]),
+                        show(&statement["Condition"]),
+                    ));
+                }
+            }
+        }
+    }
+    grants
+}
+
+/// Only the functions that read shops' secrets may open them, only with
+/// `Decrypt`, only on the stack's own key and only with a shop id as
+/// encryption context; no function can seal (write) them; the key rotates.
+#[test]
+fn only_ingest_and_transfer_may_unseal_shop_secrets() {
+    let template = load_template();
+    let resources = &template["Resources"];
+    let key = &resources["SecretsKey"];
+    assert_eq!(key["Type"].as_str(), Some("AWS::KMS::Key"));
+    assert_eq!(key["Properties"]["EnableKeyRotation"].as_bool(), Some(true));
+    assert_eq!(key["DeletionPolicy"].as_str(), Some("Retain"));
+    for (name, readers) in [
+        ("IngestFunction", true),
+        ("TransferFunction", true),
+        ("RescanFunction", false),
+    ] {
+        let grants = kms_grants(&resources[name]);
+        if !readers {
+            assert!(grants.is_empty(), "{name}: {grants:?}");
+            continue;
+        }
+        assert_eq!(grants.len(), 1, "{name}: {grants:?}");
+        let (action, resource, condition) = &grants[0];
+        assert_eq!(action, "kms:Decrypt", "{name}");
+        assert!(resource.contains("SecretsKey.Arn"), "{name}: {resource}");
+        assert!(
+            condition.contains("kms:EncryptionContext:shop_id"),
+            "{name}: {condition}"
+        );
+    }
+    // Every other resource with policies grants no kms action at all.
+    for (name, resource) in resources.as_mapping().expect("resources") {
+        let name = name.as_str().unwrap_or_default();
+        if resource["Type"].as_str() == Some("AWS::Serverless::Function")
+            && !["IngestFunction", "TransferFunction", "RescanFunction"].contains(&name)
+        {
+            assert!(kms_grants(resource).is_empty(), "{name}");
+        }
+    }
+}

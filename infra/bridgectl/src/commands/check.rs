@@ -468,17 +468,40 @@ pub async fn check(api: &AgreementApi, config: &ShopConfig) -> Result<Vec<Proble
     Ok(problems)
 }
 
-pub async fn run(ctx: &Ctx, shop_id: &str) -> Result<Status, CliError> {
-    let config = super::shops::load(ctx, shop_id).await?;
+/// The shop's agreement at the target's e-conomic.
+fn agreement_api(ctx: &Ctx, config: &ShopConfig) -> Result<AgreementApi, CliError> {
     let mut client_config = ClientConfig::default();
     if let Some(base) = &ctx.resolved.target.economic_base_url {
         client_config.base_url = base.clone();
     }
     let client = EconomicClient::new(client_config).map_err(|e| CliError::Config(e.to_string()))?;
-    let api = client.for_agreement(
+    Ok(client.for_agreement(
         config.economic.app_secret_token.clone(),
         config.economic.agreement_grant_token.clone(),
-    );
+    ))
+}
+
+/// Whether e-conomic accepts the configuration's tokens (one read).
+pub async fn verify_tokens(ctx: &Ctx, config: &ShopConfig) -> Result<(), CliError> {
+    let api = agreement_api(ctx, config)?;
+    match api
+        .vat_zones(Instant::now() + Duration::from_secs(30))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => Err(match tokens_problem(&e) {
+            Some(_) => CliError::Failed(format!(
+                "e-conomic refused the new tokens ({}): nothing was stored",
+                e.status().unwrap_or_default()
+            )),
+            None => economic_failure(e),
+        }),
+    }
+}
+
+pub async fn run(ctx: &Ctx, shop_id: &str) -> Result<Status, CliError> {
+    let config = super::shops::load(ctx, shop_id).await?;
+    let api = agreement_api(ctx, &config)?;
     let problems = check(&api, &config).await?;
     let warnings = vat_rule_warnings(&config.mapping);
     if ctx.printer.json {

@@ -23,6 +23,10 @@ pub async fn run(ctx: &Ctx, command: ShopsCommand) -> Result<Status, CliError> {
         ShopsCommand::Enable { shop_id } => set_enabled(ctx, &shop_id, true).await,
         ShopsCommand::RotateSecret { shop_id, grace } => rotate(ctx, &shop_id, grace).await,
         ShopsCommand::Check { shop_id } => super::check::run(ctx, &shop_id).await,
+        ShopsCommand::Seal { shop_ids } => seal(ctx, shop_ids).await,
+        ShopsCommand::RotateEconomicTokens { shop_id, no_verify } => {
+            rotate_economic_tokens(ctx, &shop_id, !no_verify).await
+        }
     }
 }
 
@@ -278,6 +282,7 @@ pub fn redacted(config: &ShopConfig) -> Value {
 
 async fn put(ctx: &Ctx, file: &Path) -> Result<Status, CliError> {
     let config = parse_shop_file(file)?;
+    warn_if_plaintext(ctx);
     let store = ctx.shop_store()?;
     let existed = store
         .get(&config.shop_id)
@@ -517,6 +522,7 @@ async fn rotate(ctx: &Ctx, shop_id: &str, grace_seconds: i64) -> Result<Status, 
     )?;
     let previous = secrets.len() - 1;
     config.webhook_secrets = secrets;
+    warn_if_plaintext(ctx);
     ctx.shop_store()?
         .put(&config)
         .await
@@ -540,6 +546,137 @@ async fn rotate(ctx: &Ctx, shop_id: &str, grace_seconds: i64) -> Result<Status, 
         }
     }
     Ok(Status::Clean)
+}
+
+/// Seals the named shops (or all) whose secrets are still in plaintext.
+async fn seal(ctx: &Ctx, shop_ids: Vec<String>) -> Result<Status, CliError> {
+    if ctx.resolved.target.secrets_key_id.is_none() {
+        return Err(CliError::Config(NO_SECRETS_KEY.to_owned()));
+    }
+    let store = ctx.shop_store()?;
+    let shop_ids = if shop_ids.is_empty() {
+        ctx.shops_admin()?
+            .list_shops()
+            .await
+            .map_err(|e| ctx.shops_error(e))?
+            .into_iter()
+            .map(|s| s.shop_id)
+            .collect()
+    } else {
+        shop_ids
+    };
+    let (mut sealed, mut already, mut missing) = (Vec::new(), Vec::new(), Vec::new());
+    for shop_id in shop_ids {
+        match store
+            .is_sealed(&shop_id)
+            .await
+            .map_err(|e| ctx.shops_error(e))?
+        {
+            None => missing.push(shop_id),
+            Some(true) => already.push(shop_id),
+            Some(false) => {
+                let config = load(ctx, &shop_id).await?;
+                store.put(&config).await.map_err(|e| ctx.shops_error(e))?;
+                sealed.push(shop_id);
+            }
+        }
+    }
+    if ctx.printer.json {
+        ctx.printer.print_json(&json!({
+            "sealed": sealed, "already_sealed": already, "not_found": missing,
+        }));
+    } else {
+        for shop_id in &sealed {
+            outln!("{shop_id}: sealed");
+        }
+        for shop_id in &already {
+            outln!("{shop_id}: already sealed");
+        }
+        for shop_id in &missing {
+            outln!("{shop_id}: no such shop");
+        }
+        outln!(
+            "{} sealed, {} already sealed, {} not found",
+            sealed.len(),
+            already.len(),
+            missing.len()
+        );
+    }
+    Ok(Status::problems_if(!missing.is_empty()))
+}
+
+/// What `rotate-economic-tokens` reads from stdin.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewEconomicTokens {
+    app_secret_token: Secret,
+    agreement_grant_token: Secret,
+}
+
+async fn rotate_economic_tokens(
+    ctx: &Ctx,
+    shop_id: &str,
+    verify: bool,
+) -> Result<Status, CliError> {
+    let mut input = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
+        .map_err(|e| CliError::Config(format!("cannot read stdin: {e}")))?;
+    // Never echo the input: it is the tokens.
+    let tokens: NewEconomicTokens = serde_json::from_str(&input).map_err(|e| {
+        CliError::Config(format!(
+            "stdin: expected {{\"app_secret_token\": \"…\", \"agreement_grant_token\": \"…\"}} \
+             (line {} column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    if tokens.app_secret_token.is_empty() || tokens.agreement_grant_token.is_empty() {
+        return Err(CliError::Config(
+            "stdin: both tokens must be non-empty".to_owned(),
+        ));
+    }
+    let mut config = load(ctx, shop_id).await?;
+    config.economic = bridge::domain::shop::EconomicCredentials {
+        app_secret_token: tokens.app_secret_token,
+        agreement_grant_token: tokens.agreement_grant_token,
+    };
+    if verify {
+        super::check::verify_tokens(ctx, &config).await?;
+    }
+    warn_if_plaintext(ctx);
+    ctx.shop_store()?
+        .put(&config)
+        .await
+        .map_err(|e| ctx.shops_error(e))?;
+    if ctx.printer.json {
+        ctx.printer.print_json(&json!({
+            "shop_id": shop_id,
+            "verified": verify,
+            "app_secret_token": fingerprint(&config.economic.app_secret_token),
+            "agreement_grant_token": fingerprint(&config.economic.agreement_grant_token),
+        }));
+    } else {
+        outln!(
+            "shop {shop_id}: e-conomic tokens replaced ({}){}",
+            fingerprint(&config.economic.agreement_grant_token),
+            if verify {
+                ", checked against e-conomic"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(Status::Clean)
+}
+
+const NO_SECRETS_KEY: &str = "no KMS key to seal under: pass --secrets-key-id KEY, set \
+     SECRETS_KEY_ID, or use --stack NAME (its SecretsKeyId output)";
+
+/// A write without a KMS key stores the secrets in plaintext: say so.
+fn warn_if_plaintext(ctx: &Ctx) {
+    if ctx.resolved.target.secrets_key_id.is_none() {
+        eprintln!("warning: {NO_SECRETS_KEY}; this shop's secrets are stored in plaintext");
+    }
 }
 
 #[cfg(test)]

@@ -922,3 +922,145 @@ fn listed_order_ids(run: &Run) -> Vec<String> {
         .map(|o| o["order_id"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// Every string and byte string of every item of the shops table.
+async fn shops_table_bytes(stack: &Stack) -> Vec<Vec<u8>> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let items = stack
+        .dynamodb
+        .scan()
+        .table_name(&stack.shops_table)
+        .send()
+        .await
+        .expect("scan")
+        .items
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for item in items {
+        for value in item.values() {
+            match value {
+                AttributeValue::S(s) => out.push(s.as_bytes().to_vec()),
+                AttributeValue::B(b) => out.push(b.as_ref().to_vec()),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+fn holds(values: &[Vec<u8>], secret: &str) -> bool {
+    values
+        .iter()
+        .any(|v| v.windows(secret.len()).any(|w| w == secret.as_bytes()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shops_seal_migrates_plaintext_shops_once_and_rotations_stay_sealed() {
+    let mut stack = stack("seal").await;
+    let sandbox = sandbox().await;
+    stack
+        .extra_env
+        .push(("ECONOMIC_BASE_URL".to_owned(), sandbox.base_url()));
+    // Two shops written before sealing existed.
+    let legacy = stack.put_shop("legacy").await;
+    stack.put_shop("other").await;
+    assert!(holds(&shops_table_bytes(&stack).await, SECRET));
+
+    // Without a key there is nothing to seal under: say so, change nothing.
+    let run = stack.bridgectl(&["shops", "seal"]).await;
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(run.stderr.contains("SECRETS_KEY_ID"), "{}", run.all());
+
+    let key_id = bridge::adapters::dynamodb::provision::create_secrets_key(
+        &aws_sdk_kms::Client::new(&stack.sdk),
+        "bridgectl test",
+    )
+    .await
+    .expect("key");
+    stack
+        .extra_env
+        .push(("SECRETS_KEY_ID".to_owned(), key_id.clone()));
+    let run = stack.bridgectl(&["--json", "shops", "seal"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    let report = run.json();
+    assert_eq!(report["sealed"], json!(["legacy", "other"]), "{report}");
+    let dump = shops_table_bytes(&stack).await;
+    for secret in [SECRET, APP_TOKEN, GRANT_TOKEN] {
+        assert!(!holds(&dump, secret), "{secret} still in the table");
+    }
+    let sealed = stack.sealed_shop_store(&key_id);
+    assert_eq!(sealed.get("legacy").await.unwrap(), Some(legacy.clone()));
+
+    // Idempotent: a second run seals nothing; an unknown shop is reported.
+    let run = stack
+        .bridgectl(&["--json", "shops", "seal", "legacy", "ghost"])
+        .await;
+    assert_ne!(run.code, 0, "{}", run.all());
+    let report = run.json();
+    assert_eq!(report["sealed"], json!([]), "{report}");
+    assert_eq!(report["already_sealed"], json!(["legacy"]), "{report}");
+    assert_eq!(report["not_found"], json!(["ghost"]), "{report}");
+
+    // The webhook secret rotation works on the sealed record and seals again.
+    let run = stack
+        .bridgectl(&["shops", "rotate-secret", "legacy", "--grace", "1h"])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    let new_secret = run.stdout.trim().to_owned();
+    assert!(!holds(&shops_table_bytes(&stack).await, &new_secret));
+    let stored = sealed.get("legacy").await.unwrap().unwrap();
+    assert_eq!(stored.webhook_secrets.len(), 2);
+    assert_eq!(stored.webhook_secrets[1].secret.expose(), new_secret);
+
+    // e-conomic tokens: refused ones are not stored, working ones are,
+    // sealed, and never printed.
+    let wrong = r#"{"app_secret_token": "wrong-app", "agreement_grant_token": "wrong-grant"}"#;
+    let run = stack
+        .bridgectl_stdin(&["shops", "rotate-economic-tokens", "legacy"], wrong)
+        .await;
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(run.all().contains("nothing was stored"), "{}", run.all());
+    assert!(!run.all().contains("wrong-grant"), "{}", run.all());
+    assert_eq!(
+        sealed.get("legacy").await.unwrap().unwrap().economic,
+        legacy.economic
+    );
+    let right = format!(
+        r#"{{"app_secret_token": "{APP_TOKEN}", "agreement_grant_token": "{GRANT_TOKEN}"}}"#
+    );
+    let run = stack
+        .bridgectl_stdin(&["shops", "rotate-economic-tokens", "legacy"], &right)
+        .await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout.contains("checked against e-conomic"),
+        "{}",
+        run.all()
+    );
+    assert!(!run.all().contains(GRANT_TOKEN), "{}", run.all());
+    let unchecked = r#"{"app_secret_token": "new-app", "agreement_grant_token": "new-grant"}"#;
+    let run = stack
+        .bridgectl_stdin(
+            &["shops", "rotate-economic-tokens", "legacy", "--no-verify"],
+            unchecked,
+        )
+        .await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    let economic = sealed.get("legacy").await.unwrap().unwrap().economic;
+    assert_eq!(economic.agreement_grant_token.expose(), "new-grant");
+    assert!(!holds(&shops_table_bytes(&stack).await, "new-grant"));
+    // Malformed input names the expected shape, never the input.
+    let run = stack
+        .bridgectl_stdin(
+            &["shops", "rotate-economic-tokens", "legacy"],
+            "{\"app_secret_token\": \"x-secret-x\"",
+        )
+        .await;
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("agreement_grant_token"),
+        "{}",
+        run.all()
+    );
+    assert!(!run.all().contains("x-secret-x"), "{}", run.all());
+}

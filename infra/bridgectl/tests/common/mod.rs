@@ -134,6 +134,44 @@ impl Stack {
         run_bridgectl(&self.dir, args, &all).await
     }
 
+    /// Runs the real binary with `stdin` as its standard input.
+    pub async fn bridgectl_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        use tokio::io::AsyncWriteExt;
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_bridgectl"));
+        command.env_clear().current_dir(&self.dir);
+        if let Some(path) = std::env::var_os("PATH") {
+            command.env("PATH", path);
+        }
+        command.envs(self.env());
+        command
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().expect("bridgectl runs");
+        let mut input = child.stdin.take().expect("stdin");
+        input
+            .write_all(stdin.as_bytes())
+            .await
+            .expect("write stdin");
+        drop(input);
+        let output = child.wait_with_output().await.expect("bridgectl ends");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// The shops table read (and written) with secrets sealed under `key_id`.
+    pub fn sealed_shop_store(&self, key_id: &str) -> bridge::adapters::dynamodb::DynamoShopStore {
+        let sealer = bridge::adapters::sealed::SecretSealer::kms(
+            aws_sdk_kms::Client::new(&self.sdk),
+            Some(key_id.to_owned()),
+        );
+        self.shop_store().with_sealer(std::sync::Arc::new(sealer))
+    }
+
     pub fn write_file(&self, name: &str, text: &str) -> String {
         let path = self.dir.join(name);
         std::fs::write(&path, text).expect("write test file");

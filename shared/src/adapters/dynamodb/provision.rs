@@ -1,4 +1,4 @@
-//! Creates the tables and queues exactly as `template.yaml` defines them,
+//! Creates the tables, queues and the secrets key as `template.yaml` defines them,
 //! for tests and the local stack. The constants here are checked against
 //! the template by the integration tests (`tests/tests/integration/template.rs`).
 
@@ -179,4 +179,25 @@ pub async fn queue_arn(
         .attributes
         .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
         .ok_or_else(|| StoreError::Unavailable(format!("queue {queue_url} has no QueueArn")))
+}
+
+/// A symmetric KMS key for the shops' sealed secrets, as the template's
+/// `SecretsKey` (encrypt/decrypt, AES-256); returns its id.
+pub async fn create_secrets_key(
+    client: &aws_sdk_kms::Client,
+    description: &str,
+) -> Result<String, StoreError> {
+    let out = client
+        .create_key()
+        .description(description)
+        .key_usage(aws_sdk_kms::types::KeyUsageType::EncryptDecrypt)
+        .key_spec(aws_sdk_kms::types::KeySpec::SymmetricDefault)
+        .send()
+        .await
+        .map_err(|e| {
+            StoreError::Unavailable(aws_sdk_kms::error::DisplayErrorContext(e).to_string())
+        })?;
+    out.key_metadata()
+        .map(|m| m.key_id().to_owned())
+        .ok_or_else(|| StoreError::Unavailable("KMS CreateKey answered no key".to_owned()))
 }
