@@ -6,7 +6,9 @@
 //! Staleness is bounded by `ttl`: a changed configuration (a new mapping, a
 //! rotated token, a shop disabled) reaches each warm environment within that
 //! time. Unknown shops are remembered too, so ids sprayed at the webhook
-//! cost one read each per `ttl`; the table is bounded and cleared when full.
+//! cost one read each per `ttl`. The table is bounded: when it is full, the
+//! unknown ids go first, so spraying made-up ids never evicts a real shop
+//! (only a thousand real shops in one environment clear it all).
 
 use crate::domain::shop::ShopConfig;
 use crate::ports::{ShopStore, StoreError};
@@ -50,7 +52,10 @@ impl<S: ShopStore> CachedShops<S> {
         }
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= MAX_SHOPS && !entries.contains_key(shop_id) {
-                entries.clear();
+                entries.retain(|_, (_, shop)| shop.is_some());
+                if entries.len() >= MAX_SHOPS {
+                    entries.clear();
+                }
             }
             entries.insert(shop_id.to_owned(), (now, shop));
         }
@@ -169,12 +174,27 @@ mod tests {
         let cached = CachedShops::new(MemoryShopStore::default(), Duration::from_secs(30));
         let t0 = Instant::now();
         for i in 0..MAX_SHOPS {
-            cached.remember(&format!("s{i}"), None, t0);
+            cached.remember(&format!("s{i}"), Some(shop(&format!("s{i}"), true)), t0);
         }
         assert!(cached.remembered("s0", t0).is_some());
         cached.remember("one-more", None, t0);
         assert!(cached.remembered("s0", t0).is_none());
         assert!(cached.remembered("one-more", t0).is_some());
         assert_eq!(cached.entries.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn made_up_ids_never_evict_a_real_shop() {
+        let cached = CachedShops::new(MemoryShopStore::default(), Duration::from_secs(30));
+        let t0 = Instant::now();
+        cached.remember("real", Some(shop("real", true)), t0);
+        for i in 0..3 * MAX_SHOPS {
+            cached.remember(&format!("sprayed-{i}"), None, t0);
+        }
+        assert!(cached.remembered("real", t0).flatten().is_some());
+        assert!(cached.entries.lock().unwrap().len() <= MAX_SHOPS);
+        // The newest made-up id is remembered: it costs no second read.
+        let last = format!("sprayed-{}", 3 * MAX_SHOPS - 1);
+        assert_eq!(cached.remembered(&last, t0), Some(None));
     }
 }
