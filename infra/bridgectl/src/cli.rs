@@ -135,6 +135,18 @@ pub enum OrdersCommand {
         #[arg(long)]
         all_failed: bool,
     },
+    /// Erase a customer's personal data from the shop's orders (GDPR
+    /// art. 17): every finished order whose snapshot holds the e-mail keeps
+    /// only its id, currency, total, invoice numbers and history.
+    Erase {
+        #[arg(long)]
+        shop: String,
+        #[arg(long, value_name = "EMAIL")]
+        customer_email: String,
+        /// Say which orders would be erased, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

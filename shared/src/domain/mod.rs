@@ -8,6 +8,7 @@ pub mod lifecycle;
 pub mod mapping;
 pub mod money;
 pub mod order;
+pub mod personal_data;
 pub mod platform;
 pub mod secret;
 pub mod shop;

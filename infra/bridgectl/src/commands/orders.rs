@@ -34,7 +34,109 @@ pub async fn run(ctx: &Ctx, command: OrdersCommand) -> Result<Status, CliError> 
                 resend(ctx, &shop, &[order_id]).await
             }
         }
+        OrdersCommand::Erase {
+            shop,
+            customer_email,
+            dry_run,
+        } => erase(ctx, &shop, &customer_email, dry_run).await,
     }
+}
+
+/// Erases the customer's personal data from the shop's finished orders;
+/// unfinished ones (recorded, pending, or held by a transfer) are listed
+/// and left for a later run.
+async fn erase(ctx: &Ctx, shop_id: &str, email: &str, dry_run: bool) -> Result<Status, CliError> {
+    use bridge::domain::personal_data::{
+        erased_snapshot, is_erased, scrub_email, snapshot_mentions_email, ERASED_HISTORY,
+    };
+    if !email.contains('@') || email.trim().len() < 3 {
+        return Err(CliError::Config(
+            "--customer-email: expected an e-mail address".to_owned(),
+        ));
+    }
+    let shop = super::shops::load(ctx, shop_id).await?;
+    let store = ctx.operator_store()?;
+    let now = now_epoch();
+    let erased_at = timestamp(now);
+    let (mut erased, mut unfinished) = (Vec::new(), Vec::new());
+    let mut start = None;
+    loop {
+        let (records, next) = store
+            .orders_page(shop_id, start)
+            .await
+            .map_err(|e| ctx.orders_error(e))?;
+        for record in records {
+            let Some(snapshot) = record.snapshot.as_deref() else {
+                continue;
+            };
+            if is_erased(snapshot) || !snapshot_mentions_email(snapshot, email) {
+                continue;
+            }
+            if !matches!(record.label, Label::Ok | Label::Failed) {
+                unfinished.push((record.order_id.clone(), record.label));
+                continue;
+            }
+            if !dry_run {
+                let order =
+                    bridge::domain::platform::order_from_snapshot(snapshot, shop.platform.as_ref())
+                        .ok();
+                let remains = erased_snapshot(
+                    &record.order_id,
+                    order.as_ref().map(|o| o.currency.as_str()),
+                    order.as_ref().map(|o| o.total),
+                    &erased_at,
+                );
+                let reason = record.last_error.as_deref().map(|r| scrub_email(r, email));
+                let done = store
+                    .erase_personal_data(
+                        shop_id,
+                        &record.order_id,
+                        &remains,
+                        reason.as_deref(),
+                        ERASED_HISTORY,
+                        now,
+                    )
+                    .await
+                    .map_err(|e| ctx.orders_error(e))?;
+                if !done {
+                    // Re-sent or taken by a transfer meanwhile.
+                    unfinished.push((record.order_id.clone(), Label::Pending));
+                    continue;
+                }
+            }
+            erased.push(record.order_id.clone());
+        }
+        start = next;
+        if start.is_none() {
+            break;
+        }
+    }
+    let unfinished_ids: Vec<&str> = unfinished.iter().map(|(id, _)| id.as_str()).collect();
+    if ctx.printer.json {
+        ctx.printer.print_json(&json!({
+            "shop_id": shop_id,
+            "dry_run": dry_run,
+            "erased": erased,
+            "unfinished": unfinished_ids,
+        }));
+    } else {
+        let verb = if dry_run { "would erase" } else { "erased" };
+        for order_id in &erased {
+            outln!("{order_id}: {verb}");
+        }
+        for (order_id, label) in &unfinished {
+            outln!(
+                "{order_id}: not finished ({}): run again once it is ok or failed",
+                label.as_str()
+            );
+        }
+        outln!(
+            "{} order(s) {verb}, {} not finished; the customer's data in e-conomic (debtor, invoices) is the books' and stays",
+            erased.len(),
+            unfinished.len()
+        );
+    }
+    Ok(Status::problems_if(!unfinished.is_empty()))
 }
 
 fn invoice_text(order: &OrderRecord) -> String {

@@ -1064,3 +1064,149 @@ async fn shops_seal_migrates_plaintext_shops_once_and_rotations_stay_sealed() {
     );
     assert!(!run.all().contains("x-secret-x"), "{}", run.all());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_erase_removes_one_customers_personal_data_and_keeps_the_books() {
+    let stack = stack("erase").await;
+    stack.put_shop("acme").await;
+    let email = "mette@example.dk";
+    seed_order(&stack, "acme", "o-ok", Label::Ok, "").await;
+    seed_order(
+        &stack,
+        "acme",
+        "o-failed",
+        Label::Failed,
+        "e-conomic refused the debtor's e-mail Mette@Example.dk",
+    )
+    .await;
+    seed_order(&stack, "acme", "o-pending", Label::Pending, "").await;
+    seed_order(&stack, "acme", "o-other", Label::Ok, "").await;
+    // Another customer's order.
+    let other = order_event("order.paid", "o-other")["order"]
+        .to_string()
+        .replace(email, "jens@example.dk")
+        .replace("Mette Hansen", "Jens Jensen");
+    stack
+        .dynamodb
+        .update_item()
+        .table_name(&stack.orders_table)
+        .key(
+            "shop_id",
+            aws_sdk_dynamodb::types::AttributeValue::S("acme".into()),
+        )
+        .key(
+            "order_id",
+            aws_sdk_dynamodb::types::AttributeValue::S("o-other".into()),
+        )
+        .update_expression("SET #snapshot = :s")
+        .expression_attribute_names("#snapshot", "snapshot")
+        .expression_attribute_values(
+            ":s",
+            aws_sdk_dynamodb::types::AttributeValue::S(other.clone()),
+        )
+        .send()
+        .await
+        .expect("another customer's snapshot");
+    let store = stack.order_store();
+    let before_ok = store.get("acme", "o-ok").await.unwrap().unwrap();
+
+    // A dry run names the orders and changes nothing.
+    let run = stack
+        .bridgectl(&[
+            "--json",
+            "orders",
+            "erase",
+            "--shop",
+            "acme",
+            "--customer-email",
+            "METTE@example.dk",
+            "--dry-run",
+        ])
+        .await;
+    let report = run.json();
+    assert_eq!(report["erased"], json!(["o-failed", "o-ok"]), "{report}");
+    assert_eq!(report["unfinished"], json!(["o-pending"]), "{report}");
+    assert_eq!(store.get("acme", "o-ok").await.unwrap().unwrap(), before_ok);
+
+    let run = stack
+        .bridgectl(&[
+            "--json",
+            "orders",
+            "erase",
+            "--shop",
+            "acme",
+            "--customer-email",
+            email,
+        ])
+        .await;
+    assert_eq!(
+        run.code,
+        1,
+        "an unfinished order is reported: {}",
+        run.all()
+    );
+    assert_eq!(run.json()["erased"], json!(["o-failed", "o-ok"]));
+    for order_id in ["o-ok", "o-failed"] {
+        let record = store.get("acme", order_id).await.unwrap().unwrap();
+        let snapshot = record.snapshot.clone().unwrap_or_default();
+        for personal in ["mette", "Mette", "Hansen", "Nørregade", "Aarhus", "5821"] {
+            assert!(!snapshot.contains(personal), "{order_id}: {snapshot}");
+        }
+        let kept: Value = serde_json::from_str(&snapshot).expect("JSON");
+        assert_eq!(kept["order_id"], order_id);
+        assert_eq!(kept["currency"], "DKK");
+        assert_eq!(kept["total"], "199.90");
+        assert_eq!(
+            record.history.last().map(|h| h.what.as_str()),
+            Some(bridge::domain::personal_data::ERASED_HISTORY)
+        );
+        let label = if order_id == "o-ok" {
+            Label::Ok
+        } else {
+            Label::Failed
+        };
+        assert_eq!(record.label, label, "the label stays");
+    }
+    let ok = store.get("acme", "o-ok").await.unwrap().unwrap();
+    assert_eq!(ok.draft_invoice_number, Some(7));
+    assert_eq!(ok.customer_number, Some(100_001));
+    let failed = store.get("acme", "o-failed").await.unwrap().unwrap();
+    assert_eq!(
+        failed.last_error.as_deref(),
+        Some("e-conomic refused the debtor's e-mail [erased]")
+    );
+    // The pending order and the other customer's order are untouched.
+    let pending = store.get("acme", "o-pending").await.unwrap().unwrap();
+    assert!(pending.snapshot.unwrap_or_default().contains(email));
+    let untouched = store.get("acme", "o-other").await.unwrap().unwrap();
+    assert_eq!(untouched.snapshot.as_deref(), Some(other.as_str()));
+
+    // Again: nothing left to erase but the unfinished one.
+    let run = stack
+        .bridgectl(&[
+            "orders",
+            "erase",
+            "--shop",
+            "acme",
+            "--customer-email",
+            email,
+        ])
+        .await;
+    assert!(
+        run.stdout.contains("0 order(s) erased, 1 not finished"),
+        "{}",
+        run.all()
+    );
+    let run = stack
+        .bridgectl(&[
+            "orders",
+            "erase",
+            "--shop",
+            "acme",
+            "--customer-email",
+            "not-an-address",
+        ])
+        .await;
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("--customer-email"), "{}", run.all());
+}

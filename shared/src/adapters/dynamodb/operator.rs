@@ -1,6 +1,6 @@
 //! Store queries and updates for operators (the `bridgectl` CLI): listing a
-//! shop's orders, putting a failed order back to pending, listing shops and
-//! switching a shop on or off.
+//! shop's orders, putting a failed order back to pending, erasing a
+//! customer's personal data, listing shops and switching a shop on or off.
 //!
 //! Its own handle rather than methods on [`super::DynamoOrderStore`] /
 //! [`super::DynamoShopStore`], so the pipeline's store stays as small as the
@@ -206,6 +206,94 @@ impl OperatorStore {
                 };
                 Ok(Err(refused))
             }
+            Err(e) => Err(super::unavailable(e)),
+        }
+    }
+}
+
+/// A page of a shop's orders and where the next begins (`None`: done).
+pub type OrdersPage = (Vec<OrderRecord>, Option<HashMap<String, AttributeValue>>);
+
+impl OperatorStore {
+    /// One page of the shop's orders (its partition, in key order), for
+    /// commands that must see every order without holding them all.
+    pub async fn orders_page(
+        &self,
+        shop_id: &str,
+        start: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<OrdersPage, StoreError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.orders_table)
+            .key_condition_expression("shop_id = :shop")
+            .expression_attribute_values(":shop", s(shop_id))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(super::unavailable)?;
+        let records = page
+            .items()
+            .iter()
+            .map(order_record)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((records, page.last_evaluated_key))
+    }
+
+    /// Replaces a finished order's snapshot with `erased_snapshot` (and its
+    /// reason with `last_error`, when given), adding `history` to its
+    /// history. Only an `ok` or `failed` order that no transfer holds:
+    /// `Ok(false)` when the order is not (or no longer) such an order.
+    pub async fn erase_personal_data(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        erased_snapshot: &str,
+        last_error: Option<&str>,
+        history: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let entry = AttributeValue::L(vec![AttributeValue::M(HashMap::from([
+            ("at".to_owned(), n(now)),
+            ("what".to_owned(), s(history)),
+        ]))]);
+        let mut values = HashMap::from([
+            (":snapshot".to_owned(), s(erased_snapshot)),
+            (":ok".to_owned(), s(Label::Ok.as_str())),
+            (":failed".to_owned(), s(Label::Failed.as_str())),
+            (":now".to_owned(), n(now)),
+            (":zero".to_owned(), n(0)),
+            (":one".to_owned(), n(1)),
+            (":empty".to_owned(), AttributeValue::L(vec![])),
+            (":entry".to_owned(), entry),
+        ]);
+        // `snapshot` is a reserved word.
+        let mut update = "SET #snapshot = :snapshot, updated_at = :now, \
+             version = if_not_exists(version, :zero) + :one, \
+             history = list_append(if_not_exists(history, :empty), :entry)"
+            .to_owned();
+        if let Some(last_error) = last_error {
+            values.insert(":last_error".to_owned(), s(last_error));
+            update.push_str(", last_error = :last_error");
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.orders_table)
+            .key("shop_id", s(shop_id))
+            .key("order_id", s(order_id))
+            .update_expression(update)
+            .condition_expression(
+                "attribute_exists(shop_id) AND label IN (:ok, :failed) \
+                 AND (attribute_not_exists(lease_until) OR lease_until < :now)",
+            )
+            .expression_attribute_names("#snapshot", "snapshot")
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
             Err(e) => Err(super::unavailable(e)),
         }
     }

@@ -291,6 +291,12 @@ pub fn order_from_snapshot(
     snapshot: &str,
     platform: Option<&PlatformConfig>,
 ) -> Result<Order, ContractError> {
+    if crate::domain::personal_data::is_erased(snapshot) {
+        return Err(ContractError::new(
+            "",
+            "the order's personal data was erased on request: it can no longer be invoiced",
+        ));
+    }
     if !snapshot.starts_with(SNAPSHOT_MARKER) {
         return parse_order(snapshot);
     }
