@@ -426,7 +426,10 @@ pub fn plan_credit_note(
         add_at(&mut remaining, target.rate, -target.gross);
     }
     for &(rate, left) in &remaining {
-        if left.is_sign_negative() && !left.is_zero() {
+        // A rate may start below zero (a VAT-free rounding line of -0.01):
+        // only a refund that takes from a rate can overdraw it.
+        let takes = targets.iter().any(|t| t.rate == rate && !t.gross.is_zero());
+        if takes && left.is_sign_negative() && !left.is_zero() {
             let asked: Decimal = targets
                 .iter()
                 .filter(|t| t.rate == rate)
