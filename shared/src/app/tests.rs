@@ -1587,3 +1587,5 @@ mod platform_ingest {
         );
     }
 }
+
+mod refunds;
