@@ -8,7 +8,7 @@
 
 use bridge::domain::lifecycle::PushOutcome;
 use bridge::domain::mapping::credit_note::{
-    plan_credit_note, CreditBasis, CreditEntry, CreditNoteConfig, CreditNoteError,
+    plan_credit_note, CreditBasis, CreditEntry, CreditNoteError,
 };
 use bridge::domain::mapping::{map_order, InvoicePlan, MappingConfig};
 use bridge::domain::money;
