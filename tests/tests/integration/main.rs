@@ -10,6 +10,7 @@
 mod adapter_contract;
 mod pipeline;
 mod platforms;
+mod refunds;
 mod reliability_chaos;
 mod security_auth;
 mod security_ingest;
