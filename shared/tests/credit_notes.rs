@@ -556,3 +556,30 @@ proptest! {
                         kept.iter().map(|k| k.1).sum::<Decimal>());
     }
 }
+
+/// The published contract accepts the refunds of the table and rejects a
+/// refund without its `refund`, with a negative amount or a `#` in its id.
+#[test]
+fn refund_events_conform_to_the_published_schema() {
+    let text = include_str!("../contracts/order-event.v1.schema.json");
+    let schema: Value = serde_json::from_str(text).expect("schema is JSON");
+    let contract = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    for case in cases() {
+        let mut refund = json!({"id": "r1", "order_id": "5001", "currency": "DKK"});
+        for (key, value) in case.refund.as_object().unwrap() {
+            refund[key] = value.clone();
+        }
+        let body = json!({"type": "order.refunded", "refund": refund});
+        let errors: Vec<String> = contract.iter_errors(&body).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", case.name);
+    }
+    let broken = [
+        json!({"type": "order.refunded"}),
+        json!({"type": "order.refunded", "refund": {"id": "a#b", "order_id": "1", "currency": "DKK", "total": "1"}}),
+        json!({"type": "order.refunded", "refund": {"id": "r", "order_id": "1", "currency": "DKK", "shipping": "-1", "total": "1"}}),
+        json!({"type": "order.refunded", "refund": {"id": "r", "order_id": "1", "currency": "DKK", "total": "1.001"}}),
+    ];
+    for body in broken {
+        assert!(!contract.is_valid(&body), "{body}");
+    }
+}
