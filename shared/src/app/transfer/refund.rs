@@ -30,6 +30,8 @@ use std::time::Instant;
 
 /// How long a refund waits for its order's invoice before it fails.
 pub const REFUND_WAIT_SECONDS: i64 = 30 * 86_400;
+/// Longest pause between two looks at a waiting refund's order.
+const WAIT_RECHECK_CAP_SECONDS: i64 = 3_600;
 /// Rounds of reading the ledger and writing it back when another refund of
 /// the same order wrote it in between.
 const LEDGER_ROUNDS: u32 = 4;
@@ -188,7 +190,8 @@ where
     }
 
     /// The order has no invoice yet: the refund stays pending and rescan
-    /// brings it back, until [`REFUND_WAIT_SECONDS`] have passed.
+    /// brings it back (within minutes at first, at most hourly later), until
+    /// [`REFUND_WAIT_SECONDS`] have passed.
     async fn wait_for_invoice(
         &self,
         record: &OrderRecord,
@@ -210,7 +213,14 @@ where
             .into());
         }
         let reason = format!("waiting for the invoice: {state}");
-        tracing::info!(%reason, "refund waits for its order's invoice");
+        // Soon at first (the paid event is usually moments away), then less
+        // often: half the time waited so far, at most hourly.
+        let waited = (now - record.created_at).max(0);
+        let next_look = (waited / 2).clamp(
+            self.settings.rescan_min_age_seconds,
+            WAIT_RECHECK_CAP_SECONDS,
+        );
+        tracing::info!(%reason, next_look, "refund waits for its order's invoice");
         self.orders
             .record_transient(
                 &record.shop_id,
@@ -218,7 +228,7 @@ where
                 owner,
                 &reason,
                 now,
-                now + self.settings.rescan_min_age_seconds,
+                now + next_look,
             )
             .await?;
         Ok(())
