@@ -246,3 +246,49 @@ async fn a_contested_ledger_is_retried_and_nothing_is_credited_without_its_entry
     assert_eq!(world.refund_record().label, Label::Ok);
     assert_eq!(world.invoicing.invoices_for(CREDIT_NOTE).len(), 1);
 }
+
+#[tokio::test]
+async fn a_waiting_refund_looks_again_less_often_and_fails_after_thirty_days() {
+    let world = World::with_credit_notes().await;
+    world
+        .send_at("w-refund", &refund_body("r1", "99.95"), T0)
+        .await;
+    world.deliver().await;
+    // First look: again after the rescan age.
+    assert_eq!(world.refund_record().rescan_after, Some(T0 + 300));
+
+    // Ten hours later: half the wait, capped at an hour.
+    world.clock.advance(10 * 3_600);
+    world
+        .rescan()
+        .run(world.clock.epoch_seconds())
+        .await
+        .expect("rescan");
+    world.deliver().await;
+    let now = world.clock.epoch_seconds();
+    assert_eq!(world.refund_record().rescan_after, Some(now + 3_600));
+    assert_eq!(world.refund_record().label, Label::Pending);
+
+    // After thirty days without an invoice: failed, with the reason, and
+    // dead-lettered like an order.
+    world
+        .clock
+        .advance(crate::app::transfer::REFUND_WAIT_SECONDS);
+    world
+        .rescan()
+        .run(world.clock.epoch_seconds())
+        .await
+        .expect("rescan");
+    world.deliver().await;
+    let failed = world.refund_record();
+    assert_eq!(failed.label, Label::Failed);
+    let reason = failed.last_error.unwrap();
+    assert!(reason.contains("not known to the bridge"), "{reason}");
+    assert!(reason.contains("30 days"), "{reason}");
+    assert_eq!(world.queue.dead_letters().len(), 1);
+    assert_eq!(
+        world.invoicing.pushes(),
+        0,
+        "never a credit note without an invoice"
+    );
+}
