@@ -6,7 +6,6 @@
 //! per-line rounding (`money::line_net`, `money::line_vat`), the model the
 //! sandbox answers with.
 
-use bridge::domain::lifecycle::PushOutcome;
 use bridge::domain::mapping::credit_note::{
     plan_credit_note, CreditBasis, CreditEntry, CreditNoteError,
 };
@@ -63,16 +62,7 @@ fn config(patch: Value) -> MappingConfig {
 
 fn basis_of(order: &Order, config: &MappingConfig) -> CreditBasis {
     let plan = map_order(order, config).expect("the order maps");
-    let outcome = PushOutcome {
-        customer_number: 42,
-        draft_invoice_number: None,
-        booked_invoice_number: Some(500),
-        gross_amount: plan.expected_gross_total,
-        calls: 3,
-        reused_existing: false,
-        warnings: Vec::new(),
-    };
-    CreditBasis::new(order, &plan, &outcome).expect("an invoice number")
+    CreditBasis::new(order, &plan, 42, None, Some(500)).expect("an invoice number")
 }
 
 fn refund(value: Value) -> Refund {

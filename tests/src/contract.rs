@@ -674,7 +674,7 @@ pub async fn an_orders_credit_basis_and_ledger_are_kept_and_the_ledger_moves_one
         panic!("the contract order parses");
     };
     let plan = contract_plan("c1", false);
-    let basis = CreditBasis::new(&event.order, &plan, &outcome(7)).expect("an invoice");
+    let basis = CreditBasis::new(&event.order, &plan, 100_001, Some(7), None).expect("an invoice");
     // No basis for an order the store does not have.
     assert!(conflict(orders.save_credit_basis(SHOP, "c1", &basis).await));
 

@@ -298,7 +298,6 @@ async fn an_ean_order_is_booked_with_its_buyer_references_and_sent_by_ean() {
 /// roundings (the per-invoice correction works on negative lines too).
 #[tokio::test]
 async fn every_mapping_case_credited_in_full_ends_exact_under_both_vat_roundings() {
-    use bridge::domain::lifecycle::PushOutcome;
     use bridge::domain::mapping::credit_note::{plan_credit_note, CreditBasis, CreditNoteConfig};
     use bridge::domain::order::refund::parse_refund;
     let sb = start(SandboxConfig::default())
@@ -320,16 +319,8 @@ async fn every_mapping_case_credited_in_full_ends_exact_under_both_vat_roundings
             merge(&mut config, &case.config);
             let config: MappingConfig = serde_json::from_value(config).expect("config");
             let invoice = map_order(&event.order, &config).expect("maps");
-            let outcome = PushOutcome {
-                customer_number: 4242,
-                draft_invoice_number: Some(1),
-                booked_invoice_number: None,
-                gross_amount: invoice.expected_gross_total,
-                calls: 1,
-                reused_existing: false,
-                warnings: Vec::new(),
-            };
-            let basis = CreditBasis::new(&event.order, &invoice, &outcome).expect("basis");
+            let basis =
+                CreditBasis::new(&event.order, &invoice, 4242, Some(1), None).expect("basis");
             let total = event.order.total;
             if total.is_zero() {
                 continue; // nothing to credit

@@ -292,3 +292,39 @@ async fn a_waiting_refund_looks_again_less_often_and_fails_after_thirty_days() {
         "never a credit note without an invoice"
     );
 }
+
+#[tokio::test]
+async fn a_refund_recorded_again_after_its_record_expired_finds_its_credit_note() {
+    let world = World::with_credit_notes().await;
+    world.send_at("w-paid", &paid_body(), T0).await;
+    world.deliver().await;
+    world
+        .send_at("w-r1", &refund_body("r1", "99.95"), T0 + 5)
+        .await;
+    world.deliver().await;
+    assert_eq!(world.invoicing.invoices_for(CREDIT_NOTE).len(), 1);
+
+    // The refund's record expired (its TTL) while the order's ledger
+    // remains; a late copy of the refund records it afresh.
+    let fresh = OrderRecord {
+        order_id: REFUND_RECORD.into(),
+        snapshot: world.refund_record().snapshot,
+        label: Label::Pending,
+        create_started: false,
+        draft_invoice_number: None,
+        ..record(Label::Pending)
+    };
+    world.orders.insert(fresh);
+    world.queue.send(&OrderMessage {
+        shop_id: SHOP.into(),
+        order_id: REFUND_RECORD.into(),
+        cause: Cause::Webhook,
+    });
+    world.deliver().await;
+    assert_eq!(world.refund_record().label, Label::Ok);
+    assert_eq!(
+        world.invoicing.invoices_for(CREDIT_NOTE).len(),
+        1,
+        "its ledger entry makes the refund look for its credit note first"
+    );
+}

@@ -64,7 +64,13 @@ where
             .ok_or(TransferFailure::NoSnapshot)?;
         let order = order_from_snapshot(snapshot, shop.platform.as_ref())
             .map_err(|e| TransferFailure::InvalidSnapshot(e.to_string()))?;
-        let Some(basis) = CreditBasis::new(&order, plan, outcome) else {
+        let Some(basis) = CreditBasis::new(
+            &order,
+            plan,
+            outcome.customer_number,
+            outcome.draft_invoice_number,
+            outcome.booked_invoice_number,
+        ) else {
             return Ok(());
         };
         self.orders
@@ -116,6 +122,10 @@ where
             .map(|t| t.date())
             .unwrap_or_else(|_| self.clock.now().date());
         let mut rounds = 0;
+        // An entry already in the ledger means an earlier attempt (or an
+        // earlier record of this refund, since expired) got as far as the
+        // create: look for its credit note first.
+        let mut reserved_before = false;
         let note = loop {
             rounds += 1;
             let current = account.clone().ok_or(TransferFailure::OrderNotFound)?;
@@ -123,6 +133,7 @@ where
             let note = plan_credit_note(&basis, &refund, prior, &shop.mapping.credit_notes, date)
                 .map_err(|e| TransferFailure::Refund(e.to_string()))?;
             if current.ledger.contains(refund_id) {
+                reserved_before = true;
                 break note;
             }
             let mut ledger = current.ledger.clone();
@@ -150,7 +161,7 @@ where
             }
         };
 
-        let may_exist = record.create_started;
+        let may_exist = record.create_started || reserved_before;
         self.orders
             .mark_create_started(&record.shop_id, &record.order_id, owner)
             .await?;

@@ -22,7 +22,6 @@ use super::{clip, DebtorPlan, DebtorUpdate, InvoicePlan, SkuProduct, MAX_REFEREN
 use crate::domain::economic_model::{
     CustomerRef, DraftInvoice, DraftLine, Notes, ProductRef, References,
 };
-use crate::domain::lifecycle::PushOutcome;
 use crate::domain::money::{self, round2, TotalsLine, CENT};
 use crate::domain::order::refund::Refund;
 use crate::domain::order::{FeeKind, Order};
@@ -67,18 +66,23 @@ pub struct BasisItem {
 }
 
 impl CreditBasis {
-    /// The basis of `order`'s invoice as `plan` made it and `outcome`
-    /// reports it; `None` when the outcome names no invoice.
-    pub fn new(order: &Order, plan: &InvoicePlan, outcome: &PushOutcome) -> Option<CreditBasis> {
-        let invoice_number = outcome
-            .booked_invoice_number
-            .or(outcome.draft_invoice_number)?;
+    /// The basis of `order`'s invoice as `plan` made it, pushed as draft
+    /// `draft` (or booked as `booked`) to `customer_number`; `None` when
+    /// no invoice number is known.
+    pub fn new(
+        order: &Order,
+        plan: &InvoicePlan,
+        customer_number: u32,
+        draft: Option<u32>,
+        booked: Option<u32>,
+    ) -> Option<CreditBasis> {
+        let invoice_number = booked.or(draft)?;
         Some(CreditBasis {
             order_id: order.id.clone(),
             order_number: order.number.clone(),
             invoice_number,
-            booked: outcome.booked_invoice_number.is_some(),
-            customer_number: outcome.customer_number,
+            booked: booked.is_some(),
+            customer_number,
             items: order
                 .lines
                 .iter()
