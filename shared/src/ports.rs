@@ -9,7 +9,8 @@
 //! from the state its documentation names, and says so when it did not
 //! (`Err(StoreError::Conflict)`, `Ok(None)` or `Ok(false)`).
 
-use crate::domain::lifecycle::{IngestWrite, LeaseOwner, OrderRecord, PushOutcome};
+use crate::domain::lifecycle::{IngestWrite, Label, LeaseOwner, OrderRecord, PushOutcome};
+use crate::domain::mapping::credit_note::{CreditBasis, CreditLedger};
 use crate::domain::mapping::InvoicePlan;
 use crate::domain::shop::{EconomicCredentials, ShopConfig};
 use crate::domain::vat_number::{VatNumber, VatNumberCheck};
@@ -550,5 +551,78 @@ impl<T: Clock + ?Sized> Clock for std::sync::Arc<T> {
     }
     fn epoch_seconds(&self) -> i64 {
         (**self).epoch_seconds()
+    }
+}
+
+// ---------------------------------------------------------------- credit notes
+
+/// What the orders store holds about an order's credit notes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditAccount {
+    pub label: Label,
+    /// The invoice's basis, stored when it was pushed with credit notes on.
+    pub basis: Option<CreditBasis>,
+    pub ledger: CreditLedger,
+    /// The ledger's version (0 before its first entry), for
+    /// [`CreditStore::write_ledger`]'s condition.
+    pub ledger_version: u64,
+}
+
+/// The order-side state of refunds: the basis of each invoice and the
+/// ledger of what its credit notes took. Kept on the order's own record.
+pub trait CreditStore: Send + Sync {
+    /// Stores the basis of the order's invoice. Only if the order exists,
+    /// else `Err(Conflict)`.
+    fn save_credit_basis(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        basis: &CreditBasis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The order's label, basis and ledger (strongly consistent); `None`
+    /// when the order is unknown.
+    fn credit_account(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+    ) -> impl Future<Output = Result<Option<CreditAccount>, StoreError>> + Send;
+
+    /// Replaces the ledger, only if its version is still
+    /// `expected_version` (bumping it), else `Err(Conflict)`: two refunds
+    /// of one order never both take what remains.
+    fn write_ledger(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        expected_version: u64,
+        ledger: &CreditLedger,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl<T: CreditStore + ?Sized> CreditStore for std::sync::Arc<T> {
+    fn save_credit_basis(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        basis: &CreditBasis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).save_credit_basis(shop_id, order_id, basis)
+    }
+    fn credit_account(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+    ) -> impl Future<Output = Result<Option<CreditAccount>, StoreError>> + Send {
+        (**self).credit_account(shop_id, order_id)
+    }
+    fn write_ledger(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        expected_version: u64,
+        ledger: &CreditLedger,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).write_ledger(shop_id, order_id, expected_version, ledger)
     }
 }

@@ -14,15 +14,15 @@ use bridge::domain::order::{parse_event, ParsedEvent};
 use bridge::domain::secret::Secret;
 use bridge::domain::shop::{EconomicCredentials, ShopConfig};
 use bridge::ports::{
-    Cause, Claim, DueOrder, InboundMessage, Invoicing, OrderMessage, OrderStore, PushOptions,
-    ShopStore, StoreError, TransferQueue,
+    Cause, Claim, CreditStore, DueOrder, InboundMessage, Invoicing, OrderMessage, OrderStore,
+    PushOptions, ShopStore, StoreError, TransferQueue,
 };
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 /// One set of adapters, with what a check needs to look behind them.
 pub trait Backend: Send + Sync {
-    type Orders: OrderStore;
+    type Orders: OrderStore + CreditStore;
     type Shops: ShopStore;
     type Queue: TransferQueue;
     type Invoicing: Invoicing;
@@ -657,6 +657,79 @@ pub async fn a_queue_without_a_dead_letter_queue_refuses_dead_letters<B: Backend
         .await
         .expect("it still enqueues");
     assert_eq!(receive_one(backend).await.receive_count, 1);
+}
+
+// ------------------------------------------------------------ credit notes
+
+pub async fn an_orders_credit_basis_and_ledger_are_kept_and_the_ledger_moves_one_version_at_a_time<
+    B: Backend,
+>(
+    backend: &B,
+) {
+    use bridge::domain::mapping::credit_note::{CreditBasis, CreditEntry, CreditLedger};
+    let orders = backend.orders();
+    assert_eq!(orders.credit_account(SHOP, "c1").await.expect("read"), None);
+    let body = crate::order_event("order.paid", "c1", "239.00");
+    let Ok(ParsedEvent::Order(event)) = parse_event(&body) else {
+        panic!("the contract order parses");
+    };
+    let plan = contract_plan("c1", false);
+    let basis = CreditBasis::new(&event.order, &plan, 100_001, Some(7), None).expect("an invoice");
+    // No basis for an order the store does not have.
+    assert!(conflict(orders.save_credit_basis(SHOP, "c1", &basis).await));
+
+    pending(backend, "c1", T).await;
+    let account = orders
+        .credit_account(SHOP, "c1")
+        .await
+        .expect("read")
+        .expect("order");
+    assert_eq!(
+        (account.label, account.basis, account.ledger_version),
+        (Label::Pending, None, 0)
+    );
+    orders
+        .save_credit_basis(SHOP, "c1", &basis)
+        .await
+        .expect("basis stored");
+    let entry = |id: &str| CreditEntry {
+        refund_id: id.to_owned(),
+        items: vec![(0, "1".parse().unwrap(), "99.95".parse().unwrap())],
+        shipping: Default::default(),
+        fees: Vec::new(),
+        per_rate: vec![("25".parse().unwrap(), "99.95".parse().unwrap())],
+        total: "99.95".parse().unwrap(),
+        reference: format!("Credit note 1-{id}"),
+    };
+    let one = CreditLedger {
+        entries: vec![entry("r1")],
+    };
+    orders
+        .write_ledger(SHOP, "c1", 0, &one)
+        .await
+        .expect("first entry");
+    // A writer that read version 0 too loses.
+    assert!(conflict(orders.write_ledger(SHOP, "c1", 0, &one).await));
+    let two = CreditLedger {
+        entries: vec![entry("r1"), entry("r2")],
+    };
+    assert!(conflict(orders.write_ledger(SHOP, "c1", 2, &two).await));
+    orders
+        .write_ledger(SHOP, "c1", 1, &two)
+        .await
+        .expect("second entry");
+    let account = orders
+        .credit_account(SHOP, "c1")
+        .await
+        .expect("read")
+        .expect("order");
+    assert_eq!(account.basis, Some(basis));
+    assert_eq!(account.ledger, two);
+    assert_eq!(account.ledger_version, 2);
+    // The order itself reads as before.
+    let order = orders.get(SHOP, "c1").await.expect("read").expect("order");
+    assert_eq!(order.label, Label::Pending);
+    assert!(conflict(orders.write_ledger(SHOP, "none", 0, &one).await));
 }
 
 // ------------------------------------------------------------ invoicing

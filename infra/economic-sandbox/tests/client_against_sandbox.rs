@@ -159,6 +159,7 @@ fn plan(reference: &str, debtor: DebtorPlan, book: bool) -> InvoicePlan {
         debtor_update: Default::default(),
         warnings: Vec::new(),
         send_by_ean: false,
+        line_origins: Vec::new(),
     }
 }
 
@@ -987,4 +988,61 @@ async fn a_replayed_create_whose_draft_was_deleted_is_made_again() {
         sb.drafts(0).first().map(|d| d.draft_invoice_number)
     );
     assert!(a.cached_replays() >= 1, "the first resend was replayed");
+}
+
+/// A credit note: the invoice's lines with negative quantities. e-conomic's
+/// published schema sets no minimum on `quantity` and documents negative
+/// amounts for credit notes; not yet seen on a live agreement (NOTES.md).
+fn credit_note(reference: &str, book: bool) -> InvoicePlan {
+    let mut plan = plan(reference, DebtorPlan::Existing { customer_number: 7 }, book);
+    for line in &mut plan.draft.lines {
+        line.quantity = -line.quantity;
+    }
+    plan.expected_net_total = -plan.expected_net_total;
+    plan.expected_vat_total = -plan.expected_vat_total;
+    plan.expected_gross_total = -plan.expected_gross_total;
+    plan
+}
+
+#[tokio::test]
+async fn a_credit_note_has_negative_quantities_and_survives_a_lost_answer() {
+    let sb = sandbox().await;
+    let c = client(&sb, Duration::from_millis(400));
+    let a = api(&c);
+    a.create_customer(
+        &NewCustomer {
+            customer_number: Some(7),
+            ..new_customer(None)
+        },
+        deadline(5),
+    )
+    .await
+    .expect("customer");
+    sb.set_faults(Faults {
+        fail_next_creates_after_commit: 1,
+        fail_after_commit_mode: FailMode::Drop,
+        ..Faults::default()
+    });
+    let reference = "Credit note 1001-r1";
+    let o = push_invoice(&a, &credit_note(reference, false), opts(false))
+        .await
+        .expect("the credit note is created once");
+    assert_eq!(o.gross_amount, -GROSS, "e-conomic totals it negative");
+    assert_eq!(sb.drafts_with_reference(0, reference), 1);
+    let lines = sb.drafts(0)[0].document["lines"].clone();
+    assert!(
+        lines
+            .as_array()
+            .is_some_and(|l| l.iter().all(|l| l["quantity"].as_f64() < Some(0.0))),
+        "{lines}"
+    );
+
+    // Delivered again and booked this time: the same draft, booked once.
+    let booked = push_invoice(&a, &credit_note(reference, true), opts(true))
+        .await
+        .expect("booked");
+    assert!(booked.reused_existing);
+    assert_eq!(sb.booked(0).len(), 1);
+    assert_eq!(sb.drafts(0).len(), 0);
+    assert_eq!(booked.gross_amount, -GROSS);
 }

@@ -10,6 +10,11 @@
 //! queue. Every check can fail; failures are listed in
 //! [`ChaosReport::problems`].
 //!
+//! About a third of the orders that can be invoiced also get a refund
+//! (`order.refunded`, delivered once or twice, half of them before the
+//! paid event): each must end with exactly one credit note of the refund's
+//! total, or wait, pending, when its order failed.
+//!
 //! Worker kills: a worker is a tokio task running one `poll_once`;
 //! aborting it drops the future mid-await, exactly like a crashed Lambda:
 //! its lease stays in DynamoDB and its messages reappear after the
@@ -28,6 +33,8 @@ use bridge::app::ingest::IngestSettings;
 use bridge::app::rescan::RescanSettings;
 use bridge::app::transfer::TransferSettings;
 use bridge::domain::lifecycle::{Label, OrderRecord};
+use bridge::domain::mapping::credit_note::credit_note_reference;
+use bridge::domain::order::refund::refund_record_id;
 use bridge::domain::secret::Secret;
 use bridge::domain::shop::{EconomicCredentials, ShopConfig, Trigger, WebhookSecret};
 use bridge::ports::{OrderStore, ShopStore};
@@ -144,6 +151,12 @@ pub struct ChaosReport {
     pub failed: usize,
     pub failed_permanent_slice: usize,
     pub failed_gave_up: usize,
+    /// Orders with a refund, and how those refunds ended.
+    pub refunds: usize,
+    pub refunds_credited: usize,
+    /// Waiting, pending, for the invoice of an order that failed.
+    pub refunds_waiting: usize,
+    pub refunds_failed: usize,
     pub dead_letters: usize,
     /// Dead letters of `ok` orders the final rescan run removed.
     pub stale_dead_letters_removed: usize,
@@ -209,6 +222,11 @@ impl fmt::Display for ChaosReport {
             self.failed_permanent_slice,
             self.failed_gave_up,
             self.dead_letters
+        )?;
+        writeln!(
+            f,
+            "refunds           {}: {} credited, {} waiting for a failed order's invoice, {} failed",
+            self.refunds, self.refunds_credited, self.refunds_waiting, self.refunds_failed
         )?;
         writeln!(
             f,
@@ -287,6 +305,20 @@ struct PlannedOrder {
     /// repeats go out concurrently.
     deliveries: usize,
     concurrent: bool,
+    refund: Option<PlannedRefund>,
+}
+
+/// A refund of one unit of an order's first line.
+#[derive(Debug, Clone)]
+struct PlannedRefund {
+    /// The refund record's key (`{order_id}#refund#r1`).
+    record_id: String,
+    reference: String,
+    total: Decimal,
+    body: Vec<u8>,
+    /// Sent before the order's paid event (reordered webhooks).
+    before_paid: bool,
+    deliveries: usize,
 }
 
 struct ChaosShop {
@@ -307,6 +339,7 @@ fn plan_orders(config: &ChaosConfig, run_tag: &str) -> Vec<PlannedOrder> {
             let order_id = format!("{run_tag}-{i:05}");
             // Prices incl. 25 % VAT, whole øre.
             let mut lines = Vec::new();
+            let mut first_line: Option<(String, i64)> = None;
             let mut total_ore: i64 = 0;
             let permanent = i % permanent_every == permanent_every / 2;
             for l in 0..(1 + rng.below(3)) {
@@ -318,6 +351,7 @@ fn plan_orders(config: &ChaosConfig, run_tag: &str) -> Vec<PlannedOrder> {
                 let quantity = 1 + rng.below(3) as i64;
                 let unit_ore = 100 + rng.below(99_900) as i64;
                 total_ore += quantity * unit_ore;
+                first_line.get_or_insert((sku.clone(), unit_ore));
                 lines.push(format!(
                     r#"{{"sku":"{sku}","name":"Item {l}","quantity":{quantity},"unit_price":"{}","vat_rate":"25"}}"#,
                     ore_text(unit_ore)
@@ -337,8 +371,26 @@ fn plan_orders(config: &ChaosConfig, run_tag: &str) -> Vec<PlannedOrder> {
                 )
                 .into_bytes()
             };
+            let refund = match first_line {
+                Some((sku, unit_ore)) if !permanent && rng.chance(0.3) => {
+                    let body = format!(
+                        r#"{{"type":"order.refunded","refund":{{"id":"r1","order_id":"{order_id}","currency":"DKK","lines":[{{"sku":"{sku}","quantity":"1","amount":"{amount}"}}],"total":"{amount}"}}}}"#,
+                        amount = ore_text(unit_ore)
+                    );
+                    Some(PlannedRefund {
+                        record_id: refund_record_id(&order_id, "r1"),
+                        reference: credit_note_reference(&order_id, "r1"),
+                        total: Decimal::new(unit_ore, 2),
+                        body: body.into_bytes(),
+                        before_paid: rng.chance(0.5),
+                        deliveries: 1 + rng.below(2) as usize,
+                    })
+                }
+                _ => None,
+            };
             PlannedOrder {
                 shop,
+                refund,
                 total: Decimal::new(total_ore, 2),
                 permanent,
                 paid_body: order_json("order.paid"),
@@ -410,6 +462,7 @@ pub async fn run(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosReport, S
         &stack.orders,
         &stack.shops,
         &drained.records,
+        &drained.refunds,
         &drained.dead_letters,
         &stack.sandbox,
     );
@@ -487,9 +540,10 @@ async fn set_up(sdk: &SdkConfig, config: &ChaosConfig) -> Result<ChaosStack, Str
 
     // `missing: fail` keeps the unknown-product slice a permanent error
     // (the default, `fallback`, would invoice it on a generic product).
-    let mapping: bridge::domain::mapping::MappingConfig =
-        serde_json::from_value(serde_json::json!({"products": {"missing": "fail"}}))
-            .map_err(|e| format!("default mapping: {e}"))?;
+    let mapping: bridge::domain::mapping::MappingConfig = serde_json::from_value(
+        serde_json::json!({"products": {"missing": "fail"}, "credit_notes": {"enabled": true}}),
+    )
+    .map_err(|e| format!("default mapping: {e}"))?;
     register_products(&sandbox, shops_count, &mapping);
     let shop_store = DynamoShopStore::new(dynamodb.clone(), &shops_table);
     let shops = seed_shops(&shop_store, &tokens, &mapping, config.seed).await?;
@@ -883,6 +937,8 @@ async fn keep_faults_until_settled(stack: &ChaosStack, config: &ChaosConfig) -> 
 /// The end state the drain leaves.
 struct Drained {
     records: HashMap<String, OrderRecord>,
+    /// Refund records by their key.
+    refunds: HashMap<String, OrderRecord>,
     dead_letters: Vec<(String, String, Option<String>)>,
     drain_seconds: f64,
     stale_dead_letters_removed: usize,
@@ -899,11 +955,25 @@ async fn drain(
 ) -> Result<Drained, String> {
     let drain_started = Instant::now();
     let mut records;
+    let mut refunds;
     loop {
         records = read_records(&stack.store, &stack.shops, &stack.orders).await?;
-        let settled = records
-            .values()
-            .all(|r| matches!(r.label, Label::Ok | Label::Failed));
+        refunds = read_refund_records(&stack.store, &stack.shops, &stack.orders).await?;
+        // A refund of a failed order waits for its invoice, by design.
+        let refunds_settled = stack.orders.iter().all(|o| {
+            let Some(refund) = &o.refund else { return true };
+            let order_failed = records
+                .get(&o.order_id)
+                .is_some_and(|r| r.label == Label::Failed);
+            order_failed
+                || refunds
+                    .get(&refund.record_id)
+                    .is_some_and(|r| matches!(r.label, Label::Ok | Label::Failed))
+        });
+        let settled = refunds_settled
+            && records
+                .values()
+                .all(|r| matches!(r.label, Label::Ok | Label::Failed));
         let depth = queue_depth(&stack.sqs, &stack.queues.queue_url).await;
         if settled && depth == 0 {
             break;
@@ -952,6 +1022,7 @@ async fn drain(
     let dead_letters = read_dead_letters(&stack.sqs, &stack.queues.dead_letter_queue_url).await;
     Ok(Drained {
         records,
+        refunds,
         dead_letters,
         drain_seconds,
         stale_dead_letters_removed,
@@ -1060,6 +1131,22 @@ async fn send_order_webhooks(
         let id = format!("created-{}", order.order_id);
         deliver_until_answered(ingest, shop, &id, body, counters, &order.order_id).await?;
     }
+    let send_refund = || async {
+        if let Some(refund) = &order.refund {
+            let id = format!("refund-{}", order.order_id);
+            for _ in 0..refund.deliveries {
+                deliver_until_answered(ingest, shop, &id, &refund.body, counters, &order.order_id)
+                    .await?;
+            }
+            counters
+                .webhook_duplicates
+                .fetch_add(refund.deliveries as u64 - 1, Ordering::Relaxed);
+        }
+        Ok::<(), String>(())
+    };
+    if order.refund.as_ref().is_some_and(|r| r.before_paid) {
+        send_refund().await?;
+    }
     let id = format!("paid-{}", order.order_id);
     let deliver = || {
         deliver_until_answered(
@@ -1087,6 +1174,9 @@ async fn send_order_webhooks(
     counters
         .webhook_duplicates
         .fetch_add(order.deliveries as u64 - 1, Ordering::Relaxed);
+    if order.refund.as_ref().is_some_and(|r| !r.before_paid) {
+        send_refund().await?;
+    }
     Ok(())
 }
 
@@ -1169,6 +1259,31 @@ async fn read_records(
     Ok(records)
 }
 
+/// The refund records of the planned refunds, by key.
+async fn read_refund_records(
+    store: &DynamoOrderStore,
+    shops: &[ChaosShop],
+    orders: &[PlannedOrder],
+) -> Result<HashMap<String, OrderRecord>, String> {
+    let mut records = HashMap::new();
+    for order in orders {
+        let Some(refund) = &order.refund else {
+            continue;
+        };
+        match store
+            .get(&shops[order.shop].shop_id, &refund.record_id)
+            .await
+        {
+            Ok(Some(record)) => {
+                records.insert(refund.record_id.clone(), record);
+            }
+            Ok(None) => {}
+            Err(error) => return Err(format!("reading refund {}: {error}", refund.record_id)),
+        }
+    }
+    Ok(records)
+}
+
 async fn queue_depth(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> usize {
     let Ok(out) = sqs
         .get_queue_attributes()
@@ -1245,6 +1360,7 @@ fn check(
     orders: &[PlannedOrder],
     shops: &[ChaosShop],
     records: &HashMap<String, OrderRecord>,
+    refunds: &HashMap<String, OrderRecord>,
     dead_letters: &[(String, String, Option<String>)],
     sandbox: &SandboxHandle,
 ) {
@@ -1378,6 +1494,116 @@ fn check(
                         found.len()
                     ));
                 }
+            }
+        }
+    }
+    // Refunds: one credit note of the refund's total once the order is
+    // invoiced; none while it waits for a failed order's invoice.
+    for order in orders {
+        let Some(refund) = &order.refund else {
+            continue;
+        };
+        report.refunds += 1;
+        let shop_id = &shops[order.shop].shop_id;
+        let notes = invoices
+            .remove(&(order.shop, refund.reference.clone()))
+            .unwrap_or_default();
+        let dead = dead_by_order.remove(&(shop_id.clone(), refund.record_id.clone()));
+        let order_label = records.get(&order.order_id).map(|r| r.label);
+        let Some(record) = refunds.get(&refund.record_id) else {
+            report.losses += 1;
+            problems.push(format!("refund {} was never recorded", refund.record_id));
+            continue;
+        };
+        match (order_label, record.label) {
+            (Some(Label::Ok), Label::Ok) => {
+                report.refunds_credited += 1;
+                if notes.len() > 1 {
+                    report.duplicates += notes.len() - 1;
+                    problems.push(format!(
+                        "refund {}: {} credit notes in e-conomic",
+                        refund.record_id,
+                        notes.len()
+                    ));
+                }
+                match notes.first() {
+                    None => {
+                        report.losses += 1;
+                        problems.push(format!(
+                            "refund {} is ok but has no credit note",
+                            refund.record_id
+                        ));
+                    }
+                    Some((number, gross)) => {
+                        if *gross != -refund.total {
+                            problems.push(format!(
+                                "refund {}: credit note gross {gross} ≠ -{}",
+                                refund.record_id, refund.total
+                            ));
+                        }
+                        let labelled = record.booked_invoice_number.or(record.draft_invoice_number);
+                        if labelled != Some(*number) {
+                            problems.push(format!(
+                                "refund {}: label says {labelled:?}, e-conomic has {number}",
+                                refund.record_id
+                            ));
+                        }
+                    }
+                }
+                if dead.is_some() {
+                    problems.push(format!(
+                        "refund {} is ok but has a dead letter",
+                        refund.record_id
+                    ));
+                }
+            }
+            (Some(Label::Failed), Label::Pending) => {
+                report.refunds_waiting += 1;
+                if !notes.is_empty() {
+                    problems.push(format!(
+                        "refund {} has a credit note but its order has no invoice",
+                        refund.record_id
+                    ));
+                }
+            }
+            (_, Label::Failed) => {
+                report.refunds_failed += 1;
+                if record
+                    .last_error
+                    .as_deref()
+                    .unwrap_or_default()
+                    .trim()
+                    .is_empty()
+                {
+                    problems.push(format!(
+                        "refund {} failed without a reason",
+                        refund.record_id
+                    ));
+                }
+                if dead.is_none() {
+                    problems.push(format!(
+                        "refund {} is failed but has no dead letter",
+                        refund.record_id
+                    ));
+                }
+                if !notes.is_empty() {
+                    report.duplicates += notes.len();
+                    problems.push(format!(
+                        "refund {} is failed but has {} credit note(s)",
+                        refund.record_id,
+                        notes.len()
+                    ));
+                }
+            }
+            (order_label, label) => {
+                report.losses += 1;
+                problems.push(format!(
+                    "refund {} ended {} with its order {:?} (last error {:?})",
+                    refund.record_id,
+                    label.as_str(),
+                    order_label.map(Label::as_str),
+                    record.last_error
+                ));
             }
         }
     }

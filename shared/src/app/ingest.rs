@@ -18,6 +18,10 @@
 //!   `pending` with this delivery's snapshot, enqueued: that is how a
 //!   merchant who fixed the order in the shop sends it again.
 
+mod refund;
+
+pub use refund::{decide_refund_delivery, RefundDecision};
+
 use crate::app::shop_cache::CachedShops;
 use crate::domain::lifecycle::{reaches_trigger, HistoryEntry, IngestWrite, Label, OrderRecord};
 use crate::domain::order::{parse_event, ContractError, EventType, ParsedEvent};
@@ -391,6 +395,11 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
 
         let event = match parse_event(request.body) {
             Ok(ParsedEvent::Order(event)) => event,
+            Ok(ParsedEvent::Refund(refund)) => {
+                return self
+                    .record_refund(&shop, webhook_id, refund, span, now.unix_timestamp())
+                    .await
+            }
             Ok(ParsedEvent::Unsupported { event_type }) => {
                 tracing::info!(event_type = %event_type, "unsupported event type ignored");
                 return WebhookResponse::new(202, json!({ "status": "ignored" }));

@@ -1589,3 +1589,5 @@ mod platform_ingest {
         );
     }
 }
+
+mod refunds;

@@ -16,19 +16,24 @@
 //!   on the last allowed receive (`MAX_RECEIVE_COUNT`) label failed and
 //!   dead-letter it ourselves, so label and DLQ agree.
 
+mod refund;
+
+pub use refund::REFUND_WAIT_SECONDS;
+
 use crate::app::order_metrics;
 use crate::domain::lifecycle::trigger_arrival;
 use crate::domain::lifecycle::{retry_delay_seconds, Label, LeaseOwner, OrderRecord};
 use crate::domain::mapping::{
     map_order_with, vat_number_to_check, InvoicePlan, MappingError, MappingInputs,
 };
+use crate::domain::order::refund::split_refund_record_id;
 use crate::domain::platform::order_from_snapshot;
 use crate::domain::shop::ShopConfig;
 use crate::domain::vat_number::VatNumberCheck;
 use crate::metrics::{self, Metric};
 use crate::ports::{
-    Cause, Claim, Clock, InboundMessage, Invoicing, InvoicingError, NoVatRegistry, OrderMessage,
-    OrderStore, PushOptions, ShopStore, StoreError, TransferQueue, VatRegistry,
+    Cause, Claim, Clock, CreditStore, InboundMessage, Invoicing, InvoicingError, NoVatRegistry,
+    OrderMessage, OrderStore, PushOptions, ShopStore, StoreError, TransferQueue, VatRegistry,
     VatRegistryUnavailable,
 };
 use std::fmt;
@@ -87,6 +92,8 @@ pub enum TransferFailure {
     Invoicing(InvoicingError),
     /// The bridge's own store failed (always transient).
     Store(String),
+    /// A refund that cannot become a credit note (permanent).
+    Refund(String),
     /// VIES did not answer: the order stays pending (always transient).
     VatRegistry(VatRegistryUnavailable),
     /// The last allowed delivery failed transiently.
@@ -130,6 +137,7 @@ impl TransferFailure {
             TransferFailure::Mapping(error) => error.to_string(),
             TransferFailure::Invoicing(error) => error.reason.clone(),
             TransferFailure::Store(error) => error.clone(),
+            TransferFailure::Refund(reason) => reason.clone(),
             TransferFailure::VatRegistry(error) => format!(
                 "{error}; the customer's VAT number decides whether the sale is exempt, so the \
                  order waits for VIES rather than guess"
@@ -225,7 +233,7 @@ impl<O, S, Q, I, C> Transfer<O, S, Q, I, C, NoVatRegistry> {
 
 impl<O, S, Q, I, C, R> Transfer<O, S, Q, I, C, R>
 where
-    O: OrderStore,
+    O: OrderStore + CreditStore,
     S: ShopStore,
     Q: TransferQueue,
     I: Invoicing,
@@ -328,6 +336,9 @@ where
         owner: &LeaseOwner,
         deadline: Instant,
     ) -> Result<(), Failure> {
+        if let Some(keys) = split_refund_record_id(&record.order_id) {
+            return self.transfer_refund(record, owner, deadline, keys).await;
+        }
         // The shop store may answer from a cache: an order is failed for
         // its shop's configuration only as the configuration stands now.
         let (shop, plan) = match self.plan(record, false).await {
@@ -363,6 +374,8 @@ where
             tracing::warn!(warning = %warning, "order booked with a VAT warning");
         }
         outcome.warnings = plan.warnings.clone();
+        self.save_credit_basis(record, &shop, &plan, &outcome)
+            .await?;
 
         let now = self.clock.epoch_seconds();
         self.orders

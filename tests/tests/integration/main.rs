@@ -10,6 +10,7 @@
 mod adapter_contract;
 mod pipeline;
 mod platforms;
+mod refunds;
 mod reliability_chaos;
 mod sealed_secrets;
 mod security_auth;

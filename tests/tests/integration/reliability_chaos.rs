@@ -2,7 +2,8 @@
 //! same scenario as `infra/scripts/chaos.sh` (see `local_stack::chaos`)
 //! against this binary's moto server. Faults, duplicates and worker kills
 //! must leave every order `ok` with exactly one invoice of the right total,
-//! or `failed` with a reason and a dead letter.
+//! or `failed` with a reason and a dead letter, and every refund with
+//! exactly one credit note of its total.
 
 use integration_tests::{init_test_tracing, sdk_config};
 use local_stack::chaos::{run, ChaosConfig};
@@ -48,4 +49,12 @@ async fn sixty_orders_survive_faults_duplicates_and_worker_kills() {
     );
     assert!(report.permanent_orders > 0);
     assert_eq!((report.duplicates, report.losses), (0, 0), "{report}");
+    // Refunds (some before their paid event, some delivered twice): each
+    // credited once, or waiting for the invoice of an order that failed.
+    assert!(report.refunds > 0, "{report}");
+    assert_eq!(
+        report.refunds_credited + report.refunds_waiting,
+        report.refunds,
+        "{report}"
+    );
 }

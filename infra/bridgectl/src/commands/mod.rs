@@ -4,4 +4,5 @@ pub mod backfill;
 pub mod check;
 pub mod dlq;
 pub mod orders;
+pub mod refunds;
 pub mod shops;

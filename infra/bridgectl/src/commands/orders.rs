@@ -217,8 +217,10 @@ async fn show(ctx: &Ctx, shop: &str, order_id: &str) -> Result<Status, CliError>
         .map_err(|e| ctx.orders_error(e))?
         .ok_or_else(|| CliError::Failed(format!("no order {order_id} for shop {shop}")))?;
     let now = now_epoch();
+    let refunds = super::refunds::credit_notes(ctx, shop, order_id).await?;
     if ctx.printer.json {
         let mut value = order_json(&order, now);
+        value["refunds"] = json!(refunds);
         value["events"] = json!(order.events);
         value["webhook_ids"] = json!(order.webhook_ids);
         value["customer_number"] = json!(order.customer_number);
@@ -265,6 +267,7 @@ async fn show(ctx: &Ctx, shop: &str, order_id: &str) -> Result<Status, CliError>
     if let Some(lease) = order.lease_until.filter(|l| *l >= now) {
         outln!("lease:      held until {}", timestamp(lease));
     }
+    super::refunds::print(ctx, order_id, &refunds);
     outln!("history:");
     for entry in &order.history {
         outln!(

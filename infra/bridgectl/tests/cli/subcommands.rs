@@ -1210,3 +1210,66 @@ async fn orders_erase_removes_one_customers_personal_data_and_keeps_the_books() 
     assert_ne!(run.code, 0);
     assert!(run.stderr.contains("--customer-email"), "{}", run.all());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_show_lists_an_orders_refunds_and_a_refunds_order() {
+    use bridge::domain::mapping::credit_note::{CreditEntry, CreditLedger};
+    use bridge::ports::CreditStore;
+    let stack = stack("orders-refunds").await;
+    stack.put_shop("acme").await;
+    seed_order(&stack, "acme", "1001", Label::Ok, "").await;
+    seed_order(
+        &stack,
+        "acme",
+        "1001#refund#r2",
+        Label::Failed,
+        "refund r2 is larger than what remains uncredited",
+    )
+    .await;
+    let entry = |id: &str, total: &str| CreditEntry {
+        refund_id: id.to_owned(),
+        items: Vec::new(),
+        shipping: total.parse().unwrap(),
+        fees: Vec::new(),
+        per_rate: vec![("25".parse().unwrap(), total.parse().unwrap())],
+        total: total.parse().unwrap(),
+        reference: format!("Credit note 1001-{id}"),
+    };
+    stack
+        .order_store()
+        .write_ledger(
+            "acme",
+            "1001",
+            0,
+            &CreditLedger {
+                entries: vec![entry("r1", "39.00"), entry("r2", "10.00")],
+            },
+        )
+        .await
+        .expect("ledger");
+
+    let run = stack
+        .bridgectl(&["orders", "show", "--shop", "acme", "1001"])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("refunds:"), "{}", run.stdout);
+    assert!(run.stdout.contains("Credit note 1001-r1"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("larger than what remains"),
+        "{}",
+        run.stdout
+    );
+
+    let run = stack
+        .bridgectl(&["--json", "orders", "show", "--shop", "acme", "1001"])
+        .await;
+    let value: Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(value["refunds"][0]["total"], "39.00");
+    assert_eq!(value["refunds"][1]["label"], "e-conomic-failed");
+
+    let run = stack
+        .bridgectl(&["orders", "show", "--shop", "acme", "1001#refund#r2"])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("r2 of order 1001"), "{}", run.stdout);
+}

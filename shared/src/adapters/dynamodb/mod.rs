@@ -5,6 +5,7 @@
 //! so concurrent webhook deliveries, Lambda retries and rescans agree on one
 //! outcome per order.
 
+mod credits;
 mod expression;
 pub mod item;
 pub mod operator;

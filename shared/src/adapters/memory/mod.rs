@@ -8,6 +8,7 @@
 //! deployed function.
 
 mod clock;
+mod credits;
 mod invoicing;
 mod orders;
 mod queue;

@@ -7,7 +7,7 @@ use crate::ports::{Claim, DueOrder, OrderStore, StoreError};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
-type Key = (String, String);
+pub(super) type Key = (String, String);
 
 /// The orders table in memory, with the DynamoDB adapter's conditions:
 /// each method checks and changes one order under one lock, as one
@@ -15,11 +15,14 @@ type Key = (String, String);
 #[derive(Debug, Default)]
 pub struct MemoryOrderStore {
     orders: Mutex<BTreeMap<Key, OrderRecord>>,
-    outages: Outages,
-    conflicts: Outages,
+    /// Credit note basis, ledger and ledger version per order (attributes
+    /// of the order's item in DynamoDB; see `credits.rs`).
+    pub(super) credits: super::credits::CreditAttributes,
+    pub(super) outages: Outages,
+    pub(super) conflicts: Outages,
 }
 
-fn key(shop_id: &str, order_id: &str) -> Key {
+pub(super) fn key(shop_id: &str, order_id: &str) -> Key {
     (shop_id.to_owned(), order_id.to_owned())
 }
 
@@ -61,11 +64,11 @@ impl MemoryOrderStore {
         self.conflicts.set(operation, conflicting);
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<Key, OrderRecord>> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, BTreeMap<Key, OrderRecord>> {
         self.orders.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn available(&self, operation: &'static str) -> Result<(), StoreError> {
+    pub(super) fn available(&self, operation: &'static str) -> Result<(), StoreError> {
         if self.outages.is_failing(operation) {
             Err(StoreError::Unavailable(format!(
                 "injected outage: {operation}"

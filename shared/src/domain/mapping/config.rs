@@ -57,6 +57,8 @@ pub struct MappingConfig {
     pub show_free_shipping: bool,
     /// Invoices to customers with an EAN location number (public sector).
     pub ean: EanConfig,
+    /// Refunds as credit notes ([`super::credit_note`]).
+    pub credit_notes: super::credit_note::CreditNoteConfig,
 }
 
 impl Default for MappingConfig {
@@ -83,6 +85,7 @@ impl Default for MappingConfig {
             vat_explanation_on_invoice: true,
             show_free_shipping: true,
             ean: EanConfig::default(),
+            credit_notes: Default::default(),
         }
     }
 }

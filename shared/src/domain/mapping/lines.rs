@@ -31,6 +31,24 @@ use crate::domain::order::{DiscountKind, FeeKind, Order};
 use crate::domain::vat::{LineExport, VatDecision};
 use rust_decimal::{Decimal, RoundingStrategy};
 
+/// Which part of the order a draft line comes from, index for index with
+/// the draft's lines: what a credit note credits against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LineOrigin {
+    /// `order.lines[line]`.
+    Item {
+        line: usize,
+    },
+    Shipping,
+    /// `order.fees[fee]`.
+    Fee {
+        fee: usize,
+    },
+    Discount,
+    Rounding,
+}
+
 pub(super) struct PlannedLines {
     /// Notes for the invoice about single lines (a VOEC line booked as an
     /// export), and the warnings among them for the order's history.
@@ -39,6 +57,7 @@ pub(super) struct PlannedLines {
     pub lines: Vec<DraftLine>,
     pub sku_products: Vec<super::SkuProduct>,
     pub rates: Vec<Decimal>,
+    pub origins: Vec<LineOrigin>,
     pub totals: DraftTotals,
 }
 
@@ -46,6 +65,7 @@ struct Builder<'a> {
     decision: &'a VatDecision,
     prices_include_vat: bool,
     lines: Vec<DraftLine>,
+    origins: Vec<LineOrigin>,
     totals_lines: Vec<TotalsLine>,
     /// The order's own arithmetic: Σ of each line's gross at the applied
     /// rate, rounded per line — before unit prices are rounded for sending.
@@ -83,6 +103,7 @@ struct LineSpec<'a> {
     /// The order line's own unit name (`kg`), shown in the text when the
     /// quantity has to become 1.
     unit_name: Option<&'a str>,
+    origin: LineOrigin,
 }
 
 impl Builder<'_> {
@@ -101,6 +122,7 @@ impl Builder<'_> {
             keep_paid,
             unit,
             unit_name,
+            origin,
         } = line;
         check_product_number(product, product_field)?;
         let keep_paid = keep_paid
@@ -189,6 +211,7 @@ impl Builder<'_> {
             self.totals_lines
                 .push((part_quantity, unit_net, None, applied_rate));
             let number = u32::try_from(self.lines.len() + 1).unwrap_or(u32::MAX);
+            self.origins.push(origin);
             self.lines.push(DraftLine {
                 line_number: number,
                 sort_key: number,
@@ -216,7 +239,7 @@ impl Builder<'_> {
 /// 2. any net within 0.02 of it whose e-conomic gross is `gross_target`
 ///    (the VAT may then differ from the contained VAT by an øre);
 /// 3. the closest single line: the rounding line closes the rest.
-fn price_parts(
+pub(super) fn price_parts(
     quantity: Decimal,
     gross_target: Decimal,
     net_target: Decimal,
@@ -367,6 +390,7 @@ pub(super) fn plan_lines(
         decision,
         prices_include_vat: order.prices_include_vat,
         lines: Vec::with_capacity(order.lines.len() + extra),
+        origins: Vec::with_capacity(order.lines.len() + extra),
         totals_lines: Vec::with_capacity(order.lines.len() + extra),
         order_gross: Decimal::ZERO,
         order_lines: 0,
@@ -448,6 +472,7 @@ pub(super) fn plan_lines(
             keep_paid,
             unit,
             unit_name: line.unit.as_deref(),
+            origin: LineOrigin::Item { line: index },
         })?;
         builder.keep_paid_when_untaxed = keep_paid_when_untaxed;
         if let (true, Some(sku)) = (sku_is_product, sku) {
@@ -479,6 +504,7 @@ pub(super) fn plan_lines(
         if !shipping.price.is_zero() || config.show_free_shipping {
             let rate = shipping.vat_rate.unwrap_or(standard_rate);
             builder.push(LineSpec {
+                origin: LineOrigin::Shipping,
                 product: &products.shipping,
                 product_field: "products.shipping",
                 description: shipping.name.clone(),
@@ -494,7 +520,7 @@ pub(super) fn plan_lines(
         }
     }
 
-    for fee in &order.fees {
+    for (fee_index, fee) in order.fees.iter().enumerate() {
         let (product, field) = match fee.kind {
             FeeKind::PaymentFee => (&products.payment_fee, "products.payment_fee"),
             FeeKind::GiftWrapping => (&products.gift_wrapping, "products.gift_wrapping"),
@@ -502,6 +528,7 @@ pub(super) fn plan_lines(
         };
         let rate = fee.vat_rate.unwrap_or(standard_rate);
         builder.push(LineSpec {
+            origin: LineOrigin::Fee { fee: fee_index },
             product,
             product_field: field,
             description: fee.label.clone(),
@@ -560,6 +587,7 @@ pub(super) fn plan_lines(
             // excluding-VAT prices at the rounding rate.
             builder.prices_include_vat = false;
             builder.push(LineSpec {
+                origin: LineOrigin::Rounding,
                 product: &rounding.product,
                 product_field: "rounding.product",
                 description: rounding.description.clone(),
@@ -595,6 +623,7 @@ pub(super) fn plan_lines(
         warnings,
         sku_products,
         rates: builder.totals_lines.iter().map(|l| l.3).collect(),
+        origins: builder.origins,
         lines: builder.lines,
         totals,
     })
@@ -687,6 +716,7 @@ fn push_discounts(
             keep_paid: false,
             unit: None,
             unit_name: None,
+            origin: LineOrigin::Discount,
         })?;
     }
     Ok(())

@@ -6,6 +6,7 @@
 //! whose gross equals the order's total to the øre.
 
 mod config;
+pub mod credit_note;
 mod debtor;
 mod lines;
 mod vat_rounding;
@@ -16,6 +17,7 @@ pub use config::{
     OssCountry, PaymentSetup, ProductConfig, RoundingConfig, VatZones, ViesConfig, VoecConfig,
 };
 pub use debtor::{phone_customer_number, update_debtor_document, UPDATABLE_DEBTOR_FIELDS};
+pub use lines::LineOrigin;
 pub use vat_rounding::{fit_lines, totals_lines, FitError, FittedLines, VatFreeRounding};
 
 use crate::domain::economic_model::{
@@ -87,6 +89,10 @@ pub struct InvoicePlan {
     /// recipient has an EAN and `ean.send_by_ean` is on. Only used with `book`.
     #[serde(default)]
     pub send_by_ean: bool,
+    /// Where each draft line comes from in the order, index for index
+    /// (empty in plans that are not an order's invoice).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub line_origins: Vec<LineOrigin>,
 }
 
 fn default_correction_tolerance() -> Decimal {
@@ -393,6 +399,7 @@ pub fn map_order_with(
         debtor_update: config.debtor.update,
         warnings,
         send_by_ean,
+        line_origins: planned.origins,
     })
 }
 

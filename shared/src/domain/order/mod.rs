@@ -12,6 +12,7 @@
 pub mod iso;
 mod model;
 mod parse;
+pub mod refund;
 mod validate;
 
 pub use model::*;

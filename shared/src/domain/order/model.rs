@@ -86,6 +86,8 @@ pub struct OrderEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParsedEvent {
     Order(OrderEvent),
+    /// `order.refunded`: money given back on an order ([`super::refund`]).
+    Refund(super::refund::Refund),
     /// A well-formed event object whose `type` this bridge does not handle
     /// (acknowledge it, do nothing).
     Unsupported {

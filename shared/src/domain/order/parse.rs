@@ -14,6 +14,8 @@ struct Envelope<'a> {
     version: Option<&'a RawValue>,
     #[serde(default, borrow)]
     order: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    refund: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -86,6 +88,12 @@ pub fn parse_event(body: &[u8]) -> Result<ParsedEvent, ContractError> {
         }
     }
 
+    if event_type_text == super::refund::REFUND_EVENT_TYPE {
+        let refund_raw = envelope
+            .refund
+            .ok_or_else(|| ContractError::new("refund", "missing"))?;
+        return super::refund::parse_refund(refund_raw.get()).map(ParsedEvent::Refund);
+    }
     let Some(event_type) = EventType::from_type(&event_type_text) else {
         return Ok(ParsedEvent::Unsupported {
             event_type: event_type_text,
@@ -102,13 +110,24 @@ pub fn parse_event(body: &[u8]) -> Result<ParsedEvent, ContractError> {
 /// Parses and validates the JSON text of one order (the `order` member).
 /// Errors name fields as `order.…`.
 pub fn parse_order(json: &str) -> Result<Order, ContractError> {
+    let order: Order = deserialize_member(json, "order")?;
+    validate(&order)?;
+    Ok(order)
+}
+
+/// Deserialises the JSON text of the body's member `member` (`order`,
+/// `refund`), naming a problem by its path under `member`.
+pub(super) fn deserialize_member<T: serde::de::DeserializeOwned>(
+    json: &str,
+    member: &str,
+) -> Result<T, ContractError> {
     let mut deserializer = serde_json::Deserializer::from_str(json);
-    let order: Order = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
         let mut field = if path == "." || path.is_empty() {
-            "order".to_owned()
+            member.to_owned()
         } else {
-            format!("order.{path}")
+            format!("{member}.{path}")
         };
         let mut message = clean_serde_message(&e.inner().to_string());
         // serde reports a missing field at its parent; name the field itself.
@@ -123,9 +142,8 @@ pub fn parse_order(json: &str) -> Result<Order, ContractError> {
     })?;
     deserializer
         .end()
-        .map_err(|e| ContractError::new("order", clean_serde_message(&e.to_string())))?;
-    validate(&order)?;
-    Ok(order)
+        .map_err(|e| ContractError::new(member, clean_serde_message(&e.to_string())))?;
+    Ok(value)
 }
 
 /// serde_json appends " at line L column C"; the field path says more.

@@ -19,6 +19,15 @@ pub(super) fn is_version_one(raw: &str) -> bool {
 
 pub(super) fn validate(order: &Order) -> Result<(), ContractError> {
     text(&order.id, "order.id", true)?;
+    if order.id.contains(super::refund::REFUND_KEY_SEPARATOR) {
+        return Err(ContractError::new(
+            "order.id",
+            format!(
+                "must not contain `{}` (the bridge keys refunds with it)",
+                super::refund::REFUND_KEY_SEPARATOR
+            ),
+        ));
+    }
     text(&order.number, "order.number", true)?;
     if !iso::is_currency(&order.currency) {
         return Err(ContractError::new(
