@@ -7,12 +7,15 @@
 //! agreement's bucket in the sandbox.
 //!
 //! Scenarios (both by default):
-//! * `promotion`: N orders (500) for one shop sent evenly within S seconds
-//!   (10); waits until every order is `e-conomic-ok`, checks the sandbox
-//!   holds exactly one draft per order reference, and reports the drain time
-//!   against the floor the bucket sets (tokens spent, less the full bucket
-//!   at the start, ÷ the refill rate), the 429s as a share of the calls and
-//!   the e-conomic calls per order. `--max-429-percent` and
+//! * `promotion`: N orders (500) sent evenly within S seconds (10), over
+//!   `--shops` shops (1) that share `--agreements` e-conomic agreements (1;
+//!   shop i uses agreement i mod M, each agreement with its own bucket);
+//!   waits until every order is `e-conomic-ok`, checks the sandbox holds
+//!   exactly one draft per order reference, and reports the drain time
+//!   against the floor the buckets set (per agreement: tokens spent, less
+//!   the full bucket at the start, ÷ the refill rate; the slowest agreement
+//!   sets the floor), the 429s as a share of the calls and the e-conomic
+//!   calls per order. `--max-429-percent` and
 //!   `--max-drain-over-floor` turn the figures into pass/fail
 //!   (`infra/scripts/promotion-day.sh`).
 //! * `latency`: R orders/s (5) for D seconds (30); p50/p95 from the 202 to
@@ -70,7 +73,15 @@ struct Options {
     #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = non_negative,
           allow_negative_numbers = true)]
     duration: f64,
-    /// Distinct returning customers
+    /// Shops the orders are spread over (round robin)
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    shops: usize,
+    /// e-conomic agreements the shops share (shop i: agreement i mod N)
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    agreements: usize,
+    /// Distinct returning customers per shop
     #[arg(long, value_name = "N", default_value_t = 100,
           value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     customers: usize,
@@ -160,6 +171,8 @@ async fn main() {
 struct Timeline {
     accepted: HashMap<String, Instant>,
     done: HashMap<String, Instant>,
+    /// Which shop (index) each order was sent for.
+    shop_of: HashMap<String, usize>,
     /// Webhook round trips (ms): the ingest invocation plus local HTTP.
     ingest_ms: Vec<f64>,
     /// Transfer invocations: (duration ms, messages in the batch).
@@ -171,7 +184,8 @@ struct Stack {
     sandbox: economic_sandbox::SandboxHandle,
     /// Each worker's e-conomic client (its own pool and pacer).
     economic_clients: Vec<EconomicClient>,
-    shop: ShopConfig,
+    shops: Vec<ShopConfig>,
+    agreements: usize,
     orders: DynamoOrderStore,
     webhook_url: String,
     http: reqwest::Client,
@@ -214,25 +228,50 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
     let shop_file = root.join("infra/local-stack/demo/demo-shop.json");
     let text = std::fs::read_to_string(&shop_file)
         .map_err(|e| format!("cannot read {}: {e}", shop_file.display()))?;
-    let shop: ShopConfig =
+    let demo: ShopConfig =
         serde_json::from_str(&text).map_err(|e| format!("demo shop is invalid: {e}"))?;
+    // Agreement 0 has the demo shop's tokens; the others their own.
+    let agreements: Vec<economic_sandbox::AgreementTokens> = (0..o.agreements)
+        .map(|a| economic_sandbox::AgreementTokens {
+            app_secret_token: demo.economic.app_secret_token.expose().to_owned(),
+            agreement_grant_token: if a == 0 {
+                demo.economic.agreement_grant_token.expose().to_owned()
+            } else {
+                format!("loadtest-grant-{a}")
+            },
+        })
+        .collect();
+    let shops: Vec<ShopConfig> = (0..o.shops)
+        .map(|i| {
+            let mut shop = demo.clone();
+            if o.shops > 1 {
+                shop.shop_id = format!("{}-{i:03}", demo.shop_id);
+            }
+            shop.economic.agreement_grant_token = bridge::domain::secret::Secret::new(
+                agreements[i % o.agreements].agreement_grant_token.clone(),
+            );
+            shop
+        })
+        .collect();
     let sandbox = economic_sandbox::start(economic_sandbox::SandboxConfig {
         port: 0,
-        agreements: vec![economic_sandbox::AgreementTokens {
-            app_secret_token: shop.economic.app_secret_token.expose().to_owned(),
-            agreement_grant_token: shop.economic.agreement_grant_token.expose().to_owned(),
-        }],
+        agreements,
         faults: economic_sandbox::Faults::default(),
         ..economic_sandbox::SandboxConfig::default()
     })
     .await
     .map_err(|e| format!("cannot start the sandbox: {e}"))?;
-    // The load test is about throughput, not product set-up.
-    sandbox.with_agreement(0, |a| a.accept_unknown_products = true);
-    DynamoShopStore::new(dynamodb.clone(), shops_table)
-        .put(&shop)
-        .await
-        .map_err(|e| format!("seeding shop: {e}"))?;
+    for a in 0..o.agreements {
+        // The load test is about throughput, not product set-up.
+        sandbox.with_agreement(a, |a| a.accept_unknown_products = true);
+    }
+    let shop_store = DynamoShopStore::new(dynamodb.clone(), shops_table);
+    for shop in &shops {
+        shop_store
+            .put(shop)
+            .await
+            .map_err(|e| format!("seeding shop {}: {e}", shop.shop_id))?;
+    }
 
     let ingest = Arc::new(ingest::IngestContext::new(
         &sdk,
@@ -336,7 +375,8 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
         sandbox,
         economic_clients,
         orders: DynamoOrderStore::new(dynamodb, orders_table),
-        shop,
+        shops,
+        agreements: o.agreements,
         webhook_url: format!("http://{addr}/webhooks"),
         http: reqwest::Client::new(),
         timeline,
@@ -381,19 +421,20 @@ fn order_body(order_id: &str, customer: usize) -> String {
 }
 
 impl Stack {
-    /// Sends one signed webhook; records the 202.
-    async fn send(&self, order_id: String, customer: usize) -> Result<(), String> {
+    /// Sends one signed webhook for shop number `shop`; records the 202.
+    async fn send(&self, order_id: String, shop: usize, customer: usize) -> Result<(), String> {
+        let shop = &self.shops[shop % self.shops.len()];
         let body = order_body(&order_id, customer);
         let webhook_id = format!("msg_{order_id}");
         let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
-        let secret = self.shop.webhook_secrets[0].secret.expose();
+        let secret = shop.webhook_secrets[0].secret.expose();
         let signature =
             bridge::domain::webhook::sign(secret, &webhook_id, timestamp, body.as_bytes())
                 .ok_or("the demo shop's secret is not base64")?;
         let sent = Instant::now();
         let response = self
             .http
-            .post(format!("{}/{}", self.webhook_url, self.shop.shop_id))
+            .post(format!("{}/{}", self.webhook_url, shop.shop_id))
             .header("content-type", "application/json")
             .header("webhook-id", &webhook_id)
             .header("webhook-timestamp", timestamp.to_string())
@@ -416,7 +457,9 @@ impl Stack {
     }
 
     /// Sends `count` orders evenly over `over`, each on its own task, the
-    /// way independent shoppers' webhooks arrive.
+    /// way independent shoppers' webhooks arrive: order n goes to shop
+    /// n mod shops, from customer (n ÷ shops) mod `customers`, so that
+    /// shops × customers orders meet every customer of every shop once.
     async fn send_evenly(
         self: &Arc<Self>,
         prefix: &str,
@@ -433,8 +476,15 @@ impl Stack {
             let id = format!("{prefix}-{n:05}");
             ids.push(id.clone());
             let stack = self.clone();
+            let shops = self.shops.len();
+            let (shop, customer) = (n % shops, (n / shops) % customers);
+            self.timeline
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .shop_of
+                .insert(id.clone(), shop);
             tasks.push(tokio::spawn(
-                async move { stack.send(id, n % customers).await },
+                async move { stack.send(id, shop, customer).await },
             ));
         }
         for task in tasks {
@@ -462,9 +512,17 @@ impl Stack {
     async fn count_ok(&self, ids: &[String]) -> Result<usize, String> {
         let mut ok = 0;
         for id in ids {
+            let shop = self
+                .timeline
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .shop_of
+                .get(id)
+                .copied()
+                .unwrap_or(0);
             let record = self
                 .orders
-                .get(&self.shop.shop_id, id)
+                .get(&self.shops[shop].shop_id, id)
                 .await
                 .map_err(|e| format!("reading order {id}: {e}"))?;
             if record.is_some_and(|r| r.label == Label::Ok) {
@@ -477,9 +535,11 @@ impl Stack {
     /// Orders whose reference has more than one draft in the sandbox.
     fn duplicates(&self) -> (usize, usize) {
         let mut per_reference: HashMap<String, usize> = HashMap::new();
-        for draft in self.sandbox.drafts(0) {
-            if let Some(reference) = draft.reference {
-                *per_reference.entry(reference).or_default() += 1;
+        for agreement in 0..self.agreements {
+            for draft in self.sandbox.drafts(agreement) {
+                if let Some(reference) = draft.reference {
+                    *per_reference.entry(reference).or_default() += 1;
+                }
             }
         }
         let drafts = per_reference.values().sum();
@@ -494,20 +554,20 @@ impl Stack {
         (log.len() - throttled, throttled)
     }
 
-    /// Tokens the answered calls took from the bucket.
-    fn tokens_spent(&self, o: &Options) -> u64 {
-        self.sandbox
-            .requests()
-            .iter()
-            .filter(|r| r.status != 429)
-            .map(|r| {
-                if r.method == "GET" {
-                    1
-                } else {
-                    u64::from(o.write_call_cost)
-                }
-            })
-            .sum()
+    /// Tokens the answered calls took from each agreement's bucket.
+    fn tokens_spent(&self, o: &Options) -> Vec<u64> {
+        let mut spent = vec![0; self.agreements];
+        for r in self.sandbox.requests().iter().filter(|r| r.status != 429) {
+            let Some(agreement) = r.agreement.filter(|a| *a < spent.len()) else {
+                continue;
+            };
+            spent[agreement] += if r.method == "GET" {
+                1
+            } else {
+                u64::from(o.write_call_cost)
+            };
+        }
+        spent
     }
 
     fn durations_ms(&self, ids: &[String]) -> Vec<f64> {
@@ -539,7 +599,12 @@ async fn run(root: &Path, o: Options) -> Result<bool, String> {
     // Warm-up: one order per customer creates the debtors (returning from
     // here on) and warms connection pools, without latency or rate limit.
     let warm = stack
-        .send_evenly("warm", o.customers, Duration::from_secs(1), o.customers)
+        .send_evenly(
+            "warm",
+            o.customers * o.shops,
+            Duration::from_secs(1),
+            o.customers,
+        )
         .await?;
     if !stack.wait_done(&warm, timeout).await {
         return Err("warm-up orders did not finish".into());
@@ -595,8 +660,14 @@ async fn promotion(stack: &Arc<Stack>, o: &Options, timeout: Duration) -> Result
     let (answered, throttled) = stack.economic_calls();
     let (drafts_after, duplicated) = stack.duplicates();
     let new_drafts = drafts_after - drafts_before;
-    let tokens = stack.tokens_spent(o);
-    let floor = bucket_floor(tokens, o.bucket_tokens, o.bucket_window);
+    let spent = stack.tokens_spent(o);
+    let tokens: u64 = spent.iter().sum();
+    // The agreements drain in parallel: the slowest sets the floor.
+    let floors: Vec<f64> = spent
+        .iter()
+        .map(|t| bucket_floor(*t, o.bucket_tokens, o.bucket_window))
+        .collect();
+    let floor = floors.iter().copied().fold(0.0, f64::max);
     let drain_over_floor = if floor > 0.0 {
         drain.as_secs_f64() / floor
     } else {
@@ -605,12 +676,19 @@ async fn promotion(stack: &Arc<Stack>, o: &Options, timeout: Duration) -> Result
     let percent_429 = 100.0 * throttled as f64 / (answered + throttled).max(1) as f64;
     let latencies = stack.durations_ms(&ids);
     println!(
-        "promotion: orders={} sent_in_s={:.2} drain_s={:.2} tokens_spent={} floor_s={:.2} drain_over_floor={:.3} ok={} drafts={} duplicated_references={} calls_answered={} calls_429={} percent_429={:.2} calls_per_order={:.3} calls_per_order_incl_429={:.3} p50_ms={:.0} p95_ms={:.0} max_ms={:.0} finished={}",
+        "promotion: orders={} shops={} agreements={} sent_in_s={:.2} drain_s={:.2} tokens_spent={} floor_s={:.2} floors_per_agreement_s={} drain_over_floor={:.3} ok={} drafts={} duplicated_references={} calls_answered={} calls_429={} percent_429={:.2} calls_per_order={:.3} calls_per_order_incl_429={:.3} p50_ms={:.0} p95_ms={:.0} max_ms={:.0} finished={}",
         o.orders,
+        o.shops,
+        o.agreements,
         sent.as_secs_f64(),
         drain.as_secs_f64(),
         tokens,
         floor,
+        floors
+            .iter()
+            .map(|f| format!("{f:.1}"))
+            .collect::<Vec<_>>()
+            .join("/"),
         drain_over_floor,
         ok,
         new_drafts,
@@ -759,6 +837,28 @@ mod tests {
             (o.concurrency, o.batch_size, o.poll_wait_ms, o.timeout),
             (5, 5, 1000, 240)
         );
+        assert_eq!((o.shops, o.agreements), (1, 1));
+        // The many-shops promotion in docs/performance.md.
+        let many = Options::try_parse_from([
+            "loadtest",
+            "--scenario",
+            "promotion",
+            "--orders",
+            "2000",
+            "--shops",
+            "5",
+            "--agreements",
+            "2",
+            "--customers",
+            "20",
+        ])
+        .expect("many shops");
+        assert_eq!(
+            (many.orders, many.shops, many.agreements, many.customers),
+            (2000, 5, 2, 20)
+        );
+        assert!(Options::try_parse_from(["loadtest", "--shops", "0"]).is_err());
+        assert!(Options::try_parse_from(["loadtest", "--agreements", "0"]).is_err());
         // infra/scripts/promotion-day.sh.
         let day = Options::try_parse_from([
             "loadtest",
