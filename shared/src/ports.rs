@@ -312,6 +312,89 @@ pub trait TransferQueue: Send + Sync {
     ) -> impl Future<Output = Result<(), QueueError>> + Send;
 }
 
+// ---------------------------------------------------------------- label notifications
+
+/// One label notification on its queue. The body is fixed when the label
+/// changes; the target (URL, secrets) is read from the shop when it is
+/// sent, so no secret ever sits in a queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationMessage {
+    pub shop_id: String,
+    pub order_id: String,
+    pub sequence: u64,
+    pub webhook_id: String,
+    /// The JSON body to POST.
+    pub payload: String,
+}
+
+/// The notifications of each order, stored with the order. Writes here
+/// never touch the order's label, lease or version.
+pub trait NotificationStore: Send + Sync {
+    /// Records a change to `label` as the order's next notification and
+    /// returns its sequence (1, 2, 3…). `Ok(None)`: the last one recorded
+    /// has the same label (nothing to announce), or there is no such order.
+    fn record_notification(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        label: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+
+    /// Stores a delivery attempt's result on notification `sequence`.
+    /// `Err(Conflict)`: no such notification.
+    fn update_notification(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        sequence: u64,
+        update: &crate::domain::notify::DeliveryUpdate,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The order's notifications, oldest first.
+    fn notifications(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+    ) -> impl Future<Output = Result<Vec<crate::domain::notify::NotificationRecord>, StoreError>> + Send;
+}
+
+/// The notification queue (its dead-letter queue is SQS's redrive).
+pub trait NotificationQueue: Send + Sync {
+    fn enqueue_notification(
+        &self,
+        message: &NotificationMessage,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Hides a received notification for `seconds` before its next try.
+    fn delay_notification(
+        &self,
+        receipt_handle: &str,
+        seconds: i32,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+}
+
+/// An HTTP answer to a notification, or why there was none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostOutcome {
+    /// The receiver answered with this status.
+    Status(u16),
+    /// No answer: connection refused, timeout, TLS… (never holds a secret).
+    Unreachable(String),
+}
+
+/// POSTs a signed notification to a receiver.
+pub trait NotificationSender: Send + Sync {
+    fn post(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: &str,
+        deadline: Instant,
+    ) -> impl Future<Output = PostOutcome> + Send;
+}
+
 // ---------------------------------------------------------------- invoicing
 
 #[derive(Debug, Clone, Copy)]
@@ -490,6 +573,64 @@ impl<T: TransferQueue + ?Sized> TransferQueue for std::sync::Arc<T> {
         receipt_handle: &str,
     ) -> impl Future<Output = Result<(), QueueError>> + Send {
         (**self).release_dead_letter(receipt_handle)
+    }
+}
+
+impl<T: NotificationStore + ?Sized> NotificationStore for std::sync::Arc<T> {
+    fn record_notification(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        label: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send {
+        (**self).record_notification(shop_id, order_id, label, now)
+    }
+    fn update_notification(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        sequence: u64,
+        update: &crate::domain::notify::DeliveryUpdate,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).update_notification(shop_id, order_id, sequence, update, now)
+    }
+    fn notifications(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+    ) -> impl Future<Output = Result<Vec<crate::domain::notify::NotificationRecord>, StoreError>> + Send
+    {
+        (**self).notifications(shop_id, order_id)
+    }
+}
+
+impl<T: NotificationQueue + ?Sized> NotificationQueue for std::sync::Arc<T> {
+    fn enqueue_notification(
+        &self,
+        message: &NotificationMessage,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        (**self).enqueue_notification(message)
+    }
+    fn delay_notification(
+        &self,
+        receipt_handle: &str,
+        seconds: i32,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        (**self).delay_notification(receipt_handle, seconds)
+    }
+}
+
+impl<T: NotificationSender + ?Sized> NotificationSender for std::sync::Arc<T> {
+    fn post(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: &str,
+        deadline: Instant,
+    ) -> impl Future<Output = PostOutcome> + Send {
+        (**self).post(url, headers, body, deadline)
     }
 }
 

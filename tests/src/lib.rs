@@ -243,6 +243,7 @@ impl Stack {
                 app_secret_token: Secret::new(economic_sandbox::DEFAULT_APP_SECRET_TOKEN),
                 agreement_grant_token: Secret::new(economic_sandbox::DEFAULT_AGREEMENT_GRANT_TOKEN),
             },
+            notify: None,
             mapping: serde_json::from_value(mapping).expect("mapping config"),
         };
         DynamoShopStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), &self.shops_table)

@@ -585,6 +585,7 @@ async fn seed_shops(
                 app_secret_token: Secret::new(token.app_secret_token.clone()),
                 agreement_grant_token: Secret::new(token.agreement_grant_token.clone()),
             },
+            notify: None,
             mapping: mapping.clone(),
         };
         shop_store

@@ -6,5 +6,6 @@
 pub mod dynamodb;
 pub mod economic;
 pub mod memory;
+pub mod notify;
 pub mod sqs;
 pub mod vies;

@@ -9,6 +9,7 @@
 //!   letters of orders that ended `ok` → removed.
 
 pub mod ingest;
+pub mod notify;
 pub mod rescan;
 pub mod shop_cache;
 pub mod transfer;

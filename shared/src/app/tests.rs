@@ -1587,3 +1587,6 @@ mod platform_ingest {
         );
     }
 }
+
+#[path = "notify_tests.rs"]
+mod notify_tests;

@@ -16,11 +16,13 @@
 //!   on the last allowed receive (`MAX_RECEIVE_COUNT`) label failed and
 //!   dead-letter it ourselves, so label and DLQ agree.
 
+use crate::app::notify::{LabelNotifier, NoNotifier};
 use crate::domain::lifecycle::trigger_arrival;
 use crate::domain::lifecycle::{retry_delay_seconds, Label, LeaseOwner, OrderRecord};
 use crate::domain::mapping::{
     map_order_with, vat_number_to_check, InvoicePlan, MappingError, MappingInputs,
 };
+use crate::domain::notify::{InvoiceNumbers, LabelChange};
 use crate::domain::platform::order_from_snapshot;
 use crate::domain::shop::ShopConfig;
 use crate::domain::vat_number::VatNumberCheck;
@@ -175,15 +177,17 @@ impl From<TransferFailure> for Failure {
 
 /// Transfer over its ports: the order and shop stores, the queue, the
 /// accounting system, the clock and the VAT number registry (none until
-/// [`Transfer::with_vat_registry`]).
+/// [`Transfer::with_vat_registry`]) and where label changes are announced
+/// (nowhere until [`Transfer::with_notifier`]).
 #[derive(Debug)]
-pub struct Transfer<O, S, Q, I, C, R = NoVatRegistry> {
+pub struct Transfer<O, S, Q, I, C, R = NoVatRegistry, N = NoNotifier> {
     orders: O,
     shops: S,
     queue: Q,
     invoicing: I,
     clock: C,
     vat_registry: R,
+    notifier: N,
     settings: TransferSettings,
 }
 
@@ -203,12 +207,18 @@ impl<O, S, Q, I, C> Transfer<O, S, Q, I, C, NoVatRegistry> {
             invoicing,
             clock,
             vat_registry: NoVatRegistry,
+            notifier: NoNotifier,
             settings,
         }
     }
+}
 
+impl<O, S, Q, I, C, R, N> Transfer<O, S, Q, I, C, R, N> {
     /// Verifies customers' EU VAT numbers with `registry` (VIES).
-    pub fn with_vat_registry<R: VatRegistry>(self, registry: R) -> Transfer<O, S, Q, I, C, R> {
+    pub fn with_vat_registry<R2: VatRegistry>(
+        self,
+        registry: R2,
+    ) -> Transfer<O, S, Q, I, C, R2, N> {
         Transfer {
             orders: self.orders,
             shops: self.shops,
@@ -216,12 +226,27 @@ impl<O, S, Q, I, C> Transfer<O, S, Q, I, C, NoVatRegistry> {
             invoicing: self.invoicing,
             clock: self.clock,
             vat_registry: registry,
+            notifier: self.notifier,
+            settings: self.settings,
+        }
+    }
+
+    /// Announces every label change through `notifier`.
+    pub fn with_notifier<N2: LabelNotifier>(self, notifier: N2) -> Transfer<O, S, Q, I, C, R, N2> {
+        Transfer {
+            orders: self.orders,
+            shops: self.shops,
+            queue: self.queue,
+            invoicing: self.invoicing,
+            clock: self.clock,
+            vat_registry: self.vat_registry,
+            notifier,
             settings: self.settings,
         }
     }
 }
 
-impl<O, S, Q, I, C, R> Transfer<O, S, Q, I, C, R>
+impl<O, S, Q, I, C, R, N> Transfer<O, S, Q, I, C, R, N>
 where
     O: OrderStore,
     S: ShopStore,
@@ -229,6 +254,7 @@ where
     I: Invoicing,
     C: Clock,
     R: VatRegistry,
+    N: LabelNotifier,
 {
     pub fn settings(&self) -> &TransferSettings {
         &self.settings
@@ -296,7 +322,12 @@ where
             "order claimed"
         );
 
-        match self.transfer(&record, &owner, deadline).await {
+        // The order (re-)entered pending: its first attempt, or a re-send.
+        let announce_pending = record.attempts == 1 || order.cause != Cause::Webhook;
+        match self
+            .transfer(&record, &owner, deadline, announce_pending)
+            .await
+        {
             Ok(()) => Disposition::Done,
             Err(Failure::Failed(failure)) if failure.is_transient() => {
                 self.transient(message, order, Some(&owner), failure).await
@@ -314,6 +345,7 @@ where
         record: &OrderRecord,
         owner: &LeaseOwner,
         deadline: Instant,
+        announce_pending: bool,
     ) -> Result<(), Failure> {
         // The shop store may answer from a cache: an order is failed for
         // its shop's configuration only as the configuration stands now.
@@ -332,18 +364,24 @@ where
             .await?;
         tracing::info!(may_exist, reference = %plan.reference, "pushing invoice");
 
-        let mut outcome = self
-            .invoicing
-            .push(
-                &shop.economic,
-                &plan,
-                PushOptions {
-                    may_exist,
-                    deadline,
-                },
-            )
-            .await
-            .map_err(TransferFailure::Invoicing)?;
+        let push = self.invoicing.push(
+            &shop.economic,
+            &plan,
+            PushOptions {
+                may_exist,
+                deadline,
+            },
+        );
+        // Announced alongside the push, so it adds no time to the transfer;
+        // a repeat of the same label is not announced again.
+        let pending = LabelChange::new(&record.shop_id, &record.order_id, Label::Pending);
+        let announce = async {
+            if announce_pending {
+                self.notifier.label_changed(&pending).await;
+            }
+        };
+        let (pushed, ()) = tokio::join!(push, announce);
+        let mut outcome = pushed.map_err(TransferFailure::Invoicing)?;
         // Where the order contradicts the VAT rules and its figures were
         // kept, the order's history says so (the invoice's notes do too).
         for warning in &plan.warnings {
@@ -363,6 +401,9 @@ where
             .await
             // The invoice exists; a retry finds it (create_started is set).
             .map_err(|e| TransferFailure::Store(e.to_string()))?;
+        let ok = LabelChange::new(&record.shop_id, &record.order_id, Label::Ok)
+            .with_invoice(InvoiceNumbers::from(&outcome));
+        self.notifier.label_changed(&ok).await;
         tracing::info!(
             label = Label::Ok.as_str(),
             draft_invoice_number = outcome.draft_invoice_number,
@@ -527,6 +568,9 @@ where
         {
             Ok(()) => {
                 tracing::warn!(label = Label::Failed.as_str(), %reason, "order failed permanently");
+                let failed = LabelChange::new(&order.shop_id, &order.order_id, Label::Failed)
+                    .with_reason(reason.as_str());
+                self.notifier.label_changed(&failed).await;
                 Disposition::Done
             }
             // No such order, or it became ok meanwhile (rescan removes the

@@ -67,6 +67,10 @@ pub struct ShopConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<PlatformConfig>,
     pub economic: EconomicCredentials,
+    /// Where every label change of the shop's orders is POSTed (signed);
+    /// absent: no notifications ([`crate::domain::notify`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<crate::domain::notify::NotifyTarget>,
     /// Mapping rules (debtor, VAT, lines, layouts, rounding).
     pub mapping: crate::domain::mapping::MappingConfig,
 }

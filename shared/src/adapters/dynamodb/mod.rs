@@ -7,6 +7,7 @@
 
 mod expression;
 pub mod item;
+mod notifications;
 pub mod operator;
 pub mod orders;
 pub mod provision;

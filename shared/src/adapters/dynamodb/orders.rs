@@ -43,6 +43,10 @@ impl DynamoOrderStore {
         &self.table
     }
 
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     fn key(&self, shop_id: &str, order_id: &str) -> HashMap<String, AttributeValue> {
         HashMap::from([
             ("shop_id".to_owned(), s(shop_id)),

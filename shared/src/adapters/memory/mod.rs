@@ -9,6 +9,7 @@
 
 mod clock;
 mod invoicing;
+mod notifications;
 mod orders;
 mod queue;
 mod shops;
@@ -16,6 +17,7 @@ mod vat_registry;
 
 pub use clock::ManualClock;
 pub use invoicing::{MemoryInvoicing, StoredInvoice};
+pub use notifications::{MemoryNotificationQueue, MemoryNotificationSender, SentNotification};
 pub use orders::MemoryOrderStore;
 pub use queue::{MemoryTransferQueue, StoredDeadLetter};
 pub use shops::MemoryShopStore;

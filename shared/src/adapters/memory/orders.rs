@@ -17,9 +17,11 @@ pub struct MemoryOrderStore {
     orders: Mutex<BTreeMap<Key, OrderRecord>>,
     outages: Outages,
     conflicts: Outages,
+    /// Label notifications per order (`super::notifications`).
+    pub(super) notifications: Mutex<BTreeMap<Key, Vec<crate::domain::notify::NotificationRecord>>>,
 }
 
-fn key(shop_id: &str, order_id: &str) -> Key {
+pub(super) fn key(shop_id: &str, order_id: &str) -> Key {
     (shop_id.to_owned(), order_id.to_owned())
 }
 
@@ -65,7 +67,7 @@ impl MemoryOrderStore {
         self.orders.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn available(&self, operation: &'static str) -> Result<(), StoreError> {
+    pub(super) fn available(&self, operation: &'static str) -> Result<(), StoreError> {
         if self.outages.is_failing(operation) {
             Err(StoreError::Unavailable(format!(
                 "injected outage: {operation}"
