@@ -10,6 +10,7 @@
 
 pub mod ingest;
 pub mod notify;
+pub mod notify_delivery;
 pub mod rescan;
 pub mod shop_cache;
 pub mod transfer;

@@ -1588,5 +1588,5 @@ mod platform_ingest {
     }
 }
 
-#[path = "notify_tests.rs"]
+#[path = "notify/tests.rs"]
 mod notify_tests;

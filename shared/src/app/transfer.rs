@@ -18,7 +18,7 @@
 
 use crate::app::notify::{LabelNotifier, NoNotifier};
 use crate::domain::lifecycle::trigger_arrival;
-use crate::domain::lifecycle::{retry_delay_seconds, Label, LeaseOwner, OrderRecord};
+use crate::domain::lifecycle::{retry_delay_seconds, Label, LeaseOwner, OrderRecord, PushOutcome};
 use crate::domain::mapping::{
     map_order_with, vat_number_to_check, InvoicePlan, MappingError, MappingInputs,
 };
@@ -322,13 +322,24 @@ where
             "order claimed"
         );
 
-        // The order (re-)entered pending: its first attempt, or a re-send.
-        let announce_pending = record.attempts == 1 || order.cause != Cause::Webhook;
-        match self
-            .transfer(&record, &owner, deadline, announce_pending)
-            .await
-        {
-            Ok(()) => Disposition::Done,
+        // The order (re-)entered pending (its first attempt, or a re-send):
+        // announced alongside the work, so it adds no time to the transfer,
+        // and before any later label is (a repeat is not announced again).
+        let announce_pending = async {
+            if record.attempts == 1 || order.cause != Cause::Webhook {
+                let pending = LabelChange::new(&order.shop_id, &order.order_id, Label::Pending);
+                self.notifier.label_changed(&pending).await;
+            }
+        };
+        let (transferred, ()) =
+            tokio::join!(self.transfer(&record, &owner, deadline), announce_pending);
+        match transferred {
+            Ok(outcome) => {
+                let ok = LabelChange::new(&order.shop_id, &order.order_id, Label::Ok)
+                    .with_invoice(InvoiceNumbers::from(&outcome));
+                self.notifier.label_changed(&ok).await;
+                Disposition::Done
+            }
             Err(Failure::Failed(failure)) if failure.is_transient() => {
                 self.transient(message, order, Some(&owner), failure).await
             }
@@ -345,8 +356,7 @@ where
         record: &OrderRecord,
         owner: &LeaseOwner,
         deadline: Instant,
-        announce_pending: bool,
-    ) -> Result<(), Failure> {
+    ) -> Result<PushOutcome, Failure> {
         // The shop store may answer from a cache: an order is failed for
         // its shop's configuration only as the configuration stands now.
         let (shop, plan) = match self.plan(record, false).await {
@@ -364,24 +374,18 @@ where
             .await?;
         tracing::info!(may_exist, reference = %plan.reference, "pushing invoice");
 
-        let push = self.invoicing.push(
-            &shop.economic,
-            &plan,
-            PushOptions {
-                may_exist,
-                deadline,
-            },
-        );
-        // Announced alongside the push, so it adds no time to the transfer;
-        // a repeat of the same label is not announced again.
-        let pending = LabelChange::new(&record.shop_id, &record.order_id, Label::Pending);
-        let announce = async {
-            if announce_pending {
-                self.notifier.label_changed(&pending).await;
-            }
-        };
-        let (pushed, ()) = tokio::join!(push, announce);
-        let mut outcome = pushed.map_err(TransferFailure::Invoicing)?;
+        let mut outcome = self
+            .invoicing
+            .push(
+                &shop.economic,
+                &plan,
+                PushOptions {
+                    may_exist,
+                    deadline,
+                },
+            )
+            .await
+            .map_err(TransferFailure::Invoicing)?;
         // Where the order contradicts the VAT rules and its figures were
         // kept, the order's history says so (the invoice's notes do too).
         for warning in &plan.warnings {
@@ -401,9 +405,6 @@ where
             .await
             // The invoice exists; a retry finds it (create_started is set).
             .map_err(|e| TransferFailure::Store(e.to_string()))?;
-        let ok = LabelChange::new(&record.shop_id, &record.order_id, Label::Ok)
-            .with_invoice(InvoiceNumbers::from(&outcome));
-        self.notifier.label_changed(&ok).await;
         tracing::info!(
             label = Label::Ok.as_str(),
             draft_invoice_number = outcome.draft_invoice_number,
@@ -413,7 +414,7 @@ where
             reused_existing = outcome.reused_existing,
             "order transferred"
         );
-        Ok(())
+        Ok(outcome)
     }
 
     /// The shop's configuration and the invoice it makes of the order's

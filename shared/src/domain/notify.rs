@@ -8,78 +8,13 @@
 //! The payload's JSON Schema is `shared/contracts/label-notification.v1.schema.json`.
 
 use crate::domain::lifecycle::{Label, PushOutcome};
-use crate::domain::shop::WebhookSecret;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::fmt;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 /// The payload's `type`.
 pub const EVENT_TYPE: &str = "order.label_changed";
-
-/// Where a shop's label notifications go. Secrets are `whsec_<base64>`
-/// (Standard Webhooks); during a rotation both are listed and every
-/// delivery carries a signature for each active one.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NotifyTarget {
-    /// `https://…` (plain `http://` only for `localhost` / `127.0.0.1`).
-    pub url: String,
-    pub secrets: Vec<WebhookSecret>,
-}
-
-impl fmt::Debug for NotifyTarget {
-    // The URL may carry a token in its query string: only the host shows.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NotifyTarget")
-            .field("host", &url_host(&self.url).unwrap_or("[invalid]"))
-            .field("secrets", &self.secrets)
-            .finish()
-    }
-}
-
-/// Why a `notify` target cannot be used. Never quotes a secret.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NotifyTargetError {
-    #[error("notify.url must be https:// (http:// only for localhost)")]
-    Url,
-    #[error("notify.secrets must hold at least one whsec_<base64> secret")]
-    NoSecret,
-    #[error("notify.secrets[{0}] is not a whsec_<base64> secret")]
-    BadSecret(usize),
-}
-
-impl NotifyTarget {
-    /// Checks the URL scheme and that every secret can sign.
-    pub fn check(&self) -> Result<(), NotifyTargetError> {
-        let url = self.url.trim();
-        let local = ["http://localhost", "http://127.0.0.1"]
-            .iter()
-            .any(|prefix| url.starts_with(prefix));
-        if !(url.starts_with("https://") || local) || url_host(url).is_none() {
-            return Err(NotifyTargetError::Url);
-        }
-        if self.secrets.is_empty() {
-            return Err(NotifyTargetError::NoSecret);
-        }
-        for (n, secret) in self.secrets.iter().enumerate() {
-            let usable = secret.secret.expose().starts_with("whsec_")
-                && crate::domain::webhook::sign(secret.secret.expose(), "x", 0, b"").is_some();
-            if !usable {
-                return Err(NotifyTargetError::BadSecret(n));
-            }
-        }
-        Ok(())
-    }
-}
-
-fn url_host(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    let host = rest.split(['/', '?', '#']).next()?;
-    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-    (!host.is_empty()).then_some(host)
-}
 
 /// The invoice a label `ok` points at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -274,6 +209,7 @@ pub struct DeliveryUpdate {
 mod tests {
     use super::*;
     use crate::domain::secret::Secret;
+    use crate::domain::shop::{NotifyTarget, NotifyTargetError, WebhookSecret};
 
     fn secret(value: &str) -> WebhookSecret {
         WebhookSecret {

@@ -2,6 +2,8 @@
 //! are, and the rules that map its orders to e-conomic invoices.
 
 use crate::domain::secret::Secret;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -39,6 +41,73 @@ pub struct WebhookSecret {
     pub valid_until: Option<String>,
 }
 
+/// Where a shop's label notifications go. Secrets are `whsec_<base64>`
+/// (Standard Webhooks, [`crate::domain::notify`]); during a rotation both are listed and every
+/// delivery carries a signature for each active one.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyTarget {
+    /// `https://…` (plain `http://` only for `localhost` / `127.0.0.1`).
+    pub url: String,
+    pub secrets: Vec<WebhookSecret>,
+}
+
+impl fmt::Debug for NotifyTarget {
+    // The URL may carry a token in its query string: only the host shows.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NotifyTarget")
+            .field("host", &url_host(&self.url).unwrap_or("[invalid]"))
+            .field("secrets", &self.secrets)
+            .finish()
+    }
+}
+
+/// Why a `notify` target cannot be used. Never quotes a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotifyTargetError {
+    #[error("notify.url must be https:// (http:// only for localhost)")]
+    Url,
+    #[error("notify.secrets must hold at least one whsec_<base64> secret")]
+    NoSecret,
+    #[error("notify.secrets[{0}] is not a whsec_<base64> secret")]
+    BadSecret(usize),
+}
+
+impl NotifyTarget {
+    /// Checks the URL scheme and that every secret can sign.
+    pub fn check(&self) -> Result<(), NotifyTargetError> {
+        let url = self.url.trim();
+        let local = ["http://localhost", "http://127.0.0.1"]
+            .iter()
+            .any(|prefix| url.starts_with(prefix));
+        if !(url.starts_with("https://") || local) || url_host(url).is_none() {
+            return Err(NotifyTargetError::Url);
+        }
+        if self.secrets.is_empty() {
+            return Err(NotifyTargetError::NoSecret);
+        }
+        for (n, secret) in self.secrets.iter().enumerate() {
+            let usable = secret
+                .secret
+                .expose()
+                .strip_prefix("whsec_")
+                .and_then(|key| STANDARD.decode(key).ok())
+                .is_some_and(|key| !key.is_empty());
+            if !usable {
+                return Err(NotifyTargetError::BadSecret(n));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let host = rest.split(['/', '?', '#']).next()?;
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    (!host.is_empty()).then_some(host)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EconomicCredentials {
@@ -70,7 +139,7 @@ pub struct ShopConfig {
     /// Where every label change of the shop's orders is POSTed (signed);
     /// absent: no notifications ([`crate::domain::notify`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notify: Option<crate::domain::notify::NotifyTarget>,
+    pub notify: Option<NotifyTarget>,
     /// Mapping rules (debtor, VAT, lines, layouts, rounding).
     pub mapping: crate::domain::mapping::MappingConfig,
 }

@@ -8,6 +8,7 @@
 //! tests here would race to install and would write into.
 
 mod adapter_contract;
+mod notifications;
 mod pipeline;
 mod platforms;
 mod reliability_chaos;

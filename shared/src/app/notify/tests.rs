@@ -3,9 +3,11 @@
 
 use super::*;
 use crate::adapters::memory::{MemoryNotificationQueue, MemoryNotificationSender};
-use crate::app::notify::{Delivery, DeliverySettings, Notifier};
-use crate::domain::notify::{DeliveryState, NotifyTarget, Payload};
+use crate::app::notify::Notifier;
+use crate::app::notify_delivery::{Delivery, DeliverySettings};
+use crate::domain::notify::{DeliveryState, Payload};
 use crate::domain::secret::Secret;
+use crate::domain::shop::NotifyTarget;
 use crate::domain::shop::WebhookSecret;
 use crate::domain::webhook::{verify, SignatureHeaders};
 use crate::ports::{Clock, NotificationStore, PostOutcome};
@@ -346,4 +348,37 @@ async fn rescan_announces_the_failure_it_writes() {
         .reason
         .as_deref()
         .is_some_and(|r| r.contains("last allowed delivery")));
+}
+
+#[test]
+fn a_batch_is_grouped_per_order_in_sequence_order() {
+    let message = |id: &str, order: &str, sequence: u64| InboundMessage {
+        message_id: id.into(),
+        receipt_handle: None,
+        body: serde_json::to_string(&crate::ports::NotificationMessage {
+            shop_id: SHOP.into(),
+            order_id: order.into(),
+            sequence,
+            webhook_id: format!("ntf_{order}_{sequence}"),
+            payload: "{}".into(),
+        })
+        .unwrap(),
+        receive_count: 1,
+    };
+    let garbage = InboundMessage {
+        body: "{".into(),
+        ..message("g", "x", 0)
+    };
+    let groups = crate::app::notify_delivery::group_by_order(vec![
+        message("a3", "A", 3),
+        message("b1", "B", 1),
+        garbage,
+        message("a1", "A", 1),
+        message("a2", "A", 2),
+    ]);
+    let ids: Vec<Vec<&str>> = groups
+        .iter()
+        .map(|g| g.iter().map(|m| m.message_id.as_str()).collect())
+        .collect();
+    assert_eq!(ids, [vec!["a1", "a2", "a3"], vec!["b1"], vec!["g"]]);
 }
