@@ -306,3 +306,45 @@ mod tests {
         assert_eq!(DeliveryState::parse("lost"), None);
     }
 }
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    /// The published schema (`shared/contracts/label-notification.v1.schema.json`).
+    fn schema() -> jsonschema::Validator {
+        let text = include_str!("../../contracts/label-notification.v1.schema.json");
+        let schema: serde_json::Value = serde_json::from_str(text).expect("schema is JSON");
+        jsonschema::validator_for(&schema).expect("a valid JSON Schema")
+    }
+
+    #[test]
+    fn every_payload_the_bridge_sends_conforms_to_the_published_schema() {
+        let schema = schema();
+        let at = time::macros::datetime!(2026-11-29 08:00:00 UTC);
+        let invoice = InvoiceNumbers {
+            draft_invoice_number: Some(3),
+            booked_invoice_number: Some(10_004),
+            customer_number: 100_001,
+        };
+        let changes = [
+            LabelChange::new("acme", "1001", Label::Pending),
+            LabelChange::new("acme", "1001", Label::Ok).with_invoice(invoice.clone()),
+            LabelChange::new("acme", "1001", Label::Failed).with_reason("product X is missing"),
+        ];
+        for (n, change) in changes.iter().enumerate() {
+            let body: serde_json::Value =
+                serde_json::from_str(&payload(change, n as u64 + 1, at)).unwrap();
+            let errors: Vec<String> = schema.iter_errors(&body).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{body}: {errors:?}");
+        }
+        // The schema can fail: ok without its invoice, failed without a reason.
+        for change in [
+            LabelChange::new("acme", "1001", Label::Ok),
+            LabelChange::new("acme", "1001", Label::Failed),
+        ] {
+            let body: serde_json::Value = serde_json::from_str(&payload(&change, 1, at)).unwrap();
+            assert!(!schema.is_valid(&body), "{body}");
+        }
+    }
+}
