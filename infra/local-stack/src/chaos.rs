@@ -1364,7 +1364,8 @@ fn check(
                     ));
                 }
             }
-            Label::Pending | Label::Recorded => {
+            // The chaos run sends no cancellations.
+            Label::Pending | Label::Recorded | Label::Cancelled => {
                 report.losses += 1;
                 problems.push(format!(
                     "order {} ended {} (last error {:?})",

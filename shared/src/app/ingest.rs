@@ -18,9 +18,14 @@
 //!   `pending` with this delivery's snapshot, enqueued: that is how a
 //!   merchant who fixed the order in the shop sends it again.
 
+#[path = "ingest_request.rs"]
+mod request;
+
 use crate::app::shop_cache::CachedShops;
 use crate::domain::lifecycle::{reaches_trigger, HistoryEntry, IngestWrite, Label, OrderRecord};
-use crate::domain::order::{parse_event, ContractError, EventType, ParsedEvent};
+use crate::domain::order::{
+    parse_event, request_order_id, ContractError, EventType, OrderRequest, ParsedEvent,
+};
 use crate::domain::platform::{
     platform_secrets, platform_snapshot, shopify, woocommerce, Platform,
 };
@@ -237,6 +242,13 @@ pub fn decide_delivery(
             false,
             format!("{event} received after invoicing: ignored"),
         ),
+        Some(Label::Cancelled) => (
+            IngestStatus::Duplicate,
+            Label::Cancelled,
+            false,
+            false,
+            format!("{event} received for a cancelled order: ignored"),
+        ),
         Some(Label::Pending) => (
             IngestStatus::Accepted,
             Label::Pending,
@@ -389,6 +401,14 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
         let event = match parse_event(request.body) {
             Ok(ParsedEvent::Order(event)) => event,
             Ok(ParsedEvent::Unsupported { event_type }) => {
+                if let Some(asked) = OrderRequest::from_type(&event_type) {
+                    let order_id = match request_order_id(request.body) {
+                        Ok(order_id) => order_id,
+                        Err(error) => return WebhookResponse::malformed(&error),
+                    };
+                    span.record("order_id", order_id.as_str());
+                    return self.order_request(&shop.shop_id, &order_id, asked).await;
+                }
                 tracing::info!(event_type = %event_type, "unsupported event type ignored");
                 return WebhookResponse::new(202, json!({ "status": "ignored" }));
             }

@@ -1590,3 +1590,6 @@ mod platform_ingest {
 
 #[path = "notify/tests.rs"]
 mod notify_tests;
+
+#[path = "transfer_control_tests.rs"]
+mod transfer_control_tests;

@@ -16,6 +16,9 @@
 //!   on the last allowed receive (`MAX_RECEIVE_COUNT`) label failed and
 //!   dead-letter it ourselves, so label and DLQ agree.
 
+#[path = "transfer_control.rs"]
+mod control;
+
 use crate::app::notify::{LabelNotifier, NoNotifier};
 use crate::domain::lifecycle::trigger_arrival;
 use crate::domain::lifecycle::{retry_delay_seconds, Label, LeaseOwner, OrderRecord, PushOutcome};
@@ -27,8 +30,8 @@ use crate::domain::platform::order_from_snapshot;
 use crate::domain::shop::ShopConfig;
 use crate::domain::vat_number::VatNumberCheck;
 use crate::ports::{
-    Cause, Claim, Clock, InboundMessage, Invoicing, InvoicingError, NoVatRegistry, OrderMessage,
-    OrderStore, PushOptions, ShopStore, StoreError, TransferQueue, VatRegistry,
+    Cause, Claim, Clock, InboundMessage, Invoicing, InvoicingError, NoVatRegistry, OrderControl,
+    OrderMessage, OrderStore, PushOptions, ShopStore, StoreError, TransferQueue, VatRegistry,
     VatRegistryUnavailable,
 };
 use std::fmt;
@@ -248,7 +251,7 @@ impl<O, S, Q, I, C, R, N> Transfer<O, S, Q, I, C, R, N> {
 
 impl<O, S, Q, I, C, R, N> Transfer<O, S, Q, I, C, R, N>
 where
-    O: OrderStore,
+    O: OrderStore + OrderControl,
     S: ShopStore,
     Q: TransferQueue,
     I: Invoicing,
@@ -294,6 +297,15 @@ where
         order: &OrderMessage,
         deadline: Instant,
     ) -> Disposition {
+        match order.cause {
+            Cause::Cancel => return self.cancel(message, order, deadline).await,
+            Cause::ShopResend => {
+                if let Some(done) = self.resend_from_shop(message, order, deadline).await {
+                    return done;
+                }
+            }
+            _ => {}
+        }
         let now = self.clock.epoch_seconds();
         let owner = LeaseOwner::new(&message.message_id, message.receive_count);
         let lease_until = now + self.settings.lease_seconds;
@@ -304,7 +316,8 @@ where
             now,
             lease_until,
             rescan_after: lease_until + self.settings.rescan_min_age_seconds,
-            reopen_failed: order.cause == Cause::DeadLettered,
+            // A replayed dead letter, or the shop re-sending the order.
+            reopen_failed: matches!(order.cause, Cause::DeadLettered | Cause::ShopResend),
         };
         let claimed = match self.orders.claim(&claim).await {
             Ok(claimed) => claimed,
@@ -493,11 +506,15 @@ where
                 tracing::warn!("order not ready for transfer; message acknowledged");
                 Disposition::Done
             }
+            Label::Cancelled => {
+                tracing::info!("order cancelled; its message is acknowledged without effect");
+                Disposition::Done
+            }
             // A failed order waits for a person; only a replayed dead
             // letter (or a re-send, which re-pends it) re-opens it. This
             // copy predates the failure: re-opening it would leave an
             // `ok` order with a message in the dead-letter queue.
-            Label::Failed if order.cause != Cause::DeadLettered => {
+            Label::Failed if !matches!(order.cause, Cause::DeadLettered | Cause::ShopResend) => {
                 tracing::info!(
                     cause = order.cause.as_str(),
                     "order already failed; an older copy of its message is acknowledged"

@@ -5,6 +5,7 @@
 //! so concurrent webhook deliveries, Lambda retries and rescans agree on one
 //! outcome per order.
 
+mod control;
 mod expression;
 pub mod item;
 mod notifications;

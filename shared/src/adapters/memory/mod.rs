@@ -8,6 +8,7 @@
 //! deployed function.
 
 mod clock;
+mod control;
 mod invoicing;
 mod notifications;
 mod orders;

@@ -63,7 +63,7 @@ impl MemoryOrderStore {
         self.conflicts.set(operation, conflicting);
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<Key, OrderRecord>> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, BTreeMap<Key, OrderRecord>> {
         self.orders.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -106,7 +106,7 @@ fn new_record(shop_id: &str, order_id: &str, now: i64) -> OrderRecord {
     }
 }
 
-fn push_history(record: &mut OrderRecord, at: i64, what: impl Into<String>) {
+pub(super) fn push_history(record: &mut OrderRecord, at: i64, what: impl Into<String>) {
     // `list_append` in DynamoDB: unbounded (only ingest trims).
     record.history.push(HistoryEntry {
         at,
@@ -114,7 +114,7 @@ fn push_history(record: &mut OrderRecord, at: i64, what: impl Into<String>) {
     });
 }
 
-fn holds_lease(record: &OrderRecord, owner: &LeaseOwner) -> bool {
+pub(super) fn holds_lease(record: &OrderRecord, owner: &LeaseOwner) -> bool {
     record.lease_owner.as_deref() == Some(owner.to_string().as_str())
 }
 
