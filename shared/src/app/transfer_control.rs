@@ -83,13 +83,22 @@ where
                     Err(Disposition::Done)
                 }
                 Ok(Some(record)) => {
+                    // A transfer holds the order; it usually ends within
+                    // seconds, so the request is back after the back-off,
+                    // at the latest when the lease runs out.
                     let left = record.lease_until.map_or(0, |until| until - now);
+                    let backoff = crate::domain::lifecycle::retry_delay_seconds(
+                        message.receive_count,
+                        self.settings.retry_base_seconds,
+                        self.settings.retry_cap_seconds,
+                    );
+                    let delay = backoff.min(left.clamp(0, 900) as i32 + 1);
                     tracing::info!(
                         lease_until = record.lease_until,
-                        "order leased; request retried after the lease"
+                        retry_in_seconds = delay,
+                        "order leased; request retried"
                     );
-                    self.delay_redelivery(message, left.clamp(0, 900) as i32 + 1)
-                        .await;
+                    self.delay_redelivery(message, delay).await;
                     Err(Disposition::Retry)
                 }
                 Err(error) => {

@@ -9,6 +9,7 @@
 
 mod adapter_contract;
 mod notifications;
+mod order_requests;
 mod pipeline;
 mod platforms;
 mod reliability_chaos;
