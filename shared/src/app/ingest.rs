@@ -27,7 +27,7 @@ use crate::domain::order::{
     parse_event, request_order_id, ContractError, EventType, OrderRequest, ParsedEvent,
 };
 use crate::domain::platform::{
-    platform_secrets, platform_snapshot, shopify, woocommerce, Platform,
+    platform_secrets, platform_snapshot, requests, shopify, woocommerce, Platform,
 };
 use crate::domain::shop::{PlatformConfig, ShopConfig, Trigger};
 use crate::domain::webhook::{self, SignatureHeaders};
@@ -647,6 +647,15 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
                     );
                 }
                 let Some(stage) = settings.topics.get(topic) else {
+                    if let Some(asked) = requests::shopify_request(topic, request.body) {
+                        return match shopify::parse(request.body) {
+                            Ok(order) => {
+                                span.record("order_id", order.id.as_str());
+                                self.order_request(&shop.shop_id, &order.id, asked).await
+                            }
+                            Err(error) => WebhookResponse::malformed(&error),
+                        };
+                    }
                     tracing::info!("Shopify topic is no order stage: ignored");
                     return WebhookResponse::ignored();
                 };
@@ -677,6 +686,10 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
                     Ok(order) => order,
                     Err(error) => return WebhookResponse::malformed(&error),
                 };
+                if let Some(asked) = requests::woocommerce_request(&order.status) {
+                    span.record("order_id", order.id.as_str());
+                    return self.order_request(&shop.shop_id, &order.id, asked).await;
+                }
                 let Some(stage) = settings.statuses.get(order.status.trim()) else {
                     tracing::info!(status = %order.status, "WooCommerce status is no order stage: ignored");
                     return WebhookResponse::ignored();
