@@ -256,11 +256,13 @@ impl<O: OrderStore, Q: TransferQueue, N: LabelNotifier> Rescan<O, Q, N> {
             return false;
         };
         match self.orders.get(&message.shop_id, &message.order_id).await {
-            Ok(Some(record)) if record.label == Label::Ok => {
+            // A cancelled order is never sent again either.
+            Ok(Some(record)) if matches!(record.label, Label::Ok | Label::Cancelled) => {
                 tracing::info!(
                     shop_id = %message.shop_id,
                     order_id = %message.order_id,
-                    "stale dead letter removed: the order is ok"
+                    label = record.label.as_str(),
+                    "stale dead letter removed: the order is ok or cancelled"
                 );
                 true
             }

@@ -195,3 +195,21 @@ async fn a_request_for_an_unknown_order_is_acknowledged() {
     }
     assert!(world.orders.records().is_empty());
 }
+
+#[tokio::test]
+async fn a_cancelled_failed_orders_dead_letter_is_swept_by_rescan() {
+    let world = World::with_order(Label::Pending, Cause::Webhook);
+    world
+        .invoicing
+        .fail_next(permanent("layout 99 does not exist"));
+    assert_eq!(world.deliver().await.1, Disposition::Done);
+    assert_eq!(world.order().label, Label::Failed);
+    assert_eq!(world.queue.dead_letters().len(), 1);
+    world.enqueue(Cause::Cancel);
+    assert_eq!(world.deliver().await.1, Disposition::Done);
+    assert_eq!(world.order().label, Label::Cancelled);
+    let report = world.rescan().run(T0).await.expect("rescan runs");
+    assert_eq!(report.stale_dead_letters_removed, 1);
+    assert!(world.queue.dead_letters().is_empty());
+    assert!(world.invoicing.invoices().is_empty());
+}
