@@ -182,6 +182,61 @@ pub trait OrderStore: Send + Sync {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
+/// The order changes the shop asks for (cancel, re-send), apart from
+/// [`OrderStore`]'s transfer path. Each bumps `version`, so a concurrent
+/// ingest write decides again.
+pub trait OrderControl: Send + Sync {
+    /// Takes the lease of an order in any label but `cancelled` (an `ok`
+    /// one included) that holds no live lease; changes nothing else but
+    /// the version. `Ok(None)`: refused; read the order to see why.
+    fn claim_control(
+        &self,
+        claim: &Claim<'_>,
+    ) -> impl Future<Output = Result<Option<OrderRecord>, StoreError>> + Send;
+
+    /// Labels the order cancelled with `reason` (history too), releases
+    /// `owner`'s lease, leaves the rescan index and sets the record to
+    /// expire at `expires_at`. Only while `owner` holds the lease, else
+    /// `Err(Conflict)`.
+    fn mark_cancelled(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        owner: &LeaseOwner,
+        reason: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// An `ok` order whose draft was deleted in e-conomic goes back to
+    /// pending: the invoice numbers are removed, `create_started` stays
+    /// (the next attempt looks for an invoice first), the lease is
+    /// released and the order enters the rescan index at `rescan_after`.
+    /// Only while `owner` holds the lease of an `ok` order, else
+    /// `Err(Conflict)`.
+    fn reopen_ok(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        owner: &LeaseOwner,
+        why: &str,
+        now: i64,
+        rescan_after: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records `what` in the order's history and releases `owner`'s lease,
+    /// nothing else (a refused request). Only while `owner` holds the
+    /// lease, else `Err(Conflict)`.
+    fn release_control(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        owner: &LeaseOwner,
+        what: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
 /// The shops' configurations.
 pub trait ShopStore: Send + Sync {
     /// The shop's configuration, `None` if unknown.
@@ -220,6 +275,12 @@ pub enum Cause {
     /// queue it means a person replayed it, so it may re-open the failed
     /// order; older copies of a failed order's message may not.
     DeadLettered,
+    /// The shop cancelled the order (`order.cancelled`): transfer stops it,
+    /// deleting its draft if the bridge made one.
+    Cancel,
+    /// The shop asked to send the order again (`order.resend`): a failed
+    /// order is re-opened; an ok one only if its draft was deleted.
+    ShopResend,
 }
 
 impl Cause {
@@ -229,6 +290,8 @@ impl Cause {
             Cause::Rescan => "rescan",
             Cause::Resend => "resend",
             Cause::DeadLettered => "dead_lettered",
+            Cause::Cancel => "cancel",
+            Cause::ShopResend => "shop_resend",
         }
     }
 }
@@ -316,6 +379,89 @@ pub trait TransferQueue: Send + Sync {
     ) -> impl Future<Output = Result<(), QueueError>> + Send;
 }
 
+// ---------------------------------------------------------------- label notifications
+
+/// One label notification on its queue. The body is fixed when the label
+/// changes; the target (URL, secrets) is read from the shop when it is
+/// sent, so no secret ever sits in a queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationMessage {
+    pub shop_id: String,
+    pub order_id: String,
+    pub sequence: u64,
+    pub webhook_id: String,
+    /// The JSON body to POST.
+    pub payload: String,
+}
+
+/// The notifications of each order, stored with the order. Writes here
+/// never touch the order's label, lease or version.
+pub trait NotificationStore: Send + Sync {
+    /// Records a change to `label` as the order's next notification and
+    /// returns its sequence (1, 2, 3…). `Ok(None)`: the last one recorded
+    /// has the same label (nothing to announce), or there is no such order.
+    fn record_notification(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        label: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+
+    /// Stores a delivery attempt's result on notification `sequence`.
+    /// `Err(Conflict)`: no such notification.
+    fn update_notification(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        sequence: u64,
+        update: &crate::domain::notify::DeliveryUpdate,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The order's notifications, oldest first.
+    fn notifications(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+    ) -> impl Future<Output = Result<Vec<crate::domain::notify::NotificationRecord>, StoreError>> + Send;
+}
+
+/// The notification queue (its dead-letter queue is SQS's redrive).
+pub trait NotificationQueue: Send + Sync {
+    fn enqueue_notification(
+        &self,
+        message: &NotificationMessage,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Hides a received notification for `seconds` before its next try.
+    fn delay_notification(
+        &self,
+        receipt_handle: &str,
+        seconds: i32,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+}
+
+/// An HTTP answer to a notification, or why there was none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostOutcome {
+    /// The receiver answered with this status.
+    Status(u16),
+    /// No answer: connection refused, timeout, TLS… (never holds a secret).
+    Unreachable(String),
+}
+
+/// POSTs a signed notification to a receiver.
+pub trait NotificationSender: Send + Sync {
+    fn post(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: &str,
+        deadline: Instant,
+    ) -> impl Future<Output = PostOutcome> + Send;
+}
+
 // ---------------------------------------------------------------- invoicing
 
 #[derive(Debug, Clone, Copy)]
@@ -336,6 +482,15 @@ pub struct InvoicingError {
     pub reason: String,
 }
 
+/// The invoice carrying an order's reference, as the accounting system
+/// holds it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FoundInvoice {
+    None,
+    Draft(u32),
+    Booked(u32),
+}
+
 /// Creating the order's invoice in the accounting system, exactly once per
 /// plan reference: a push with `may_exist` finds and completes an invoice
 /// an earlier attempt made instead of creating a second one.
@@ -346,6 +501,27 @@ pub trait Invoicing: Send + Sync {
         plan: &InvoicePlan,
         options: PushOptions,
     ) -> impl Future<Output = Result<PushOutcome, InvoicingError>> + Send;
+
+    /// The invoice carrying `reference`: draft `draft_hint` if it still
+    /// carries it, else a draft or booked invoice found by the reference.
+    fn find_invoice(
+        &self,
+        credentials: &EconomicCredentials,
+        reference: &str,
+        draft_hint: Option<u32>,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<FoundInvoice, InvoicingError>> + Send;
+
+    /// Deletes draft `number` only if it (still) carries `reference`: the
+    /// bridge deletes only its own drafts. `Ok(false)`: not deleted (gone
+    /// already, or another order's by now).
+    fn delete_own_draft(
+        &self,
+        credentials: &EconomicCredentials,
+        reference: &str,
+        number: u32,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<bool, InvoicingError>> + Send;
 }
 
 // ------------------------------------------------- shared handles (Arc<T>)
@@ -433,6 +609,47 @@ impl<T: OrderStore + ?Sized> OrderStore for std::sync::Arc<T> {
     }
 }
 
+impl<T: OrderControl + ?Sized> OrderControl for std::sync::Arc<T> {
+    fn claim_control(
+        &self,
+        claim: &Claim<'_>,
+    ) -> impl Future<Output = Result<Option<OrderRecord>, StoreError>> + Send {
+        (**self).claim_control(claim)
+    }
+    fn mark_cancelled(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        owner: &LeaseOwner,
+        reason: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).mark_cancelled(shop_id, order_id, owner, reason, now, expires_at)
+    }
+    fn reopen_ok(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        owner: &LeaseOwner,
+        why: &str,
+        now: i64,
+        rescan_after: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).reopen_ok(shop_id, order_id, owner, why, now, rescan_after)
+    }
+    fn release_control(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        owner: &LeaseOwner,
+        what: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).release_control(shop_id, order_id, owner, what, now)
+    }
+}
+
 impl<T: ShopStore + ?Sized> ShopStore for std::sync::Arc<T> {
     fn get(
         &self,
@@ -497,6 +714,64 @@ impl<T: TransferQueue + ?Sized> TransferQueue for std::sync::Arc<T> {
     }
 }
 
+impl<T: NotificationStore + ?Sized> NotificationStore for std::sync::Arc<T> {
+    fn record_notification(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        label: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send {
+        (**self).record_notification(shop_id, order_id, label, now)
+    }
+    fn update_notification(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        sequence: u64,
+        update: &crate::domain::notify::DeliveryUpdate,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).update_notification(shop_id, order_id, sequence, update, now)
+    }
+    fn notifications(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+    ) -> impl Future<Output = Result<Vec<crate::domain::notify::NotificationRecord>, StoreError>> + Send
+    {
+        (**self).notifications(shop_id, order_id)
+    }
+}
+
+impl<T: NotificationQueue + ?Sized> NotificationQueue for std::sync::Arc<T> {
+    fn enqueue_notification(
+        &self,
+        message: &NotificationMessage,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        (**self).enqueue_notification(message)
+    }
+    fn delay_notification(
+        &self,
+        receipt_handle: &str,
+        seconds: i32,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        (**self).delay_notification(receipt_handle, seconds)
+    }
+}
+
+impl<T: NotificationSender + ?Sized> NotificationSender for std::sync::Arc<T> {
+    fn post(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: &str,
+        deadline: Instant,
+    ) -> impl Future<Output = PostOutcome> + Send {
+        (**self).post(url, headers, body, deadline)
+    }
+}
+
 impl<T: Invoicing + ?Sized> Invoicing for std::sync::Arc<T> {
     fn push(
         &self,
@@ -505,6 +780,24 @@ impl<T: Invoicing + ?Sized> Invoicing for std::sync::Arc<T> {
         options: PushOptions,
     ) -> impl Future<Output = Result<PushOutcome, InvoicingError>> + Send {
         (**self).push(credentials, plan, options)
+    }
+    fn find_invoice(
+        &self,
+        credentials: &EconomicCredentials,
+        reference: &str,
+        draft_hint: Option<u32>,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<FoundInvoice, InvoicingError>> + Send {
+        (**self).find_invoice(credentials, reference, draft_hint, deadline)
+    }
+    fn delete_own_draft(
+        &self,
+        credentials: &EconomicCredentials,
+        reference: &str,
+        number: u32,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<bool, InvoicingError>> + Send {
+        (**self).delete_own_draft(credentials, reference, number, deadline)
     }
 }
 

@@ -85,6 +85,8 @@ pub struct StackOptions {
     pub retry_base_seconds: u32,
     pub rescan_min_age_seconds: i64,
     pub max_body_bytes: usize,
+    /// Tries of a label notification before its dead-letter queue.
+    pub notify_max_receive_count: u32,
     /// How the sandbox rounds VAT (e-conomic's rule is unconfirmed).
     /// Default: `BRIDGE_TEST_VAT_ROUNDING` (`per_line` or `per_invoice`),
     /// else per line; `infra/scripts/test.sh` runs the pipeline tests
@@ -111,6 +113,7 @@ impl Default for StackOptions {
             retry_base_seconds: 0,
             rescan_min_age_seconds: 300,
             max_body_bytes: bridge::app::ingest::DEFAULT_MAX_BODY_BYTES,
+            notify_max_receive_count: 20,
             vat_rounding: vat_rounding_from_env(),
         }
     }
@@ -126,6 +129,8 @@ pub struct Stack {
     pub secrets_key_id: String,
     pub queues: provision::Queues,
     pub queue_arn: String,
+    /// The label-notification queue and its dead-letter queue.
+    pub notify_queues: provision::Queues,
     pub ingest: IngestContext,
     pub transfer: TransferContext,
     pub rescan: RescanContext,
@@ -161,6 +166,15 @@ impl Stack {
             provision::create_secrets_key(&aws_sdk_kms::Client::new(&sdk), "test shops' secrets")
                 .await
                 .expect("create the secrets key in moto");
+        let notify_queues = provision::create_queues(
+            &sqs,
+            &unique("notify"),
+            &unique("notify-dlq"),
+            options.visibility_timeout_seconds,
+            options.notify_max_receive_count,
+        )
+        .await
+        .expect("create notification queues in moto");
         let sandbox = economic_sandbox::start(SandboxConfig::default())
             .await
             .expect("start e-conomic sandbox");
@@ -199,7 +213,24 @@ impl Stack {
                 rescan_min_age_seconds: options.rescan_min_age_seconds,
                 ok_record_ttl_days: 90,
             },
-        );
+        )
+        .with_notifications(
+            &sdk,
+            &shops_table,
+            &orders_table,
+            transfer::NotifyQueue {
+                queue_url: notify_queues.queue_url.clone(),
+                queue_arn: notify_queues.queue_arn.clone(),
+                delivery: bridge::app::notify_delivery::DeliverySettings {
+                    max_receive_count: options.notify_max_receive_count,
+                    // 0: a failed try is visible again at once (fast tests).
+                    retry_base_seconds: 0,
+                    retry_cap_seconds: 0,
+                },
+            },
+            Duration::ZERO,
+        )
+        .expect("notification delivery");
         let rescan = RescanContext::new(
             &sdk,
             &orders_table,
@@ -210,7 +241,8 @@ impl Stack {
                 max_orders: 500,
                 max_receive_count: options.max_receive_count,
             },
-        );
+        )
+        .with_notifications(&sdk, &shops_table, &orders_table, &notify_queues.queue_url);
         Stack {
             sdk,
             sandbox,
@@ -219,6 +251,7 @@ impl Stack {
             secrets_key_id,
             queues,
             queue_arn,
+            notify_queues,
             ingest,
             transfer,
             rescan,
@@ -261,6 +294,7 @@ impl Stack {
                 app_secret_token: Secret::new(economic_sandbox::DEFAULT_APP_SECRET_TOKEN),
                 agreement_grant_token: Secret::new(economic_sandbox::DEFAULT_AGREEMENT_GRANT_TOKEN),
             },
+            notify: None,
             mapping: serde_json::from_value(mapping).expect("mapping config"),
         };
         self.shop_store().put(&config).await.expect("put shop");
@@ -362,6 +396,24 @@ impl Stack {
         })
         .await
         .expect("poll transfer queue")
+    }
+
+    /// One poll of the notification queue through the real transfer
+    /// handler (which tells the queues apart by the records' source ARN).
+    pub async fn poll_notifications(&self) -> PollOutcome {
+        let settings = EventSourceSettings {
+            queue_url: self.notify_queues.queue_url.clone(),
+            queue_arn: self.notify_queues.queue_arn.clone(),
+            region: REGION.to_owned(),
+            batch_size: 10,
+            wait: Duration::from_secs(0),
+            function_timeout: Duration::from_secs(30),
+        };
+        poll_once(&self.sqs(), &settings, |event: LambdaEvent<SqsEvent>| {
+            transfer::handle(&self.transfer, event)
+        })
+        .await
+        .expect("poll notification queue")
     }
 
     /// Polls until `done` holds for the order, or panics after `limit`.

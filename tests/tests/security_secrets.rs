@@ -166,6 +166,7 @@ async fn no_secret_in_logs_debug_output_or_errors_of_a_full_run() {
             app_secret_token: Secret::new(WRONG_APP_TOKEN),
             agreement_grant_token: Secret::new(WRONG_GRANT_TOKEN),
         },
+        notify: None,
         mapping: serde_json::from_value(json!({})).expect("mapping"),
     };
     DynamoShopStore::new(

@@ -1,8 +1,10 @@
 //! Rescan Lambda, run by an EventBridge schedule: re-enqueues orders left
 //! pending (see [`bridge::app::rescan`]).
 
-use bridge::adapters::dynamodb::DynamoOrderStore;
+use bridge::adapters::dynamodb::{DynamoOrderStore, DynamoShopStore};
+use bridge::adapters::notify::SqsNotificationQueue;
 use bridge::adapters::sqs::SqsTransferQueue;
+use bridge::app::notify::Notifier;
 pub use bridge::app::rescan::RescanReport;
 use bridge::app::rescan::{Rescan, RescanSettings};
 use bridge::env::{env_number, env_required};
@@ -10,8 +12,13 @@ use lambda_runtime::LambdaEvent;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
-/// Rescan over DynamoDB and SQS.
-pub type LambdaRescan = Rescan<DynamoOrderStore, SqsTransferQueue>;
+/// Label notifications recorded in DynamoDB and queued in SQS.
+pub type LambdaNotifier =
+    Notifier<DynamoOrderStore, SqsNotificationQueue, DynamoShopStore, bridge::ports::SystemClock>;
+
+/// Rescan over DynamoDB and SQS; it announces the failures it labels when
+/// the deployment has a notification queue.
+pub type LambdaRescan = Rescan<DynamoOrderStore, SqsTransferQueue, Option<LambdaNotifier>>;
 
 #[derive(Debug)]
 pub struct RescanContext {
@@ -21,7 +28,8 @@ pub struct RescanContext {
 impl RescanContext {
     /// From `ORDERS_TABLE`, `QUEUE_URL`, `RESCAN_MIN_AGE_SECONDS` (300),
     /// `RESCAN_MAX_ORDERS` (500), `MAX_RECEIVE_COUNT` (5) and
-    /// `DEAD_LETTER_QUEUE_URL` (unset: no sweep of stale dead letters).
+    /// `DEAD_LETTER_QUEUE_URL` (unset: no sweep of stale dead letters), and
+    /// `NOTIFY_QUEUE_URL` with `SHOPS_TABLE` (unset: no label notifications).
     pub async fn from_env() -> Result<Self, Error> {
         let sdk = aws_config::load_from_env().await;
         let settings = RescanSettings {
@@ -29,16 +37,46 @@ impl RescanContext {
             max_orders: env_number("RESCAN_MAX_ORDERS", 500)?,
             max_receive_count: env_number("MAX_RECEIVE_COUNT", 5)?,
         };
-        Ok(Self::new(
+        let orders_table = env_required("ORDERS_TABLE")?;
+        let context = Self::new(
             &sdk,
-            &env_required("ORDERS_TABLE")?,
+            &orders_table,
             &env_required("QUEUE_URL")?,
             std::env::var("DEAD_LETTER_QUEUE_URL")
                 .ok()
                 .filter(|url| !url.trim().is_empty())
                 .as_deref(),
             settings,
-        ))
+        );
+        match std::env::var("NOTIFY_QUEUE_URL") {
+            Ok(url) if !url.trim().is_empty() => Ok(context.with_notifications(
+                &sdk,
+                &env_required("SHOPS_TABLE")?,
+                &orders_table,
+                &url,
+            )),
+            _ => Ok(context),
+        }
+    }
+
+    /// Announces the failures rescan labels on the notification queue.
+    pub fn with_notifications(
+        self,
+        sdk: &aws_config::SdkConfig,
+        shops_table: &str,
+        orders_table: &str,
+        notify_queue_url: &str,
+    ) -> Self {
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        let notifier = Notifier::new(
+            DynamoOrderStore::new(dynamodb.clone(), orders_table),
+            SqsNotificationQueue::new(aws_sdk_sqs::Client::new(sdk), notify_queue_url),
+            DynamoShopStore::new(dynamodb, shops_table),
+            bridge::ports::SystemClock,
+        );
+        RescanContext {
+            rescan: self.rescan.with_notifier(Some(notifier)),
+        }
     }
 
     pub fn new(
@@ -57,7 +95,7 @@ impl RescanContext {
             None => SqsTransferQueue::without_dead_letter_queue(sqs, queue_url),
         };
         RescanContext {
-            rescan: Rescan::new(orders, queue, settings),
+            rescan: Rescan::new(orders, queue, settings).with_notifier(None),
         }
     }
 }

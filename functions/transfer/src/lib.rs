@@ -7,9 +7,12 @@ use bridge::adapters::dynamodb::{DynamoOrderStore, DynamoShopStore};
 use bridge::adapters::economic::{
     ClientConfig, EconomicClient, EconomicInvoicing, DEFAULT_BASE_URL,
 };
+use bridge::adapters::notify::{HttpNotificationSender, SqsNotificationQueue};
 use bridge::adapters::sealed::SecretSealer;
 use bridge::adapters::sqs::SqsTransferQueue;
 use bridge::adapters::vies::{ViesRegistry, VIES_URL};
+use bridge::app::notify::Notifier;
+use bridge::app::notify_delivery::{group_by_order, Delivery, DeliverySettings};
 use bridge::app::shop_cache::CachedShops;
 use bridge::app::transfer::{work_deadline, Disposition, Transfer, TransferSettings};
 use bridge::env::{env_number, env_required};
@@ -26,7 +29,12 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 /// Orders of one batch processed at the same time.
 const CONCURRENCY: usize = 5;
 
-/// Transfer over DynamoDB, SQS, e-conomic, the system clock and VIES.
+/// Label notifications recorded in DynamoDB and queued in SQS.
+pub type LambdaNotifier =
+    Notifier<DynamoOrderStore, SqsNotificationQueue, CachedShops<DynamoShopStore>, SystemClock>;
+
+/// Transfer over DynamoDB, SQS, e-conomic, the system clock and VIES; it
+/// announces label changes when the deployment has a notification queue.
 pub type LambdaTransfer = Transfer<
     DynamoOrderStore,
     CachedShops<DynamoShopStore>,
@@ -34,7 +42,33 @@ pub type LambdaTransfer = Transfer<
     EconomicInvoicing,
     SystemClock,
     ViesRegistry,
+    Option<LambdaNotifier>,
 >;
+
+/// The notification queue's consumer: POSTs over HTTPS.
+pub type LambdaDelivery = Delivery<
+    DynamoOrderStore,
+    SqsNotificationQueue,
+    CachedShops<DynamoShopStore>,
+    HttpNotificationSender,
+    SystemClock,
+>;
+
+/// The notification queue this function also consumes.
+#[derive(Debug, Clone)]
+pub struct NotifyQueue {
+    pub queue_url: String,
+    /// Lambda's SQS records carry it as `eventSourceARN`: how a batch from
+    /// this queue is told apart from the transfer queue's.
+    pub queue_arn: String,
+    pub delivery: DeliverySettings,
+}
+
+#[derive(Debug)]
+struct Notifications {
+    queue_arn: String,
+    delivery: LambdaDelivery,
+}
 
 /// How long a VIES answer is reused, unless `VIES_CACHE_SECONDS` says.
 const VIES_CACHE_SECONDS: u64 = 24 * 3600;
@@ -42,6 +76,7 @@ const VIES_CACHE_SECONDS: u64 = 24 * 3600;
 #[derive(Debug)]
 pub struct TransferContext {
     transfer: LambdaTransfer,
+    notifications: Option<Notifications>,
 }
 
 impl TransferContext {
@@ -53,8 +88,11 @@ impl TransferContext {
     /// by e-conomic's rate-limit headers is on regardless),
     /// `TRANSFER_MAX_CONCURRENCY` (1), `SHOP_CACHE_SECONDS` (30: how long a
     /// warm environment uses a shop's configuration before reading it again,
-    /// as ingest does), and for VIES `VIES_URL` (the public service) and
-    /// `VIES_CACHE_SECONDS` (86400).
+    /// as ingest does), for VIES `VIES_URL` (the public service) and
+    /// `VIES_CACHE_SECONDS` (86400), and for label notifications
+    /// `NOTIFY_QUEUE_URL` with `NOTIFY_QUEUE_ARN` (unset: none),
+    /// `NOTIFY_MAX_RECEIVE_COUNT` (12), `NOTIFY_RETRY_BASE_SECONDS` (30)
+    /// and `NOTIFY_RETRY_CAP_SECONDS` (3600).
     pub async fn from_env() -> Result<Self, Error> {
         let sdk = aws_config::load_from_env().await;
         let defaults = TransferSettings::default();
@@ -81,16 +119,79 @@ impl TransferContext {
         );
         economic.set_rate_limit(calls_per_second);
         let shop_cache_ttl = Duration::from_secs(env_number("SHOP_CACHE_SECONDS", 30)?);
-        Ok(Self::with_shop_cache(
+        let shops_table = env_required("SHOPS_TABLE")?;
+        let orders_table = env_required("ORDERS_TABLE")?;
+        let context = Self::with_shop_cache(
             &sdk,
-            &env_required("SHOPS_TABLE")?,
-            &env_required("ORDERS_TABLE")?,
+            &shops_table,
+            &orders_table,
             &env_required("QUEUE_URL")?,
             &env_required("DEAD_LETTER_QUEUE_URL")?,
             economic,
             settings,
             shop_cache_ttl,
-        ))
+        );
+        let notify_queue_url = std::env::var("NOTIFY_QUEUE_URL").unwrap_or_default();
+        if notify_queue_url.trim().is_empty() {
+            return Ok(context);
+        }
+        let defaults = DeliverySettings::default();
+        let notify = NotifyQueue {
+            queue_url: notify_queue_url,
+            queue_arn: env_required("NOTIFY_QUEUE_ARN")?,
+            delivery: DeliverySettings {
+                max_receive_count: env_number(
+                    "NOTIFY_MAX_RECEIVE_COUNT",
+                    defaults.max_receive_count,
+                )?,
+                retry_base_seconds: env_number(
+                    "NOTIFY_RETRY_BASE_SECONDS",
+                    defaults.retry_base_seconds,
+                )?,
+                retry_cap_seconds: env_number(
+                    "NOTIFY_RETRY_CAP_SECONDS",
+                    defaults.retry_cap_seconds,
+                )?,
+            },
+        };
+        context.with_notifications(&sdk, &shops_table, &orders_table, notify, shop_cache_ttl)
+    }
+
+    /// Announces label changes on `notify`'s queue and consumes it.
+    pub fn with_notifications(
+        self,
+        sdk: &aws_config::SdkConfig,
+        shops_table: &str,
+        orders_table: &str,
+        notify: NotifyQueue,
+        shop_cache_ttl: Duration,
+    ) -> Result<Self, Error> {
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let orders = DynamoOrderStore::new(dynamodb.clone(), orders_table);
+        let shops = || {
+            CachedShops::new(
+                DynamoShopStore::new(dynamodb.clone(), shops_table),
+                shop_cache_ttl,
+            )
+        };
+        let queue = SqsNotificationQueue::new(sqs, &notify.queue_url);
+        let notifier = Notifier::new(orders.clone(), queue.clone(), shops(), SystemClock);
+        let delivery = Delivery::new(
+            orders,
+            queue,
+            shops(),
+            HttpNotificationSender::new()?,
+            SystemClock,
+            notify.delivery,
+        );
+        Ok(TransferContext {
+            transfer: self.transfer.with_notifier(Some(notifier)),
+            notifications: Some(Notifications {
+                queue_arn: notify.queue_arn,
+                delivery,
+            }),
+        })
     }
 
     /// Without the shop cache: every order reads its shop (tests and the
@@ -146,7 +247,9 @@ impl TransferContext {
                 SystemClock,
                 settings,
             )
-            .with_vat_registry(vies_from_env()),
+            .with_vat_registry(vies_from_env())
+            .with_notifier(None),
+            notifications: None,
         }
     }
 
@@ -180,6 +283,12 @@ pub fn calls_per_second_per_environment(
     (agreement_calls_per_second / max_concurrency.max(1)).max(1)
 }
 
+/// One unit of a batch: a transfer message, or one order's notifications.
+enum Work {
+    Order(InboundMessage),
+    Notifications(Vec<InboundMessage>),
+}
+
 /// Processes a batch; one bad order never holds back the others. Returns
 /// the message ids to be delivered again.
 pub async fn handle(
@@ -193,36 +302,74 @@ pub async fn handle(
     let remaining = Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
     let deadline = work_deadline(remaining, DEADLINE_MARGIN);
 
-    let messages: Vec<InboundMessage> = event
+    let messages: Vec<(Option<String>, InboundMessage)> = event
         .payload
         .records
         .into_iter()
-        .map(|record| InboundMessage {
-            message_id: record.message_id.unwrap_or_default(),
-            receipt_handle: record.receipt_handle,
-            body: record.body.unwrap_or_default(),
-            receive_count: record
-                .attributes
-                .get("ApproximateReceiveCount")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(1),
-            sent_at_ms: record
-                .attributes
-                .get("SentTimestamp")
-                .and_then(|v| v.parse().ok()),
+        .map(|record| {
+            let message = InboundMessage {
+                message_id: record.message_id.unwrap_or_default(),
+                receipt_handle: record.receipt_handle,
+                body: record.body.unwrap_or_default(),
+                receive_count: record
+                    .attributes
+                    .get("ApproximateReceiveCount")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1),
+                sent_at_ms: record
+                    .attributes
+                    .get("SentTimestamp")
+                    .and_then(|v| v.parse().ok()),
+            };
+            (record.event_source_arn, message)
         })
         .collect();
 
     // At most CONCURRENCY orders at a time, a new one starting as soon as
     // any finishes: one slow order does not hold back the slots of others.
-    let processing = messages.into_iter().map(|message| async move {
-        let disposition = context.transfer.process(&message, deadline).await;
-        (message.message_id, disposition)
+    // Records from the notification queue are label notifications, one
+    // order's delivered one after the other in sequence order.
+    let (notifications, orders): (Vec<_>, Vec<_>) =
+        messages.into_iter().partition(|(source, _)| {
+            context
+                .notifications
+                .as_ref()
+                .is_some_and(|n| source.as_deref() == Some(n.queue_arn.as_str()))
+        });
+    let mut work: Vec<Work> = orders
+        .into_iter()
+        .map(|(_, message)| Work::Order(message))
+        .collect();
+    work.extend(
+        group_by_order(notifications.into_iter().map(|(_, m)| m).collect())
+            .into_iter()
+            .map(Work::Notifications),
+    );
+    let processing = work.into_iter().map(|work| async move {
+        match work {
+            Work::Order(message) => {
+                let disposition = context.transfer.process(&message, deadline).await;
+                vec![(message.message_id, disposition)]
+            }
+            Work::Notifications(group) => {
+                let mut results = Vec::with_capacity(group.len());
+                if let Some(notify) = &context.notifications {
+                    for message in group {
+                        let disposition = notify.delivery.process(&message, deadline).await;
+                        results.push((message.message_id, disposition));
+                    }
+                }
+                results
+            }
+        }
     });
     let results: Vec<(String, Disposition)> = stream::iter(processing)
         .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     let mut failures = Vec::new();
     for (message_id, disposition) in results {
         if disposition == Disposition::Retry {

@@ -639,6 +639,7 @@ async fn seed_shops(
                 app_secret_token: Secret::new(token.app_secret_token.clone()),
                 agreement_grant_token: Secret::new(token.agreement_grant_token.clone()),
             },
+            notify: None,
             mapping: mapping.clone(),
         };
         shop_store
@@ -1479,7 +1480,8 @@ fn check(
                     ));
                 }
             }
-            Label::Pending | Label::Recorded => {
+            // The chaos run sends no cancellations.
+            Label::Pending | Label::Recorded | Label::Cancelled => {
                 report.losses += 1;
                 problems.push(format!(
                     "order {} ended {} (last error {:?})",

@@ -7,6 +7,7 @@ pub mod chaos;
 pub mod event_source;
 pub mod http_front;
 pub mod moto;
+pub mod receiver;
 pub mod stack;
 pub mod watch;
 

@@ -144,6 +144,15 @@ async fn run(root: &Path, options: Options) -> Result<(), String> {
     .await
     .map_err(|e| format!("creating queues: {e}"))?;
     let queue_arn = queues.queue_arn.clone();
+    let notify_queues = provision::create_queues(
+        &sqs,
+        &names.notify_queue,
+        &names.notify_dead_letter_queue,
+        TRANSFER_VISIBILITY_TIMEOUT_SECONDS,
+        bridge::app::notify_delivery::DeliverySettings::default().max_receive_count,
+    )
+    .await
+    .map_err(|e| format!("creating notification queues: {e}"))?;
 
     // e-conomic: the sandbox unless real settings are given.
     let demo_shop_file = root.join("infra/local-stack/demo/demo-shop.json");
@@ -201,30 +210,52 @@ async fn run(root: &Path, options: Options) -> Result<(), String> {
         ..ClientConfig::default()
     })
     .map_err(|e| format!("e-conomic client: {e}"))?;
-    let transfer = Arc::new(transfer::TransferContext::new(
-        &sdk,
-        &names.shops_table,
-        &names.orders_table,
-        &queues.queue_url,
-        &queues.dead_letter_queue_url,
-        economic,
-        TransferSettings {
-            max_receive_count: options.max_receive_count,
-            rescan_min_age_seconds: options.rescan_min_age,
-            ..TransferSettings::default()
-        },
-    ));
-    let rescan = Arc::new(rescan::RescanContext::new(
-        &sdk,
-        &names.orders_table,
-        &queues.queue_url,
-        Some(&queues.dead_letter_queue_url),
-        RescanSettings {
-            min_age_seconds: options.rescan_min_age,
-            max_orders: 500,
-            max_receive_count: options.max_receive_count,
-        },
-    ));
+    let transfer = Arc::new(
+        transfer::TransferContext::new(
+            &sdk,
+            &names.shops_table,
+            &names.orders_table,
+            &queues.queue_url,
+            &queues.dead_letter_queue_url,
+            economic,
+            TransferSettings {
+                max_receive_count: options.max_receive_count,
+                rescan_min_age_seconds: options.rescan_min_age,
+                ..TransferSettings::default()
+            },
+        )
+        .with_notifications(
+            &sdk,
+            &names.shops_table,
+            &names.orders_table,
+            transfer::NotifyQueue {
+                queue_url: notify_queues.queue_url.clone(),
+                queue_arn: notify_queues.queue_arn.clone(),
+                delivery: bridge::app::notify_delivery::DeliverySettings::default(),
+            },
+            Duration::ZERO,
+        )
+        .map_err(|e| format!("notification delivery: {e}"))?,
+    );
+    let rescan = Arc::new(
+        rescan::RescanContext::new(
+            &sdk,
+            &names.orders_table,
+            &queues.queue_url,
+            Some(&queues.dead_letter_queue_url),
+            RescanSettings {
+                min_age_seconds: options.rescan_min_age,
+                max_orders: 500,
+                max_receive_count: options.max_receive_count,
+            },
+        )
+        .with_notifications(
+            &sdk,
+            &names.shops_table,
+            &names.orders_table,
+            &notify_queues.queue_url,
+        ),
+    );
 
     let (listener, addr) = http_front::bind(options.port)
         .await
@@ -244,10 +275,17 @@ async fn run(root: &Path, options: Options) -> Result<(), String> {
         wait: Duration::from_secs(1),
         function_timeout: Duration::from_secs(TRANSFER_TIMEOUT_SECONDS),
     };
+    // The transfer function's second event source: label notifications.
+    let notify_settings = EventSourceSettings {
+        queue_url: notify_queues.queue_url.clone(),
+        queue_arn: notify_queues.queue_arn.clone(),
+        ..settings.clone()
+    };
     let mut workers = Vec::new();
-    for _ in 0..TRANSFER_MAX_CONCURRENCY {
+    for settings in std::iter::repeat_n(settings, TRANSFER_MAX_CONCURRENCY)
+        .chain(std::iter::once(notify_settings))
+    {
         let sqs = sqs.clone();
-        let settings = settings.clone();
         let transfer = transfer.clone();
         workers.push(tokio::spawn(async move {
             loop {
@@ -302,6 +340,7 @@ async fn run(root: &Path, options: Options) -> Result<(), String> {
                 "DEAD_LETTER_QUEUE_URL",
                 queues.dead_letter_queue_url.clone(),
             ),
+            ("NOTIFY_QUEUE_URL", notify_queues.queue_url.clone()),
             ("WEBHOOK_URL", webhook_base.clone()),
             ("ECONOMIC_BASE_URL", economic_base_url.clone()),
             ("SECRETS_KEY_ID", secrets_key_id.clone()),
@@ -369,6 +408,8 @@ struct StackNames {
     orders_table: String,
     queue: String,
     dead_letter_queue: String,
+    notify_queue: String,
+    notify_dead_letter_queue: String,
 }
 
 impl Default for StackNames {
@@ -378,6 +419,8 @@ impl Default for StackNames {
             orders_table: "econ-bridge-orders".into(),
             queue: "econ-bridge-transfer".into(),
             dead_letter_queue: "econ-bridge-transfer-dlq".into(),
+            notify_queue: "econ-bridge-notify".into(),
+            notify_dead_letter_queue: "econ-bridge-notify-dlq".into(),
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod dynamodb;
 pub mod economic;
 pub mod memory;
+pub mod notify;
 pub mod sealed;
 pub mod sqs;
 pub mod vies;

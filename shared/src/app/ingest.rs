@@ -21,12 +21,16 @@
 mod refund;
 
 pub use refund::{decide_refund_delivery, RefundDecision};
+#[path = "ingest_request.rs"]
+mod request;
 
 use crate::app::shop_cache::CachedShops;
 use crate::domain::lifecycle::{reaches_trigger, HistoryEntry, IngestWrite, Label, OrderRecord};
-use crate::domain::order::{parse_event, ContractError, EventType, ParsedEvent};
+use crate::domain::order::{
+    parse_event, request_order_id, ContractError, EventType, OrderRequest, ParsedEvent,
+};
 use crate::domain::platform::{
-    platform_secrets, platform_snapshot, shopify, woocommerce, Platform,
+    platform_secrets, platform_snapshot, requests, shopify, woocommerce, Platform,
 };
 use crate::domain::shop::{PlatformConfig, ShopConfig, Trigger};
 use crate::domain::webhook::{self, SignatureHeaders};
@@ -242,6 +246,13 @@ pub fn decide_delivery(
             false,
             format!("{event} received after invoicing: ignored"),
         ),
+        Some(Label::Cancelled) => (
+            IngestStatus::Duplicate,
+            Label::Cancelled,
+            false,
+            false,
+            format!("{event} received for a cancelled order: ignored"),
+        ),
         Some(Label::Pending) => (
             IngestStatus::Accepted,
             Label::Pending,
@@ -401,6 +412,14 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
                     .await
             }
             Ok(ParsedEvent::Unsupported { event_type }) => {
+                if let Some(asked) = OrderRequest::from_type(&event_type) {
+                    let order_id = match request_order_id(request.body) {
+                        Ok(order_id) => order_id,
+                        Err(error) => return WebhookResponse::malformed(&error),
+                    };
+                    span.record("order_id", order_id.as_str());
+                    return self.order_request(&shop.shop_id, &order_id, asked).await;
+                }
                 tracing::info!(event_type = %event_type, "unsupported event type ignored");
                 return WebhookResponse::new(202, json!({ "status": "ignored" }));
             }
@@ -641,6 +660,15 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
                     );
                 }
                 let Some(stage) = settings.topics.get(topic) else {
+                    if let Some(asked) = requests::shopify_request(topic, request.body) {
+                        return match shopify::parse(request.body) {
+                            Ok(order) => {
+                                span.record("order_id", order.id.as_str());
+                                self.order_request(&shop.shop_id, &order.id, asked).await
+                            }
+                            Err(error) => WebhookResponse::malformed(&error),
+                        };
+                    }
                     tracing::info!("Shopify topic is no order stage: ignored");
                     return WebhookResponse::ignored();
                 };
@@ -671,6 +699,10 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
                     Ok(order) => order,
                     Err(error) => return WebhookResponse::malformed(&error),
                 };
+                if let Some(asked) = requests::woocommerce_request(&order.status) {
+                    span.record("order_id", order.id.as_str());
+                    return self.order_request(&shop.shop_id, &order.id, asked).await;
+                }
                 let Some(stage) = settings.statuses.get(order.status.trim()) else {
                     tracing::info!(status = %order.status, "WooCommerce status is no order stage: ignored");
                     return WebhookResponse::ignored();

@@ -9,6 +9,8 @@
 //!   letters of orders that ended `ok` → removed.
 
 pub mod ingest;
+pub mod notify;
+pub mod notify_delivery;
 pub mod order_metrics;
 pub mod rescan;
 pub mod shop_cache;

@@ -9,7 +9,8 @@ use crate::ports::Cause;
 /// `SentTimestamp` (to the millisecond), a rescan falls back on the
 /// record's `pending_since` (to the second). A re-sent or replayed order
 /// was started by a person, not a webhook: no figure, rather than one
-/// that would put days into the latency.
+/// that would put days into the latency (nor for a cancellation, which
+/// never ends ok).
 pub fn webhook_to_ok_ms(
     cause: Cause,
     sent_at_ms: Option<i64>,
@@ -19,7 +20,7 @@ pub fn webhook_to_ok_ms(
     let since_ms = match cause {
         Cause::Webhook => sent_at_ms.or(pending_since.map(|s| s * 1000))?,
         Cause::Rescan => pending_since? * 1000,
-        Cause::Resend | Cause::DeadLettered => return None,
+        Cause::Resend | Cause::ShopResend | Cause::DeadLettered | Cause::Cancel => return None,
     };
     // A clock behind the queue's would give a negative age: none.
     u64::try_from(now_ms - since_ms).ok()

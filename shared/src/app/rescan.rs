@@ -4,7 +4,9 @@
 //! Each order's `rescan_after` is moved forward by a conditional write
 //! *before* the send, so two runs close together do not both enqueue it.
 
+use crate::app::notify::{LabelNotifier, NoNotifier};
 use crate::domain::lifecycle::{Label, LeaseOwner};
+use crate::domain::notify::LabelChange;
 use crate::metrics::{self, Metric};
 use crate::ports::{Cause, DueOrder, OrderMessage, OrderStore, StoreError, TransferQueue};
 use serde::Serialize;
@@ -48,11 +50,14 @@ pub struct RescanReport {
     pub stale_dead_letters_removed: usize,
 }
 
-/// Rescan over its ports: the order store and the transfer queue.
+/// Rescan over its ports: the order store and the transfer queue, and
+/// where a label it writes is announced (nowhere until
+/// [`Rescan::with_notifier`]).
 #[derive(Debug)]
-pub struct Rescan<O, Q> {
+pub struct Rescan<O, Q, N = NoNotifier> {
     orders: O,
     queue: Q,
+    notifier: N,
     settings: RescanSettings,
 }
 
@@ -61,10 +66,25 @@ impl<O: OrderStore, Q: TransferQueue> Rescan<O, Q> {
         Rescan {
             orders,
             queue,
+            notifier: NoNotifier,
             settings,
         }
     }
+}
 
+impl<O, Q, N> Rescan<O, Q, N> {
+    /// Announces the labels rescan writes through `notifier`.
+    pub fn with_notifier<N2: LabelNotifier>(self, notifier: N2) -> Rescan<O, Q, N2> {
+        Rescan {
+            orders: self.orders,
+            queue: self.queue,
+            notifier,
+            settings: self.settings,
+        }
+    }
+}
+
+impl<O: OrderStore, Q: TransferQueue, N: LabelNotifier> Rescan<O, Q, N> {
     /// One run at `now` (epoch seconds).
     pub async fn run(&self, now: i64) -> Result<RescanReport, StoreError> {
         let due = self
@@ -134,7 +154,7 @@ impl<O: OrderStore, Q: TransferQueue> Rescan<O, Q> {
     }
 }
 
-impl<O: OrderStore, Q: TransferQueue> Rescan<O, Q> {
+impl<O: OrderStore, Q: TransferQueue, N: LabelNotifier> Rescan<O, Q, N> {
     /// An order still leased by a transfer that stopped on the queue's last
     /// allowed delivery: SQS moves that message to the dead-letter queue,
     /// so the order is labelled failed to match it (re-sending it instead
@@ -173,6 +193,9 @@ impl<O: OrderStore, Q: TransferQueue> Rescan<O, Q> {
             Ok(()) => {
                 tracing::warn!(%shop_id, %order_id, %reason, "order labelled failed by rescan");
                 metrics::record(Metric::OrdersFailed, 1, Some(shop_id));
+                let failed =
+                    LabelChange::new(shop_id, order_id, Label::Failed).with_reason(reason.as_str());
+                self.notifier.label_changed(&failed).await;
                 Ok(true)
             }
             // Became ok meanwhile.
@@ -187,7 +210,7 @@ const DEAD_LETTER_SWEEP_LIMIT: usize = 100;
 /// How long a swept dead letter stays hidden while its order is read.
 const DEAD_LETTER_SWEEP_VISIBILITY_SECONDS: i32 = 30;
 
-impl<O: OrderStore, Q: TransferQueue> Rescan<O, Q> {
+impl<O: OrderStore, Q: TransferQueue, N: LabelNotifier> Rescan<O, Q, N> {
     /// Removes dead letters whose order is `ok` after all: a copy of the
     /// message that SQS dead-lettered while another copy completed the order
     /// (a worker that died on its last delivery). The rest are released
@@ -236,11 +259,13 @@ impl<O: OrderStore, Q: TransferQueue> Rescan<O, Q> {
             return false;
         };
         match self.orders.get(&message.shop_id, &message.order_id).await {
-            Ok(Some(record)) if record.label == Label::Ok => {
+            // A cancelled order is never sent again either.
+            Ok(Some(record)) if matches!(record.label, Label::Ok | Label::Cancelled) => {
                 tracing::info!(
                     shop_id = %message.shop_id,
                     order_id = %message.order_id,
-                    "stale dead letter removed: the order is ok"
+                    label = record.label.as_str(),
+                    "stale dead letter removed: the order is ok or cancelled"
                 );
                 true
             }

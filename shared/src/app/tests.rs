@@ -1543,9 +1543,10 @@ mod platform_ingest {
         ));
 
         // A status that is no stage, and a topic that is no order event.
+        // (`cancelled` cancels the order: domain::platform::requests.)
         let cancelled = String::from_utf8(WOO_ORDER.to_vec())
             .unwrap()
-            .replace(r#""status": "processing""#, r#""status": "cancelled""#);
+            .replace(r#""status": "processing""#, r#""status": "failed""#);
         let signature = sign_body_hmac(WOO_SECRET, cancelled.as_bytes());
         let response = world
             .post(
@@ -1590,4 +1591,9 @@ mod platform_ingest {
     }
 }
 
+#[path = "notify/tests.rs"]
+mod notify_tests;
 mod refunds;
+
+#[path = "transfer_control_tests.rs"]
+mod transfer_control_tests;

@@ -21,11 +21,17 @@ mod refund;
 pub use refund::REFUND_WAIT_SECONDS;
 
 use crate::app::order_metrics;
+
+#[path = "transfer_control.rs"]
+mod control;
+
+use crate::app::notify::{LabelNotifier, NoNotifier};
 use crate::domain::lifecycle::trigger_arrival;
-use crate::domain::lifecycle::{retry_delay_seconds, Label, LeaseOwner, OrderRecord};
+use crate::domain::lifecycle::{retry_delay_seconds, Label, LeaseOwner, OrderRecord, PushOutcome};
 use crate::domain::mapping::{
     map_order_with, vat_number_to_check, InvoicePlan, MappingError, MappingInputs,
 };
+use crate::domain::notify::{InvoiceNumbers, LabelChange};
 use crate::domain::order::refund::split_refund_record_id;
 use crate::domain::platform::order_from_snapshot;
 use crate::domain::shop::ShopConfig;
@@ -33,8 +39,8 @@ use crate::domain::vat_number::VatNumberCheck;
 use crate::metrics::{self, Metric};
 use crate::ports::{
     Cause, Claim, Clock, CreditStore, InboundMessage, Invoicing, InvoicingError, NoVatRegistry,
-    OrderMessage, OrderStore, PushOptions, ShopStore, StoreError, TransferQueue, VatRegistry,
-    VatRegistryUnavailable,
+    OrderControl, OrderMessage, OrderStore, PushOptions, ShopStore, StoreError, TransferQueue,
+    VatRegistry, VatRegistryUnavailable,
 };
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -185,15 +191,17 @@ impl From<TransferFailure> for Failure {
 
 /// Transfer over its ports: the order and shop stores, the queue, the
 /// accounting system, the clock and the VAT number registry (none until
-/// [`Transfer::with_vat_registry`]).
+/// [`Transfer::with_vat_registry`]) and where label changes are announced
+/// (nowhere until [`Transfer::with_notifier`]).
 #[derive(Debug)]
-pub struct Transfer<O, S, Q, I, C, R = NoVatRegistry> {
+pub struct Transfer<O, S, Q, I, C, R = NoVatRegistry, N = NoNotifier> {
     orders: O,
     shops: S,
     queue: Q,
     invoicing: I,
     clock: C,
     vat_registry: R,
+    notifier: N,
     settings: TransferSettings,
 }
 
@@ -213,12 +221,18 @@ impl<O, S, Q, I, C> Transfer<O, S, Q, I, C, NoVatRegistry> {
             invoicing,
             clock,
             vat_registry: NoVatRegistry,
+            notifier: NoNotifier,
             settings,
         }
     }
+}
 
+impl<O, S, Q, I, C, R, N> Transfer<O, S, Q, I, C, R, N> {
     /// Verifies customers' EU VAT numbers with `registry` (VIES).
-    pub fn with_vat_registry<R: VatRegistry>(self, registry: R) -> Transfer<O, S, Q, I, C, R> {
+    pub fn with_vat_registry<R2: VatRegistry>(
+        self,
+        registry: R2,
+    ) -> Transfer<O, S, Q, I, C, R2, N> {
         Transfer {
             orders: self.orders,
             shops: self.shops,
@@ -226,19 +240,35 @@ impl<O, S, Q, I, C> Transfer<O, S, Q, I, C, NoVatRegistry> {
             invoicing: self.invoicing,
             clock: self.clock,
             vat_registry: registry,
+            notifier: self.notifier,
+            settings: self.settings,
+        }
+    }
+
+    /// Announces every label change through `notifier`.
+    pub fn with_notifier<N2: LabelNotifier>(self, notifier: N2) -> Transfer<O, S, Q, I, C, R, N2> {
+        Transfer {
+            orders: self.orders,
+            shops: self.shops,
+            queue: self.queue,
+            invoicing: self.invoicing,
+            clock: self.clock,
+            vat_registry: self.vat_registry,
+            notifier,
             settings: self.settings,
         }
     }
 }
 
-impl<O, S, Q, I, C, R> Transfer<O, S, Q, I, C, R>
+impl<O, S, Q, I, C, R, N> Transfer<O, S, Q, I, C, R, N>
 where
-    O: OrderStore + CreditStore,
+    O: OrderStore + CreditStore + OrderControl,
     S: ShopStore,
     Q: TransferQueue,
     I: Invoicing,
     C: Clock,
     R: VatRegistry,
+    N: LabelNotifier,
 {
     pub fn settings(&self) -> &TransferSettings {
         &self.settings
@@ -278,6 +308,15 @@ where
         order: &OrderMessage,
         deadline: Instant,
     ) -> Disposition {
+        match order.cause {
+            Cause::Cancel => return self.cancel(message, order, deadline).await,
+            Cause::ShopResend => {
+                if let Some(done) = self.resend_from_shop(message, order, deadline).await {
+                    return done;
+                }
+            }
+            _ => {}
+        }
         let now = self.clock.epoch_seconds();
         let owner = LeaseOwner::new(&message.message_id, message.receive_count);
         let lease_until = now + self.settings.lease_seconds;
@@ -288,7 +327,8 @@ where
             now,
             lease_until,
             rescan_after: lease_until + self.settings.rescan_min_age_seconds,
-            reopen_failed: order.cause == Cause::DeadLettered,
+            // A replayed dead letter, or the shop re-sending the order.
+            reopen_failed: matches!(order.cause, Cause::DeadLettered | Cause::ShopResend),
         };
         let claimed = match self.orders.claim(&claim).await {
             Ok(claimed) => claimed,
@@ -307,8 +347,24 @@ where
         );
         metrics::record(Metric::TransferAttempts, 1, Some(&order.shop_id));
 
-        match self.transfer(&record, &owner, deadline).await {
-            Ok(()) => {
+        // The order (re-)entered pending (its first attempt, or a re-send):
+        // announced alongside the work, so it adds no time to the transfer,
+        // and before any later label is (a repeat is not announced again).
+        let announce_pending = async {
+            if record.attempts == 1 || order.cause != Cause::Webhook {
+                let pending = LabelChange::new(&order.shop_id, &order.order_id, Label::Pending);
+                self.notifier.label_changed(&pending).await;
+            }
+        };
+        let (transferred, ()) =
+            tokio::join!(self.transfer(&record, &owner, deadline), announce_pending);
+        match transferred {
+            // A refund waiting for its order's invoice: nothing changed.
+            Ok(None) => Disposition::Done,
+            Ok(Some(outcome)) => {
+                let ok = LabelChange::new(&order.shop_id, &order.order_id, Label::Ok)
+                    .with_invoice(InvoiceNumbers::from(&outcome));
+                self.notifier.label_changed(&ok).await;
                 let now_ms = (self.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
                 let latency_ms = order_metrics::webhook_to_ok_ms(
                     order.cause,
@@ -335,7 +391,7 @@ where
         record: &OrderRecord,
         owner: &LeaseOwner,
         deadline: Instant,
-    ) -> Result<(), Failure> {
+    ) -> Result<Option<PushOutcome>, Failure> {
         if let Some(keys) = split_refund_record_id(&record.order_id) {
             return self.transfer_refund(record, owner, deadline, keys).await;
         }
@@ -398,7 +454,7 @@ where
             reused_existing = outcome.reused_existing,
             "order transferred"
         );
-        Ok(())
+        Ok(Some(outcome))
     }
 
     /// The shop's configuration and the invoice it makes of the order's
@@ -477,11 +533,15 @@ where
                 tracing::warn!("order not ready for transfer; message acknowledged");
                 Disposition::Done
             }
+            Label::Cancelled => {
+                tracing::info!("order cancelled; its message is acknowledged without effect");
+                Disposition::Done
+            }
             // A failed order waits for a person; only a replayed dead
             // letter (or a re-send, which re-pends it) re-opens it. This
             // copy predates the failure: re-opening it would leave an
             // `ok` order with a message in the dead-letter queue.
-            Label::Failed if order.cause != Cause::DeadLettered => {
+            Label::Failed if !matches!(order.cause, Cause::DeadLettered | Cause::ShopResend) => {
                 tracing::info!(
                     cause = order.cause.as_str(),
                     "order already failed; an older copy of its message is acknowledged"
@@ -555,6 +615,9 @@ where
             Ok(()) => {
                 tracing::warn!(label = Label::Failed.as_str(), %reason, "order failed permanently");
                 metrics::record(Metric::OrdersFailed, 1, Some(&order.shop_id));
+                let failed = LabelChange::new(&order.shop_id, &order.order_id, Label::Failed)
+                    .with_reason(reason.as_str());
+                self.notifier.label_changed(&failed).await;
                 Disposition::Done
             }
             // No such order, or it became ok meanwhile (rescan removes the

@@ -35,6 +35,10 @@ pub enum Label {
     Ok,
     /// Transfer failed permanently; `last_error` says why.
     Failed,
+    /// The shop cancelled the order: no invoice (none was made, or the
+    /// bridge deleted its draft), or a booked one left for a credit note;
+    /// `last_error` says which. Final: later events change nothing.
+    Cancelled,
 }
 
 impl Label {
@@ -44,13 +48,20 @@ impl Label {
             Label::Pending => "e-conomic-pending",
             Label::Ok => "e-conomic-ok",
             Label::Failed => "e-conomic-failed",
+            Label::Cancelled => "e-conomic-cancelled",
         }
     }
 
     pub fn parse(value: &str) -> Option<Label> {
-        [Label::Recorded, Label::Pending, Label::Ok, Label::Failed]
-            .into_iter()
-            .find(|l| l.as_str() == value)
+        [
+            Label::Recorded,
+            Label::Pending,
+            Label::Ok,
+            Label::Failed,
+            Label::Cancelled,
+        ]
+        .into_iter()
+        .find(|l| l.as_str() == value)
     }
 }
 
@@ -256,7 +267,13 @@ mod tests {
 
     #[test]
     fn labels_round_trip() {
-        for l in [Label::Recorded, Label::Pending, Label::Ok, Label::Failed] {
+        for l in [
+            Label::Recorded,
+            Label::Pending,
+            Label::Ok,
+            Label::Failed,
+            Label::Cancelled,
+        ] {
             assert_eq!(Label::parse(l.as_str()), Some(l));
         }
         assert_eq!(Label::parse("e-conomic-maybe"), None);

@@ -7,6 +7,7 @@ pub mod json_decimal;
 pub mod lifecycle;
 pub mod mapping;
 pub mod money;
+pub mod notify;
 pub mod order;
 pub mod personal_data;
 pub mod platform;

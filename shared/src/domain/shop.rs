@@ -2,6 +2,8 @@
 //! are, and the rules that map its orders to e-conomic invoices.
 
 use crate::domain::secret::Secret;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -39,6 +41,73 @@ pub struct WebhookSecret {
     pub valid_until: Option<String>,
 }
 
+/// Where a shop's label notifications go. Secrets are `whsec_<base64>`
+/// (Standard Webhooks, [`crate::domain::notify`]); during a rotation both are listed and every
+/// delivery carries a signature for each active one.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyTarget {
+    /// `https://…` (plain `http://` only for `localhost` / `127.0.0.1`).
+    pub url: String,
+    pub secrets: Vec<WebhookSecret>,
+}
+
+impl fmt::Debug for NotifyTarget {
+    // The URL may carry a token in its query string: only the host shows.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NotifyTarget")
+            .field("host", &url_host(&self.url).unwrap_or("[invalid]"))
+            .field("secrets", &self.secrets)
+            .finish()
+    }
+}
+
+/// Why a `notify` target cannot be used. Never quotes a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotifyTargetError {
+    #[error("notify.url must be https:// (http:// only for localhost)")]
+    Url,
+    #[error("notify.secrets must hold at least one whsec_<base64> secret")]
+    NoSecret,
+    #[error("notify.secrets[{0}] is not a whsec_<base64> secret")]
+    BadSecret(usize),
+}
+
+impl NotifyTarget {
+    /// Checks the URL scheme and that every secret can sign.
+    pub fn check(&self) -> Result<(), NotifyTargetError> {
+        let url = self.url.trim();
+        let local = ["http://localhost", "http://127.0.0.1"]
+            .iter()
+            .any(|prefix| url.starts_with(prefix));
+        if !(url.starts_with("https://") || local) || url_host(url).is_none() {
+            return Err(NotifyTargetError::Url);
+        }
+        if self.secrets.is_empty() {
+            return Err(NotifyTargetError::NoSecret);
+        }
+        for (n, secret) in self.secrets.iter().enumerate() {
+            let usable = secret
+                .secret
+                .expose()
+                .strip_prefix("whsec_")
+                .and_then(|key| STANDARD.decode(key).ok())
+                .is_some_and(|key| !key.is_empty());
+            if !usable {
+                return Err(NotifyTargetError::BadSecret(n));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let host = rest.split(['/', '?', '#']).next()?;
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    (!host.is_empty()).then_some(host)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EconomicCredentials {
@@ -67,6 +136,10 @@ pub struct ShopConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<PlatformConfig>,
     pub economic: EconomicCredentials,
+    /// Where every label change of the shop's orders is POSTed (signed);
+    /// absent: no notifications ([`crate::domain::notify`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifyTarget>,
     /// Mapping rules (debtor, VAT, lines, layouts, rounding).
     pub mapping: crate::domain::mapping::MappingConfig,
 }
@@ -90,6 +163,9 @@ impl ShopConfig {
                 secrets.extend(woocommerce.secrets.iter_mut().map(|s| &mut s.secret));
             }
             None => {}
+        }
+        if let Some(notify) = &mut self.notify {
+            secrets.extend(notify.secrets.iter_mut().map(|s| &mut s.secret));
         }
         secrets.push(&mut self.economic.app_secret_token);
         secrets.push(&mut self.economic.agreement_grant_token);
@@ -289,6 +365,7 @@ mod tests {
             "webhook_secrets": [{"secret": "SECRET-1"}, {"secret": "SECRET-2", "valid_until": "2027-01-01T00:00:00Z"}],
             "platform": platform,
             "economic": {"app_secret_token": "SECRET-3", "agreement_grant_token": "SECRET-4"},
+            "notify": {"url": "https://erp.example.com/hook", "secrets": [{"secret": "whsec_U0VDUkVULTc="}]},
             "mapping": {}
         }))
         .expect("shop")
@@ -307,13 +384,14 @@ mod tests {
                 .iter()
                 .map(|s| s.expose().to_owned())
                 .collect();
-            assert!(found.len() >= 5, "{found:?}");
+            assert!(found.len() >= 6, "{found:?}");
             for secret in config.secrets_mut() {
                 *secret = Secret::new("replaced");
             }
             let json = serde_json::to_string(&config).expect("json");
+            // The notify secret is `whsec_` + base64("SECRET-7").
             assert!(
-                !json.contains("SECRET-"),
+                !json.contains("SECRET-") && !json.contains("U0VDUkVULTc"),
                 "a secret secrets_mut misses: {json}"
             );
         }

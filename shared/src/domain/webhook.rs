@@ -121,6 +121,25 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<Strin
     ))
 }
 
+/// Signs a delivery we send (label notifications) with every active
+/// secret: the `webhook-signature` value, one `v1,<base64>` per secret,
+/// space-separated, so a receiver in the middle of a rotation accepts it
+/// with either secret. `None` when no secret is active and valid.
+pub fn sign_with_active(
+    secrets: &[WebhookSecret],
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+    now: OffsetDateTime,
+) -> Option<String> {
+    let signatures: Vec<String> = secrets
+        .iter()
+        .filter(|s| is_active(s, now))
+        .filter_map(|s| sign(s.secret.expose(), id, timestamp, body))
+        .collect();
+    (!signatures.is_empty()).then(|| signatures.join(" "))
+}
+
 /// Verifies a shop platform's body signature (Shopify's
 /// `X-Shopify-Hmac-Sha256`, WooCommerce's `X-WC-Webhook-Signature`): the
 /// base64 HMAC-SHA256 of the raw body, keyed with the secret's text as it

@@ -8,6 +8,8 @@
 //! tests here would race to install and would write into.
 
 mod adapter_contract;
+mod notifications;
+mod order_requests;
 mod pipeline;
 mod platforms;
 mod refunds;

@@ -302,3 +302,119 @@ async fn a_woocommerce_order_goes_from_ping_to_processing_to_a_draft() {
     assert_eq!(drafts[0].gross_amount.to_string(), "218.91");
     assert_eq!(record.events, vec!["order.created", "order.paid"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shopify_cancellations_and_the_resend_tag_act_on_the_order() {
+    use bridge::domain::lifecycle::Label;
+    let stack = shopify_stack().await;
+    let body = fixture("shopify", "dk-discount-code.json");
+    let signature = platform_signature(SHOPIFY_SECRET, &body);
+    let paid = shopify_headers(&signature, "orders/paid", "d-paid", DOMAIN);
+    stack
+        .deliver_platform("sokker", "shopify", paid, &body)
+        .await;
+    let order = "5810000000001";
+    let ok = stack
+        .transfer_until("sokker", order, Duration::from_secs(30), |r| {
+            r.label == Label::Ok
+        })
+        .await;
+
+    // The tag e-conomic-pending on an ok order whose draft still exists:
+    // refused, said in the history, no second draft.
+    let mut tagged: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    tagged["tags"] = json!("vip, e-conomic-pending");
+    let tagged = tagged.to_string().into_bytes();
+    let updated = shopify_headers(
+        &platform_signature(SHOPIFY_SECRET, &tagged),
+        "orders/updated",
+        "d-updated",
+        DOMAIN,
+    );
+    let (status, answer) = stack
+        .deliver_platform("sokker", "shopify", updated, &tagged)
+        .await;
+    assert_eq!((status, answer["status"].as_str()), (202, Some("accepted")));
+    let refused = stack
+        .transfer_until("sokker", order, Duration::from_secs(30), |r| {
+            r.history.iter().any(|h| h.what.contains("re-send refused"))
+        })
+        .await;
+    assert_eq!(refused.label, Label::Ok);
+    assert_eq!(stack.sandbox.drafts(0).len(), 1);
+
+    // orders/cancelled deletes the draft the bridge made.
+    let cancelled = shopify_headers(&signature, "orders/cancelled", "d-cancel", DOMAIN);
+    let (status, _) = stack
+        .deliver_platform("sokker", "shopify", cancelled, &body)
+        .await;
+    assert_eq!(status, 202);
+    let record = stack
+        .transfer_until("sokker", order, Duration::from_secs(30), |r| {
+            r.label == Label::Cancelled
+        })
+        .await;
+    assert!(stack.sandbox.drafts(0).is_empty());
+    let draft = ok.draft_invoice_number.expect("draft");
+    assert!(record
+        .last_error
+        .is_some_and(|r| r.contains(&format!("draft invoice {draft} was deleted"))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_woocommerce_order_cancelled_before_invoicing_gets_no_invoice() {
+    use bridge::domain::lifecycle::Label;
+    let stack = Stack::start().await;
+    stack
+        .put_platform_shop(
+            "butik",
+            json!({"kind": "woocommerce", "secrets": [{"secret": WOO_SECRET}]}),
+        )
+        .await;
+    let mut order: serde_json::Value =
+        serde_json::from_slice(&fixture("woocommerce", "dk-coupon-incl-vat.json")).unwrap();
+    order["status"] = json!("on-hold");
+    let body = order.to_string().into_bytes();
+    let headers = woo_headers(
+        &platform_signature(WOO_SECRET, &body),
+        "order.updated",
+        "d1",
+    );
+    let (_, answer) = stack
+        .deliver_platform("butik", "woocommerce", headers, &body)
+        .await;
+    assert_eq!(answer["status"], "recorded");
+    order["status"] = json!("cancelled");
+    let body = order.to_string().into_bytes();
+    let headers = woo_headers(
+        &platform_signature(WOO_SECRET, &body),
+        "order.updated",
+        "d2",
+    );
+    let (status, answer) = stack
+        .deliver_platform("butik", "woocommerce", headers, &body)
+        .await;
+    assert_eq!((status, answer["status"].as_str()), (202, Some("accepted")));
+    let order_id = order["id"].to_string();
+    let record = stack
+        .transfer_until("butik", &order_id, Duration::from_secs(30), |r| {
+            r.label == Label::Cancelled
+        })
+        .await;
+    assert!(record
+        .last_error
+        .is_some_and(|r| r.contains("before it was invoiced")));
+    // A later "processing" changes nothing: no invoice.
+    order["status"] = json!("processing");
+    let body = order.to_string().into_bytes();
+    let headers = woo_headers(
+        &platform_signature(WOO_SECRET, &body),
+        "order.updated",
+        "d3",
+    );
+    let (_, answer) = stack
+        .deliver_platform("butik", "woocommerce", headers, &body)
+        .await;
+    assert_eq!(answer["status"], "duplicate");
+    assert!(stack.sandbox.drafts(0).is_empty());
+}

@@ -27,6 +27,7 @@ async fn put_shop_with_secrets(stack: &Stack, shop_id: &str, secrets: Vec<Webhoo
             app_secret_token: Secret::new(economic_sandbox::DEFAULT_APP_SECRET_TOKEN),
             agreement_grant_token: Secret::new(economic_sandbox::DEFAULT_AGREEMENT_GRANT_TOKEN),
         },
+        notify: None,
         mapping: serde_json::from_value(json!({})).expect("default mapping"),
     };
     DynamoShopStore::new(

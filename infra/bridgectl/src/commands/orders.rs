@@ -5,9 +5,11 @@ use crate::error::{CliError, Status};
 use crate::output::{age, table, timestamp, truncate, Tone};
 use crate::{now_epoch, Ctx};
 use bridge::adapters::dynamodb::operator::RequeueRefused;
+use bridge::adapters::dynamodb::DynamoOrderStore;
 use bridge::adapters::sqs::SqsTransferQueue;
 use bridge::domain::lifecycle::{Label, OrderRecord};
-use bridge::ports::{Cause, OrderMessage, TransferQueue};
+use bridge::domain::notify::DeliveryState;
+use bridge::ports::{Cause, NotificationStore, OrderMessage, TransferQueue};
 use serde_json::{json, Value};
 
 /// A re-sent order becomes due for rescan after this long, so it is picked
@@ -216,6 +218,11 @@ async fn show(ctx: &Ctx, shop: &str, order_id: &str) -> Result<Status, CliError>
         .await
         .map_err(|e| ctx.orders_error(e))?
         .ok_or_else(|| CliError::Failed(format!("no order {order_id} for shop {shop}")))?;
+    let notifications =
+        DynamoOrderStore::new(ctx.dynamodb.clone(), ctx.resolved.target.orders_table()?)
+            .notifications(shop, order_id)
+            .await
+            .map_err(|e| ctx.orders_error(e))?;
     let now = now_epoch();
     let refunds = super::refunds::credit_notes(ctx, shop, order_id).await?;
     if ctx.printer.json {
@@ -232,6 +239,14 @@ async fn show(ctx: &Ctx, shop: &str, order_id: &str) -> Result<Status, CliError>
             .history
             .iter()
             .map(|h| json!({"at": timestamp(h.at), "what": h.what}))
+            .collect();
+        value["notifications"] = notifications
+            .iter()
+            .map(|n| {
+                json!({"sequence": n.sequence, "label": n.label, "state": n.state.as_str(),
+                       "at": timestamp(n.at), "attempts": n.attempts,
+                       "updated_at": timestamp(n.updated_at), "last_error": n.last_error})
+            })
             .collect();
         ctx.printer.print_json(&value);
         return Ok(Status::Clean);
@@ -274,6 +289,29 @@ async fn show(ctx: &Ctx, shop: &str, order_id: &str) -> Result<Status, CliError>
             "  {}  {}",
             p.paint(&timestamp(entry.at), Tone::Dim),
             entry.what
+        );
+    }
+    if !notifications.is_empty() {
+        outln!("notifications (to the shop's notify URL):");
+    }
+    for n in &notifications {
+        let tone = match n.state {
+            DeliveryState::Delivered => Tone::Good,
+            DeliveryState::Queued | DeliveryState::Retrying | DeliveryState::Dropped => Tone::Dim,
+            DeliveryState::DeadLettered | DeliveryState::NotQueued => Tone::Bad,
+        };
+        let error = n
+            .last_error
+            .as_deref()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default();
+        outln!(
+            "  #{} {}  {}  {} after {} attempt(s){error}",
+            n.sequence,
+            p.paint(&timestamp(n.at), Tone::Dim),
+            n.label,
+            p.paint(n.state.as_str(), tone),
+            n.attempts
         );
     }
     Ok(Status::Clean)

@@ -97,6 +97,9 @@ fn redact_quoted(message: &str) -> String {
 
 /// Checks a parsed configuration for what serde cannot express.
 pub fn validate(config: &ShopConfig) -> Result<(), String> {
+    if let Some(notify) = &config.notify {
+        notify.check().map_err(|e| e.to_string())?;
+    }
     let id = &config.shop_id;
     if id.is_empty()
         || id.len() > 64
@@ -271,6 +274,20 @@ pub fn redacted(config: &ShopConfig) -> Value {
             }
         }
     }
+    if let Some(notify) = &config.notify {
+        // The URL's query may carry the receiver's own token: not shown.
+        let url = notify.url.split(['?', '#']).next().unwrap_or_default();
+        value["notify"]["url"] = Value::String(url.to_owned());
+        if let Some(entries) = value
+            .get_mut("notify")
+            .and_then(|n| n.get_mut("secrets"))
+            .and_then(Value::as_array_mut)
+        {
+            for (entry, secret) in entries.iter_mut().zip(&notify.secrets) {
+                entry["secret"] = Value::String(fingerprint(&secret.secret));
+            }
+        }
+    }
     if let Some(economic) = value.get_mut("economic") {
         economic["app_secret_token"] =
             Value::String(fingerprint(&config.economic.app_secret_token));
@@ -380,6 +397,19 @@ async fn show(ctx: &Ctx, shop_id: &str) -> Result<Status, CliError> {
             fingerprint(&secret.secret),
             secret_validity(secret, now)
         );
+    }
+    if let Some(notify) = &config.notify {
+        outln!(
+            "notify:   {} (label notifications)",
+            view["notify"]["url"].as_str().unwrap_or("?")
+        );
+        for secret in &notify.secrets {
+            outln!(
+                "  secret {}  {}",
+                fingerprint(&secret.secret),
+                secret_validity(secret, now)
+            );
+        }
     }
     outln!(
         "e-conomic tokens: app secret {}, agreement grant {}",
@@ -717,6 +747,29 @@ mod tests {
         assert!(bad_time
             .unwrap_err()
             .contains("platform.secrets[0].valid_until"));
+    }
+
+    #[test]
+    fn notify_targets_are_checked_and_their_secrets_and_query_never_shown() {
+        let config = json!({
+            "shop_id": "butik",
+            "webhook_secrets": [{"secret": "whsec_c2hvcCBzZWNyZXQ="}],
+            "economic": {"app_secret_token": "a", "agreement_grant_token": "g"},
+            "mapping": {},
+            "notify": {"url": "https://erp.example/hook?token=erp-token-123",
+                       "secrets": [{"secret": "whsec_bm90aWZ5LXNlY3JldA=="}]},
+        });
+        let shop: ShopConfig = serde_json::from_value(config.clone()).unwrap();
+        assert_eq!(validate(&shop), Ok(()));
+        let view = redacted(&shop).to_string();
+        assert!(!view.contains("bm90aWZ5LXNlY3JldA"), "{view}");
+        assert!(!view.contains("erp-token-123"), "{view}");
+        assert!(view.contains("https://erp.example/hook"), "{view}");
+
+        let mut plain = config;
+        plain["notify"]["url"] = json!("http://erp.example/hook");
+        let shop: ShopConfig = serde_json::from_value(plain).unwrap();
+        assert!(validate(&shop).unwrap_err().contains("notify.url"));
     }
 
     #[test]

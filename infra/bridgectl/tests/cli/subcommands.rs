@@ -3,8 +3,9 @@
 
 use crate::common::*;
 use bridge::domain::lifecycle::{HistoryEntry, IngestWrite, Label, LeaseOwner, PushOutcome};
+use bridge::domain::notify::{DeliveryState, DeliveryUpdate};
 use bridge::domain::webhook::{sign, verify, SignatureHeaders};
-use bridge::ports::{Claim, OrderStore, ShopStore, TransferQueue};
+use bridge::ports::{Claim, NotificationStore, OrderStore, ShopStore, TransferQueue};
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 use time::OffsetDateTime;
@@ -325,6 +326,65 @@ async fn orders_list_show_resend() {
     ] {
         assert!(run.stdout.contains(expected), "{expected}: {}", run.stdout);
     }
+    assert!(!run.stdout.contains("notifications"), "none recorded yet");
+
+    // Label notifications: whether each was delivered.
+    let store = stack.order_store();
+    for label in ["e-conomic-pending", "e-conomic-ok"] {
+        store
+            .record_notification("acme", "1002", label, now())
+            .await
+            .expect("record")
+            .expect("a new label");
+    }
+    let delivered = DeliveryUpdate {
+        state: DeliveryState::Delivered,
+        attempts: 1,
+        error: None,
+    };
+    store
+        .update_notification("acme", "1002", 1, &delivered, now())
+        .await
+        .expect("update");
+    let retrying = DeliveryUpdate {
+        state: DeliveryState::Retrying,
+        attempts: 3,
+        error: Some("receiver answered HTTP 503".into()),
+    };
+    store
+        .update_notification("acme", "1002", 2, &retrying, now())
+        .await
+        .expect("update");
+    let run = stack
+        .bridgectl(&["orders", "show", "--shop", "acme", "1002"])
+        .await;
+    assert!(
+        run.stdout.contains("#1") && run.stdout.contains("delivered after 1 attempt(s)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("retrying after 3 attempt(s) (receiver answered HTTP 503)"),
+        "{}",
+        run.stdout
+    );
+    let run = stack
+        .bridgectl(&["--json", "orders", "show", "--shop", "acme", "1002"])
+        .await;
+    let states: Vec<Value> = run.json()["notifications"]
+        .as_array()
+        .expect("notifications")
+        .iter()
+        .map(|n| json!([n["sequence"], n["label"], n["state"]]))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            json!([1, "e-conomic-pending", "delivered"]),
+            json!([2, "e-conomic-ok", "retrying"])
+        ]
+    );
 
     // Re-send one: pending, history, create_started kept, queued.
     let run = stack

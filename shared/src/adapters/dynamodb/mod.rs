@@ -5,9 +5,11 @@
 //! so concurrent webhook deliveries, Lambda retries and rescans agree on one
 //! outcome per order.
 
+mod control;
 mod credits;
 mod expression;
 pub mod item;
+mod notifications;
 pub mod operator;
 pub mod orders;
 pub mod provision;

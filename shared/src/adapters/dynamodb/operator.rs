@@ -29,12 +29,17 @@ pub enum RequeueRefused {
     NotReady,
     /// A transfer attempt holds a live lease right now.
     InProgress { lease_until: i64 },
+    /// The shop cancelled the order.
+    Cancelled,
 }
 
 impl std::fmt::Display for RequeueRefused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RequeueRefused::NotFound => f.write_str("no such order"),
+            RequeueRefused::Cancelled => f.write_str(
+                "the shop cancelled the order (e-conomic-cancelled): nothing to re-send",
+            ),
             RequeueRefused::AlreadyOk => {
                 f.write_str("already transferred (e-conomic-ok): nothing to re-send")
             }
@@ -199,6 +204,7 @@ impl OperatorStore {
                     Some(order) => match order.label {
                         Label::Ok => RequeueRefused::AlreadyOk,
                         Label::Recorded => RequeueRefused::NotReady,
+                        Label::Cancelled => RequeueRefused::Cancelled,
                         Label::Pending | Label::Failed => RequeueRefused::InProgress {
                             lease_until: order.lease_until.unwrap_or(now),
                         },

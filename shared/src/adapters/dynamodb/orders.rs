@@ -43,7 +43,7 @@ impl DynamoOrderStore {
         &self.table
     }
 
-    pub(super) fn client(&self) -> &Client {
+    pub fn client(&self) -> &Client {
         &self.client
     }
 
@@ -56,7 +56,7 @@ impl DynamoOrderStore {
 
     /// An UpdateItem on one order with every attribute name aliased
     /// (`snapshot`, `label`... collide with DynamoDB's reserved words).
-    fn update_request(
+    pub(super) fn update_request(
         &self,
         shop_id: &str,
         order_id: &str,

@@ -11,6 +11,7 @@ pub mod products;
 pub mod push;
 pub mod rate_limit;
 pub mod retry;
+mod withdraw;
 
 pub use client::{AgreementApi, ClientConfig, EconomicClient, DEFAULT_BASE_URL};
 pub use error::{ApiError, EconomicError, FieldError};

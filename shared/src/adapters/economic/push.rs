@@ -47,7 +47,7 @@ use crate::domain::mapping::{
     update_debtor_document, DebtorPlan, DebtorUpdate, InvoicePlan, MissingProducts,
 };
 use crate::domain::shop::EconomicCredentials;
-use crate::ports::{Invoicing, InvoicingError, PushOptions};
+use crate::ports::{FoundInvoice, Invoicing, InvoicingError, PushOptions};
 use tracing::Instrument;
 
 /// The [`Invoicing`] port over e-conomic's REST API: one client
@@ -80,10 +80,49 @@ impl Invoicing for EconomicInvoicing {
         );
         push_invoice(&api, plan, options)
             .await
-            .map_err(|error| InvoicingError {
-                transient: error.is_transient(),
-                reason: error.reason(),
-            })
+            .map_err(invoicing_error)
+    }
+
+    async fn find_invoice(
+        &self,
+        credentials: &EconomicCredentials,
+        reference: &str,
+        draft_hint: Option<u32>,
+        deadline: Instant,
+    ) -> Result<FoundInvoice, InvoicingError> {
+        let api = self.api(credentials);
+        super::withdraw::find_invoice(&api, reference, draft_hint, deadline)
+            .await
+            .map_err(invoicing_error)
+    }
+
+    async fn delete_own_draft(
+        &self,
+        credentials: &EconomicCredentials,
+        reference: &str,
+        number: u32,
+        deadline: Instant,
+    ) -> Result<bool, InvoicingError> {
+        let api = self.api(credentials);
+        delete_own_draft(&api, reference, number, deadline)
+            .await
+            .map_err(invoicing_error)
+    }
+}
+
+impl EconomicInvoicing {
+    fn api(&self, credentials: &EconomicCredentials) -> AgreementApi {
+        self.client.for_agreement(
+            credentials.app_secret_token.clone(),
+            credentials.agreement_grant_token.clone(),
+        )
+    }
+}
+
+fn invoicing_error(error: EconomicError) -> InvoicingError {
+    InvoicingError {
+        transient: error.is_transient(),
+        reason: error.reason(),
     }
 }
 
@@ -385,7 +424,7 @@ async fn settle_totals(
             // Not a VAT setup mistake: the order's total cannot be an
             // invoice total under this rounding with these products.
             let number = created.draft_invoice_number;
-            let deleted = delete_own_draft(api, plan, number, deadline)
+            let deleted = delete_own_draft(api, &plan.reference, number, deadline)
                 .await
                 .unwrap_or(false);
             return Err(EconomicError::VatRounding(format!(
@@ -412,7 +451,8 @@ async fn settle_totals(
         // A later attempt finds the draft, sees its total and corrects it.
         Err(e) if e.is_transient() => return Err(e),
         Err(e) => {
-            let _ = delete_own_draft(api, plan, created.draft_invoice_number, deadline).await;
+            let _ = delete_own_draft(api, &plan.reference, created.draft_invoice_number, deadline)
+                .await;
             return Err(e);
         }
     };
@@ -435,7 +475,7 @@ async fn fail_mismatch(
     why: String,
     deadline: Instant,
 ) -> EconomicError {
-    let deleted = delete_own_draft(api, plan, draft.draft_invoice_number, deadline)
+    let deleted = delete_own_draft(api, &plan.reference, draft.draft_invoice_number, deadline)
         .await
         .unwrap_or(false);
     EconomicError::AmountMismatch {
@@ -451,7 +491,7 @@ async fn fail_mismatch(
 /// that no longer carries the order's reference.
 const REPLAY_WAS_STALE: &str = "replayed-draft-gone";
 
-fn carries(draft: &DraftInvoiceResponse, reference: &str) -> bool {
+pub(super) fn carries(draft: &DraftInvoiceResponse, reference: &str) -> bool {
     draft.references.as_ref().and_then(|r| r.other.as_deref()) == Some(reference)
 }
 
@@ -467,7 +507,7 @@ async fn find_existing(
             // correction (or its total is wrong): the draft is this order's
             // and unbooked, so it is deleted and made again, which corrects
             // it or fails the order with the reason.
-            if delete_own_draft(api, plan, draft.draft_invoice_number, deadline).await? {
+            if delete_own_draft(api, &plan.reference, draft.draft_invoice_number, deadline).await? {
                 tracing::warn!(
                     draft_invoice_number = draft.draft_invoice_number,
                     "an earlier attempt's draft did not total the order; creating it again"
@@ -518,7 +558,7 @@ async fn find_existing(
     Ok(None)
 }
 
-async fn find_draft(
+pub(super) async fn find_draft(
     api: &AgreementApi,
     reference: &str,
     deadline: Instant,
@@ -535,7 +575,7 @@ async fn find_draft(
     Ok(found.into_iter().min_by_key(|d| d.draft_invoice_number))
 }
 
-async fn find_booked(
+pub(super) async fn find_booked(
     api: &AgreementApi,
     reference: &str,
     deadline: Instant,
@@ -596,23 +636,23 @@ async fn book(
 /// and e-conomic reuses numbers after a delete, so the number alone could
 /// name another order's draft by now: it is read again right before the
 /// DELETE, which carries an idempotency key scoped to the reference.
-async fn delete_own_draft(
+pub(super) async fn delete_own_draft(
     api: &AgreementApi,
-    plan: &InvoicePlan,
+    reference: &str,
     number: u32,
     deadline: Instant,
 ) -> Result<bool, EconomicError> {
     let Some(current) = api.get_draft(number, deadline).await? else {
         return Ok(false);
     };
-    if !carries(&current, &plan.reference) {
+    if !carries(&current, reference) {
         tracing::warn!(
             draft_invoice_number = number,
             "not deleting the draft: its number now carries another reference"
         );
         return Ok(false);
     }
-    api.delete_draft(number, &plan.reference, deadline).await
+    api.delete_draft(number, reference, deadline).await
 }
 
 /// The debtor number to put on the draft, and how sure we are it exists.

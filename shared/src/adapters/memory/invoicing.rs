@@ -2,10 +2,11 @@ use crate::domain::lifecycle::PushOutcome;
 use crate::domain::mapping::InvoicePlan;
 use crate::domain::secret::Secret;
 use crate::domain::shop::EconomicCredentials;
-use crate::ports::{Invoicing, InvoicingError, PushOptions};
+use crate::ports::{FoundInvoice, Invoicing, InvoicingError, PushOptions};
 use rust_decimal::Decimal;
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
 
 /// An invoice the fake accounting system holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +114,18 @@ fn outcome(invoice: &StoredInvoice, reused_existing: bool) -> PushOutcome {
 }
 
 impl Books {
+    fn authorise(&self, agreement: &Secret) -> Result<(), InvoicingError> {
+        if !self.accepted_grants.is_empty() && !self.accepted_grants.contains(agreement) {
+            return Err(InvoicingError {
+                transient: false,
+                reason: "e-conomic refused the access tokens (401): the grant may have been \
+                         revoked; reconnect the shop to e-conomic"
+                    .to_owned(),
+            });
+        }
+        Ok(())
+    }
+
     fn book(&mut self, index: usize) {
         if self.invoices[index].booked_invoice_number.is_none() {
             self.next_booked += 1;
@@ -155,14 +168,7 @@ impl Invoicing for MemoryInvoicing {
         let agreement = &credentials.agreement_grant_token;
         let mut books = self.lock();
         books.pushes += 1;
-        if !books.accepted_grants.is_empty() && !books.accepted_grants.contains(agreement) {
-            return Err(InvoicingError {
-                transient: false,
-                reason: "e-conomic refused the access tokens (401): the grant may have been \
-                         revoked; reconnect the shop to e-conomic"
-                    .to_owned(),
-            });
-        }
+        books.authorise(agreement)?;
         let script = books.script.pop_front();
         if let Some(Scripted::Fail(error)) = script {
             return Err(error);
@@ -184,5 +190,59 @@ impl Invoicing for MemoryInvoicing {
             return Err(error);
         }
         Ok(outcome(&books.invoices[index], false))
+    }
+
+    async fn find_invoice(
+        &self,
+        credentials: &EconomicCredentials,
+        reference: &str,
+        _draft_hint: Option<u32>,
+        _deadline: Instant,
+    ) -> Result<FoundInvoice, InvoicingError> {
+        let books = self.lock();
+        books.authorise(&credentials.agreement_grant_token)?;
+        let found = books
+            .invoices
+            .iter()
+            .find(|i| i.agreement == credentials.agreement_grant_token && i.reference == reference);
+        Ok(match found {
+            None => FoundInvoice::None,
+            Some(invoice) => match (invoice.booked_invoice_number, invoice.draft_invoice_number) {
+                (Some(booked), _) => FoundInvoice::Booked(booked),
+                (None, Some(draft)) => FoundInvoice::Draft(draft),
+                (None, None) => FoundInvoice::None,
+            },
+        })
+    }
+
+    async fn delete_own_draft(
+        &self,
+        credentials: &EconomicCredentials,
+        reference: &str,
+        number: u32,
+        _deadline: Instant,
+    ) -> Result<bool, InvoicingError> {
+        let mut books = self.lock();
+        books.authorise(&credentials.agreement_grant_token)?;
+        let before = books.invoices.len();
+        books.invoices.retain(|i| {
+            !(i.agreement == credentials.agreement_grant_token
+                && i.reference == reference
+                && i.draft_invoice_number == Some(number)
+                && i.booked_invoice_number.is_none())
+        });
+        Ok(books.invoices.len() < before)
+    }
+}
+
+impl MemoryInvoicing {
+    /// Deletes draft `number` as a person in e-conomic would (whoever made it).
+    pub fn delete_draft_by_hand(&self, number: u32) -> bool {
+        let mut books = self.lock();
+        let before = books.invoices.len();
+        books.invoices.retain(|i| {
+            i.draft_invoice_number != Some(number) || i.booked_invoice_number.is_some()
+        });
+        books.invoices.len() < before
     }
 }

@@ -8,8 +8,10 @@
 //! deployed function.
 
 mod clock;
+mod control;
 mod credits;
 mod invoicing;
+mod notifications;
 mod orders;
 mod queue;
 mod shops;
@@ -17,6 +19,7 @@ mod vat_registry;
 
 pub use clock::ManualClock;
 pub use invoicing::{MemoryInvoicing, StoredInvoice};
+pub use notifications::{MemoryNotificationQueue, MemoryNotificationSender, SentNotification};
 pub use orders::MemoryOrderStore;
 pub use queue::{MemoryTransferQueue, StoredDeadLetter};
 pub use shops::MemoryShopStore;

@@ -20,6 +20,8 @@ pub struct MemoryOrderStore {
     pub(super) credits: super::credits::CreditAttributes,
     pub(super) outages: Outages,
     pub(super) conflicts: Outages,
+    /// Label notifications per order (`super::notifications`).
+    pub(super) notifications: Mutex<BTreeMap<Key, Vec<crate::domain::notify::NotificationRecord>>>,
 }
 
 pub(super) fn key(shop_id: &str, order_id: &str) -> Key {
@@ -107,7 +109,7 @@ fn new_record(shop_id: &str, order_id: &str, now: i64) -> OrderRecord {
     }
 }
 
-fn push_history(record: &mut OrderRecord, at: i64, what: impl Into<String>) {
+pub(super) fn push_history(record: &mut OrderRecord, at: i64, what: impl Into<String>) {
     // `list_append` in DynamoDB: unbounded (only ingest trims).
     record.history.push(HistoryEntry {
         at,
@@ -115,7 +117,7 @@ fn push_history(record: &mut OrderRecord, at: i64, what: impl Into<String>) {
     });
 }
 
-fn holds_lease(record: &OrderRecord, owner: &LeaseOwner) -> bool {
+pub(super) fn holds_lease(record: &OrderRecord, owner: &LeaseOwner) -> bool {
     record.lease_owner.as_deref() == Some(owner.to_string().as_str())
 }
 

@@ -51,7 +51,9 @@ pub fn decide_refund_delivery(
         return RefundDecision::Duplicate;
     }
     match record.label {
-        Label::Ok => RefundDecision::Duplicate,
+        // A refund record is never cancelled itself (order ids cannot hold
+        // `#refund#`); were one, a new delivery changes nothing.
+        Label::Ok | Label::Cancelled => RefundDecision::Duplicate,
         Label::Pending => RefundDecision::AlreadyPending,
         Label::Failed | Label::Recorded => {
             let mut history = record.history.clone();

@@ -16,6 +16,7 @@
 //!    of one order never both take what remains) before anything is created.
 
 use super::{Failure, Transfer, TransferFailure};
+use crate::app::notify::LabelNotifier;
 use crate::domain::lifecycle::{Label, LeaseOwner, OrderRecord, PushOutcome};
 use crate::domain::mapping::credit_note::{plan_credit_note, CreditBasis};
 use crate::domain::mapping::InvoicePlan;
@@ -23,8 +24,8 @@ use crate::domain::order::refund::parse_refund;
 use crate::domain::platform::order_from_snapshot;
 use crate::domain::shop::ShopConfig;
 use crate::ports::{
-    Clock, CreditStore, Invoicing, OrderStore, PushOptions, ShopStore, StoreError, TransferQueue,
-    VatRegistry,
+    Clock, CreditStore, Invoicing, OrderControl, OrderStore, PushOptions, ShopStore, StoreError,
+    TransferQueue, VatRegistry,
 };
 use std::time::Instant;
 
@@ -36,14 +37,15 @@ const WAIT_RECHECK_CAP_SECONDS: i64 = 3_600;
 /// the same order wrote it in between.
 const LEDGER_ROUNDS: u32 = 4;
 
-impl<O, S, Q, I, C, R> Transfer<O, S, Q, I, C, R>
+impl<O, S, Q, I, C, R, N> Transfer<O, S, Q, I, C, R, N>
 where
-    O: OrderStore + CreditStore,
+    O: OrderStore + CreditStore + OrderControl,
     S: ShopStore,
     Q: TransferQueue,
     I: Invoicing,
     C: Clock,
     R: VatRegistry,
+    N: LabelNotifier,
 {
     /// Stores what a credit note of this order will need, when the shop
     /// makes credit notes: before the order is labelled ok, so an ok order
@@ -86,7 +88,7 @@ where
         owner: &LeaseOwner,
         deadline: Instant,
         (order_id, refund_id): (&str, &str),
-    ) -> Result<(), Failure> {
+    ) -> Result<Option<PushOutcome>, Failure> {
         let shop = match self.shops.get(&record.shop_id).await? {
             Some(shop) if shop.enabled => shop,
             Some(_) => return Err(TransferFailure::ShopDisabled.into()),
@@ -113,7 +115,9 @@ where
             })?,
             other => {
                 let label = other.as_ref().map(|a| a.label);
-                return self.wait_for_invoice(record, owner, order_id, label).await;
+                self.wait_for_invoice(record, owner, order_id, label)
+                    .await?;
+                return Ok(None);
             }
         };
 
@@ -197,7 +201,7 @@ where
             reused_existing = outcome.reused_existing,
             "refund credited"
         );
-        Ok(())
+        Ok(Some(outcome))
     }
 
     /// The order has no invoice yet: the refund stays pending and rescan

@@ -13,10 +13,12 @@ pub mod iso;
 mod model;
 mod parse;
 pub mod refund;
+mod request;
 mod validate;
 
 pub use model::*;
 pub use parse::{parse_event, parse_order};
+pub use request::{request_order_id, OrderRequest};
 
 /// The contract's own checks on an order built in code (a platform order's
 /// translation): the same as for a parsed body.

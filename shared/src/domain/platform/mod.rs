@@ -18,6 +18,7 @@
 //!
 //! Pure: no I/O, never panics on any input.
 
+pub mod requests;
 pub mod shopify;
 pub mod woocommerce;
 

@@ -1,0 +1,177 @@
+//! Label notifications on the order's item, in attributes of their own
+//! (no write here touches the label, lease or `version`, so none of them
+//! can make transfer's conditional writes lose):
+//!
+//! * `notifications`: list of `{label, state, at, attempts, updated_at,
+//!   last_error?}`; notification n is element n−1;
+//! * `notify_seq`: the list's length, returned by the append;
+//! * `notify_label`: the last label recorded (a repeat is not announced).
+
+use super::expression::{conditional_write, is_conditional_failure};
+use super::item::{n, s};
+use super::orders::DynamoOrderStore;
+use crate::domain::notify::{DeliveryState, DeliveryUpdate, NotificationRecord};
+use crate::ports::{NotificationStore, StoreError};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use std::collections::HashMap;
+
+fn key(shop_id: &str, order_id: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("shop_id".to_owned(), s(shop_id)),
+        ("order_id".to_owned(), s(order_id)),
+    ])
+}
+
+fn corrupt(message: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        field: "notifications",
+        message: message.into(),
+    }
+}
+
+fn number<T: std::str::FromStr>(
+    entry: &HashMap<String, AttributeValue>,
+    name: &str,
+) -> Result<T, StoreError> {
+    match entry.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().map_err(|_| corrupt(format!("{name}: {v}"))),
+        _ => Err(corrupt(format!("{name} missing"))),
+    }
+}
+
+fn text(entry: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
+    match entry.get(name) {
+        Some(AttributeValue::S(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+fn record(sequence: u64, value: &AttributeValue) -> Result<NotificationRecord, StoreError> {
+    let AttributeValue::M(entry) = value else {
+        return Err(corrupt("entry is not a map"));
+    };
+    let state = text(entry, "state").ok_or_else(|| corrupt("state missing"))?;
+    Ok(NotificationRecord {
+        sequence,
+        label: text(entry, "label").ok_or_else(|| corrupt("label missing"))?,
+        state: DeliveryState::parse(&state).ok_or_else(|| corrupt(format!("state {state}")))?,
+        at: number(entry, "at")?,
+        attempts: number(entry, "attempts")?,
+        updated_at: number(entry, "updated_at")?,
+        last_error: text(entry, "last_error"),
+    })
+}
+
+impl NotificationStore for DynamoOrderStore {
+    async fn record_notification(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        label: &str,
+        now: i64,
+    ) -> Result<Option<u64>, StoreError> {
+        let entry = AttributeValue::M(HashMap::from([
+            ("label".to_owned(), s(label)),
+            ("state".to_owned(), s(DeliveryState::Queued.as_str())),
+            ("at".to_owned(), n(now)),
+            ("attempts".to_owned(), n(0)),
+            ("updated_at".to_owned(), n(now)),
+        ]));
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(shop_id, order_id)))
+            .update_expression(
+                "SET #list = list_append(if_not_exists(#list, :empty), :entry), \
+                 #last = :label ADD #seq :one",
+            )
+            .condition_expression(
+                "attribute_exists(#shop) AND (attribute_not_exists(#last) OR #last <> :label)",
+            )
+            .expression_attribute_names("#list", "notifications")
+            .expression_attribute_names("#last", "notify_label")
+            .expression_attribute_names("#seq", "notify_seq")
+            .expression_attribute_names("#shop", "shop_id")
+            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":entry", AttributeValue::L(vec![entry]))
+            .expression_attribute_values(":label", s(label))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let attributes = out.attributes.unwrap_or_default();
+                Ok(Some(number(&attributes, "notify_seq")?))
+            }
+            // The same label as the last one, or no such order.
+            Err(e) if is_conditional_failure(&e) => Ok(None),
+            Err(e) => Err(super::unavailable(e)),
+        }
+    }
+
+    async fn update_notification(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+        sequence: u64,
+        update: &DeliveryUpdate,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let index = sequence.checked_sub(1).ok_or(StoreError::Conflict)?;
+        // The index is our own integer, so writing it into the expression
+        // is safe; DynamoDB has no placeholder for list positions.
+        let at = format!("#list[{index}]");
+        let mut set =
+            format!("SET {at}.#state = :state, {at}.attempts = :attempts, {at}.updated_at = :now");
+        let mut request = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(shop_id, order_id)))
+            .condition_expression("size(#list) > :index")
+            .expression_attribute_names("#list", "notifications")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":state", s(update.state.as_str()))
+            .expression_attribute_values(":attempts", n(update.attempts))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":index", n(index));
+        match &update.error {
+            Some(error) => {
+                set.push_str(&format!(", {at}.last_error = :error"));
+                let error: String = error.chars().take(500).collect();
+                request = request.expression_attribute_values(":error", s(error));
+            }
+            None => set.push_str(&format!(" REMOVE {at}.last_error")),
+        }
+        conditional_write(request.update_expression(set).send().await)
+    }
+
+    async fn notifications(
+        &self,
+        shop_id: &str,
+        order_id: &str,
+    ) -> Result<Vec<NotificationRecord>, StoreError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(shop_id, order_id)))
+            .projection_expression("#list")
+            .expression_attribute_names("#list", "notifications")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(super::unavailable)?;
+        match out.item.as_ref().and_then(|item| item.get("notifications")) {
+            None => Ok(Vec::new()),
+            Some(AttributeValue::L(list)) => list
+                .iter()
+                .enumerate()
+                .map(|(i, value)| record(i as u64 + 1, value))
+                .collect(),
+            Some(_) => Err(corrupt("not a list")),
+        }
+    }
+}

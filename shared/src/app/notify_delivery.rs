@@ -1,0 +1,250 @@
+//! Label notifications, delivered: the notification queue's consumer, run
+//! by the transfer function. It signs the stored body with the shop's
+//! current `notify` secrets (Standard Webhooks) and POSTs it; a non-2xx
+//! answer or no answer is retried with back-off by the queue, then
+//! dead-lettered. Every outcome is recorded on the order's notification.
+
+use crate::app::transfer::Disposition;
+use crate::domain::lifecycle::retry_delay_seconds;
+use crate::domain::notify::{DeliveryState, DeliveryUpdate};
+use crate::domain::shop::NotifyTarget;
+use crate::domain::webhook::sign_with_active;
+use crate::ports::{
+    Clock, InboundMessage, NotificationMessage, NotificationQueue, NotificationSender,
+    NotificationStore, PostOutcome, ShopStore,
+};
+use std::time::Instant;
+use tracing::Instrument;
+
+/// A batch of notification messages grouped per order, each group in
+/// sequence order: a group is delivered one after the other (so one batch
+/// reaches the receiver in order), the groups side by side. An unreadable
+/// message is a group of its own.
+pub fn group_by_order(messages: Vec<InboundMessage>) -> Vec<Vec<InboundMessage>> {
+    type Group = ((String, String), Vec<(u64, InboundMessage)>);
+    let mut groups: Vec<Group> = Vec::new();
+    let mut unreadable = Vec::new();
+    for message in messages {
+        match serde_json::from_str::<NotificationMessage>(&message.body) {
+            Ok(n) => {
+                let key = (n.shop_id, n.order_id);
+                match groups.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, group)) => group.push((n.sequence, message)),
+                    None => groups.push((key, vec![(n.sequence, message)])),
+                }
+            }
+            Err(_) => unreadable.push(vec![message]),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(_, mut group)| {
+            group.sort_by_key(|(sequence, _)| *sequence);
+            group.into_iter().map(|(_, m)| m).collect()
+        })
+        .chain(unreadable)
+        .collect()
+}
+
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    /// The notification queue's redrive `maxReceiveCount`: the try on that
+    /// receive is the last.
+    pub max_receive_count: u32,
+    pub retry_base_seconds: u32,
+    pub retry_cap_seconds: u32,
+}
+
+impl Default for DeliverySettings {
+    /// 12 tries over about 8 hours: 30 s, 1, 2, 4, 8, 16, 32 min, then hourly.
+    fn default() -> Self {
+        DeliverySettings {
+            max_receive_count: 12,
+            retry_base_seconds: 30,
+            retry_cap_seconds: 3600,
+        }
+    }
+}
+
+/// The notification queue's consumer.
+#[derive(Debug)]
+pub struct Delivery<N, Q, S, P, C> {
+    store: N,
+    queue: Q,
+    shops: S,
+    sender: P,
+    clock: C,
+    settings: DeliverySettings,
+}
+
+impl<N, Q, S, P, C> Delivery<N, Q, S, P, C>
+where
+    N: NotificationStore,
+    Q: NotificationQueue,
+    S: ShopStore,
+    P: NotificationSender,
+    C: Clock,
+{
+    pub fn new(
+        store: N,
+        queue: Q,
+        shops: S,
+        sender: P,
+        clock: C,
+        settings: DeliverySettings,
+    ) -> Self {
+        Delivery {
+            store,
+            queue,
+            shops,
+            sender,
+            clock,
+            settings,
+        }
+    }
+
+    /// Delivers one notification; every outcome is a disposition.
+    pub async fn process(&self, message: &InboundMessage, deadline: Instant) -> Disposition {
+        let Ok(notification) = serde_json::from_str::<NotificationMessage>(&message.body) else {
+            tracing::error!(message_id = %message.message_id, "malformed notification message dropped");
+            return Disposition::Done;
+        };
+        let span = tracing::info_span!(
+            "notify",
+            shop_id = %notification.shop_id,
+            order_id = %notification.order_id,
+            sequence = notification.sequence,
+            attempt = message.receive_count,
+        );
+        self.deliver(message, &notification, deadline)
+            .instrument(span)
+            .await
+    }
+
+    async fn deliver(
+        &self,
+        message: &InboundMessage,
+        notification: &NotificationMessage,
+        deadline: Instant,
+    ) -> Disposition {
+        let target: NotifyTarget = match self.shops.get(&notification.shop_id).await {
+            Ok(Some(shop)) => match shop.notify {
+                Some(target) => target,
+                None => {
+                    tracing::info!("shop has no notify target any more; notification dropped");
+                    self.record(notification, DeliveryState::Dropped, message, None)
+                        .await;
+                    return Disposition::Done;
+                }
+            },
+            Ok(None) => {
+                tracing::warn!("unknown shop; notification dropped");
+                return Disposition::Done;
+            }
+            Err(error) => {
+                return self
+                    .failed(message, notification, format!("shop unreadable: {error}"))
+                    .await
+            }
+        };
+        let now = self.clock.now();
+        let timestamp = now.unix_timestamp();
+        let body = notification.payload.as_bytes();
+        let Some(signature) = sign_with_active(
+            &target.secrets,
+            &notification.webhook_id,
+            timestamp,
+            body,
+            now,
+        ) else {
+            let error = "the shop's notify target has no active whsec_ secret".to_owned();
+            return self.failed(message, notification, error).await;
+        };
+        let headers = [
+            ("webhook-id", notification.webhook_id.clone()),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", signature),
+        ];
+        let outcome = self
+            .sender
+            .post(&target.url, &headers, &notification.payload, deadline)
+            .await;
+        match outcome {
+            PostOutcome::Status(status) if (200..300).contains(&status) => {
+                tracing::info!(status, "label notification delivered");
+                self.record(notification, DeliveryState::Delivered, message, None)
+                    .await;
+                Disposition::Done
+            }
+            PostOutcome::Status(status) => {
+                let error = format!("receiver answered HTTP {status}");
+                self.failed(message, notification, error).await
+            }
+            PostOutcome::Unreachable(error) => {
+                let error = format!("receiver unreachable: {error}");
+                self.failed(message, notification, error).await
+            }
+        }
+    }
+
+    async fn failed(
+        &self,
+        message: &InboundMessage,
+        notification: &NotificationMessage,
+        error: String,
+    ) -> Disposition {
+        if message.receive_count >= self.settings.max_receive_count {
+            // SQS's redrive moves it to the dead-letter queue now.
+            tracing::error!(%error, "label notification undeliverable; dead-lettered");
+            self.record(
+                notification,
+                DeliveryState::DeadLettered,
+                message,
+                Some(error),
+            )
+            .await;
+            return Disposition::Retry;
+        }
+        let delay = retry_delay_seconds(
+            message.receive_count,
+            self.settings.retry_base_seconds,
+            self.settings.retry_cap_seconds,
+        );
+        tracing::warn!(%error, retry_in_seconds = delay, "label notification not delivered; will retry");
+        self.record(notification, DeliveryState::Retrying, message, Some(error))
+            .await;
+        if let Some(handle) = &message.receipt_handle {
+            if let Err(error) = self.queue.delay_notification(handle, delay).await {
+                tracing::warn!(%error, "could not delay the retry; the visibility timeout applies");
+            }
+        }
+        Disposition::Retry
+    }
+
+    async fn record(
+        &self,
+        notification: &NotificationMessage,
+        state: DeliveryState,
+        message: &InboundMessage,
+        error: Option<String>,
+    ) {
+        let update = DeliveryUpdate {
+            state,
+            attempts: message.receive_count,
+            error,
+        };
+        if let Err(error) = self
+            .store
+            .update_notification(
+                &notification.shop_id,
+                &notification.order_id,
+                notification.sequence,
+                &update,
+                self.clock.epoch_seconds(),
+            )
+            .await
+        {
+            tracing::warn!(%error, state = state.as_str(), "could not record the notification's state");
+        }
+    }
+}
