@@ -18,15 +18,18 @@ use bridge::adapters::memory::{
     ManualClock, MemoryOrderStore, MemoryShopStore, MemoryTransferQueue,
 };
 use bridge::app::ingest::{
-    decide_delivery, Ingest, IngestSettings, PlatformHeaders, PlatformRequest, WebhookRequest,
+    decide_delivery, Decision, Ingest, IngestSettings, PlatformHeaders, PlatformRequest,
+    WebhookRequest,
 };
-use bridge::domain::lifecycle::{HistoryEntry, Label, OrderRecord};
+use bridge::app::shop_cache::CachedShops;
+use bridge::domain::lifecycle::{HistoryEntry, IngestWrite, Label, OrderRecord};
 use bridge::domain::mapping::map_order;
-use bridge::domain::order::{parse_event, ParsedEvent};
-use bridge::domain::platform::{shopify, Platform};
+use bridge::domain::order::{parse_event, EventType, ParsedEvent};
+use bridge::domain::platform::{platform_secrets, platform_snapshot, shopify, Platform};
 use bridge::domain::shop::PlatformConfig;
 use bridge::domain::shop::ShopConfig;
 use bridge::domain::webhook::{self, SignatureHeaders};
+use bridge::ports::{Cause, OrderMessage, OrderStore, TransferQueue};
 use criterion::{criterion_group, Criterion, Throughput};
 use std::hint::black_box;
 use std::sync::Arc;
@@ -244,6 +247,112 @@ fn shopify_settings(f: &Fixture) -> &bridge::domain::shop::ShopifyConfig {
     }
 }
 
+/// The Shopify hot path's steps one by one, for the per-request breakdown
+/// (each as the handler does it; the sum is close to the whole).
+mod shopify_steps {
+    use super::*;
+
+    pub fn verify_signature(f: &Fixture) -> bool {
+        let Some(config) = f.shopify_shop.platform.as_ref() else {
+            return false;
+        };
+        webhook::verify_body_hmac(
+            platform_secrets(config),
+            "X-Shopify-Hmac-Sha256",
+            Some(&f.shopify_signature),
+            black_box(SHOPIFY_FIVE_LINE_ORDER),
+            f.now,
+        )
+        .is_ok()
+    }
+
+    /// Body → the order's id, as ingest reads it (and validates the body).
+    pub fn parse(_f: &Fixture) -> bool {
+        shopify::parse(black_box(SHOPIFY_FIVE_LINE_ORDER)).is_ok()
+    }
+
+    pub fn snapshot(_f: &Fixture) -> usize {
+        platform_snapshot(
+            Platform::Shopify,
+            Some("2025-07"),
+            "orders/paid",
+            black_box(SHOPIFY_FIVE_LINE_ORDER),
+        )
+        .map_or(0, |s| s.len())
+    }
+
+    /// The order store's read, the decision and the conditional write, as
+    /// `Ingest` does them for the `paid` delivery (the in-memory store).
+    pub fn store_write(f: &Fixture, snapshot: &str) -> bool {
+        f.orders.insert(f.shopify_existing.clone());
+        f.runtime.block_on(async {
+            let shop_id = &f.shopify_shop.shop_id;
+            let order_id = &f.shopify_existing.order_id;
+            let Ok(existing) = f.orders.get(shop_id, order_id).await else {
+                return false;
+            };
+            let Decision::Write { write: spec, .. } = decide_delivery(
+                existing.as_ref(),
+                SHOPIFY_WEBHOOK_ID,
+                EventType::OrderPaid,
+                f.shopify_shop.trigger,
+                SENT_AT,
+            ) else {
+                return false;
+            };
+            let write = IngestWrite {
+                label: spec.label,
+                snapshot: Some((snapshot.to_owned(), EventType::OrderPaid.rank())),
+                events: spec.events,
+                webhook_ids: spec.webhook_ids,
+                history: spec.history,
+                rescan_after: Some(SENT_AT + 300),
+            };
+            f.orders
+                .write_ingest(
+                    shop_id,
+                    order_id,
+                    existing.map(|r| r.version),
+                    &write,
+                    SENT_AT,
+                )
+                .await
+                .is_ok()
+        })
+    }
+
+    pub fn enqueue(f: &Fixture) -> bool {
+        f.queue.purge();
+        let message = OrderMessage {
+            shop_id: f.shopify_shop.shop_id.clone(),
+            order_id: f.shopify_existing.order_id.clone(),
+            cause: Cause::Webhook,
+        };
+        f.runtime.block_on(f.queue.enqueue(&message)).is_ok()
+    }
+
+    /// The warm shop cache's answer (what every delivery starts with).
+    pub fn shop_lookup(f: &Fixture, shops: &CachedShops<MemoryShopStore>) -> bool {
+        f.runtime
+            .block_on(shops.get_shared(black_box(&f.shopify_shop.shop_id)))
+            .is_ok_and(|shop| shop.is_some())
+    }
+
+    /// What the bench does around each delivery to start from the same
+    /// state (not part of the handler): subtract it from the whole.
+    pub fn reset(f: &Fixture) {
+        f.orders.insert(f.shopify_existing.clone());
+        f.queue.purge();
+    }
+}
+
+fn warm_shop_cache(f: &Fixture) -> CachedShops<MemoryShopStore> {
+    CachedShops::new(
+        MemoryShopStore::with([f.shopify_shop.clone()]),
+        IngestSettings::default().shop_cache_ttl,
+    )
+}
+
 fn parsed_order(f: &Fixture) -> bridge::domain::order::Order {
     match parse_event(&f.body) {
         Ok(ParsedEvent::Order(event)) => event.order,
@@ -279,6 +388,35 @@ fn benches(c: &mut Criterion) {
     group.bench_function("shopify_hot_path_5_lines", |b| {
         b.iter(|| shopify_hot_path(black_box(&f)))
     });
+    let shops = warm_shop_cache(&f);
+    let snapshot = platform_snapshot(
+        Platform::Shopify,
+        Some("2025-07"),
+        "orders/paid",
+        SHOPIFY_FIVE_LINE_ORDER,
+    )
+    .expect("the Shopify body is a JSON object");
+    group.bench_function("shopify_step_shop_lookup", |b| {
+        b.iter(|| shopify_steps::shop_lookup(&f, &shops))
+    });
+    group.bench_function("shopify_step_verify_signature", |b| {
+        b.iter(|| shopify_steps::verify_signature(&f))
+    });
+    group.bench_function("shopify_step_parse", |b| {
+        b.iter(|| shopify_steps::parse(&f))
+    });
+    group.bench_function("shopify_step_snapshot", |b| {
+        b.iter(|| shopify_steps::snapshot(&f))
+    });
+    group.bench_function("shopify_step_store_write", |b| {
+        b.iter(|| shopify_steps::store_write(&f, &snapshot))
+    });
+    group.bench_function("shopify_step_enqueue", |b| {
+        b.iter(|| shopify_steps::enqueue(&f))
+    });
+    group.bench_function("shopify_bench_reset", |b| {
+        b.iter(|| shopify_steps::reset(&f))
+    });
     group.bench_function("shopify_translate_5_lines", |b| {
         b.iter(|| shopify::translate_body(black_box(SHOPIFY_FIVE_LINE_ORDER), shopify_settings(&f)))
     });
@@ -309,6 +447,18 @@ fn benches(c: &mut Criterion) {
 
 criterion_group!(ingest_benches, benches);
 
+/// `--only NAME[,NAME…]` limits the percentile run to those workloads (e.g.
+/// to count one workload's instructions under `valgrind --tool=callgrind`).
+fn selected(name: &str) -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == "--only") {
+        Some(at) => args
+            .get(at + 1)
+            .is_some_and(|names| names.split(',').any(|n| n == name)),
+        None => true,
+    }
+}
+
 /// Nearest-rank percentile of sorted nanoseconds.
 fn percentile(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
@@ -319,6 +469,9 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 }
 
 fn time_each(name: &str, iterations: usize, mut run: impl FnMut()) {
+    if !selected(name) {
+        return;
+    }
     // Warm caches and the allocator first.
     for _ in 0..iterations.min(10_000) {
         run();
@@ -367,6 +520,36 @@ fn percentiles(iterations: usize) {
     );
     time_each("shopify_ingest_hot_path", iterations, || {
         black_box(shopify_hot_path(black_box(&f)));
+    });
+    // The Shopify hot path step by step (p50s add up to about the whole).
+    let shops = warm_shop_cache(&f);
+    let snapshot = platform_snapshot(
+        Platform::Shopify,
+        Some("2025-07"),
+        "orders/paid",
+        SHOPIFY_FIVE_LINE_ORDER,
+    )
+    .expect("the Shopify body is a JSON object");
+    time_each("shopify_step_shop_lookup", iterations, || {
+        black_box(shopify_steps::shop_lookup(&f, &shops));
+    });
+    time_each("shopify_step_verify_signature", iterations, || {
+        black_box(shopify_steps::verify_signature(&f));
+    });
+    time_each("shopify_step_parse", iterations, || {
+        black_box(shopify_steps::parse(&f));
+    });
+    time_each("shopify_step_snapshot", iterations, || {
+        black_box(shopify_steps::snapshot(&f));
+    });
+    time_each("shopify_step_store_write", iterations, || {
+        black_box(shopify_steps::store_write(&f, &snapshot));
+    });
+    time_each("shopify_step_enqueue", iterations, || {
+        black_box(shopify_steps::enqueue(&f));
+    });
+    time_each("shopify_bench_reset", iterations, || {
+        shopify_steps::reset(&f);
     });
     time_each("shopify_translate", iterations, || {
         black_box(
