@@ -6,7 +6,9 @@
 //!
 //! The same for a Shopify `orders/paid` delivery of a five-line order
 //! (`handle_platform`: body HMAC, shop domain, topic, parse, snapshot
-//! envelope), and the Shopify translation transfer does later.
+//! envelope) — as the indented fixture (8.8 KB) and without whitespace
+//! (`_compact`, 5.5 KB) — its steps one by one (`shopify_step_*`), and the
+//! Shopify translation transfer does later.
 //!
 //! `cargo bench -p bridge --bench ingest` runs criterion (means).
 //! `cargo bench -p bridge --bench ingest -- --percentiles [N]` times N single
@@ -104,6 +106,10 @@ struct Fixture {
     shopify_shop: ShopConfig,
     shopify_ingest: MemoryIngest,
     shopify_signature: String,
+    /// The same order without the fixture's indentation (5.5 KB instead
+    /// of 8.8 KB), and its signature.
+    shopify_compact_body: Vec<u8>,
+    shopify_compact_signature: String,
     shopify_existing: OrderRecord,
 }
 
@@ -168,6 +174,12 @@ fn fixture() -> Fixture {
         IngestSettings::default(),
     );
     let shopify_signature = webhook::sign_body_hmac(SHOPIFY_SECRET, SHOPIFY_FIVE_LINE_ORDER);
+    let shopify_compact_body = serde_json::to_vec(
+        &serde_json::from_slice::<serde_json::Value>(SHOPIFY_FIVE_LINE_ORDER)
+            .expect("the Shopify fixture is JSON"),
+    )
+    .expect("JSON serialises");
+    let shopify_compact_signature = webhook::sign_body_hmac(SHOPIFY_SECRET, &shopify_compact_body);
     let shopify_existing = OrderRecord {
         order_id: "5810000000009".into(),
         ..existing.clone()
@@ -189,6 +201,8 @@ fn fixture() -> Fixture {
         shopify_shop,
         shopify_ingest,
         shopify_signature,
+        shopify_compact_body,
+        shopify_compact_signature,
         shopify_existing,
     }
 }
@@ -218,6 +232,15 @@ fn ingest_hot_path(f: &Fixture) -> u16 {
 /// One Shopify `orders/paid` delivery of the five-line order through the
 /// real handler, against the state its `orders/create` left behind.
 fn shopify_hot_path(f: &Fixture) -> u16 {
+    shopify_delivery(f, SHOPIFY_FIVE_LINE_ORDER, &f.shopify_signature)
+}
+
+/// [`shopify_hot_path`] with the order's JSON without whitespace.
+fn shopify_compact_hot_path(f: &Fixture) -> u16 {
+    shopify_delivery(f, &f.shopify_compact_body, &f.shopify_compact_signature)
+}
+
+fn shopify_delivery(f: &Fixture, body: &[u8], signature: &str) -> u16 {
     f.orders.insert(f.shopify_existing.clone());
     f.queue.purge();
     let request = PlatformRequest {
@@ -225,13 +248,13 @@ fn shopify_hot_path(f: &Fixture) -> u16 {
         platform: Platform::Shopify,
         content_length: None,
         headers: PlatformHeaders {
-            signature: Some(&f.shopify_signature),
+            signature: Some(signature),
             topic: Some("orders/paid"),
             delivery_id: Some(SHOPIFY_WEBHOOK_ID),
             shop_domain: Some(SHOPIFY_DOMAIN),
             api_version: Some("2025-07"),
         },
-        body: SHOPIFY_FIVE_LINE_ORDER,
+        body,
     };
     let response = f
         .runtime
@@ -372,6 +395,11 @@ fn benches(c: &mut Criterion) {
     map_order(&order, &f.shop.mapping).expect("fixture order maps");
 
     assert_eq!(
+        shopify_compact_hot_path(&f),
+        202,
+        "the compact Shopify order must be accepted"
+    );
+    assert_eq!(
         shopify_hot_path(&f),
         202,
         "the Shopify order must be accepted"
@@ -387,6 +415,9 @@ fn benches(c: &mut Criterion) {
     });
     group.bench_function("shopify_hot_path_5_lines", |b| {
         b.iter(|| shopify_hot_path(black_box(&f)))
+    });
+    group.bench_function("shopify_hot_path_5_lines_compact", |b| {
+        b.iter(|| shopify_compact_hot_path(black_box(&f)))
     });
     let shops = warm_shop_cache(&f);
     let snapshot = platform_snapshot(
@@ -520,6 +551,18 @@ fn percentiles(iterations: usize) {
     );
     time_each("shopify_ingest_hot_path", iterations, || {
         black_box(shopify_hot_path(black_box(&f)));
+    });
+    assert_eq!(
+        shopify_compact_hot_path(&f),
+        202,
+        "the compact Shopify order must be accepted"
+    );
+    println!(
+        "shopify_compact_body_bytes={}",
+        f.shopify_compact_body.len()
+    );
+    time_each("shopify_ingest_hot_path_compact", iterations, || {
+        black_box(shopify_compact_hot_path(black_box(&f)));
     });
     // The Shopify hot path step by step (p50s add up to about the whole).
     let shops = warm_shop_cache(&f);
