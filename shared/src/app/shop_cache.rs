@@ -17,13 +17,16 @@ use std::time::{Duration, Instant};
 /// Shops remembered at most; on overflow the table starts empty again.
 const MAX_SHOPS: usize = 1000;
 
+/// When a shop was read, and what it was (`None`: no such shop).
+type Entry = (Instant, Option<Arc<ShopConfig>>);
+
 #[derive(Debug)]
 pub struct CachedShops<S> {
     inner: S,
     ttl: Duration,
     /// Shared, so a hit costs a reference count rather than a copy of the
     /// configuration (ingest looks one up for every webhook).
-    entries: Mutex<HashMap<String, (Instant, Option<Arc<ShopConfig>>)>>,
+    entries: Mutex<HashMap<String, Entry>>,
 }
 
 impl<S: ShopStore> CachedShops<S> {

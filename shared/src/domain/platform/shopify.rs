@@ -602,3 +602,55 @@ fn address(address: &ShopifyAddress<'_>, field: &str) -> Result<Address, Contrac
         country: country.to_ascii_uppercase(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::shop::{shopify_topics, B2bFields};
+
+    fn config() -> ShopifyConfig {
+        ShopifyConfig {
+            shop_domain: "butik.myshopify.com".into(),
+            secrets: vec![],
+            topics: shopify_topics(),
+            b2b: B2bFields::shopify_defaults(),
+        }
+    }
+
+    const BODY: &str = r#"{"id": 7, "created_at": "2026-11-27T09:12:44+01:00",
+        "currency": "dkk", "taxes_included": true, "total_price": "1\u0030.50",
+        "billing_address": {"name": "Mette", "country_code": "DK"},
+        "line_items": [{"title": "Gr\u00e5 sok", "sku": "S-1", "quantity": 1,
+            "price": 10.50, "tax_lines": [{"price": "2.10", "rate": 0.25}]}]}"#;
+
+    #[test]
+    fn texts_borrow_from_the_body_unless_escaped() {
+        let order = parse(BODY.as_bytes()).unwrap();
+        // Ingest parses every delivery: plain texts must not be copied.
+        assert!(matches!(order.currency.0, Cow::Borrowed("dkk")));
+        let sku = order.line_items[0].sku.as_ref().unwrap();
+        assert!(matches!(sku.0, Cow::Borrowed("S-1")));
+        // An escape is undone in a copy.
+        let title = order.line_items[0].title.as_ref().unwrap();
+        assert!(matches!(&title.0, Cow::Owned(t) if t == "Grå sok"));
+    }
+
+    #[test]
+    fn amounts_are_read_digit_for_digit_from_strings_numbers_and_escapes() {
+        let order = translate_body(BODY.as_bytes(), &config()).unwrap();
+        // "1\u0030.50" is the string "10.50".
+        assert_eq!(order.total.to_string(), "10.50");
+        assert_eq!(order.lines[0].unit_price.to_string(), "10.50");
+        assert_eq!(order.lines[0].vat_rate.to_string(), "25");
+        assert_eq!(order.lines[0].name, "Grå sok");
+        assert_eq!(order.currency, "DKK");
+    }
+
+    #[test]
+    fn a_text_of_another_type_names_its_field() {
+        let body = BODY.replace(r#""sku": "S-1""#, r#""sku": 5"#);
+        let err = parse(body.as_bytes()).unwrap_err();
+        assert_eq!(err.field, "line_items[0].sku");
+        assert_eq!(err.message, "invalid type: integer `5`, expected a string");
+    }
+}
