@@ -6,7 +6,9 @@
 //!
 //! The same for a Shopify `orders/paid` delivery of a five-line order
 //! (`handle_platform`: body HMAC, shop domain, topic, parse, snapshot
-//! envelope), and the Shopify translation transfer does later.
+//! envelope) — as the indented fixture (8.8 KB) and without whitespace
+//! (`_compact`, 5.5 KB) — its steps one by one (`shopify_step_*`), and the
+//! Shopify translation transfer does later.
 //!
 //! `cargo bench -p bridge --bench ingest` runs criterion (means).
 //! `cargo bench -p bridge --bench ingest -- --percentiles [N]` times N single
@@ -18,15 +20,18 @@ use bridge::adapters::memory::{
     ManualClock, MemoryOrderStore, MemoryShopStore, MemoryTransferQueue,
 };
 use bridge::app::ingest::{
-    decide_delivery, Ingest, IngestSettings, PlatformHeaders, PlatformRequest, WebhookRequest,
+    decide_delivery, Decision, Ingest, IngestSettings, PlatformHeaders, PlatformRequest,
+    WebhookRequest,
 };
-use bridge::domain::lifecycle::{HistoryEntry, Label, OrderRecord};
+use bridge::app::shop_cache::CachedShops;
+use bridge::domain::lifecycle::{HistoryEntry, IngestWrite, Label, OrderRecord};
 use bridge::domain::mapping::map_order;
-use bridge::domain::order::{parse_event, ParsedEvent};
-use bridge::domain::platform::{shopify, Platform};
+use bridge::domain::order::{parse_event, EventType, ParsedEvent};
+use bridge::domain::platform::{platform_secrets, platform_snapshot, shopify, Platform};
 use bridge::domain::shop::PlatformConfig;
 use bridge::domain::shop::ShopConfig;
 use bridge::domain::webhook::{self, SignatureHeaders};
+use bridge::ports::{Cause, OrderMessage, OrderStore, TransferQueue};
 use criterion::{criterion_group, Criterion, Throughput};
 use std::hint::black_box;
 use std::sync::Arc;
@@ -101,6 +106,10 @@ struct Fixture {
     shopify_shop: ShopConfig,
     shopify_ingest: MemoryIngest,
     shopify_signature: String,
+    /// The same order without the fixture's indentation (5.5 KB instead
+    /// of 8.8 KB), and its signature.
+    shopify_compact_body: Vec<u8>,
+    shopify_compact_signature: String,
     shopify_existing: OrderRecord,
 }
 
@@ -165,6 +174,12 @@ fn fixture() -> Fixture {
         IngestSettings::default(),
     );
     let shopify_signature = webhook::sign_body_hmac(SHOPIFY_SECRET, SHOPIFY_FIVE_LINE_ORDER);
+    let shopify_compact_body = serde_json::to_vec(
+        &serde_json::from_slice::<serde_json::Value>(SHOPIFY_FIVE_LINE_ORDER)
+            .expect("the Shopify fixture is JSON"),
+    )
+    .expect("JSON serialises");
+    let shopify_compact_signature = webhook::sign_body_hmac(SHOPIFY_SECRET, &shopify_compact_body);
     let shopify_existing = OrderRecord {
         order_id: "5810000000009".into(),
         ..existing.clone()
@@ -186,6 +201,8 @@ fn fixture() -> Fixture {
         shopify_shop,
         shopify_ingest,
         shopify_signature,
+        shopify_compact_body,
+        shopify_compact_signature,
         shopify_existing,
     }
 }
@@ -215,6 +232,15 @@ fn ingest_hot_path(f: &Fixture) -> u16 {
 /// One Shopify `orders/paid` delivery of the five-line order through the
 /// real handler, against the state its `orders/create` left behind.
 fn shopify_hot_path(f: &Fixture) -> u16 {
+    shopify_delivery(f, SHOPIFY_FIVE_LINE_ORDER, &f.shopify_signature)
+}
+
+/// [`shopify_hot_path`] with the order's JSON without whitespace.
+fn shopify_compact_hot_path(f: &Fixture) -> u16 {
+    shopify_delivery(f, &f.shopify_compact_body, &f.shopify_compact_signature)
+}
+
+fn shopify_delivery(f: &Fixture, body: &[u8], signature: &str) -> u16 {
     f.orders.insert(f.shopify_existing.clone());
     f.queue.purge();
     let request = PlatformRequest {
@@ -222,13 +248,13 @@ fn shopify_hot_path(f: &Fixture) -> u16 {
         platform: Platform::Shopify,
         content_length: None,
         headers: PlatformHeaders {
-            signature: Some(&f.shopify_signature),
+            signature: Some(signature),
             topic: Some("orders/paid"),
             delivery_id: Some(SHOPIFY_WEBHOOK_ID),
             shop_domain: Some(SHOPIFY_DOMAIN),
             api_version: Some("2025-07"),
         },
-        body: SHOPIFY_FIVE_LINE_ORDER,
+        body,
     };
     let response = f
         .runtime
@@ -242,6 +268,112 @@ fn shopify_settings(f: &Fixture) -> &bridge::domain::shop::ShopifyConfig {
         Some(PlatformConfig::Shopify(settings)) => settings,
         other => panic!("the bench shop is a Shopify shop, got {other:?}"),
     }
+}
+
+/// The Shopify hot path's steps one by one, for the per-request breakdown
+/// (each as the handler does it; the sum is close to the whole).
+mod shopify_steps {
+    use super::*;
+
+    pub fn verify_signature(f: &Fixture) -> bool {
+        let Some(config) = f.shopify_shop.platform.as_ref() else {
+            return false;
+        };
+        webhook::verify_body_hmac(
+            platform_secrets(config),
+            "X-Shopify-Hmac-Sha256",
+            Some(&f.shopify_signature),
+            black_box(SHOPIFY_FIVE_LINE_ORDER),
+            f.now,
+        )
+        .is_ok()
+    }
+
+    /// Body → the order's id, as ingest reads it (and validates the body).
+    pub fn parse(_f: &Fixture) -> bool {
+        shopify::parse(black_box(SHOPIFY_FIVE_LINE_ORDER)).is_ok()
+    }
+
+    pub fn snapshot(_f: &Fixture) -> usize {
+        platform_snapshot(
+            Platform::Shopify,
+            Some("2025-07"),
+            "orders/paid",
+            black_box(SHOPIFY_FIVE_LINE_ORDER),
+        )
+        .map_or(0, |s| s.len())
+    }
+
+    /// The order store's read, the decision and the conditional write, as
+    /// `Ingest` does them for the `paid` delivery (the in-memory store).
+    pub fn store_write(f: &Fixture, snapshot: &str) -> bool {
+        f.orders.insert(f.shopify_existing.clone());
+        f.runtime.block_on(async {
+            let shop_id = &f.shopify_shop.shop_id;
+            let order_id = &f.shopify_existing.order_id;
+            let Ok(existing) = f.orders.get(shop_id, order_id).await else {
+                return false;
+            };
+            let Decision::Write { write: spec, .. } = decide_delivery(
+                existing.as_ref(),
+                SHOPIFY_WEBHOOK_ID,
+                EventType::OrderPaid,
+                f.shopify_shop.trigger,
+                SENT_AT,
+            ) else {
+                return false;
+            };
+            let write = IngestWrite {
+                label: spec.label,
+                snapshot: Some((snapshot.to_owned(), EventType::OrderPaid.rank())),
+                events: spec.events,
+                webhook_ids: spec.webhook_ids,
+                history: spec.history,
+                rescan_after: Some(SENT_AT + 300),
+            };
+            f.orders
+                .write_ingest(
+                    shop_id,
+                    order_id,
+                    existing.map(|r| r.version),
+                    &write,
+                    SENT_AT,
+                )
+                .await
+                .is_ok()
+        })
+    }
+
+    pub fn enqueue(f: &Fixture) -> bool {
+        f.queue.purge();
+        let message = OrderMessage {
+            shop_id: f.shopify_shop.shop_id.clone(),
+            order_id: f.shopify_existing.order_id.clone(),
+            cause: Cause::Webhook,
+        };
+        f.runtime.block_on(f.queue.enqueue(&message)).is_ok()
+    }
+
+    /// The warm shop cache's answer (what every delivery starts with).
+    pub fn shop_lookup(f: &Fixture, shops: &CachedShops<MemoryShopStore>) -> bool {
+        f.runtime
+            .block_on(shops.get_shared(black_box(&f.shopify_shop.shop_id)))
+            .is_ok_and(|shop| shop.is_some())
+    }
+
+    /// What the bench does around each delivery to start from the same
+    /// state (not part of the handler): subtract it from the whole.
+    pub fn reset(f: &Fixture) {
+        f.orders.insert(f.shopify_existing.clone());
+        f.queue.purge();
+    }
+}
+
+fn warm_shop_cache(f: &Fixture) -> CachedShops<MemoryShopStore> {
+    CachedShops::new(
+        MemoryShopStore::with([f.shopify_shop.clone()]),
+        IngestSettings::default().shop_cache_ttl,
+    )
 }
 
 fn parsed_order(f: &Fixture) -> bridge::domain::order::Order {
@@ -263,6 +395,11 @@ fn benches(c: &mut Criterion) {
     map_order(&order, &f.shop.mapping).expect("fixture order maps");
 
     assert_eq!(
+        shopify_compact_hot_path(&f),
+        202,
+        "the compact Shopify order must be accepted"
+    );
+    assert_eq!(
         shopify_hot_path(&f),
         202,
         "the Shopify order must be accepted"
@@ -278,6 +415,38 @@ fn benches(c: &mut Criterion) {
     });
     group.bench_function("shopify_hot_path_5_lines", |b| {
         b.iter(|| shopify_hot_path(black_box(&f)))
+    });
+    group.bench_function("shopify_hot_path_5_lines_compact", |b| {
+        b.iter(|| shopify_compact_hot_path(black_box(&f)))
+    });
+    let shops = warm_shop_cache(&f);
+    let snapshot = platform_snapshot(
+        Platform::Shopify,
+        Some("2025-07"),
+        "orders/paid",
+        SHOPIFY_FIVE_LINE_ORDER,
+    )
+    .expect("the Shopify body is a JSON object");
+    group.bench_function("shopify_step_shop_lookup", |b| {
+        b.iter(|| shopify_steps::shop_lookup(&f, &shops))
+    });
+    group.bench_function("shopify_step_verify_signature", |b| {
+        b.iter(|| shopify_steps::verify_signature(&f))
+    });
+    group.bench_function("shopify_step_parse", |b| {
+        b.iter(|| shopify_steps::parse(&f))
+    });
+    group.bench_function("shopify_step_snapshot", |b| {
+        b.iter(|| shopify_steps::snapshot(&f))
+    });
+    group.bench_function("shopify_step_store_write", |b| {
+        b.iter(|| shopify_steps::store_write(&f, &snapshot))
+    });
+    group.bench_function("shopify_step_enqueue", |b| {
+        b.iter(|| shopify_steps::enqueue(&f))
+    });
+    group.bench_function("shopify_bench_reset", |b| {
+        b.iter(|| shopify_steps::reset(&f))
     });
     group.bench_function("shopify_translate_5_lines", |b| {
         b.iter(|| shopify::translate_body(black_box(SHOPIFY_FIVE_LINE_ORDER), shopify_settings(&f)))
@@ -309,6 +478,18 @@ fn benches(c: &mut Criterion) {
 
 criterion_group!(ingest_benches, benches);
 
+/// `--only NAME[,NAME…]` limits the percentile run to those workloads (e.g.
+/// to count one workload's instructions under `valgrind --tool=callgrind`).
+fn selected(name: &str) -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == "--only") {
+        Some(at) => args
+            .get(at + 1)
+            .is_some_and(|names| names.split(',').any(|n| n == name)),
+        None => true,
+    }
+}
+
 /// Nearest-rank percentile of sorted nanoseconds.
 fn percentile(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
@@ -319,6 +500,9 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 }
 
 fn time_each(name: &str, iterations: usize, mut run: impl FnMut()) {
+    if !selected(name) {
+        return;
+    }
     // Warm caches and the allocator first.
     for _ in 0..iterations.min(10_000) {
         run();
@@ -367,6 +551,48 @@ fn percentiles(iterations: usize) {
     );
     time_each("shopify_ingest_hot_path", iterations, || {
         black_box(shopify_hot_path(black_box(&f)));
+    });
+    assert_eq!(
+        shopify_compact_hot_path(&f),
+        202,
+        "the compact Shopify order must be accepted"
+    );
+    println!(
+        "shopify_compact_body_bytes={}",
+        f.shopify_compact_body.len()
+    );
+    time_each("shopify_ingest_hot_path_compact", iterations, || {
+        black_box(shopify_compact_hot_path(black_box(&f)));
+    });
+    // The Shopify hot path step by step (p50s add up to about the whole).
+    let shops = warm_shop_cache(&f);
+    let snapshot = platform_snapshot(
+        Platform::Shopify,
+        Some("2025-07"),
+        "orders/paid",
+        SHOPIFY_FIVE_LINE_ORDER,
+    )
+    .expect("the Shopify body is a JSON object");
+    time_each("shopify_step_shop_lookup", iterations, || {
+        black_box(shopify_steps::shop_lookup(&f, &shops));
+    });
+    time_each("shopify_step_verify_signature", iterations, || {
+        black_box(shopify_steps::verify_signature(&f));
+    });
+    time_each("shopify_step_parse", iterations, || {
+        black_box(shopify_steps::parse(&f));
+    });
+    time_each("shopify_step_snapshot", iterations, || {
+        black_box(shopify_steps::snapshot(&f));
+    });
+    time_each("shopify_step_store_write", iterations, || {
+        black_box(shopify_steps::store_write(&f, &snapshot));
+    });
+    time_each("shopify_step_enqueue", iterations, || {
+        black_box(shopify_steps::enqueue(&f));
+    });
+    time_each("shopify_bench_reset", iterations, || {
+        shopify_steps::reset(&f);
     });
     time_each("shopify_translate", iterations, || {
         black_box(

@@ -37,6 +37,7 @@ use crate::domain::webhook::{self, SignatureHeaders};
 use crate::metrics;
 use crate::ports::{Cause, OrderMessage, OrderStore, ShopStore, StoreError, TransferQueue};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 use tracing::Instrument;
@@ -351,10 +352,6 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
         &self.settings
     }
 
-    async fn shop(&self, shop_id: &str) -> Result<Option<ShopConfig>, StoreError> {
-        self.shops.get(shop_id).await
-    }
-
     /// Handles one delivery. Never fails: every outcome is a response.
     pub async fn handle(
         &self,
@@ -460,6 +457,9 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
     ) -> WebhookResponse {
         let now_secs = now.unix_timestamp();
         let mut outcome = None;
+        // Moved into the write, and taken back if the write loses a race:
+        // a platform order's snapshot is the whole body (~10 KB).
+        let mut snapshot = Some(snapshot);
         for _ in 0..WRITE_ROUNDS {
             let existing = match self.orders.get(&shop.shop_id, order_id).await {
                 Ok(existing) => existing,
@@ -488,9 +488,11 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
             };
             let write = IngestWrite {
                 label: spec.label,
-                snapshot: spec
-                    .replace_snapshot
-                    .then(|| (snapshot.clone(), event_type.rank())),
+                snapshot: if spec.replace_snapshot {
+                    snapshot.take().map(|text| (text, event_type.rank()))
+                } else {
+                    None
+                },
                 events: spec.events,
                 webhook_ids: spec.webhook_ids,
                 history: spec.history,
@@ -515,6 +517,9 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
                 }
                 Err(StoreError::Conflict) => {
                     tracing::debug!("concurrent change to the order; deciding again");
+                    if let Some((text, _)) = write.snapshot {
+                        snapshot = Some(text);
+                    }
                     tokio::time::sleep(contention_pause()).await;
                     continue;
                 }
@@ -562,8 +567,8 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
     }
 
     /// The shop if it exists and is enabled; else the answer to give.
-    async fn enabled_shop(&self, shop_id: &str) -> Result<ShopConfig, WebhookResponse> {
-        match self.shop(shop_id).await {
+    async fn enabled_shop(&self, shop_id: &str) -> Result<Arc<ShopConfig>, WebhookResponse> {
+        match self.shops.get_shared(shop_id).await {
             Ok(Some(shop)) if shop.enabled => Ok(shop),
             Ok(_) => Err(WebhookResponse::error(404, "unknown shop")),
             Err(error) => {

@@ -13,17 +13,22 @@
 use crate::domain::shop::ShopConfig;
 use crate::ports::{ShopStore, StoreError};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Shops remembered at most; on overflow the table starts empty again.
 const MAX_SHOPS: usize = 1000;
 
+/// When a shop was read, and what it was (`None`: no such shop).
+type Entry = (Instant, Option<Arc<ShopConfig>>);
+
 #[derive(Debug)]
 pub struct CachedShops<S> {
     inner: S,
     ttl: Duration,
-    entries: Mutex<HashMap<String, (Instant, Option<ShopConfig>)>>,
+    /// Shared, so a hit costs a reference count rather than a copy of the
+    /// configuration (ingest looks one up for every webhook).
+    entries: Mutex<HashMap<String, Entry>>,
 }
 
 impl<S: ShopStore> CachedShops<S> {
@@ -40,15 +45,32 @@ impl<S: ShopStore> CachedShops<S> {
         &self.inner
     }
 
-    fn remembered(&self, shop_id: &str, now: Instant) -> Option<Option<ShopConfig>> {
+    /// The shop's configuration (`None`: no such shop), from the cache
+    /// while it is fresh, shared rather than copied.
+    pub async fn get_shared(&self, shop_id: &str) -> Result<Option<Arc<ShopConfig>>, StoreError> {
+        if let Some(shop) = self.remembered(shop_id, Instant::now()) {
+            return Ok(shop);
+        }
+        let shop = self.inner.get(shop_id).await?;
+        Ok(self.remember(shop_id, shop, Instant::now()))
+    }
+
+    fn remembered(&self, shop_id: &str, now: Instant) -> Option<Option<Arc<ShopConfig>>> {
         let entries = self.entries.lock().ok()?;
         let (at, shop) = entries.get(shop_id)?;
         (now.saturating_duration_since(*at) < self.ttl).then(|| shop.clone())
     }
 
-    fn remember(&self, shop_id: &str, shop: Option<ShopConfig>, now: Instant) {
+    /// Remembers the answer (unless the cache is off) and returns it.
+    fn remember(
+        &self,
+        shop_id: &str,
+        shop: Option<ShopConfig>,
+        now: Instant,
+    ) -> Option<Arc<ShopConfig>> {
+        let shop = shop.map(Arc::new);
         if self.ttl.is_zero() {
-            return;
+            return shop;
         }
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= MAX_SHOPS && !entries.contains_key(shop_id) {
@@ -57,8 +79,9 @@ impl<S: ShopStore> CachedShops<S> {
                     entries.clear();
                 }
             }
-            entries.insert(shop_id.to_owned(), (now, shop));
+            entries.insert(shop_id.to_owned(), (now, shop.clone()));
         }
+        shop
     }
 
     fn forget(&self, shop_id: &str) {
@@ -70,18 +93,14 @@ impl<S: ShopStore> CachedShops<S> {
 
 impl<S: ShopStore> ShopStore for CachedShops<S> {
     async fn get(&self, shop_id: &str) -> Result<Option<ShopConfig>, StoreError> {
-        if let Some(shop) = self.remembered(shop_id, Instant::now()) {
-            return Ok(shop);
-        }
-        let shop = self.inner.get(shop_id).await?;
-        self.remember(shop_id, shop.clone(), Instant::now());
-        Ok(shop)
+        Ok(self.get_shared(shop_id).await?.map(Arc::unwrap_or_clone))
     }
 
     async fn get_fresh(&self, shop_id: &str) -> Result<Option<ShopConfig>, StoreError> {
         let shop = self.inner.get(shop_id).await?;
-        self.remember(shop_id, shop.clone(), Instant::now());
-        Ok(shop)
+        Ok(self
+            .remember(shop_id, shop, Instant::now())
+            .map(Arc::unwrap_or_clone))
     }
 
     /// Writes through; this process sees the new configuration at once.

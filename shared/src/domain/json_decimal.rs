@@ -15,9 +15,13 @@ use std::str::FromStr;
 pub fn parse_json_decimal(raw: &str) -> Result<Decimal, String> {
     let raw = raw.trim();
     let text: std::borrow::Cow<'_, str> = if raw.starts_with('"') {
-        match serde_json::from_str::<String>(raw) {
+        // Borrowed when there is no escape to undo (almost always): no copy.
+        match serde_json::from_str::<&str>(raw) {
             Ok(s) => s.into(),
-            Err(_) => return Err("expected a decimal string".into()),
+            Err(_) => match serde_json::from_str::<String>(raw) {
+                Ok(s) => s.into(),
+                Err(_) => return Err("expected a decimal string".into()),
+            },
         }
     } else if raw.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
         raw.into()

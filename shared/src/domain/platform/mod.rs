@@ -22,6 +22,7 @@ pub mod requests;
 pub mod shopify;
 pub mod woocommerce;
 
+use crate::domain::json_decimal::parse_json_decimal;
 use crate::domain::order::{parse_order, validate_order, ContractError, Order};
 pub use crate::domain::shop::{B2bFields, EventMap, Platform};
 use crate::domain::shop::{PlatformConfig, WebhookSecret};
@@ -370,6 +371,17 @@ pub(crate) fn deserialize_id<'de, D: Deserializer<'de>>(
     deserializer.deserialize_any(IdVisitor)
 }
 
+/// An amount as [`parse_json_decimal`] reads it (a string or a number,
+/// every digit kept), from the value's JSON text in the body itself rather
+/// than a copy of it. Needs a deserializer that borrows from its input
+/// (`serde_json::from_str` / `from_slice`), as [`parse_platform_json`] is.
+pub(crate) fn borrowed_decimal<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Decimal, D::Error> {
+    let raw = <&'de RawValue>::deserialize(deserializer)?;
+    parse_json_decimal(raw.get()).map_err(de::Error::custom)
+}
+
 /// Like [`deserialize_id`], `null` or absent as `None`.
 pub(crate) fn deserialize_optional_id<'de, D: Deserializer<'de>>(
     deserializer: D,
@@ -387,10 +399,10 @@ pub(crate) fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 /// A text that may be `null`, trimmed; empty as `None`.
-pub(crate) fn clean(value: &Option<String>) -> Option<String> {
+pub(crate) fn clean<S: AsRef<str>>(value: &Option<S>) -> Option<String> {
     value
-        .as_deref()
-        .map(str::trim)
+        .as_ref()
+        .map(|v| v.as_ref().trim())
         .filter(|v| !v.is_empty())
         .map(str::to_owned)
 }

@@ -23,10 +23,9 @@
 //! digit.
 
 use super::{
-    checked_sum, clean, deserialize_id, deserialize_optional_id, find_b2b_ids, null_as_empty,
-    parse_platform_json, percent, validate_translated, Platform, TranslateError,
+    borrowed_decimal, checked_sum, clean, deserialize_id, deserialize_optional_id, find_b2b_ids,
+    null_as_empty, parse_platform_json, percent, validate_translated, Platform, TranslateError,
 };
-use crate::domain::json_decimal::deserialize_decimal;
 use crate::domain::order::{
     Address, ContractError, Customer, Discount, DiscountKind, Fee, FeeKind, Order, OrderLine,
     PaymentMethod, Shipping,
@@ -34,167 +33,195 @@ use crate::domain::order::{
 use crate::domain::shop::ShopifyConfig;
 use rust_decimal::Decimal;
 use serde::Deserialize;
+use std::borrow::Cow;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-/// The Order resource, the fields the bridge reads.
+/// A text field, borrowed from the body unless it has escapes to undo.
+/// (A bare `Option<Cow<str>>` field would always copy: serde borrows a
+/// `Cow` only where it is the field's own type, as it is here.)
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Text<'a>(#[serde(borrow)] pub Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Text<'_> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The Order resource, the fields the bridge reads (every other field is
+/// skipped unread). Texts borrow from the body and amounts are read from
+/// their JSON text in place, so parsing an order allocates only for its
+/// lists and numeric ids: ingest parses every delivery to answer 400 for a
+/// malformed one.
 #[derive(Debug, Clone, Deserialize)]
-pub struct ShopifyOrder {
+pub struct ShopifyOrder<'a> {
     #[serde(deserialize_with = "deserialize_id")]
     pub id: String,
     #[serde(default, deserialize_with = "deserialize_optional_id")]
     pub order_number: Option<String>,
-    #[serde(default)]
-    pub name: Option<String>,
-    pub created_at: String,
-    pub currency: String,
+    #[serde(default, borrow)]
+    pub name: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub created_at: Text<'a>,
+    #[serde(borrow)]
+    pub currency: Text<'a>,
     #[serde(default)]
     pub taxes_included: Option<bool>,
-    #[serde(deserialize_with = "deserialize_decimal")]
+    #[serde(deserialize_with = "borrowed_decimal")]
     pub total_price: Decimal,
-    #[serde(default)]
-    pub email: Option<String>,
-    #[serde(default)]
-    pub contact_email: Option<String>,
-    #[serde(default)]
-    pub phone: Option<String>,
-    #[serde(default)]
-    pub customer: Option<ShopifyCustomer>,
-    #[serde(default)]
-    pub billing_address: Option<ShopifyAddress>,
-    #[serde(default)]
-    pub shipping_address: Option<ShopifyAddress>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub line_items: Vec<LineItem>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub shipping_lines: Vec<ShippingLine>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub discount_applications: Vec<DiscountApplication>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub note_attributes: Vec<NoteAttribute>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub payment_gateway_names: Vec<String>,
+    #[serde(default, borrow)]
+    pub email: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub contact_email: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub phone: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub customer: Option<ShopifyCustomer<'a>>,
+    #[serde(default, borrow)]
+    pub billing_address: Option<ShopifyAddress<'a>>,
+    #[serde(default, borrow)]
+    pub shipping_address: Option<ShopifyAddress<'a>>,
+    #[serde(default, borrow, deserialize_with = "null_as_empty")]
+    pub line_items: Vec<LineItem<'a>>,
+    #[serde(default, borrow, deserialize_with = "null_as_empty")]
+    pub shipping_lines: Vec<ShippingLine<'a>>,
+    #[serde(default, borrow, deserialize_with = "null_as_empty")]
+    pub discount_applications: Vec<DiscountApplication<'a>>,
+    #[serde(default, borrow, deserialize_with = "null_as_empty")]
+    pub note_attributes: Vec<NoteAttribute<'a>>,
+    #[serde(default, borrow, deserialize_with = "null_as_empty")]
+    pub payment_gateway_names: Vec<Text<'a>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct ShopifyCustomer {
+pub struct ShopifyCustomer<'a> {
     #[serde(default, deserialize_with = "deserialize_optional_id")]
     pub id: Option<String>,
-    #[serde(default)]
-    pub email: Option<String>,
-    #[serde(default)]
-    pub phone: Option<String>,
-    #[serde(default)]
-    pub first_name: Option<String>,
-    #[serde(default)]
-    pub last_name: Option<String>,
+    #[serde(default, borrow)]
+    pub email: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub phone: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub first_name: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub last_name: Option<Text<'a>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct ShopifyAddress {
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub first_name: Option<String>,
-    #[serde(default)]
-    pub last_name: Option<String>,
-    #[serde(default)]
-    pub company: Option<String>,
-    #[serde(default)]
-    pub address1: Option<String>,
-    #[serde(default)]
-    pub address2: Option<String>,
-    #[serde(default)]
-    pub city: Option<String>,
-    #[serde(default)]
-    pub zip: Option<String>,
-    #[serde(default)]
-    pub country_code: Option<String>,
-    #[serde(default)]
-    pub phone: Option<String>,
+pub struct ShopifyAddress<'a> {
+    #[serde(default, borrow)]
+    pub name: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub first_name: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub last_name: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub company: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub address1: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub address2: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub city: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub zip: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub country_code: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub phone: Option<Text<'a>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct LineItem {
-    #[serde(default)]
-    pub title: Option<String>,
-    #[serde(default)]
-    pub variant_title: Option<String>,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub sku: Option<String>,
-    #[serde(deserialize_with = "deserialize_decimal")]
+pub struct LineItem<'a> {
+    #[serde(default, borrow)]
+    pub title: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub variant_title: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub name: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub sku: Option<Text<'a>>,
+    #[serde(deserialize_with = "borrowed_decimal")]
     pub quantity: Decimal,
-    #[serde(deserialize_with = "deserialize_decimal")]
+    #[serde(deserialize_with = "borrowed_decimal")]
     pub price: Decimal,
     #[serde(default)]
     pub taxable: Option<bool>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub tax_lines: Vec<TaxLine>,
+    #[serde(default, borrow, deserialize_with = "null_as_empty")]
+    pub tax_lines: Vec<TaxLine<'a>>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub discount_allocations: Vec<DiscountAllocation>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct TaxLine {
-    #[serde(deserialize_with = "deserialize_decimal")]
+pub struct TaxLine<'a> {
+    #[serde(deserialize_with = "borrowed_decimal")]
     pub price: Decimal,
     /// A fraction: `0.25` is 25 %.
-    #[serde(deserialize_with = "deserialize_decimal")]
+    #[serde(deserialize_with = "borrowed_decimal")]
     pub rate: Decimal,
-    #[serde(default)]
-    pub title: Option<String>,
+    #[serde(default, borrow)]
+    pub title: Option<Text<'a>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct DiscountAllocation {
-    #[serde(deserialize_with = "deserialize_decimal")]
+    #[serde(deserialize_with = "borrowed_decimal")]
     pub amount: Decimal,
     pub discount_application_index: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct ShippingLine {
-    #[serde(default)]
-    pub title: Option<String>,
-    #[serde(default)]
-    pub code: Option<String>,
-    #[serde(deserialize_with = "deserialize_decimal")]
+pub struct ShippingLine<'a> {
+    #[serde(default, borrow)]
+    pub title: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub code: Option<Text<'a>>,
+    #[serde(deserialize_with = "borrowed_decimal")]
     pub price: Decimal,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub tax_lines: Vec<TaxLine>,
+    #[serde(default, borrow, deserialize_with = "null_as_empty")]
+    pub tax_lines: Vec<TaxLine<'a>>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub discount_allocations: Vec<DiscountAllocation>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct DiscountApplication {
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(default)]
-    pub code: Option<String>,
-    #[serde(default)]
-    pub title: Option<String>,
-    #[serde(default)]
-    pub description: Option<String>,
+pub struct DiscountApplication<'a> {
+    #[serde(rename = "type", borrow)]
+    pub kind: Text<'a>,
+    #[serde(default, borrow)]
+    pub code: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub title: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub description: Option<Text<'a>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct NoteAttribute {
-    pub name: String,
-    #[serde(default)]
-    pub value: Option<String>,
+pub struct NoteAttribute<'a> {
+    #[serde(borrow)]
+    pub name: Text<'a>,
+    #[serde(default, borrow)]
+    pub value: Option<Text<'a>>,
 }
 
-impl ShopifyOrder {
+impl ShopifyOrder<'_> {
     pub fn id(&self) -> &str {
         &self.id
     }
 }
 
 /// Bytes → Shopify order; an error names the Shopify field (→ 400).
-pub fn parse(body: &[u8]) -> Result<ShopifyOrder, ContractError> {
+pub fn parse(body: &[u8]) -> Result<ShopifyOrder<'_>, ContractError> {
     parse_platform_json(body)
 }
 
@@ -206,7 +233,7 @@ pub fn translate_body(body: &[u8], config: &ShopifyConfig) -> Result<Order, Tran
 
 /// The order the contract would carry for this Shopify order, or why it
 /// cannot be invoiced exactly (naming the Shopify field).
-pub fn translate(order: &ShopifyOrder, config: &ShopifyConfig) -> Result<Order, ContractError> {
+pub fn translate(order: &ShopifyOrder<'_>, config: &ShopifyConfig) -> Result<Order, ContractError> {
     let created_at = OffsetDateTime::parse(order.created_at.trim(), &Rfc3339)
         .map_err(|_| ContractError::new("created_at", "is not an RFC 3339 time with an offset"))?;
     let prices_include_vat = order.taxes_included.unwrap_or(false);
@@ -347,7 +374,7 @@ pub fn translate(order: &ShopifyOrder, config: &ShopifyConfig) -> Result<Order, 
     let pairs: Vec<(&str, &str)> = order
         .note_attributes
         .iter()
-        .map(|a| (a.name.as_str(), a.value.as_deref().unwrap_or("")))
+        .map(|a| (a.name.as_ref(), a.value.as_deref().unwrap_or("")))
         .collect();
     let ids = find_b2b_ids(&config.b2b, &pairs, "note_attributes", company.as_deref())?;
 
@@ -428,7 +455,7 @@ pub fn translate(order: &ShopifyOrder, config: &ShopifyConfig) -> Result<Order, 
 /// county tax) cannot be booked as one Danish VAT rate.
 fn line_rate(
     taxable: Option<bool>,
-    tax_lines: &[TaxLine],
+    tax_lines: &[TaxLine<'_>],
     field: impl Fn() -> String,
 ) -> Result<Decimal, ContractError> {
     if taxable == Some(false) {
@@ -483,7 +510,7 @@ struct DiscountSums {
 impl DiscountSums {
     fn add(
         &mut self,
-        order: &ShopifyOrder,
+        order: &ShopifyOrder<'_>,
         allocation: &DiscountAllocation,
         rate: Decimal,
         field: &dyn Fn() -> String,
@@ -510,7 +537,7 @@ impl DiscountSums {
                     ),
                 )
             })?;
-        let (kind, label) = match application.kind.as_str() {
+        let (kind, label) = match application.kind.as_ref() {
             "discount_code" => (
                 DiscountKind::DiscountCode,
                 clean(&application.code).or_else(|| clean(&application.title)),
@@ -545,7 +572,7 @@ impl DiscountSums {
     }
 }
 
-fn full_name(first: &Option<String>, last: &Option<String>) -> String {
+fn full_name(first: &Option<Text<'_>>, last: &Option<Text<'_>>) -> String {
     [clean(first), clean(last)]
         .into_iter()
         .flatten()
@@ -553,13 +580,13 @@ fn full_name(first: &Option<String>, last: &Option<String>) -> String {
         .join(" ")
 }
 
-fn address_name(address: &ShopifyAddress) -> Option<String> {
+fn address_name(address: &ShopifyAddress<'_>) -> Option<String> {
     clean(&address.name).or_else(|| {
         Some(full_name(&address.first_name, &address.last_name)).filter(|n| !n.is_empty())
     })
 }
 
-fn address(address: &ShopifyAddress, field: &str) -> Result<Address, ContractError> {
+fn address(address: &ShopifyAddress<'_>, field: &str) -> Result<Address, ContractError> {
     let country = clean(&address.country_code).ok_or_else(|| {
         ContractError::new(
             format!("{field}.country_code"),
@@ -574,4 +601,56 @@ fn address(address: &ShopifyAddress, field: &str) -> Result<Address, ContractErr
         city: clean(&address.city).unwrap_or_default(),
         country: country.to_ascii_uppercase(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::shop::{shopify_topics, B2bFields};
+
+    fn config() -> ShopifyConfig {
+        ShopifyConfig {
+            shop_domain: "butik.myshopify.com".into(),
+            secrets: vec![],
+            topics: shopify_topics(),
+            b2b: B2bFields::shopify_defaults(),
+        }
+    }
+
+    const BODY: &str = r#"{"id": 7, "created_at": "2026-11-27T09:12:44+01:00",
+        "currency": "dkk", "taxes_included": true, "total_price": "1\u0030.50",
+        "billing_address": {"name": "Mette", "country_code": "DK"},
+        "line_items": [{"title": "Gr\u00e5 sok", "sku": "S-1", "quantity": 1,
+            "price": 10.50, "tax_lines": [{"price": "2.10", "rate": 0.25}]}]}"#;
+
+    #[test]
+    fn texts_borrow_from_the_body_unless_escaped() {
+        let order = parse(BODY.as_bytes()).unwrap();
+        // Ingest parses every delivery: plain texts must not be copied.
+        assert!(matches!(order.currency.0, Cow::Borrowed("dkk")));
+        let sku = order.line_items[0].sku.as_ref().unwrap();
+        assert!(matches!(sku.0, Cow::Borrowed("S-1")));
+        // An escape is undone in a copy.
+        let title = order.line_items[0].title.as_ref().unwrap();
+        assert!(matches!(&title.0, Cow::Owned(t) if t == "Grå sok"));
+    }
+
+    #[test]
+    fn amounts_are_read_digit_for_digit_from_strings_numbers_and_escapes() {
+        let order = translate_body(BODY.as_bytes(), &config()).unwrap();
+        // "1\u0030.50" is the string "10.50".
+        assert_eq!(order.total.to_string(), "10.50");
+        assert_eq!(order.lines[0].unit_price.to_string(), "10.50");
+        assert_eq!(order.lines[0].vat_rate.to_string(), "25");
+        assert_eq!(order.lines[0].name, "Grå sok");
+        assert_eq!(order.currency, "DKK");
+    }
+
+    #[test]
+    fn a_text_of_another_type_names_its_field() {
+        let body = BODY.replace(r#""sku": "S-1""#, r#""sku": 5"#);
+        let err = parse(body.as_bytes()).unwrap_err();
+        assert_eq!(err.field, "line_items[0].sku");
+        assert_eq!(err.message, "invalid type: integer `5`, expected a string");
+    }
 }
