@@ -71,7 +71,10 @@ impl RescanContext {
         let notifier = Notifier::new(
             DynamoOrderStore::new(dynamodb.clone(), orders_table),
             SqsNotificationQueue::new(aws_sdk_sqs::Client::new(sdk), notify_queue_url),
-            DynamoShopStore::new(dynamodb, shops_table),
+            // It reads a shop's notify target: sealed like the rest.
+            DynamoShopStore::new(dynamodb, shops_table).with_sealer(std::sync::Arc::new(
+                bridge::adapters::sealed::SecretSealer::kms(aws_sdk_kms::Client::new(sdk), None),
+            )),
             bridge::ports::SystemClock,
         );
         RescanContext {

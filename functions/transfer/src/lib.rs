@@ -169,9 +169,10 @@ impl TransferContext {
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
         let sqs = aws_sdk_sqs::Client::new(sdk);
         let orders = DynamoOrderStore::new(dynamodb.clone(), orders_table);
+        let sealer = Arc::new(SecretSealer::kms(aws_sdk_kms::Client::new(sdk), None));
         let shops = || {
             CachedShops::new(
-                DynamoShopStore::new(dynamodb.clone(), shops_table),
+                DynamoShopStore::new(dynamodb.clone(), shops_table).with_sealer(sealer.clone()),
                 shop_cache_ttl,
             )
         };

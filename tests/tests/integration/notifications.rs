@@ -25,13 +25,9 @@ async fn shop_with_notify(stack: &Stack, shop_id: &str, receiver: &NotificationR
         )
         .expect("notify target"),
     );
-    bridge::adapters::dynamodb::DynamoShopStore::new(
-        aws_sdk_dynamodb::Client::new(&stack.sdk),
-        &stack.shops_table,
-    )
-    .put(&shop)
-    .await
-    .expect("put shop");
+    // Sealed as bridgectl writes it: the notifier and the delivery must
+    // unseal the notify secret.
+    stack.shop_store().put(&shop).await.expect("put shop");
 }
 
 /// Checks the Standard Webhooks signature and returns the payload.

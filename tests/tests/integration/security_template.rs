@@ -429,21 +429,23 @@ fn kms_grants(function: &Value) -> Vec<(String, String, String)> {
     grants
 }
 
-/// Only the functions that read shops' secrets may open them, only with
+/// Only the functions that read shops may open their secrets, only with
 /// `Decrypt`, only on the stack's own key and only with a shop id as
 /// encryption context; no function can seal (write) them; the key rotates.
 #[test]
-fn only_ingest_and_transfer_may_unseal_shop_secrets() {
+fn the_functions_may_only_unseal_shop_secrets() {
     let template = load_template();
     let resources = &template["Resources"];
     let key = &resources["SecretsKey"];
     assert_eq!(key["Type"].as_str(), Some("AWS::KMS::Key"));
     assert_eq!(key["Properties"]["EnableKeyRotation"].as_bool(), Some(true));
     assert_eq!(key["DeletionPolicy"].as_str(), Some("Retain"));
+    // All three read shops: ingest the webhook secrets, transfer the
+    // e-conomic tokens and notify secrets, rescan a shop's notify target.
     for (name, readers) in [
         ("IngestFunction", true),
         ("TransferFunction", true),
-        ("RescanFunction", false),
+        ("RescanFunction", true),
     ] {
         let grants = kms_grants(&resources[name]);
         if !readers {
