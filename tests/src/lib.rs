@@ -4,6 +4,7 @@
 //! drives the transfer handler like Lambda's SQS event source mapping
 //! (`local_stack::event_source::poll_once`).
 
+pub mod capacity;
 pub mod contract;
 
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -143,8 +144,24 @@ impl Stack {
     }
 
     pub async fn with_options(options: StackOptions) -> Stack {
-        init_test_tracing();
         let sdk = sdk_config().await;
+        Self::build(options, sdk.clone(), sdk).await
+    }
+
+    /// A stack whose functions' DynamoDB requests go through `meter`; the
+    /// test's own reads (`order`, `peek`...) are not metered.
+    pub async fn metered(
+        options: StackOptions,
+        meter: &std::sync::Arc<capacity::CapacityMeter>,
+    ) -> Stack {
+        let sdk = sdk_config().await;
+        let metered = meter.sdk_config(&sdk);
+        Self::build(options, sdk, metered).await
+    }
+
+    /// `functions_sdk` is what ingest, transfer and rescan are built with.
+    async fn build(options: StackOptions, sdk: SdkConfig, functions_sdk: SdkConfig) -> Stack {
+        init_test_tracing();
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let shops_table = unique("shops");
@@ -181,7 +198,7 @@ impl Stack {
         sandbox.set_vat_rounding(options.vat_rounding);
 
         let ingest = IngestContext::new(
-            &sdk,
+            &functions_sdk,
             &shops_table,
             &orders_table,
             &queues.queue_url,
@@ -199,7 +216,7 @@ impl Stack {
         )
         .expect("e-conomic client");
         let transfer = TransferContext::new(
-            &sdk,
+            &functions_sdk,
             &shops_table,
             &orders_table,
             &queues.queue_url,
@@ -232,7 +249,7 @@ impl Stack {
         )
         .expect("notification delivery");
         let rescan = RescanContext::new(
-            &sdk,
+            &functions_sdk,
             &orders_table,
             &queues.queue_url,
             Some(&queues.dead_letter_queue_url),

@@ -10,6 +10,7 @@
 mod adapter_contract;
 mod notifications;
 mod order_requests;
+mod capacity;
 mod pipeline;
 mod platforms;
 mod refunds;
