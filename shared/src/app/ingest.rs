@@ -9,7 +9,8 @@
 //!
 //! What an event does to an order (see [`decide_delivery`]):
 //! * a webhook id seen before → `duplicate`, nothing written;
-//! * an order already `e-conomic-ok` → `duplicate`, never sent again;
+//! * an order already `e-conomic-ok` → `duplicate`, never sent again and
+//!   nothing written;
 //! * before the shop's trigger event → `recorded` (snapshot kept);
 //! * at/after the trigger, order new or `recorded` → `pending`, enqueued;
 //! * order already `pending` → `accepted`, snapshot updated, not enqueued
@@ -240,13 +241,9 @@ pub fn decide_delivery(
 
     let label = existing.map(|r| r.label);
     let (status, new_label, replace_snapshot, make_pending, what) = match label {
-        Some(Label::Ok) => (
-            IngestStatus::Duplicate,
-            Label::Ok,
-            false,
-            false,
-            format!("{event} received after invoicing: ignored"),
-        ),
+        // Invoiced: nothing in this event reaches e-conomic any more, so
+        // it is not written either (each write costs a write unit).
+        Some(Label::Ok) => return Decision::Nothing(IngestStatus::Duplicate),
         Some(Label::Cancelled) => (
             IngestStatus::Duplicate,
             Label::Cancelled,
@@ -839,18 +836,14 @@ mod tests {
     }
 
     #[test]
-    fn ok_order_is_never_sent_again() {
+    fn ok_order_is_never_sent_again_nor_written() {
         let r = record(Label::Ok, &["w1"], 2);
-        let (status, write, enqueue) = write_of(decide_delivery(
-            Some(&r),
-            "w2",
-            EventType::OrderShipped,
-            Trigger::Paid,
-            10,
-        ));
-        assert_eq!(status, IngestStatus::Duplicate);
-        assert_eq!(write.label, Label::Ok);
-        assert!(!enqueue && !write.replace_snapshot && !write.make_pending);
+        for event in [EventType::OrderCreated, EventType::OrderShipped] {
+            assert_eq!(
+                decide_delivery(Some(&r), "w2", event, Trigger::Paid, 10),
+                Decision::Nothing(IngestStatus::Duplicate)
+            );
+        }
     }
 
     #[test]

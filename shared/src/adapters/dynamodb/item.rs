@@ -85,6 +85,24 @@ fn opt_n<T: std::str::FromStr>(
     }
 }
 
+/// The snapshot: compressed (binary, see [`super::snapshot`]) or, in items
+/// written before that, the JSON text itself.
+fn snapshot_text(item: &HashMap<String, AttributeValue>) -> Result<Option<String>, StoreError> {
+    match item.get("snapshot") {
+        Some(AttributeValue::B(stored)) => super::snapshot::decode(stored.as_ref())
+            .map(Some)
+            .map_err(|e| corrupt("snapshot", e.to_string())),
+        _ => opt_s(item, "snapshot"),
+    }
+}
+
+/// The stored form of a snapshot.
+pub(super) fn snapshot_value(snapshot: &str) -> AttributeValue {
+    AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(
+        super::snapshot::encode(snapshot),
+    ))
+}
+
 /// Reads an orders-table item; a field of the wrong shape is `Corrupt`
 /// naming it.
 pub fn order_record(item: &HashMap<String, AttributeValue>) -> Result<OrderRecord, StoreError> {
@@ -130,7 +148,7 @@ pub fn order_record(item: &HashMap<String, AttributeValue>) -> Result<OrderRecor
         shop_id: get_s(item, "shop_id")?,
         order_id: get_s(item, "order_id")?,
         label,
-        snapshot: opt_s(item, "snapshot")?,
+        snapshot: snapshot_text(item)?,
         snapshot_rank: opt_n(item, "snapshot_rank")?.unwrap_or(0),
         events,
         webhook_ids,

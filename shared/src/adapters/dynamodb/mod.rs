@@ -14,6 +14,7 @@ pub mod operator;
 pub mod orders;
 pub mod provision;
 pub mod shops;
+pub mod snapshot;
 
 pub use orders::{DynamoOrderStore, RESCAN_INDEX, RESCAN_KEY_PENDING};
 pub use shops::DynamoShopStore;

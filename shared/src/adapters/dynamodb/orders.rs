@@ -1,6 +1,7 @@
 //! The orders table: one item per (shop_id, order_id).
 //!
-//! Attributes: `label`, `snapshot` (order JSON), `snapshot_rank`, `events`
+//! Attributes: `label`, `snapshot` (order JSON, compressed: see
+//! [`super::snapshot`]), `snapshot_rank`, `events`
 //! (string set), `webhook_ids` (bounded list), `attempts`, `last_error`,
 //! `draft_invoice_number`, `booked_invoice_number`, `customer_number`,
 //! `economic_calls`, `created_at`/`updated_at`/`pending_since` (epoch s),
@@ -11,7 +12,8 @@
 
 use super::expression::{alias, conditional_write, is_conditional_failure, names_in};
 use super::item::{
-    get_n, get_s, history_entry, history_value, n, order_record, s, WEBHOOK_IDS_LIMIT,
+    get_n, get_s, history_entry, history_value, n, order_record, s, snapshot_value,
+    WEBHOOK_IDS_LIMIT,
 };
 use crate::domain::lifecycle::{history, IngestWrite, Label, LeaseOwner, OrderRecord, PushOutcome};
 use crate::ports::{Claim, DueOrder, OrderStore, StoreError};
@@ -143,7 +145,7 @@ impl OrderStore for DynamoOrderStore {
         if let Some((snapshot, rank)) = &write.snapshot {
             set.push("snapshot = :snapshot");
             set.push("snapshot_rank = :rank");
-            values.insert(":snapshot".to_owned(), s(snapshot.clone()));
+            values.insert(":snapshot".to_owned(), snapshot_value(snapshot));
             values.insert(":rank".to_owned(), n(rank));
         }
         if let Some(rescan_after) = write.rescan_after {
