@@ -295,7 +295,7 @@ impl CapacityMeter {
                     .unwrap_or_default();
                 charge.item_bytes = items
                     .iter()
-                    .filter_map(|item| json_item(item))
+                    .filter_map(json_item)
                     .map(|item| item_size(&item))
                     .sum();
                 let reads = started(charge.item_bytes, 4096).max(1);
@@ -421,7 +421,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Half units as text: 7 → "3.5".
 pub fn halves(half_units: u32) -> String {
-    if half_units % 2 == 0 {
+    if half_units.is_multiple_of(2) {
         (half_units / 2).to_string()
     } else {
         format!("{}.5", half_units / 2)
