@@ -8,9 +8,9 @@
 //! tests here would race to install and would write into.
 
 mod adapter_contract;
+mod capacity;
 mod notifications;
 mod order_requests;
-mod capacity;
 mod pipeline;
 mod platforms;
 mod refunds;
