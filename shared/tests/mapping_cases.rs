@@ -1537,6 +1537,9 @@ pub(crate) fn cases() -> Vec<Case> {
                     "total": "397.00"
                 }),
             ],
+            // Norway's 15 % is the food rate, and VOEC excludes foodstuffs
+            // (toll.no; `voec.excluded_skus`): the NO 15/25 pair, to
+            // show the mechanism on a line a shop charged 15 % under VOEC.
             config: json!({"vat_rates": {"NO": {"15": {"product": "VOEC-15"}}}}),
             // 15 %: 147.00/1.15 = 127.826 → 127.83 = 3 × 42.61, VAT
             // round2(19.1745) = 19.17. 25 %: 200.00, VAT 50.00.

@@ -59,7 +59,8 @@ pub struct InvoicePlan {
     pub expected_gross_total: Decimal,
     /// The VAT rate (percent) the plan assumes e-conomic applies to each
     /// draft line, index for index: the zone's rate, or 0 for zero-rated
-    /// order lines, VAT-free gift cards and a VAT-free rounding product.
+    /// order lines, VAT-free gift cards and a VAT-free rounding product,
+    /// or the shop's rate on a line `vat_rates` maps to a product.
     /// e-conomic's product/account setup must match (see docs/shop-configuration.md).
     pub line_vat_rates: Vec<Decimal>,
     /// Draft lines whose product is an order line's SKU, which need not
