@@ -239,7 +239,8 @@ impl Builder<'_> {
 ///    neighbouring unit prices (6 × 7.99 + 1 × 8.00);
 /// 2. any net within 0.02 of it whose e-conomic gross is `gross_target`
 ///    (the VAT may then differ from the contained VAT by an øre);
-/// 3. the closest single line: the rounding line closes the rest.
+/// 3. the closest of the single lines around the net and the net's own
+///    split: the rounding line closes the rest.
 pub(super) fn price_parts(
     quantity: Decimal,
     gross_target: Decimal,
@@ -272,19 +273,22 @@ pub(super) fn price_parts(
             }
         }
     }
-    // Nothing reaches the gross: the closest 2-decimal unit price.
+    // Nothing reaches the gross: the closest of the two 2-decimal unit
+    // prices around the net and the net's own split (an øre of VAT off,
+    // where one unit price for 588 units can be a krone off).
     if quantity.is_zero() {
         return vec![(quantity, Decimal::ZERO)];
     }
     let floor = (net_target / quantity).round_dp_with_strategy(2, RoundingStrategy::ToZero);
-    let best = [floor, floor + CENT]
+    let mut candidates = vec![vec![(quantity, floor)], vec![(quantity, floor + CENT)]];
+    candidates.extend(split_net(quantity, net_target));
+    candidates
         .into_iter()
-        .min_by_key(|&u| {
-            let (n, v) = gross_of(&[(quantity, u)]);
+        .min_by_key(|parts| {
+            let (n, v) = gross_of(parts);
             (n + v - gross_target).abs()
         })
-        .unwrap_or(floor);
-    vec![(quantity, best)]
+        .unwrap_or_else(|| vec![(quantity, floor)])
 }
 
 /// The ways to send `net` for `quantity` at 2 decimals, preferred first:
