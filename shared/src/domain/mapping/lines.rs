@@ -840,6 +840,27 @@ mod tests {
     }
 
     #[test]
+    fn a_line_no_unit_price_reaches_stays_within_an_øre() {
+        // 588 × 374.4782 excl. 7 %: net 220,193.18, gross 235,606.70. No
+        // split carries the contained VAT; one unit price for all 588 units
+        // would be 1.14 off, the net's own split is an øre off.
+        let (quantity, gross, net, rate) = (dec!(588), dec!(235606.70), dec!(220193.18), dec!(7));
+        let parts = price_parts(quantity, gross, net, rate);
+        let reached: Decimal = parts
+            .iter()
+            .map(|&(q, u)| {
+                let n = money::line_net(q, u, None);
+                n + money::line_vat(n, rate)
+            })
+            .sum();
+        assert!(
+            (reached - gross).abs() <= dec!(0.01),
+            "{parts:?}: {reached}"
+        );
+        assert_eq!(parts.iter().map(|p| p.0).sum::<Decimal>(), quantity);
+    }
+
+    #[test]
     fn thousands_separator() {
         assert_eq!(thousands(0), "0");
         assert_eq!(thousands(999), "999");
