@@ -1458,7 +1458,178 @@ pub(crate) fn cases() -> Vec<Case> {
                 "19.99",
             ),
         },
+        // Mixed rates on one invoice (`vat_rates`): each line keeps the
+        // rate the shop charged, on the product configured for that rate.
+        Case {
+            name: "mixed_oss_de_7_and_19",
+            order: vec![
+                customer_in("DE", "Berlin", "EUR"),
+                json!({
+                    "lines": [line("BOOK-1", "Buch", "1", "24.90", "7"),
+                              line("MUG-01", "Tasse", "2", "24.99", "19")],
+                    "shipping": {"name": "DHL", "price": "4.90", "vat_rate": "19"},
+                    "total": "79.78"
+                }),
+            ],
+            config: json!({"vat_rates": {"DE": {"7": {"product": "OSS-DE-7"}}}}),
+            // 7 %: 24.90/1.07 = 23.271 → 23.27, VAT round2(1.6289) = 1.63.
+            // 19 %: 2 × 21.00 (7.98) + shipping 4.12 (0.78) = 46.12, VAT 8.76.
+            expect: with_check(
+                inv(
+                    12,
+                    19,
+                    1,
+                    0,
+                    vec![
+                        ("OSS-DE-7", "1", "23.27", Some("Buch (SKU BOOK-1)")),
+                        ("MUG-01", "2", "21", None),
+                        ("SHIPPING", "1", "4.12", None),
+                    ],
+                    "69.39",
+                    "10.39",
+                ),
+                |plan, _| {
+                    assert_vat_per_rate(plan, &[("7", "23.27", "1.63"), ("19", "46.12", "8.76")])
+                },
+            ),
+        },
+        Case {
+            name: "mixed_oss_fr_5_5_and_20",
+            order: vec![
+                customer_in("FR", "Paris", "EUR"),
+                json!({
+                    "lines": [line("LIVRE-7", "Livre", "2", "12.50", "5.5"),
+                              line("CANDLE", "Bougie", "1", "35.00", "20")],
+                    "total": "60.00"
+                }),
+            ],
+            config: json!({"vat_rates": {"FR": {
+                "5.5": {"product": "OSS-FR-5.5"}, "20": {"product": "OSS-FR-20"}
+            }}}),
+            // 5.5 %: 25.00/1.055 = 23.697 → 23.70 = 2 × 11.85, VAT
+            // round2(1.3035) = 1.30. 20 %: 35/1.2 = 29.17, VAT 5.83; the
+            // 20 % line goes to its configured product too.
+            expect: with_check(
+                inv(
+                    13,
+                    19,
+                    1,
+                    0,
+                    vec![
+                        ("OSS-FR-5.5", "2", "11.85", Some("Livre (SKU LIVRE-7)")),
+                        ("OSS-FR-20", "1", "29.17", Some("Bougie (SKU CANDLE)")),
+                    ],
+                    "52.87",
+                    "7.13",
+                ),
+                |plan, _| {
+                    assert_vat_per_rate(plan, &[("5.5", "23.70", "1.30"), ("20", "29.17", "5.83")])
+                },
+            ),
+        },
+        Case {
+            name: "mixed_voec_no_15_and_25",
+            order: vec![
+                customer_in("NO", "Oslo", "NOK"),
+                json!({
+                    "lines": [line("CHOC-1", "Sjokolade", "3", "49.00", "15"),
+                              line("SCARF", "Skjerf", "1", "250.00", "25")],
+                    "total": "397.00"
+                }),
+            ],
+            // Norway's 15 % is the food rate, and VOEC excludes foodstuffs
+            // (toll.no; `voec.excluded_skus`): the issue's NO 15/25 pair, to
+            // show the mechanism on a line a shop charged 15 % under VOEC.
+            config: json!({"vat_rates": {"NO": {"15": {"product": "VOEC-15"}}}}),
+            // 15 %: 147.00/1.15 = 127.826 → 127.83 = 3 × 42.61, VAT
+            // round2(19.1745) = 19.17. 25 %: 200.00, VAT 50.00.
+            expect: with_check(
+                inv(
+                    20,
+                    19,
+                    1,
+                    0,
+                    vec![
+                        ("VOEC-15", "3", "42.61", Some("Sjokolade (SKU CHOC-1)")),
+                        ("SCARF", "1", "200", None),
+                    ],
+                    "327.83",
+                    "69.17",
+                ),
+                |plan, _| {
+                    assert_vat_per_rate(
+                        plan,
+                        &[("15", "127.83", "19.17"), ("25", "200.00", "50.00")],
+                    )
+                },
+            ),
+        },
+        Case {
+            name: "mixed_dk_0_and_25",
+            order: vec![json!({
+                "lines": [line("MUG-01", "Coffee mug", "1", "99.95", "25"),
+                          line("AVIS-1", "Dagblad", "1", "30.00", "0")],
+                "total": "129.95"
+            })],
+            config: json!({"vat_rates": {"DK": {"0": {"product": "NEWS0"}}}}),
+            // 0 %: 30.00 on the newspaper product. 25 %: 79.96, VAT 19.99.
+            expect: with_check(
+                inv(
+                    1,
+                    19,
+                    1,
+                    PHONE_DEBTOR,
+                    vec![mug, ("NEWS0", "1", "30", Some("Dagblad (SKU AVIS-1)"))],
+                    "109.96",
+                    "19.99",
+                ),
+                |plan, _| {
+                    assert_vat_per_rate(plan, &[("0", "30.00", "0"), ("25", "79.96", "19.99")])
+                },
+            ),
+        },
+        Case {
+            name: "mixed_rate_without_a_product_for_it_fails",
+            order: vec![
+                customer_in("DE", "Berlin", "EUR"),
+                json!({
+                    "lines": [line("BOOK-1", "Buch", "1", "24.90", "7"),
+                              line("MUG-01", "Tasse", "1", "24.99", "19")],
+                    "total": "49.89"
+                }),
+            ],
+            // DE has an entry, but none for 7 %: the book is not re-priced.
+            config: json!({"vat_rates": {"DE": {"19": {"product": "OSS-DE-19"}}}}),
+            expect: Expect::Error(
+                |e| {
+                    matches!(e, MappingError::VatRateNotConfigured { country, rate, .. }
+                        if country == "DE" && *rate == Decimal::from(7))
+                },
+                "`Buch` is taxed at 7 % but this invoice charges DE VAT at 19 % (VAT zone 12) \
+                 and `vat_rates.DE` has no product for 7 %",
+            ),
+        },
     ]
+}
+
+/// Net and VAT per rate of the plan, line by line as e-conomic rounds by
+/// default: `(rate, net, VAT)` for every rate on the invoice.
+fn assert_vat_per_rate(plan: &InvoicePlan, expected: &[(&str, &str, &str)]) {
+    use bridge::domain::money::{line_net, line_vat};
+    let mut per_rate: std::collections::BTreeMap<Decimal, (Decimal, Decimal)> = Default::default();
+    for (quantity, unit, discount, rate) in
+        bridge::domain::mapping::totals_lines(&plan.draft.lines, &plan.line_vat_rates)
+    {
+        let net = line_net(quantity, unit, discount);
+        let entry = per_rate.entry(rate.normalize()).or_default();
+        entry.0 += net;
+        entry.1 += line_vat(net, rate);
+    }
+    let expected: std::collections::BTreeMap<Decimal, (Decimal, Decimal)> = expected
+        .iter()
+        .map(|(rate, net, vat)| (d(rate).normalize(), (d(net), d(vat))))
+        .collect();
+    assert_eq!(per_rate, expected);
 }
 
 pub(crate) fn body(case: &Case) -> Value {
@@ -1592,6 +1763,16 @@ fn line_rate(
 ) -> Decimal {
     let zone_rate = plan.vat_decision.rate;
     let description = line["description"].as_str().unwrap_or_default();
+    // A product configured for a rate (`vat_rates`) carries that rate.
+    if let Some(rate) = config
+        .vat_rates
+        .values()
+        .flatten()
+        .find(|(_, target)| target.product == product)
+        .map(|(rate, _)| *rate)
+    {
+        return rate;
+    }
     if product == "ROUNDING" {
         return if config.rounding.vat_free {
             Decimal::ZERO
@@ -1716,6 +1897,11 @@ case_tests! {
     unknown_payment_method_uses_default,
     custom_reference_and_auto_book,
     mixed_standard_and_zero_rated_lines,
+    mixed_oss_de_7_and_19,
+    mixed_oss_fr_5_5_and_20,
+    mixed_voec_no_15_and_25,
+    mixed_dk_0_and_25,
+    mixed_rate_without_a_product_for_it_fails,
 }
 
 /// A case added to the table without a test here would never run.

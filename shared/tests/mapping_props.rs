@@ -1,6 +1,7 @@
 //! Property tests: for any valid order in any VAT situation, the invoice
 //! e-conomic will total (per `money::draft_totals`) equals the order's total
-//! to the øre, and VAT is never negative on a positive line.
+//! to the øre, and VAT is never negative on a positive line; with
+//! `vat_rates`, every line keeps the rate the shop charged.
 
 use bridge::domain::mapping::{map_order, MappingConfig};
 use bridge::domain::money::{draft_totals, line_net, line_vat, round2, vat_factor};
@@ -352,5 +353,106 @@ proptest! {
     #[test]
     fn parse_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = parse_event(&bytes);
+    }
+}
+
+/// A German consumer under OSS buying goods at 19 %, books at 7 % and
+/// newspapers at 0 %, `vat_rates.DE` mapping 7 % to its product.
+#[derive(Debug, Clone)]
+struct MixedOrder {
+    include_vat: bool,
+    /// (quantity, price, rate index into `MIXED_RATES`).
+    lines: Vec<(Decimal, Decimal, usize)>,
+    shipping: Option<Decimal>,
+}
+
+const MIXED_RATES: [&str; 3] = ["19", "7", "0"];
+
+fn gen_mixed_order() -> impl Strategy<Value = MixedOrder> {
+    (
+        any::<bool>(),
+        prop::collection::vec(
+            (
+                quantity(),
+                prop_oneof![4 => amount(500_000, 2), 1 => amount(5_000_000, 4)],
+                0usize..3,
+            ),
+            1..8,
+        ),
+        prop::option::of(amount(20_000, 2)),
+    )
+        .prop_map(|(include_vat, lines, shipping)| MixedOrder {
+            include_vat,
+            lines,
+            shipping,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Every line keeps the rate the shop charged; per rate, the invoice's
+    /// gross is what the customer paid at that rate (the rounding line
+    /// aside, VAT-free) and its VAT the lines' own; the invoice totals the
+    /// order to the øre.
+    #[test]
+    fn mixed_rates_keep_each_lines_rate_and_gross(generated in gen_mixed_order()) {
+        let rate = |i: usize| -> Decimal { MIXED_RATES[i].parse().unwrap() };
+        let paid = |amount: Decimal, r: Decimal| -> Decimal {
+            if generated.include_vat { round2(amount) } else { round2(amount * vat_factor(r)) }
+        };
+        let mut paid_per_rate: std::collections::BTreeMap<Decimal, Decimal> = Default::default();
+        let mut lines = Vec::new();
+        for (i, (q, p, r)) in generated.lines.iter().enumerate() {
+            *paid_per_rate.entry(rate(*r)).or_default() += paid(*q * *p, rate(*r));
+            lines.push(json!({"sku": format!("SKU-{i}"), "name": format!("Item {i}"),
+                "quantity": q.to_string(), "unit_price": p.to_string(), "vat_rate": MIXED_RATES[*r]}));
+        }
+        let mut order = json!({
+            "id": "M1", "number": "1", "created_at": "2024-05-01T12:00:00Z",
+            "currency": "EUR", "prices_include_vat": generated.include_vat,
+            "customer": {"name": "Pat Doe", "email": "pat@example.com"},
+            "billing_address": {"street": "S 1", "zip": "1", "city": "C", "country": "DE"},
+            "payment_method": "card", "lines": lines,
+        });
+        if let Some(price) = generated.shipping {
+            *paid_per_rate.entry(Decimal::from(19)).or_default() += paid(price, Decimal::from(19));
+            order["shipping"] = json!({"name": "Post", "price": price.to_string(), "vat_rate": "19"});
+        }
+        let total: Decimal = paid_per_rate.values().copied().sum();
+        order["total"] = json!(total.to_string());
+        let body = json!({"type": "order.paid", "order": order});
+        let Ok(ParsedEvent::Order(event)) = parse_event(&serde_json::to_vec(&body).unwrap()) else {
+            return Err(TestCaseError::fail(format!("does not parse\n{body:#}")));
+        };
+        let config: MappingConfig = serde_json::from_value(json!({
+            "oss": {"countries": {"DE": {"vat_zone": 12, "rate": "19"}}},
+            "vat_rates": {"DE": {"7": {"product": "OSS-DE-7"}}}
+        })).unwrap();
+        let plan = match map_order(&event.order, &config) {
+            Ok(plan) => plan,
+            Err(e) => return Err(TestCaseError::fail(format!("{e}\n{body:#}"))),
+        };
+        prop_assert_eq!(plan.expected_gross_total, total);
+        let mut gross_per_rate: std::collections::BTreeMap<Decimal, Decimal> = Default::default();
+        for ((line, r), origin) in plan.draft.lines.iter().zip(&plan.line_vat_rates).zip(&plan.line_origins) {
+            if let bridge::domain::mapping::LineOrigin::Item { line: index } = origin {
+                let shop_rate = rate(generated.lines[*index].2);
+                prop_assert_eq!(*r, shop_rate);
+                prop_assert_eq!(line.product.product_number == "OSS-DE-7", shop_rate == Decimal::from(7));
+            }
+            if line.product.product_number == "ROUNDING" {
+                continue;
+            }
+            let net = line_net(line.quantity, line.unit_net_price, None);
+            *gross_per_rate.entry(*r).or_default() += net + line_vat(net, *r);
+        }
+        // Per rate the lines reach what was paid at it but for the øre or
+        // two a unit price cannot carry, which the (VAT-free) rounding line does.
+        for (r, paid) in &paid_per_rate {
+            let gross = gross_per_rate.get(r).copied().unwrap_or_default();
+            prop_assert!((gross - paid).abs() <= Decimal::new(2, 2) * Decimal::from(generated.lines.len() + 1),
+                "{} %: {} vs paid {}", r, gross, paid);
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! | `GET /_sandbox/requests`, `DELETE /_sandbox/requests` | request log |
 //! | `GET /_sandbox/state` | per agreement: drafts, booked invoices, debtors, counts |
 //! | `PUT /_sandbox/vat-zones` | `{agreement?, vatZoneNumber, name, ratePercent}` |
-//! | `PUT /_sandbox/products` | `{agreement?, productNumber, name, vatExempt}` |
+//! | `PUT /_sandbox/products` | `{agreement?, productNumber, name, vatExempt, vatRatePercent?}` (`vatRatePercent`: the rate of its account where not the zone's, as a string) |
 //! | `PUT /_sandbox/settings` | `{agreement?, acceptUnknownProducts?, vatRounding?}` (at least one; `vatRounding`: `"per_line"` or `"per_invoice"`) |
 //! | `PUT /_sandbox/idempotency` | `{lifetimeSeconds}`: how long `Idempotency-Key`s are remembered |
 //! | `DELETE /_sandbox/idempotency` | every remembered key expires now |
@@ -217,19 +217,29 @@ pub(crate) fn handle_request(shared: &Shared, method: &Method, rest: &str, body:
             },
             Err(e) => bad(format!("vat zone: {e}")),
         },
-        ("PUT", "products") => match serde_json::from_slice::<ProductRecord>(body) {
-            Ok(p) => match agreements_of(&s, &parsed) {
+        ("PUT", "products") => match (
+            serde_json::from_slice::<ProductRecord>(body),
+            product_rate(&parsed),
+        ) {
+            (Ok(p), Ok(rate)) => match agreements_of(&s, &parsed) {
                 Ok(indexes) => {
                     for i in indexes {
                         if let Some(a) = s.agreements.get_mut(i) {
                             a.products.insert(p.product_number.clone(), p.clone());
+                            match rate {
+                                Some(rate) => {
+                                    a.product_vat_rates.insert(p.product_number.clone(), rate)
+                                }
+                                None => a.product_vat_rates.remove(&p.product_number),
+                            };
                         }
                     }
                     no_content()
                 }
                 Err(refused) => refused,
             },
-            Err(e) => bad(format!("product: {e}")),
+            (Err(e), _) => bad(format!("product: {e}")),
+            (_, Err(message)) => bad(message),
         },
         ("PUT", "settings") => {
             let field = |name: &str| parsed.as_ref().and_then(|v| v.get(name)).cloned();
@@ -262,5 +272,21 @@ pub(crate) fn handle_request(shared: &Shared, method: &Method, rest: &str, body:
             404,
             json!({"message": format!("unknown control endpoint {method} /_sandbox/{rest}")}),
         ),
+    }
+}
+
+/// `vatRatePercent` of a product: absent or null is the zone's rate.
+fn product_rate(parsed: &Option<Value>) -> Result<Option<rust_decimal::Decimal>, String> {
+    match parsed.as_ref().and_then(|v| v.get("vatRatePercent")) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => text
+            .parse::<rust_decimal::Decimal>()
+            .ok()
+            .filter(|r| !r.is_sign_negative() && *r < rust_decimal::Decimal::ONE_HUNDRED)
+            .map(Some)
+            .ok_or_else(|| format!("product: vatRatePercent `{text}` is not a rate from 0 to 100")),
+        Some(other) => Err(format!(
+            "product: vatRatePercent must be a string such as \"7\", got {other}"
+        )),
     }
 }

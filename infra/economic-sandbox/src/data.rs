@@ -66,6 +66,13 @@ pub struct AgreementData {
     /// number → (name, VAT exempt: its products' sales account has no VAT code)
     pub product_groups: BTreeMap<u32, (String, bool)>,
     pub products: BTreeMap<String, ProductRecord>,
+    /// Product number → the rate of the VAT code on its group's sales
+    /// account, for products not at their zone's rate (books at 7 % under
+    /// OSS Germany). In e-conomic the rate follows product → group → sales
+    /// account for the invoice's zone → its VAT account's
+    /// `ratePercentage`; the sandbox keeps the outcome. In a zone without
+    /// VAT (EU, Abroad) the line is at 0 % all the same.
+    pub product_vat_rates: BTreeMap<String, Decimal>,
     pub currencies: Vec<String>,
     /// Accept lines whose product number does not exist (see README).
     pub accept_unknown_products: bool,
@@ -146,6 +153,7 @@ impl AgreementData {
                 product("SHIPPING", "Fragt", false),
                 product("GIFTCARD", "Gavekort", true),
             ]),
+            product_vat_rates: BTreeMap::new(),
             currencies: ["DKK", "EUR", "SEK", "NOK", "USD", "GBP"]
                 .iter()
                 .map(|c| c.to_string())

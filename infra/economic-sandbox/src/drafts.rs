@@ -189,7 +189,11 @@ fn store_draft(
             unit_net_price: amt.unit_net_price.unwrap_or(Decimal::ZERO),
             discount_percentage: amt.discount_percentage,
             vat_rate_percent: match (&zone, exempt) {
-                (Some(z), false) => z.rate_percent,
+                (Some(z), false) if z.rate_percent.is_zero() => Decimal::ZERO,
+                (Some(z), false) => product_number
+                    .and_then(|p| a.product_vat_rates.get(p))
+                    .copied()
+                    .unwrap_or(z.rate_percent),
                 _ => Decimal::ZERO,
             },
         });

@@ -363,3 +363,47 @@ async fn under_fail_the_order_fails_naming_the_product() {
     );
     assert!(sb.drafts(0).is_empty());
 }
+
+/// A product whose account carries its own rate (`vatRatePercent`, set
+/// through the control endpoint): in a zone with VAT its lines carry that
+/// rate next to the zone's, per line and per rate; in a zone without VAT
+/// they carry none. A rate that is no rate is refused.
+#[tokio::test]
+async fn a_product_at_its_own_rate_mixes_with_the_zones_rate() {
+    let sb = sandbox().await;
+    customer(&sb).await;
+    let control = |body: Value| {
+        let url = format!("{}/_sandbox/products", sb.base_url());
+        async move {
+            reqwest::Client::new()
+                .put(url)
+                .body(body.to_string())
+                .send()
+                .await
+                .expect("sandbox answers")
+                .status()
+                .as_u16()
+        }
+    };
+    let book = json!({"productNumber": "BOOK-7", "name": "Buch", "vatExempt": false, "vatRatePercent": "7"});
+    assert_eq!(control(book).await, 204);
+    let wrong =
+        json!({"productNumber": "X", "name": "X", "vatExempt": false, "vatRatePercent": "seven"});
+    assert_eq!(control(wrong).await, 400);
+    for (zone, net, vat) in [(10, "200", "26"), (2, "200", "0")] {
+        let mut draft = draft_with_line(r#""quantity": 1, "unitNetPrice": 100"#);
+        draft["recipient"]["vatZone"]["vatZoneNumber"] = json!(zone);
+        draft["lines"].as_array_mut().expect("lines").push(
+            json!({"lineNumber": 2, "description": "Buch", "product": {"productNumber": "BOOK-7"},
+                         "quantity": 1, "unitNetPrice": 100}),
+        );
+        let (status, answer) = send(&sb, "POST", "/invoices/drafts", Some(draft)).await;
+        assert_eq!(status, 201, "zone {zone}: {answer}");
+        // SKU-1 at the zone's 19 % (OSS Germany) + BOOK-7 at 7 %; EU: none.
+        let amount = |field: &str| -> rust_decimal::Decimal {
+            answer[field].to_string().parse().expect("an amount")
+        };
+        assert_eq!(amount("netAmount"), net.parse().unwrap(), "zone {zone}");
+        assert_eq!(amount("vatAmount"), vat.parse().unwrap(), "zone {zone}");
+    }
+}

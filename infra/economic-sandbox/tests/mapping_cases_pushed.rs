@@ -42,12 +42,18 @@ fn client(sb: &SandboxHandle) -> AgreementApi {
 /// currency; and the debtor when the plan expects it to exist.
 fn set_up_for(sb: &SandboxHandle, name: &str, plan: &InvoicePlan) {
     let decision = &plan.vat_decision;
-    let mut products: BTreeMap<String, bool> = BTreeMap::new();
+    // Product → (VAT exempt, the rate of its account where not the zone's).
+    let mut products: BTreeMap<String, (bool, Option<Decimal>)> = BTreeMap::new();
     for (line, rate) in plan.draft.lines.iter().zip(&plan.line_vat_rates) {
         let exempt = rate.is_zero() && !decision.rate.is_zero();
+        let own_rate = (!rate.is_zero() && *rate != decision.rate).then_some(*rate);
         let number = line.product.product_number.clone();
-        if let Some(earlier) = products.insert(number.clone(), exempt) {
-            assert_eq!(earlier, exempt, "{name}: product {number} at two rates");
+        if let Some(earlier) = products.insert(number.clone(), (exempt, own_rate)) {
+            assert_eq!(
+                earlier,
+                (exempt, own_rate),
+                "{name}: product {number} at two rates"
+            );
         }
     }
     let customer: Option<&NewCustomer> = match &plan.debtor {
@@ -64,7 +70,10 @@ fn set_up_for(sb: &SandboxHandle, name: &str, plan: &InvoicePlan) {
                 rate_percent: decision.rate,
             },
         );
-        for (number, vat_exempt) in products {
+        for (number, (vat_exempt, own_rate)) in products {
+            if let Some(rate) = own_rate {
+                a.product_vat_rates.insert(number.clone(), rate);
+            }
             a.products.insert(
                 number.clone(),
                 ProductRecord {
@@ -361,4 +370,49 @@ async fn every_mapping_case_credited_in_full_ends_exact_under_both_vat_roundings
         }
     }
     assert!(pushed >= 80, "{pushed} credit notes pushed");
+}
+
+/// A mixed-rate invoice whose 7 % product sits on an account at the zone's
+/// 19 % in e-conomic (a group set up wrong): e-conomic's total is not the
+/// order's, so the push fails saying so and leaves no draft behind, under
+/// both VAT roundings: a wrong rate never reaches the books silently.
+#[tokio::test]
+async fn a_rate_product_on_an_account_at_another_rate_is_caught() {
+    let sb = start(SandboxConfig::default())
+        .await
+        .expect("sandbox starts");
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == "mixed_oss_de_7_and_19")
+        .expect("the mixed-rate case is in the table");
+    let Ok(ParsedEvent::Order(event)) =
+        parse_event(&serde_json::to_vec(&body(&case)).expect("body"))
+    else {
+        panic!("order parses")
+    };
+    let mut config = base_config();
+    merge(&mut config, &case.config);
+    let config: MappingConfig = serde_json::from_value(config).expect("config");
+    let plan = map_order(&event.order, &config).expect("maps");
+    for mode in [VatRounding::PerLine, VatRounding::PerInvoice] {
+        sb.reset();
+        sb.set_vat_rounding(mode);
+        set_up_for(&sb, case.name, &plan);
+        sb.with_agreement(0, |a| {
+            assert_eq!(
+                a.product_vat_rates.remove("OSS-DE-7"),
+                Some(Decimal::from(7))
+            );
+        });
+        let options = PushOptions {
+            may_exist: false,
+            deadline: Instant::now() + Duration::from_secs(20),
+        };
+        let reason = push_invoice(&client(&sb), &plan, options)
+            .await
+            .expect_err("e-conomic's total differs from the order's")
+            .reason();
+        assert!(reason.contains("79.78"), "{mode:?}: {reason}");
+        assert!(sb.drafts(0).is_empty(), "{mode:?}: {reason}");
+    }
 }

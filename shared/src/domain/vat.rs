@@ -18,7 +18,9 @@
 //! | any other country                     | anyone                       | `Export`                   | abroad (3)          | 0                       |
 //!
 //! A line the shop marked with VAT rate 0 (a zero-rated product) stays at
-//! 0 in every zone; every other line gets the zone's rate. e-conomic
+//! 0 in every zone; every other line gets the zone's rate, unless the
+//! shop maps its rate to a product (`mapping.vat_rates`, see
+//! `mapping::vat_rates`). e-conomic
 //! computes VAT from the zone and each product's VAT account, so the
 //! products must be set up to match (docs/shop-configuration.md).
 

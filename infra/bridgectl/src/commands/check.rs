@@ -86,6 +86,39 @@ pub fn vat_rule_warnings(mapping: &MappingConfig) -> Vec<Problem> {
                 .to_owned(),
         );
     }
+    for (country, rates) in &mapping.vat_rates {
+        let charged = *country == mapping.home_country
+            || mapping.oss.countries.contains_key(country)
+            || (country == "NO" && mapping.voec.enabled)
+            || mapping.foreign_vat.contains_key(country);
+        if !charged {
+            warn(
+                &format!("vat_rates.{country}"),
+                format!(
+                    "vat_rates.{country} is never used: the shop charges no {country} VAT (it is \
+                     not home_country, not in oss.countries or foreign_vat, and not NO with VOEC \
+                     enabled); lines are keyed by the country whose VAT the invoice charges"
+                ),
+            );
+            continue;
+        }
+        // The check reads products, not the chain product → group → sales
+        // account for the zone → VAT code (and its rate): say so.
+        let listed: Vec<String> = rates
+            .iter()
+            .map(|(rate, target)| format!("{} % → {}", rate.normalize(), target.product))
+            .collect();
+        warn(
+            &format!("vat_rates.{country}"),
+            format!(
+                "vat_rates.{country} ({}): the check finds the products but not the VAT code of \
+                 their group's sales account in {country}'s VAT zone; check in e-conomic that each \
+                 carries its rate (a mismatch fails the order when e-conomic's total differs, \
+                 and its draft is deleted)",
+                listed.join(", ")
+            ),
+        );
+    }
     warnings
 }
 
@@ -205,6 +238,15 @@ pub fn references(mapping: &MappingConfig) -> References {
         (&mapping.rounding.product, "rounding.product"),
     ] {
         add(&mut r.products, value.clone(), field);
+    }
+    for (country, rates) in &mapping.vat_rates {
+        for (rate, target) in rates {
+            add(
+                &mut r.products,
+                target.product.clone(),
+                format!("vat_rates.{country}.{}.product", rate.normalize()),
+            );
+        }
     }
     // What an order line whose SKU is no product needs.
     match (p.missing, p.product_group) {
@@ -592,6 +634,28 @@ mod tests {
                 "vies.enabled"
             ]
         );
+    }
+
+    #[test]
+    fn vat_rate_products_are_checked_and_an_unused_country_is_warned_about() {
+        let mapping: MappingConfig = serde_json::from_value(json!({
+            "oss": {"countries": {"XI": {"vat_zone": 21, "rate": "20"},
+                                  "DE": {"vat_zone": 10, "rate": "19"}}},
+            "vat_rates": {
+                "DE": {"7": {"product": "OSS-DE-7"}},
+                "DK": {"0": {"product": "NEWS0"}},
+                "US": {"5": {"product": "US-5"}}
+            }
+        }))
+        .unwrap();
+        let r = references(&mapping);
+        assert_eq!(r.products["OSS-DE-7"], vec!["vat_rates.DE.7.product"]);
+        assert_eq!(r.products["NEWS0"], vec!["vat_rates.DK.0.product"]);
+        let warnings = vat_rule_warnings(&mapping);
+        let fields: Vec<&str> = warnings.iter().map(|w| w.field.as_str()).collect();
+        assert_eq!(fields, ["vat_rates.DE", "vat_rates.DK", "vat_rates.US"]);
+        assert!(warnings[0].message.contains("7 % → OSS-DE-7"));
+        assert!(warnings[2].message.contains("never used"));
     }
 
     #[test]

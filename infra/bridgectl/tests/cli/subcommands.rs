@@ -701,6 +701,11 @@ async fn shops_check_finds_each_misconfiguration() {
         ),
         (json!({"products": {"generic": {"standard": "NOPE"}}}), "product", "product NOPE (products.generic.standard) does not exist"),
         (
+            json!({"vat_rates": {"DK": {"0": {"product": "NEWS0"}, "25": {"product": "GENERIC"}}}}),
+            "product",
+            "product NEWS0 (vat_rates.DK.0.product) does not exist",
+        ),
+        (
             json!({"debtor": {"strategy": {"kind": "fixed", "customer_number": 4242}}}),
             "customer",
             "customer 4242 (debtor.strategy.customer_number) does not exist",

@@ -59,6 +59,10 @@ pub struct MappingConfig {
     pub ean: EanConfig,
     /// Refunds as credit notes ([`super::credit_note`]).
     pub credit_notes: super::credit_note::CreditNoteConfig,
+    /// Products for lines at VAT rates other than the zone's, per country
+    /// and rate ([`super::vat_rates`]). Default none: one rate per invoice.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub vat_rates: super::vat_rates::VatRateProducts,
 }
 
 impl Default for MappingConfig {
@@ -86,6 +90,7 @@ impl Default for MappingConfig {
             show_free_shipping: true,
             ean: EanConfig::default(),
             credit_notes: Default::default(),
+            vat_rates: BTreeMap::new(),
         }
     }
 }
@@ -279,7 +284,7 @@ impl MappingConfig {
                     .to_owned(),
             ));
         }
-        Ok(())
+        super::vat_rates::check(&self.vat_rates)
     }
 }
 

@@ -24,6 +24,7 @@
 //! rounding lines, so the invoice gross equals the order total exactly.
 
 use super::config::{GiftCardVat, MappingConfig};
+use super::vat_rates;
 use super::{clip, MappingError, MAX_PRODUCT_NUMBER_LEN};
 use crate::domain::economic_model::{DraftLine, ProductRef, UnitRef};
 use crate::domain::money::{self, round2, DraftTotals, TotalsLine, CENT};
@@ -238,7 +239,8 @@ impl Builder<'_> {
 ///    neighbouring unit prices (6 × 7.99 + 1 × 8.00);
 /// 2. any net within 0.02 of it whose e-conomic gross is `gross_target`
 ///    (the VAT may then differ from the contained VAT by an øre);
-/// 3. the closest single line: the rounding line closes the rest.
+/// 3. the closest of the single lines around the net and the net's own
+///    split: the rounding line closes the rest.
 pub(super) fn price_parts(
     quantity: Decimal,
     gross_target: Decimal,
@@ -271,19 +273,22 @@ pub(super) fn price_parts(
             }
         }
     }
-    // Nothing reaches the gross: the closest 2-decimal unit price.
+    // Nothing reaches the gross: the closest of the two 2-decimal unit
+    // prices around the net and the net's own split (an øre of VAT off,
+    // where one unit price for 588 units can be a krone off).
     if quantity.is_zero() {
         return vec![(quantity, Decimal::ZERO)];
     }
     let floor = (net_target / quantity).round_dp_with_strategy(2, RoundingStrategy::ToZero);
-    let best = [floor, floor + CENT]
+    let mut candidates = vec![vec![(quantity, floor)], vec![(quantity, floor + CENT)]];
+    candidates.extend(split_net(quantity, net_target));
+    candidates
         .into_iter()
-        .min_by_key(|&u| {
-            let (n, v) = gross_of(&[(quantity, u)]);
+        .min_by_key(|parts| {
+            let (n, v) = gross_of(parts);
             (n + v - gross_target).abs()
         })
-        .unwrap_or(floor);
-    vec![(quantity, best)]
+        .unwrap_or_else(|| vec![(quantity, floor)])
 }
 
 /// The ways to send `net` for `quantity` at 2 decimals, preferred first:
@@ -410,6 +415,12 @@ pub(super) fn plan_lines(
         // The goods line's own warning (below) says it all.
         let keep_paid_when_untaxed = std::mem::replace(&mut builder.keep_paid_when_untaxed, false);
         let mut applied_rate = decision.applied_rate(line.vat_rate);
+        let mut rate_product = None;
+        if export.is_none() {
+            let chosen = vat_rates::line_rate(config, decision, line.vat_rate, &line.name)?;
+            applied_rate = chosen.applied_rate;
+            rate_product = chosen.product;
+        }
         if let Some(export) = export {
             // Not under VOEC: a zero-rated export (toll.no), on the
             // zero-rated generic product since the invoice's zone taxes.
@@ -428,32 +439,44 @@ pub(super) fn plan_lines(
                 line_notes.push(note);
             }
         }
-        let (product, field, description) = match sku {
-            _ if export.is_some() => (
-                products.generic.zero_rated.as_str(),
-                "products.generic.zero_rated",
+        let (product, field, description) = match (sku, &rate_product) {
+            // The rate's product: the SKU goes into the text, as with a
+            // generic product.
+            (sku, Some((product, field))) => (
+                *product,
+                field.as_str(),
                 match sku {
                     Some(sku) => format!("{} (SKU {sku})", line.name),
                     None => line.name.clone(),
                 },
             ),
-            Some(sku) => match products.map.get(sku) {
-                Some(mapped) => (mapped.as_str(), "products.map", line.name.clone()),
-                None if sku.chars().count() <= MAX_PRODUCT_NUMBER_LEN => {
-                    sku_is_product = true;
-                    (sku, "order line sku", line.name.clone())
-                }
+            (sku, None) => match sku {
+                _ if export.is_some() => (
+                    products.generic.zero_rated.as_str(),
+                    "products.generic.zero_rated",
+                    match sku {
+                        Some(sku) => format!("{} (SKU {sku})", line.name),
+                        None => line.name.clone(),
+                    },
+                ),
+                Some(sku) => match products.map.get(sku) {
+                    Some(mapped) => (mapped.as_str(), "products.map", line.name.clone()),
+                    None if sku.chars().count() <= MAX_PRODUCT_NUMBER_LEN => {
+                        sku_is_product = true;
+                        (sku, "order line sku", line.name.clone())
+                    }
+                    None => (
+                        products.fallback.as_str(),
+                        "products.fallback",
+                        format!("{} (SKU {sku})", line.name),
+                    ),
+                },
                 None => (
                     products.fallback.as_str(),
                     "products.fallback",
-                    format!("{} (SKU {sku})", line.name),
+                    line.name.clone(),
                 ),
             },
-            None => (
-                products.fallback.as_str(),
-                "products.fallback",
-                line.name.clone(),
-            ),
         };
         let unit = line
             .unit
@@ -503,15 +526,20 @@ pub(super) fn plan_lines(
     if let Some(shipping) = &order.shipping {
         if !shipping.price.is_zero() || config.show_free_shipping {
             let rate = shipping.vat_rate.unwrap_or(standard_rate);
+            let chosen = vat_rates::line_rate(config, decision, rate, &shipping.name)?;
+            let (product, product_field) = match &chosen.product {
+                Some((product, field)) => (*product, field.as_str()),
+                None => (products.shipping.as_str(), "products.shipping"),
+            };
             builder.push(LineSpec {
                 origin: LineOrigin::Shipping,
-                product: &products.shipping,
-                product_field: "products.shipping",
+                product,
+                product_field,
                 description: shipping.name.clone(),
                 quantity: Decimal::ONE,
                 price: shipping.price,
                 order_rate: rate,
-                applied_rate: decision.applied_rate(rate),
+                applied_rate: chosen.applied_rate,
                 negative: false,
                 keep_paid: false,
                 unit: None,
@@ -527,6 +555,11 @@ pub(super) fn plan_lines(
             FeeKind::Other => (&products.other_fee, "products.other_fee"),
         };
         let rate = fee.vat_rate.unwrap_or(standard_rate);
+        let chosen = vat_rates::line_rate(config, decision, rate, &fee.label)?;
+        let (product, field) = match &chosen.product {
+            Some((product, field)) => (*product, field.as_str()),
+            None => (product.as_str(), field),
+        };
         builder.push(LineSpec {
             origin: LineOrigin::Fee { fee: fee_index },
             product,
@@ -535,7 +568,7 @@ pub(super) fn plan_lines(
             quantity: Decimal::ONE,
             price: fee.amount,
             order_rate: rate,
-            applied_rate: decision.applied_rate(rate),
+            applied_rate: chosen.applied_rate,
             negative: false,
             keep_paid: false,
             unit: None,
@@ -703,7 +736,20 @@ fn push_discounts(
             description.push_str(": ");
             description.push_str(&labels.join(", "));
         }
-        let applied = builder.decision.applied_rate(rate);
+        // A VAT-free gift card is money, not a sale at a rate.
+        let chosen = if group == DiscountGroup::GiftCard {
+            vat_rates::LineRate {
+                applied_rate: builder.decision.applied_rate(rate),
+                product: None,
+            }
+        } else {
+            vat_rates::line_rate(config, builder.decision, rate, &description)?
+        };
+        let (product, field) = match &chosen.product {
+            Some((product, field)) => (*product, field.as_str()),
+            None => (product.as_str(), field),
+        };
+        let applied = chosen.applied_rate;
         builder.push(LineSpec {
             product,
             product_field: field,
@@ -791,6 +837,27 @@ mod tests {
                 "{rate} %: {missed_gross} of {lines}"
             );
         }
+    }
+
+    #[test]
+    fn a_line_no_unit_price_reaches_stays_within_an_øre() {
+        // 588 × 374.4782 excl. 7 %: net 220,193.18, gross 235,606.70. No
+        // split carries the contained VAT; one unit price for all 588 units
+        // would be 1.14 off, the net's own split is an øre off.
+        let (quantity, gross, net, rate) = (dec!(588), dec!(235606.70), dec!(220193.18), dec!(7));
+        let parts = price_parts(quantity, gross, net, rate);
+        let reached: Decimal = parts
+            .iter()
+            .map(|&(q, u)| {
+                let n = money::line_net(q, u, None);
+                n + money::line_vat(n, rate)
+            })
+            .sum();
+        assert!(
+            (reached - gross).abs() <= dec!(0.01),
+            "{parts:?}: {reached}"
+        );
+        assert_eq!(parts.iter().map(|p| p.0).sum::<Decimal>(), quantity);
     }
 
     #[test]

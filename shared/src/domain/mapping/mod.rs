@@ -9,6 +9,7 @@ mod config;
 pub mod credit_note;
 mod debtor;
 mod lines;
+pub mod vat_rates;
 mod vat_rounding;
 
 pub use config::{
@@ -58,7 +59,8 @@ pub struct InvoicePlan {
     pub expected_gross_total: Decimal,
     /// The VAT rate (percent) the plan assumes e-conomic applies to each
     /// draft line, index for index: the zone's rate, or 0 for zero-rated
-    /// order lines, VAT-free gift cards and a VAT-free rounding product.
+    /// order lines, VAT-free gift cards and a VAT-free rounding product,
+    /// or the shop's rate on a line `vat_rates` maps to a product.
     /// e-conomic's product/account setup must match (see docs/shop-configuration.md).
     pub line_vat_rates: Vec<Decimal>,
     /// Draft lines whose product is an order line's SKU, which need not
@@ -205,6 +207,20 @@ pub enum MappingError {
          ask the buyer for their person reference or order number and send the order again"
     )]
     BuyerReferenceMissing { ean: String },
+    #[error(
+        "`{line}` is taxed at {rate} % but this invoice charges {country} VAT at {zone_rate} % \
+         (VAT zone {vat_zone}) and `vat_rates.{country}` has no product for {rate} %: add \
+         `vat_rates.{country}.\"{rate}\"` = {{\"product\": \"…\"}} (a product whose group's sales \
+         account in VAT zone {vat_zone} has a VAT code at {rate} %), or correct the line's VAT \
+         rate in the shop"
+    )]
+    VatRateNotConfigured {
+        country: String,
+        rate: Decimal,
+        zone_rate: Decimal,
+        vat_zone: u32,
+        line: String,
+    },
     #[error("amount overflow while mapping the order ({context})")]
     Overflow { context: String },
     #[error(

@@ -465,4 +465,68 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn per_invoice_fits_each_of_several_rates_on_its_own() {
+        // Mixed rates (books 7 %, goods 19 %, a 0 % line): per rate, the
+        // fitted invoice carries the VAT the planned gross at that rate
+        // contains, and that gross up to the øre or two no net at the rate
+        // reaches, which the VAT-free rounding line carries; the invoice's
+        // gross is the planned one exactly.
+        let prices = [dec!(0.46), dec!(7.99), dec!(9.95), dec!(33.33), dec!(0.07)];
+        for &a in &prices {
+            for &b in &prices {
+                for qa in [dec!(1), dec!(3), dec!(7)] {
+                    let lines = vec![
+                        line("BOOK", qa, a),
+                        line("BOOK2", dec!(1), b),
+                        line("MUG", dec!(2), b),
+                        line("TEA", dec!(1), a),
+                        line("NEWS", dec!(1), b),
+                    ];
+                    let rates = [dec!(7), dec!(7), dec!(19), dec!(19), dec!(0)];
+                    let gross_at = |fitted_lines: &[DraftLine], fitted_rates: &[Decimal], rate| {
+                        totals_lines(fitted_lines, fitted_rates)
+                            .into_iter()
+                            .filter(|l| l.3 == rate)
+                            .map(|(q, u, d, r)| money::line_gross(money::line_net(q, u, d), r))
+                            .sum::<Decimal>()
+                    };
+                    let fitted =
+                        fit_lines(&lines, &rates, VatRounding::PerInvoice, Some(&rounding()))
+                            .unwrap();
+                    let planned = money::draft_totals(&totals_lines(&lines, &rates));
+                    assert_eq!(fitted.totals.gross, planned.gross, "{a} {b} {qa}");
+                    let mut off_rate = Decimal::ZERO;
+                    for rate in [dec!(7), dec!(19)] {
+                        let gross = gross_at(&lines, &rates, rate);
+                        let fitted_gross =
+                            money::nets_per_rate(&totals_lines(&fitted.lines, &fitted.rates))
+                                .into_iter()
+                                .filter(|(r, _)| *r == rate)
+                                .map(|(r, net)| net + money::line_vat(net, r))
+                                .sum::<Decimal>();
+                        assert!(
+                            (fitted_gross - gross).abs() <= CENT + CENT,
+                            "{rate} %: {fitted_gross} for {gross}: {a} {b} {qa}"
+                        );
+                        off_rate += gross - fitted_gross;
+                        assert_eq!(
+                            vat_of(&fitted, rate),
+                            round2_div(gross * rate, HUNDRED + rate),
+                            "{rate} %: {a} {b} {qa}"
+                        );
+                    }
+                    // What the rates' lines do not carry is on the rounding line.
+                    let on_rounding: Decimal = fitted
+                        .lines
+                        .iter()
+                        .filter(|l| l.product.product_number == "ROUNDING")
+                        .map(|l| l.unit_net_price)
+                        .sum();
+                    assert_eq!(on_rounding, off_rate, "{a} {b} {qa}");
+                }
+            }
+        }
+    }
 }
