@@ -368,10 +368,7 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
             .handle_inner(request, now, &span)
             .instrument(span.clone())
             .await;
-        span.in_scope(
-            || tracing::info!(status = response.status, body = %response.body, "webhook answered"),
-        );
-        metrics::webhook_answered(response.status, shop_id);
+        answered(&span, &response, shop_id);
         response
     }
 
@@ -599,10 +596,7 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
             .handle_platform_inner(request, now, &span)
             .instrument(span.clone())
             .await;
-        span.in_scope(
-            || tracing::info!(status = response.status, body = %response.body, "webhook answered"),
-        );
-        metrics::webhook_answered(response.status, shop_id);
+        answered(&span, &response, shop_id);
         response
     }
 
@@ -740,6 +734,14 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
         self.record(&shop, &order_id, &webhook_id, event_type, snapshot, now)
             .await
     }
+}
+
+/// The one line (and metric) every delivery ends with, in its span.
+fn answered(span: &tracing::Span, response: &WebhookResponse, shop_id: &str) {
+    span.in_scope(
+        || tracing::info!(status = response.status, body = %response.body, "webhook answered"),
+    );
+    metrics::webhook_answered(response.status, shop_id);
 }
 
 #[cfg(test)]
