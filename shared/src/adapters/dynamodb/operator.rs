@@ -7,7 +7,7 @@
 //! pipeline needs; it reads and writes the same items.
 
 use super::expression::is_conditional_failure;
-use super::item::{n, order_record, s};
+use super::item::{n, order_record, s, snapshot_value};
 use super::orders::RESCAN_KEY_PENDING;
 use crate::domain::lifecycle::{Label, OrderRecord};
 use crate::ports::StoreError;
@@ -246,7 +246,8 @@ impl OperatorStore {
         Ok((records, page.last_evaluated_key))
     }
 
-    /// Replaces a finished order's snapshot with `erased_snapshot` (and its
+    /// Replaces a finished order's snapshot with `erased_snapshot` (stored as
+    /// every snapshot is, see `item::snapshot_value`) (and its
     /// reason with `last_error`, when given), adding `history` to its
     /// history. Only an `ok` or `failed` order that no transfer holds:
     /// `Ok(false)` when the order is not (or no longer) such an order.
@@ -264,7 +265,7 @@ impl OperatorStore {
             ("what".to_owned(), s(history)),
         ]))]);
         let mut values = HashMap::from([
-            (":snapshot".to_owned(), s(erased_snapshot)),
+            (":snapshot".to_owned(), snapshot_value(erased_snapshot)),
             (":ok".to_owned(), s(Label::Ok.as_str())),
             (":failed".to_owned(), s(Label::Failed.as_str())),
             (":now".to_owned(), n(now)),
