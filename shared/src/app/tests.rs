@@ -649,6 +649,65 @@ async fn a_transient_error_on_the_last_allowed_receive_gives_up_without_promisin
     let dead = world.queue.dead_letters();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].reason.as_deref(), Some(reason));
+    // The last look before giving up found nothing and made nothing.
+    assert!(world.invoicing.invoices().is_empty());
+    assert_eq!(world.invoicing.pushes(), MAX_RECEIVES);
+}
+
+/// Retries up to the last allowed receive, each failing before anything
+/// is created; returns the last receive's message.
+async fn fail_until_the_last_receive(world: &World) {
+    for _ in 1..MAX_RECEIVES {
+        world
+            .invoicing
+            .fail_next(transient("e-conomic had an internal error (500)"));
+        let (message, disposition) = world.deliver().await;
+        assert_eq!(disposition, Disposition::Retry);
+        world
+            .clock
+            .advance(world.queue.hidden_for(&message.message_id).unwrap_or(0));
+    }
+}
+
+#[tokio::test]
+async fn a_lost_answer_on_the_last_allowed_receive_ends_ok_with_the_invoice_it_made() {
+    let world = World::with_order(Label::Pending, Cause::Webhook);
+    fail_until_the_last_receive(&world).await;
+    world
+        .invoicing
+        .fail_next_after_create(transient("e-conomic did not answer in time"));
+    let (message, disposition) = world.deliver().await;
+    assert_eq!(message.receive_count, MAX_RECEIVES);
+    assert_eq!(disposition, Disposition::Done);
+
+    let invoices = world.invoicing.invoices();
+    assert_eq!(
+        invoices.len(),
+        1,
+        "the lost answer's draft, not a second one"
+    );
+    let order = world.order();
+    assert_eq!(
+        order.label,
+        Label::Ok,
+        "never failed while the invoice exists"
+    );
+    assert_eq!(order.draft_invoice_number, invoices[0].draft_invoice_number);
+    assert!(world.queue.dead_letters().is_empty());
+}
+
+#[tokio::test]
+async fn an_ok_label_failing_on_the_last_allowed_receive_is_written_by_the_last_look() {
+    let world = World::with_order(Label::Pending, Cause::Webhook);
+    fail_until_the_last_receive(&world).await;
+    // The push succeeds, the `ok` write fails once; the last look finds
+    // the invoice and writes it.
+    world.orders.fail_next("mark_ok");
+    let (_, disposition) = world.deliver().await;
+    assert_eq!(disposition, Disposition::Done);
+    assert_eq!(world.order().label, Label::Ok);
+    assert_eq!(world.invoicing.invoices().len(), 1);
+    assert!(world.queue.dead_letters().is_empty());
 }
 
 #[tokio::test]

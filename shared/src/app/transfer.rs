@@ -14,7 +14,10 @@
 //!   pending, record the error, delay the next delivery by
 //!   `base × 2^(receive_count−1)` (capped) and report a batch item failure;
 //!   on the last allowed receive (`MAX_RECEIVE_COUNT`) label failed and
-//!   dead-letter it ourselves, so label and DLQ agree.
+//!   dead-letter it ourselves, so label and DLQ agree. Before that, an order
+//!   whose invoice may exist gets one last look by its reference: an invoice
+//!   found is completed and the order ends ok (the label never says failed
+//!   while the books hold the invoice); the last look creates nothing.
 
 mod refund;
 
@@ -34,13 +37,14 @@ use crate::domain::mapping::{
 use crate::domain::notify::{InvoiceNumbers, LabelChange};
 use crate::domain::order::refund::split_refund_record_id;
 use crate::domain::platform::order_from_snapshot;
+use crate::domain::shop::EconomicCredentials;
 use crate::domain::shop::ShopConfig;
 use crate::domain::vat_number::VatNumberCheck;
 use crate::metrics::{self, Metric};
 use crate::ports::{
-    Cause, Claim, Clock, CreditStore, InboundMessage, Invoicing, InvoicingError, NoVatRegistry,
-    OrderControl, OrderMessage, OrderStore, PushOptions, ShopStore, StoreError, TransferQueue,
-    VatRegistry, VatRegistryUnavailable,
+    Cause, Claim, Clock, CreditStore, FoundInvoice, InboundMessage, Invoicing, InvoicingError,
+    NoVatRegistry, OrderControl, OrderMessage, OrderStore, PushOptions, ShopStore, StoreError,
+    TransferQueue, VatRegistry, VatRegistryUnavailable,
 };
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -166,6 +170,14 @@ impl fmt::Display for TransferFailure {
         }
         Ok(())
     }
+}
+
+/// What a push may do: every attempt may create the invoice; the last look
+/// before giving up only completes one an earlier push created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PushMode {
+    Create,
+    CompleteOnly,
 }
 
 enum Failure {
@@ -356,26 +368,20 @@ where
                 self.notifier.label_changed(&pending).await;
             }
         };
-        let (transferred, ()) =
-            tokio::join!(self.transfer(&record, &owner, deadline), announce_pending);
+        let (transferred, ()) = tokio::join!(
+            self.transfer(&record, &owner, deadline, PushMode::Create),
+            announce_pending
+        );
         match transferred {
             // A refund waiting for its order's invoice: nothing changed.
             Ok(None) => Disposition::Done,
-            Ok(Some(outcome)) => {
-                let ok = LabelChange::new(&order.shop_id, &order.order_id, Label::Ok)
-                    .with_invoice(InvoiceNumbers::from(&outcome));
-                self.notifier.label_changed(&ok).await;
-                let now_ms = (self.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
-                let latency_ms = order_metrics::webhook_to_ok_ms(
-                    order.cause,
-                    message.sent_at_ms,
-                    record.pending_since,
-                    now_ms,
-                );
-                order_metrics::order_ok(&order.shop_id, latency_ms);
-                Disposition::Done
-            }
+            Ok(Some(outcome)) => self.transferred(message, order, &record, &outcome).await,
             Err(Failure::Failed(failure)) if failure.is_transient() => {
+                if message.receive_count >= self.settings.max_receive_count {
+                    if let Some(outcome) = self.last_look(&record, &owner, deadline).await {
+                        return self.transferred(message, order, &record, &outcome).await;
+                    }
+                }
                 self.transient(message, order, Some(&owner), failure).await
             }
             Err(Failure::Failed(failure)) => self.permanent(message, order, &failure).await,
@@ -386,14 +392,108 @@ where
         }
     }
 
+    /// The order is ok: announce it and count it.
+    async fn transferred(
+        &self,
+        message: &InboundMessage,
+        order: &OrderMessage,
+        record: &OrderRecord,
+        outcome: &PushOutcome,
+    ) -> Disposition {
+        let ok = LabelChange::new(&order.shop_id, &order.order_id, Label::Ok)
+            .with_invoice(InvoiceNumbers::from(outcome));
+        self.notifier.label_changed(&ok).await;
+        let now_ms = (self.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
+        let latency_ms = order_metrics::webhook_to_ok_ms(
+            order.cause,
+            message.sent_at_ms,
+            record.pending_since,
+            now_ms,
+        );
+        order_metrics::order_ok(&order.shop_id, latency_ms);
+        Disposition::Done
+    }
+
+    /// The last allowed receive failed after its invoice may have been
+    /// created (a lost answer, or the `ok` write failing): one look by the
+    /// reference before giving up. An invoice found is completed (booked,
+    /// if the shop books) and the order is ok; nothing is created here, and
+    /// anything that goes wrong leaves the give-up as it was.
+    async fn last_look(
+        &self,
+        record: &OrderRecord,
+        owner: &LeaseOwner,
+        deadline: Instant,
+    ) -> Option<PushOutcome> {
+        // The claim's copy predates this attempt's `create_started`.
+        let current = match self.orders.get(&record.shop_id, &record.order_id).await {
+            Ok(Some(current)) if current.create_started => current,
+            _ => return None,
+        };
+        match self
+            .transfer(&current, owner, deadline, PushMode::CompleteOnly)
+            .await
+        {
+            Ok(Some(outcome)) => {
+                tracing::info!(
+                    draft_invoice_number = outcome.draft_invoice_number,
+                    booked_invoice_number = outcome.booked_invoice_number,
+                    "last look before giving up found the invoice; order completed"
+                );
+                Some(outcome)
+            }
+            Ok(None) => None,
+            Err(Failure::Failed(failure)) => {
+                tracing::info!(reason = %failure, "last look before giving up completed nothing");
+                None
+            }
+            Err(Failure::Busy) => None,
+        }
+    }
+
+    /// Pushes `plan`; under [`PushMode::CompleteOnly`] only when an invoice
+    /// carrying its reference exists already.
+    async fn push_plan(
+        &self,
+        credentials: &EconomicCredentials,
+        plan: &InvoicePlan,
+        options: PushOptions,
+        mode: PushMode,
+    ) -> Result<PushOutcome, TransferFailure> {
+        if mode == PushMode::CompleteOnly {
+            let found = self
+                .invoicing
+                .find_invoice(credentials, &plan.reference, None, options.deadline)
+                .await
+                .map_err(TransferFailure::Invoicing)?;
+            if found == FoundInvoice::None {
+                return Err(TransferFailure::Invoicing(InvoicingError {
+                    transient: true,
+                    reason: format!("no invoice carries the reference {}", plan.reference),
+                }));
+            }
+        }
+        let options = PushOptions {
+            may_exist: options.may_exist || mode == PushMode::CompleteOnly,
+            ..options
+        };
+        self.invoicing
+            .push(credentials, plan, options)
+            .await
+            .map_err(TransferFailure::Invoicing)
+    }
+
     async fn transfer(
         &self,
         record: &OrderRecord,
         owner: &LeaseOwner,
         deadline: Instant,
+        mode: PushMode,
     ) -> Result<Option<PushOutcome>, Failure> {
         if let Some(keys) = split_refund_record_id(&record.order_id) {
-            return self.transfer_refund(record, owner, deadline, keys).await;
+            return self
+                .transfer_refund(record, owner, deadline, keys, mode)
+                .await;
         }
         // The shop store may answer from a cache: an order is failed for
         // its shop's configuration only as the configuration stands now.
@@ -413,17 +513,16 @@ where
         tracing::info!(may_exist, reference = %plan.reference, "pushing invoice");
 
         let mut outcome = self
-            .invoicing
-            .push(
+            .push_plan(
                 &shop.economic,
                 &plan,
                 PushOptions {
                     may_exist,
                     deadline,
                 },
+                mode,
             )
-            .await
-            .map_err(TransferFailure::Invoicing)?;
+            .await?;
         // Where the order contradicts the VAT rules and its figures were
         // kept, the order's history says so (the invoice's notes do too).
         for warning in &plan.warnings {

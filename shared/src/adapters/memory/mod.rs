@@ -28,24 +28,36 @@ pub use vat_registry::MemoryVatRegistry;
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-/// Operations switched to fail, by name (the port method's name).
+/// Operations switched to fail, by name (the port method's name): until
+/// switched back, or for their next call only.
 #[derive(Debug, Default)]
-struct Outages(Mutex<HashSet<&'static str>>);
+struct Outages(Mutex<OutageSets>);
+
+#[derive(Debug, Default)]
+struct OutageSets {
+    until_cleared: HashSet<&'static str>,
+    next_call_only: HashSet<&'static str>,
+}
 
 impl Outages {
     fn set(&self, operation: &'static str, failing: bool) {
-        let mut set = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sets = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if failing {
-            set.insert(operation);
+            sets.until_cleared.insert(operation);
         } else {
-            set.remove(operation);
+            sets.until_cleared.remove(operation);
+            sets.next_call_only.remove(operation);
         }
     }
 
+    fn set_once(&self, operation: &'static str) {
+        let mut sets = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        sets.next_call_only.insert(operation);
+    }
+
+    /// Whether this call of `operation` fails (using up a one-call outage).
     fn is_failing(&self, operation: &str) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(operation)
+        let mut sets = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        sets.next_call_only.remove(operation) || sets.until_cleared.contains(operation)
     }
 }

@@ -59,6 +59,11 @@ impl MemoryOrderStore {
         self.outages.set(operation, failing);
     }
 
+    /// Makes only the next call of the named operation fail.
+    pub fn fail_next(&self, operation: &'static str) {
+        self.outages.set_once(operation);
+    }
+
     /// Makes the named conditional write lose as if a concurrent writer
     /// had changed the order (`Err(Conflict)`, or `Ok(false)` for
     /// `bump_rescan`) until switched back.

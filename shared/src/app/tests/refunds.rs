@@ -181,6 +181,26 @@ async fn duplicate_refunds_and_a_lost_answer_make_exactly_one_credit_note() {
 }
 
 #[tokio::test]
+async fn a_credit_notes_lost_answer_on_the_last_allowed_receive_ends_ok_without_a_second_note() {
+    let world = World::with_credit_notes().await;
+    world.send_at("w-paid", &paid_body(), T0).await;
+    world.deliver().await;
+    world
+        .send_at("w-r1", &refund_body("r1", "99.95"), T0 + 5)
+        .await;
+    fail_until_the_last_receive(&world).await;
+    world
+        .invoicing
+        .fail_next_after_create(transient("connection reset"));
+    let (message, disposition) = world.deliver().await;
+    assert_eq!(message.receive_count, MAX_RECEIVES);
+    assert_eq!(disposition, Disposition::Done);
+    assert_eq!(world.refund_record().label, Label::Ok);
+    assert_eq!(world.invoicing.invoices_for(CREDIT_NOTE).len(), 1);
+    assert!(world.queue.dead_letters().is_empty());
+}
+
+#[tokio::test]
 async fn a_refund_larger_than_what_remains_fails_with_the_reason() {
     let world = World::with_credit_notes().await;
     world.send_at("w-paid", &paid_body(), T0).await;

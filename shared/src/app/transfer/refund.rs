@@ -15,7 +15,7 @@
 //!    is written to the order's ledger (a conditional write, so two refunds
 //!    of one order never both take what remains) before anything is created.
 
-use super::{Failure, Transfer, TransferFailure};
+use super::{Failure, PushMode, Transfer, TransferFailure};
 use crate::app::notify::LabelNotifier;
 use crate::domain::lifecycle::{Label, LeaseOwner, OrderRecord, PushOutcome};
 use crate::domain::mapping::credit_note::{plan_credit_note, CreditBasis};
@@ -88,6 +88,7 @@ where
         owner: &LeaseOwner,
         deadline: Instant,
         (order_id, refund_id): (&str, &str),
+        mode: PushMode,
     ) -> Result<Option<PushOutcome>, Failure> {
         let shop = match self.shops.get(&record.shop_id).await? {
             Some(shop) if shop.enabled => shop,
@@ -171,17 +172,16 @@ where
             .await?;
         tracing::info!(may_exist, reference = %note.plan.reference, "pushing credit note");
         let outcome = self
-            .invoicing
-            .push(
+            .push_plan(
                 &shop.economic,
                 &note.plan,
                 PushOptions {
                     may_exist,
                     deadline,
                 },
+                mode,
             )
-            .await
-            .map_err(TransferFailure::Invoicing)?;
+            .await?;
         let now = self.clock.epoch_seconds();
         self.orders
             .mark_ok(
