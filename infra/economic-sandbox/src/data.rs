@@ -201,7 +201,10 @@ impl AgreementData {
 
     /// Whether any draft, invoice or order, passes `test`.
     pub fn any_draft(&self, mut test: impl FnMut(&DraftRecord) -> bool) -> bool {
-        self.drafts.values().chain(self.order_drafts.values()).any(|d| test(d))
+        self.drafts
+            .values()
+            .chain(self.order_drafts.values())
+            .any(|d| test(d))
     }
 
     pub fn vat_zones_json(&self) -> Vec<Value> {

@@ -8,10 +8,10 @@ use crate::answer::{
 };
 use crate::data::AgreementData;
 use crate::drafts::{book_draft, create_draft, document_name, replace_draft};
-use bridge::domain::economic_model::DraftDocument;
 use crate::filter::{parse_filter_value, FilterValue};
 use crate::url_decoding::{decode_resource_id, query_param};
 use crate::Shared;
+use bridge::domain::economic_model::DraftDocument;
 use hyper::Method;
 use serde_json::{json, Value};
 
@@ -239,7 +239,11 @@ pub(crate) fn api(
         }
         ("GET", [c, "drafts", n]) if drafts_in(c).is_some() => {
             let document = drafts_in(c).unwrap_or_default();
-            match n.parse::<u32>().ok().and_then(|n| a.drafts_of(document).get(&n)) {
+            match n
+                .parse::<u32>()
+                .ok()
+                .and_then(|n| a.drafts_of(document).get(&n))
+            {
                 Some(d) => answer(200, d.document.clone()),
                 None => not_found(seq, document_name(document)),
             }
@@ -257,7 +261,11 @@ pub(crate) fn api(
         // invoices do".
         ("DELETE", [c, "drafts", n]) if drafts_in(c).is_some() => {
             let document = drafts_in(c).unwrap_or_default();
-            match n.parse::<u32>().ok().and_then(|n| a.drafts_of(document).remove(&n)) {
+            match n
+                .parse::<u32>()
+                .ok()
+                .and_then(|n| a.drafts_of(document).remove(&n))
+            {
                 Some(d) => answer(200, deleted_drafts(document, &[d.draft_invoice_number])),
                 None => not_found(seq, document_name(document)),
             }

@@ -1051,7 +1051,11 @@ async fn a_credit_note_has_negative_quantities_and_survives_a_lost_answer() {
 // ----- order drafts (`mapping.document: order_draft`) ----------------------
 
 fn order_plan(reference: &str) -> InvoicePlan {
-    let mut p = plan(reference, DebtorPlan::Existing { customer_number: 7 }, false);
+    let mut p = plan(
+        reference,
+        DebtorPlan::Existing { customer_number: 7 },
+        false,
+    );
     p.document = DraftDocument::OrderDraft;
     p
 }
@@ -1132,9 +1136,7 @@ async fn order_drafts_are_made_once_under_every_fault() {
         with_customer_7(&a).await;
         let p = order_plan("shop:o1");
         if case.already_pushed {
-            push_invoice(&a, &p, opts(false))
-                .await
-                .expect("first push");
+            push_invoice(&a, &p, opts(false)).await.expect("first push");
         }
         sb.clear_requests();
         sb.set_faults(case.faults);
@@ -1186,7 +1188,11 @@ async fn order_drafts_are_found_and_deleted_in_their_own_collection_only() {
     with_customer_7(&a).await;
     let invoice = push_invoice(
         &a,
-        &plan("shop:inv", DebtorPlan::Existing { customer_number: 7 }, false),
+        &plan(
+            "shop:inv",
+            DebtorPlan::Existing { customer_number: 7 },
+            false,
+        ),
         opts(false),
     )
     .await

@@ -14,6 +14,7 @@
 
 use super::{Disposition, Transfer, TransferFailure};
 use crate::app::notify::LabelNotifier;
+use crate::domain::economic_model::DraftDocument;
 use crate::domain::lifecycle::{Label, LeaseOwner, OrderRecord};
 use crate::domain::notify::LabelChange;
 use crate::ports::{
@@ -411,10 +412,16 @@ where
                 "re-sent by the shop: {recorded} is no longer in e-conomic (deleted there); a new \
                  one is made"
             )),
-            FoundInvoice::Draft(number) => OkResend::Refused(format!(
-                "re-send refused: the order is already in e-conomic ({draft} {number}); delete \
-                 that draft in e-conomic first to have a new one made"
-            )),
+            FoundInvoice::Draft(number) => {
+                let state = match plan.document {
+                    DraftDocument::InvoiceDraft => "already invoiced",
+                    DraftDocument::OrderDraft => "already in e-conomic",
+                };
+                OkResend::Refused(format!(
+                    "re-send refused: the order is {state} ({draft} {number} in e-conomic); \
+                     delete that draft in e-conomic first to have a new one made"
+                ))
+            }
             FoundInvoice::Booked(number) => OkResend::Refused(format!(
                 "re-send refused: the order is invoiced and booked (invoice {number}); a booked \
                  invoice is corrected with a credit note, not by sending the order again"

@@ -718,6 +718,24 @@ mod tests {
     }
 
     #[test]
+    fn order_drafts_are_a_document_choice_that_cannot_be_booked() {
+        let parsed: MappingConfig =
+            serde_json::from_str(r#"{"document": "order_draft"}"#).expect("order drafts");
+        assert_eq!(parsed.document, DraftDocument::OrderDraft);
+        assert_eq!(field_of(&parsed), None);
+        assert_eq!(
+            MappingConfig::default().document,
+            DraftDocument::InvoiceDraft
+        );
+        let booked = MappingConfig {
+            auto_book: true,
+            ..parsed
+        };
+        assert_eq!(field_of(&booked).as_deref(), Some("auto_book"));
+        assert!(serde_json::from_str::<MappingConfig>(r#"{"document": "quote"}"#).is_err());
+    }
+
+    #[test]
     fn a_reference_that_does_not_vary_per_order_is_rejected() {
         let mut fixed = MappingConfig {
             reference_format: "Webshop order".into(),

@@ -20,8 +20,7 @@
 use super::lines::{price_parts, LineOrigin};
 use super::{clip, DebtorPlan, DebtorUpdate, InvoicePlan, SkuProduct, MAX_REFERENCE_LEN};
 use crate::domain::economic_model::{
-    DraftDocument,
-    CustomerRef, DraftInvoice, DraftLine, Notes, ProductRef, References,
+    CustomerRef, DraftDocument, DraftInvoice, DraftLine, Notes, ProductRef, References,
 };
 use crate::domain::money::{self, round2, TotalsLine, CENT};
 use crate::domain::order::refund::Refund;

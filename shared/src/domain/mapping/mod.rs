@@ -23,8 +23,7 @@ pub use vat_rounding::{fit_lines, totals_lines, FitError, FittedLines, VatFreeRo
 
 use crate::domain::economic_model::{
     CustomerRef, Delivery, DraftDocument, DraftInvoice, LayoutRef, NewCustomer, Notes,
-    PaymentTermsRef, Recipient,
-    References, VatZoneRef,
+    PaymentTermsRef, Recipient, References, VatZoneRef,
 };
 use crate::domain::order::{iso, Address, EventType, Order, MAX_BUYER_ORDER_NUMBER};
 use crate::domain::vat::{self, VatDecision, VatRules, VatSetupError, VatTreatment};
