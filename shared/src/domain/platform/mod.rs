@@ -20,6 +20,7 @@
 
 pub mod requests;
 pub mod shopify;
+pub mod shopify_refund;
 pub mod woocommerce;
 
 use crate::domain::json_decimal::parse_json_decimal;
@@ -331,6 +332,36 @@ pub fn order_from_snapshot(
                 "the order came from {} but the shop is no longer configured for {}",
                 stored.display_name(),
                 stored.display_name()
+            ),
+        )),
+    }
+}
+
+/// The refund a stored refund snapshot stands for: a contract refund as it
+/// is, a Shopify `refunds/create` body translated (an error says why it
+/// cannot be credited, naming the Shopify field).
+pub fn refund_from_snapshot(
+    snapshot: &str,
+) -> Result<crate::domain::order::refund::Refund, ContractError> {
+    if !snapshot.starts_with(SNAPSHOT_MARKER) {
+        return crate::domain::order::refund::parse_refund(snapshot);
+    }
+    let envelope: PlatformSnapshot<'_> = serde_json::from_str(snapshot)
+        .map_err(|e| ContractError::new("", format!("unreadable platform snapshot: {e}")))?;
+    let in_shopify = |e: ContractError| {
+        ContractError::new(e.field, format!("{} (in the Shopify refund)", e.message))
+    };
+    match (envelope.platform, envelope.event.as_str()) {
+        (Platform::Shopify, shopify_refund::REFUNDS_CREATE) => {
+            let refund =
+                shopify_refund::parse(envelope.payload.get().as_bytes()).map_err(in_shopify)?;
+            shopify_refund::translate(&refund).map_err(in_shopify)
+        }
+        (platform, event) => Err(ContractError::new(
+            "",
+            format!(
+                "a {} `{event}` snapshot is not a refund",
+                platform.display_name()
             ),
         )),
     }
