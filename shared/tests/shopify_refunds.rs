@@ -179,10 +179,10 @@ fn a_stored_shopify_refund_is_translated_from_its_snapshot() {
         &body,
     )
     .unwrap();
-    let refund = refund_from_snapshot(&snapshot).expect("translated");
+    let refund = refund_from_snapshot(&snapshot, None).expect("translated");
     assert_eq!(refund.total, d("547.00"));
     let orders_create = platform_snapshot(Platform::Shopify, None, "orders/paid", &body).unwrap();
-    assert!(refund_from_snapshot(&orders_create).is_err());
+    assert!(refund_from_snapshot(&orders_create, None).is_err());
     let bad = serde_json::to_vec(&json!({"id": 1, "order_id": 2, "transactions": [
         {"kind": "refund", "status": "success", "amount": "5.00", "currency": "DKK"}]}))
     .unwrap();
@@ -193,6 +193,8 @@ fn a_stored_shopify_refund_is_translated_from_its_snapshot() {
         &bad,
     )
     .unwrap();
-    let error = refund_from_snapshot(&snapshot).unwrap_err().to_string();
+    let error = refund_from_snapshot(&snapshot, None)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("(in the Shopify refund)"), "{error}");
 }

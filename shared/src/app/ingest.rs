@@ -711,6 +711,20 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
                     Ok(order) => order,
                     Err(error) => return WebhookResponse::malformed(&error),
                 };
+                if shop.mapping.credit_notes.enabled {
+                    if let Some(failed) = self
+                        .record_woocommerce_refunds(
+                            &shop,
+                            order.version.as_deref(),
+                            request.body,
+                            span,
+                            now.unix_timestamp(),
+                        )
+                        .await
+                    {
+                        return failed;
+                    }
+                }
                 if let Some(asked) = requests::woocommerce_request(&order.status) {
                     span.record("order_id", order.id.as_str());
                     return self.order_request(&shop.shop_id, &order.id, asked).await;

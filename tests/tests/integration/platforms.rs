@@ -531,3 +531,72 @@ async fn a_shopify_refund_becomes_one_credit_note_or_fails_naming_the_money() {
         .count();
     assert_eq!(negative, 1, "no second credit note");
 }
+
+/// A WooCommerce refund (listed in `refunds[]` of a later order webhook,
+/// an amount without lines) on a one-rate order becomes one credit note,
+/// however often the order is delivered again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_woocommerce_refund_on_a_one_rate_order_becomes_one_credit_note() {
+    use bridge::domain::lifecycle::Label;
+    use bridge::ports::ShopStore;
+    let stack = Stack::start().await;
+    let mut shop = stack
+        .put_platform_shop(
+            "woo",
+            json!({"kind": "woocommerce", "secrets": [{"secret": WOO_SECRET}]}),
+        )
+        .await;
+    shop.mapping.credit_notes.enabled = true;
+    stack.shop_store().put(&shop).await.expect("put shop");
+
+    let processing = fixture("woocommerce", "dk-coupon-incl-vat.json");
+    let signature = platform_signature(WOO_SECRET, &processing);
+    stack
+        .deliver_platform(
+            "woo",
+            "woocommerce",
+            woo_headers(&signature, "order.updated", "601"),
+            &processing,
+        )
+        .await;
+    let ok = stack
+        .transfer_until("woo", "2001", Duration::from_secs(30), |r| {
+            r.label != Label::Pending
+        })
+        .await;
+    assert_eq!(ok.label, Label::Ok, "{:?}", ok.last_error);
+
+    let mut refunded: serde_json::Value = serde_json::from_slice(&processing).unwrap();
+    refunded["status"] = json!("completed");
+    refunded["refunds"] = json!([{"id": 811, "reason": "Ombytning", "total": "-50.00"}]);
+    let refunded = serde_json::to_vec(&refunded).unwrap();
+    let signature = platform_signature(WOO_SECRET, &refunded);
+    for delivery in ["602", "603"] {
+        let (status, answer) = stack
+            .deliver_platform(
+                "woo",
+                "woocommerce",
+                woo_headers(&signature, "order.updated", delivery),
+                &refunded,
+            )
+            .await;
+        assert!(status < 300, "{status} {answer}");
+    }
+    let credited = stack
+        .transfer_until("woo", "2001#refund#811", Duration::from_secs(30), |r| {
+            r.label != Label::Pending
+        })
+        .await;
+    assert_eq!(credited.label, Label::Ok, "{:?}", credited.last_error);
+    for _ in 0..2 {
+        stack.poll_transfer().await;
+    }
+    let notes: Vec<_> = stack
+        .sandbox
+        .drafts(0)
+        .into_iter()
+        .filter(|d| d.gross_amount.is_sign_negative())
+        .collect();
+    assert_eq!(notes.len(), 1, "one credit note");
+    assert_eq!(notes[0].gross_amount.normalize().to_string(), "-50");
+}

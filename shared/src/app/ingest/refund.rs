@@ -13,7 +13,7 @@ use crate::domain::order::refund::{
     refund_record_id, Refund, REFUND_EVENT_TYPE, REFUND_KEY_SEPARATOR,
 };
 use crate::domain::order::ContractError;
-use crate::domain::platform::{platform_snapshot, shopify_refund, Platform};
+use crate::domain::platform::{platform_snapshot, shopify_refund, woocommerce_refund, Platform};
 use crate::domain::shop::ShopConfig;
 use crate::ports::{Cause, OrderMessage, OrderStore, ShopStore, StoreError, TransferQueue};
 use serde_json::json;
@@ -149,6 +149,48 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
             now,
         )
         .await
+    }
+
+    /// WooCommerce: each refund an order webhook lists (`refunds[]`)
+    /// becomes its own record, with the order's body as received; transfer
+    /// translates it. Every later delivery of the order lists its refunds
+    /// again, so a refund's delivery id is its own: a repeat is a duplicate.
+    /// Answers only when a write failed (503: WooCommerce delivers again).
+    pub(super) async fn record_woocommerce_refunds(
+        &self,
+        shop: &ShopConfig,
+        payload_version: Option<&str>,
+        body: &[u8],
+        span: &tracing::Span,
+        now: i64,
+    ) -> Option<WebhookResponse> {
+        for (order_id, refund_id) in woocommerce_refund::refund_ids(body) {
+            if refund_id.contains('#') || order_id.contains(REFUND_KEY_SEPARATOR) {
+                tracing::warn!("WooCommerce refund id unusable as a key: skipped");
+                continue;
+            }
+            let event = format!("{}{refund_id}", woocommerce_refund::REFUND_EVENT_PREFIX);
+            let Some(snapshot) =
+                platform_snapshot(Platform::Woocommerce, payload_version, &event, body)
+            else {
+                continue;
+            };
+            let webhook_id = format!("wc-refund:{order_id}:{refund_id}");
+            let response = self
+                .record_refund_snapshot(
+                    shop,
+                    &webhook_id,
+                    (&order_id, &refund_id),
+                    snapshot,
+                    span,
+                    now,
+                )
+                .await;
+            if response.status >= 500 {
+                return Some(response);
+            }
+        }
+        None
     }
 
     /// Records one verified refund delivery (`snapshot`: what transfer

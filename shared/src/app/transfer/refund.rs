@@ -98,8 +98,8 @@ where
             .snapshot
             .as_deref()
             .ok_or(TransferFailure::NoSnapshot)?;
-        let refund =
-            refund_from_snapshot(snapshot).map_err(|e| TransferFailure::Refund(e.to_string()))?;
+        let refund = refund_from_snapshot(snapshot, shop.platform.as_ref())
+            .map_err(|e| TransferFailure::Refund(e.to_string()))?;
 
         let mut account = self
             .orders
