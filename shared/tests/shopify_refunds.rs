@@ -39,19 +39,19 @@ fn amount_only(amount: &str, returned: &str) -> Value {
 /// (SKU, quantity, amount) of each refunded line.
 type Lines = Vec<(&'static str, &'static str, &'static str)>;
 
+/// Lines, shipping, amount-only part, total.
+type Expected = (
+    Lines,
+    Option<&'static str>,
+    Option<&'static str>,
+    &'static str,
+);
+
 struct Case {
     name: &'static str,
     body: Value,
-    /// lines, shipping, amount-only part, total; or a text the error has.
-    expected: Result<
-        (
-            Lines,
-            Option<&'static str>,
-            Option<&'static str>,
-            &'static str,
-        ),
-        &'static str,
-    >,
+    /// The translation, or a text the error has.
+    expected: Result<Expected, &'static str>,
 }
 
 fn cases() -> Vec<Case> {
@@ -123,7 +123,7 @@ fn cases() -> Vec<Case> {
                 body["transactions"][2]["currency"] = json!("EUR");
                 body
             },
-            expected: Err("transactions[1].currency"),
+            expected: Err("transactions[2].currency"),
         },
     ]
 }

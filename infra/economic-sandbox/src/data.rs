@@ -200,11 +200,11 @@ impl AgreementData {
     }
 
     /// Whether any draft, invoice or order, passes `test`.
-    pub fn any_draft(&self, mut test: impl FnMut(&DraftRecord) -> bool) -> bool {
+    pub fn any_draft(&self, test: impl FnMut(&DraftRecord) -> bool) -> bool {
         self.drafts
             .values()
             .chain(self.order_drafts.values())
-            .any(|d| test(d))
+            .any(test)
     }
 
     pub fn vat_zones_json(&self) -> Vec<Value> {

@@ -118,11 +118,13 @@ pub fn parse(body: &[u8]) -> Result<ShopifyRefund<'_>, ContractError> {
 impl ShopifyRefund<'_> {
     /// The money the refund's successful `refund` transactions returned.
     pub fn money_returned(&self) -> Decimal {
-        self.refund_transactions().map(|t| t.amount).sum()
+        self.refund_transactions().map(|(_, t)| t.amount).sum()
     }
 
-    fn refund_transactions(&self) -> impl Iterator<Item = &Transaction<'_>> {
-        self.transactions.iter().filter(|t| {
+    /// The successful `refund` transactions, with their index in
+    /// `transactions`.
+    fn refund_transactions(&self) -> impl Iterator<Item = (usize, &Transaction<'_>)> {
+        self.transactions.iter().enumerate().filter(|(_, t)| {
             t.kind.trim().eq_ignore_ascii_case("refund")
                 && t.status
                     .as_deref()
@@ -148,7 +150,7 @@ pub fn translate(refund: &ShopifyRefund<'_>) -> Result<Refund, ContractError> {
         );
     }
     let mut currency: Option<String> = None;
-    for (i, t) in refund.refund_transactions().enumerate() {
+    for (i, t) in refund.refund_transactions() {
         let code = t.currency.trim().to_ascii_uppercase();
         match &currency {
             Some(c) if *c != code => {
