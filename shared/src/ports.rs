@@ -9,6 +9,7 @@
 //! from the state its documentation names, and says so when it did not
 //! (`Err(StoreError::Conflict)`, `Ok(None)` or `Ok(false)`).
 
+use crate::domain::economic_model::DraftDocument;
 use crate::domain::lifecycle::{IngestWrite, Label, LeaseOwner, OrderRecord, PushOutcome};
 use crate::domain::mapping::credit_note::{CreditBasis, CreditLedger};
 use crate::domain::mapping::InvoicePlan;
@@ -504,9 +505,11 @@ pub trait Invoicing: Send + Sync {
 
     /// The invoice carrying `reference`: draft `draft_hint` if it still
     /// carries it, else a draft or booked invoice found by the reference.
+    /// `document`: which drafts (invoice drafts or order drafts) to search.
     fn find_invoice(
         &self,
         credentials: &EconomicCredentials,
+        document: DraftDocument,
         reference: &str,
         draft_hint: Option<u32>,
         deadline: Instant,
@@ -518,6 +521,7 @@ pub trait Invoicing: Send + Sync {
     fn delete_own_draft(
         &self,
         credentials: &EconomicCredentials,
+        document: DraftDocument,
         reference: &str,
         number: u32,
         deadline: Instant,
@@ -784,20 +788,22 @@ impl<T: Invoicing + ?Sized> Invoicing for std::sync::Arc<T> {
     fn find_invoice(
         &self,
         credentials: &EconomicCredentials,
+        document: DraftDocument,
         reference: &str,
         draft_hint: Option<u32>,
         deadline: Instant,
     ) -> impl Future<Output = Result<FoundInvoice, InvoicingError>> + Send {
-        (**self).find_invoice(credentials, reference, draft_hint, deadline)
+        (**self).find_invoice(credentials, document, reference, draft_hint, deadline)
     }
     fn delete_own_draft(
         &self,
         credentials: &EconomicCredentials,
+        document: DraftDocument,
         reference: &str,
         number: u32,
         deadline: Instant,
     ) -> impl Future<Output = Result<bool, InvoicingError>> + Send {
-        (**self).delete_own_draft(credentials, reference, number, deadline)
+        (**self).delete_own_draft(credentials, document, reference, number, deadline)
     }
 }
 

@@ -573,3 +573,26 @@ fn refund_events_conform_to_the_published_schema() {
         assert!(!contract.is_valid(&body), "{body}");
     }
 }
+
+/// An order sent to e-conomic as an order draft has no invoice to credit:
+/// its refunds are refused with the reason, never credited against the
+/// order draft's number as if it were an invoice's.
+#[test]
+fn a_refund_of_an_order_draft_is_refused_with_the_reason() {
+    let order = order(json!({}));
+    let config = config(json!({"document": "order_draft"}));
+    let plan = map_order(&order, &config).expect("the order maps");
+    let basis = CreditBasis::new(&order, &plan, 42, Some(3), None).expect("a basis");
+    let refund = refund(json!({"amount": "10.00", "total": "10.00"}));
+    let err = plan_credit_note(&basis, &refund, &[], &config.credit_notes, date())
+        .expect_err("no invoice");
+    assert!(
+        matches!(err, CreditNoteError::NoInvoice { order_draft: 3, .. }),
+        "{err:?}"
+    );
+    let reason = err.to_string();
+    assert!(
+        reason.contains("order draft 3") && reason.contains("no invoice to credit"),
+        "{reason}"
+    );
+}

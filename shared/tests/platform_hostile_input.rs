@@ -6,7 +6,7 @@
 
 use bridge::domain::mapping::{map_order, MappingConfig};
 use bridge::domain::order::Order;
-use bridge::domain::platform::{shopify, woocommerce, B2bFields, TranslateError};
+use bridge::domain::platform::{shopify, shopify_refund, woocommerce, B2bFields, TranslateError};
 use bridge::domain::shop::{
     shopify_topics, woocommerce_statuses, ShopifyConfig, WoocommerceConfig,
 };
@@ -93,6 +93,12 @@ fn check_value(body: &[u8], value: Option<&Value>) {
         woocommerce::translate_body(body, &woo_config()),
         total("total"),
     );
+    // Shopify refunds: a translated refund always meets the contract.
+    if let Ok(refund) = shopify_refund::parse(body) {
+        if let Ok(translated) = shopify_refund::translate(&refund) {
+            assert_eq!(translated.parts_total(), translated.total);
+        }
+    }
 }
 
 fn check_result(result: Result<Order, TranslateError>, platform_total: Option<Value>) {

@@ -5,7 +5,7 @@
 //! | `GET /_sandbox/faults`, `PUT /_sandbox/faults` | [`Faults`] as JSON (camelCase) |
 //! | `POST /_sandbox/reset` | all agreements back to seeded data, token buckets full, log emptied |
 //! | `GET /_sandbox/requests`, `DELETE /_sandbox/requests` | request log |
-//! | `GET /_sandbox/state` | per agreement: drafts, booked invoices, debtors, counts |
+//! | `GET /_sandbox/state` | per agreement: drafts, order drafts, booked invoices, debtors, counts |
 //! | `PUT /_sandbox/vat-zones` | `{agreement?, vatZoneNumber, name, ratePercent}` |
 //! | `PUT /_sandbox/products` | `{agreement?, productNumber, name, vatExempt, vatRatePercent?}` (`vatRatePercent`: the rate of its account where not the zone's, as a string) |
 //! | `PUT /_sandbox/settings` | `{agreement?, acceptUnknownProducts?, vatRounding?}` (at least one; `vatRounding`: `"per_line"` or `"per_invoice"`) |
@@ -187,6 +187,11 @@ pub(crate) fn handle_request(shared: &Shared, method: &Method, rest: &str, body:
                         "customerCount": a.customers.len(),
                         "drafts": a.drafts.values().map(|d| json!({
                             "draftInvoiceNumber": d.draft_invoice_number, "customerNumber": d.customer_number,
+                            "reference": d.reference, "netAmount": d.net_amount.to_string(),
+                            "vatAmount": d.vat_amount.to_string(), "grossAmount": d.gross_amount.to_string()})).collect::<Vec<_>>(),
+                        "orderDraftCount": a.order_drafts.len(),
+                        "orderDrafts": a.order_drafts.values().map(|d| json!({
+                            "orderNumber": d.draft_invoice_number, "customerNumber": d.customer_number,
                             "reference": d.reference, "netAmount": d.net_amount.to_string(),
                             "vatAmount": d.vat_amount.to_string(), "grossAmount": d.gross_amount.to_string()})).collect::<Vec<_>>(),
                         "booked": a.booked.values().map(|d| json!({

@@ -1,5 +1,6 @@
 //! One agreement's data: reference data (seeded), debtors, drafts, booked.
 
+use bridge::domain::economic_model::DraftDocument;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -30,6 +31,8 @@ pub struct ProductRecord {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DraftRecord {
+    /// The draft's number: `draftInvoiceNumber`, or an order draft's
+    /// `orderNumber`.
     pub draft_invoice_number: u32,
     pub customer_number: u32,
     pub reference: Option<String>,
@@ -80,6 +83,8 @@ pub struct AgreementData {
     pub vat_rounding: bridge::domain::money::VatRounding,
     pub customers: BTreeMap<u32, Value>,
     pub drafts: BTreeMap<u32, DraftRecord>,
+    /// `/orders/drafts`: the same documents under their own numbering.
+    pub order_drafts: BTreeMap<u32, DraftRecord>,
     pub booked: BTreeMap<u32, BookedRecord>,
     /// Drafts created so far (numbers are reused, so this is the way to
     /// see that a create happened).
@@ -162,6 +167,7 @@ impl AgreementData {
             vat_rounding: Default::default(),
             customers: BTreeMap::new(),
             drafts: BTreeMap::new(),
+            order_drafts: BTreeMap::new(),
             booked: BTreeMap::new(),
             drafts_created: 0,
             next_booked: 20_001,
@@ -176,14 +182,29 @@ impl AgreementData {
             .unwrap_or(1)
     }
 
-    /// The lowest number no draft holds: e-conomic reuses numbers after a
+    /// The lowest number no draft of the collection holds: e-conomic reuses numbers after a
     /// delete (LIVE for customers: deleting 3 made the next customer 3), so
     /// the sandbox does for drafts too, which is what makes a retried
     /// DELETE by number dangerous.
-    pub fn next_draft_number(&self) -> u32 {
-        (1..)
-            .find(|n| !self.drafts.contains_key(n))
-            .unwrap_or(u32::MAX)
+    pub fn next_draft_number(&mut self, document: DraftDocument) -> u32 {
+        let taken = self.drafts_of(document);
+        (1..).find(|n| !taken.contains_key(n)).unwrap_or(u32::MAX)
+    }
+
+    /// The drafts of one collection.
+    pub fn drafts_of(&mut self, document: DraftDocument) -> &mut BTreeMap<u32, DraftRecord> {
+        match document {
+            DraftDocument::InvoiceDraft => &mut self.drafts,
+            DraftDocument::OrderDraft => &mut self.order_drafts,
+        }
+    }
+
+    /// Whether any draft, invoice or order, passes `test`.
+    pub fn any_draft(&self, test: impl FnMut(&DraftRecord) -> bool) -> bool {
+        self.drafts
+            .values()
+            .chain(self.order_drafts.values())
+            .any(test)
     }
 
     pub fn vat_zones_json(&self) -> Vec<Value> {

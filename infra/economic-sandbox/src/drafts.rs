@@ -10,6 +10,7 @@ use crate::routes::{check_customer_refs, u32_at, BASE};
 use crate::schema::PathSeg;
 use crate::totals::{compute, LineInput};
 use crate::Shared;
+use bridge::domain::economic_model::DraftDocument;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
@@ -52,14 +53,16 @@ struct DraftAmounts {
     lines: Vec<LineAmounts>,
 }
 
-/// POST /invoices/drafts: a new draft under the next free number.
+/// POST /invoices/drafts (or /orders/drafts): a new draft under the next
+/// free number of its collection.
 pub(crate) fn create_draft(
     shared: &Shared,
     a: &mut AgreementData,
     seq: u64,
+    document: DraftDocument,
     body: &[u8],
 ) -> Answer {
-    store_draft(shared, a, seq, body, None)
+    store_draft(shared, a, seq, document, body, None)
 }
 
 /// PUT /invoices/drafts/{n}: a true replace (LIVE for PUT): the body is the
@@ -69,19 +72,32 @@ pub(crate) fn replace_draft(
     shared: &Shared,
     a: &mut AgreementData,
     seq: u64,
+    document: DraftDocument,
     number: u32,
     body: &[u8],
 ) -> Answer {
-    if !a.drafts.contains_key(&number) {
-        return crate::answer::not_found(seq, "Draft invoice");
+    if !a.drafts_of(document).contains_key(&number) {
+        return crate::answer::not_found(seq, document_name(document));
     }
-    store_draft(shared, a, seq, body, Some(number))
+    store_draft(shared, a, seq, document, body, Some(number))
 }
 
+/// The resource's name in a 404.
+pub(crate) fn document_name(document: DraftDocument) -> &'static str {
+    match document {
+        DraftDocument::InvoiceDraft => "Draft invoice",
+        DraftDocument::OrderDraft => "Draft order",
+    }
+}
+
+/// An order draft is validated by the draft invoice's schema: e-conomic's
+/// `DraftOrderPost` constrains every property the bridge sends (required
+/// list, types, lengths, decimals) exactly as `DraftInvoicePost` does.
 fn store_draft(
     shared: &Shared,
     a: &mut AgreementData,
     seq: u64,
+    document: DraftDocument,
     body: &[u8],
     replacing: Option<u32>,
 ) -> Answer {
@@ -202,16 +218,18 @@ fn store_draft(
         return validation_error(seq, &errors);
     }
     let totals = compute(&inputs, a.vat_rounding);
+    let kind = document;
     let number = match replacing {
         Some(number) => number,
         None => {
             a.drafts_created += 1;
-            a.next_draft_number()
+            a.next_draft_number(kind)
         }
     };
+    let collection = format!("{BASE}{}", kind.collection_path());
     let mut document = doc.clone();
     let currency = doc.get("currency").and_then(Value::as_str).unwrap_or("DKK");
-    document["draftInvoiceNumber"] = json!(number);
+    document[kind.number_field()] = json!(number);
     document["netAmount"] = decimal_value(totals.net);
     document["vatAmount"] = decimal_value(totals.vat);
     document["grossAmount"] = decimal_value(totals.gross);
@@ -229,17 +247,23 @@ fn store_draft(
             line["totalNetAmount"] = decimal_value(crate::totals::line_net(input));
         }
     }
-    document["pdf"] = json!({"download": format!("{BASE}/invoices/drafts/{number}/pdf")});
-    document["templates"] = json!({
-        "bookingInstructions": format!("{BASE}/invoices/drafts/{number}/templates/booking-instructions"),
-        "self": format!("{BASE}/invoices/drafts/{number}/templates"),
-    });
-    document["self"] = json!(format!("{BASE}/invoices/drafts/{number}"));
+    document["pdf"] = json!({"download": format!("{collection}/{number}/pdf")});
+    document["templates"] = match kind {
+        DraftDocument::InvoiceDraft => json!({
+            "bookingInstructions": format!("{collection}/{number}/templates/booking-instructions"),
+            "self": format!("{collection}/{number}/templates"),
+        }),
+        DraftDocument::OrderDraft => json!({
+            "upgradeInstructions": format!("{collection}/{number}/templates/upgrade-instructions/draftInvoice"),
+            "self": format!("{collection}/{number}/templates"),
+        }),
+    };
+    document["self"] = json!(format!("{collection}/{number}"));
     let reference = doc
         .pointer("/references/other")
         .and_then(Value::as_str)
         .map(str::to_string);
-    a.drafts.insert(
+    a.drafts_of(kind).insert(
         number,
         DraftRecord {
             draft_invoice_number: number,

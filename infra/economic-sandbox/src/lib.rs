@@ -300,6 +300,12 @@ impl SandboxHandle {
             .unwrap_or_default()
     }
 
+    /// `/orders/drafts` of agreement `index`.
+    pub fn order_drafts(&self, index: usize) -> Vec<DraftRecord> {
+        self.with_agreement(index, |a| a.order_drafts.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
     pub fn booked(&self, index: usize) -> Vec<BookedRecord> {
         self.with_agreement(index, |a| a.booked.values().cloned().collect())
             .unwrap_or_default()

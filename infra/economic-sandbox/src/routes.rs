@@ -7,10 +7,11 @@ use crate::answer::{
     Answer, FieldErr,
 };
 use crate::data::AgreementData;
-use crate::drafts::{book_draft, create_draft, replace_draft};
+use crate::drafts::{book_draft, create_draft, document_name, replace_draft};
 use crate::filter::{parse_filter_value, FilterValue};
 use crate::url_decoding::{decode_resource_id, query_param};
 use crate::Shared;
+use bridge::domain::economic_model::DraftDocument;
 use hyper::Method;
 use serde_json::{json, Value};
 
@@ -210,40 +211,73 @@ pub(crate) fn api(
             a.customers.insert(number, stored.clone());
             answer(if put_number.is_some() { 200 } else { 201 }, stored)
         }
-        ("POST", ["invoices", "drafts"]) => create_draft(shared, a, seq, body),
-        ("GET", ["invoices", "drafts"]) => {
-            let items = a.drafts.values().map(|d| d.document.clone()).collect();
-            collection(
-                seq,
-                path,
-                query,
-                items,
-                &["references.other", "customer.customerNumber", "date"],
-            )
+        ("POST", [c, "drafts"]) if drafts_in(c).is_some() => {
+            create_draft(shared, a, seq, drafts_in(c).unwrap_or_default(), body)
         }
-        ("GET", ["invoices", "drafts", n]) => {
-            match n.parse::<u32>().ok().and_then(|n| a.drafts.get(&n)) {
+        ("GET", [c, "drafts"]) if drafts_in(c).is_some() => {
+            let document = drafts_in(c).unwrap_or_default();
+            let items = a
+                .drafts_of(document)
+                .values()
+                .map(|d| d.document.clone())
+                .collect();
+            // Order drafts: SCHEMA marks `references.other` filterable
+            // (and LIVE: `paymentTerms.paymentTermsNumber` is listed but
+            // answers 500, so it is not offered here).
+            let filterable: &[&str] = match document {
+                DraftDocument::InvoiceDraft => {
+                    &["references.other", "customer.customerNumber", "date"]
+                }
+                DraftDocument::OrderDraft => &[
+                    "references.other",
+                    "customer.customerNumber",
+                    "date",
+                    "orderNumber",
+                ],
+            };
+            collection(seq, path, query, items, filterable)
+        }
+        ("GET", [c, "drafts", n]) if drafts_in(c).is_some() => {
+            let document = drafts_in(c).unwrap_or_default();
+            match n
+                .parse::<u32>()
+                .ok()
+                .and_then(|n| a.drafts_of(document).get(&n))
+            {
                 Some(d) => answer(200, d.document.clone()),
-                None => not_found(seq, "Draft invoice"),
+                None => not_found(seq, document_name(document)),
             }
         }
-        ("PUT", ["invoices", "drafts", n]) => match n.parse::<u32>() {
-            Ok(number) => replace_draft(shared, a, seq, number, body),
-            Err(_) => not_found(seq, "Draft invoice"),
-        },
+        ("PUT", [c, "drafts", n]) if drafts_in(c).is_some() => {
+            let document = drafts_in(c).unwrap_or_default();
+            match n.parse::<u32>() {
+                Ok(number) => replace_draft(shared, a, seq, document, number, body),
+                Err(_) => not_found(seq, document_name(document)),
+            }
+        }
         // LIVE: a draft's DELETE answers 200 with a status body (its exact
-        // shape is unconfirmed), customers' and products' answer 204.
-        ("DELETE", ["invoices", "drafts", n]) => {
-            match n.parse::<u32>().ok().and_then(|n| a.drafts.remove(&n)) {
-                Some(d) => answer(200, deleted_drafts(&[d.draft_invoice_number])),
-                None => not_found(seq, "Draft invoice"),
+        // shape is unconfirmed), customers' and products' answer 204. LIVE
+        // for order drafts: "create and delete behave exactly as draft
+        // invoices do".
+        ("DELETE", [c, "drafts", n]) if drafts_in(c).is_some() => {
+            let document = drafts_in(c).unwrap_or_default();
+            match n
+                .parse::<u32>()
+                .ok()
+                .and_then(|n| a.drafts_of(document).remove(&n))
+            {
+                Some(d) => answer(200, deleted_drafts(document, &[d.draft_invoice_number])),
+                None => not_found(seq, document_name(document)),
             }
         }
-        // LIVE: without a number, DELETE removes every draft on the agreement.
-        ("DELETE", ["invoices", "drafts"]) => {
-            let numbers: Vec<u32> = a.drafts.keys().copied().collect();
-            a.drafts.clear();
-            answer(200, deleted_drafts(&numbers))
+        // LIVE: without a number, DELETE removes every draft on the
+        // agreement (for order drafts unconfirmed; assumed the same).
+        ("DELETE", [c, "drafts"]) if drafts_in(c).is_some() => {
+            let document = drafts_in(c).unwrap_or_default();
+            let drafts = a.drafts_of(document);
+            let numbers: Vec<u32> = drafts.keys().copied().collect();
+            drafts.clear();
+            answer(200, deleted_drafts(document, &numbers))
         }
         ("DELETE", ["customers", n]) => {
             let Some(number) = n
@@ -254,7 +288,7 @@ pub(crate) fn api(
                 return not_found(seq, "Customer");
             };
             // LIVE: a customer a draft refers to cannot be deleted.
-            if a.drafts.values().any(|d| d.customer_number == number) {
+            if a.any_draft(|d| d.customer_number == number) {
                 return error_answer(
                     seq,
                     400,
@@ -271,7 +305,7 @@ pub(crate) fn api(
             if !a.products.contains_key(&number) {
                 return not_found(seq, "Product");
             }
-            let used = a.drafts.values().any(|d| {
+            let used = a.any_draft(|d| {
                 d.document
                     .get("lines")
                     .and_then(Value::as_array)
@@ -311,7 +345,7 @@ pub(crate) fn api(
                 None => not_found(seq, "Booked invoice"),
             }
         }
-        (_, [first, ..]) if ["invoices"].contains(first) => error_answer(
+        (_, [first, ..]) if ["invoices", "orders"].contains(first) => error_answer(
             seq,
             405,
             "Method not allowed.",
@@ -354,14 +388,24 @@ pub(crate) fn check_customer_refs(a: &AgreementData, doc: &Value, errors: &mut V
     }
 }
 
+/// The draft collection a path's first segment names.
+fn drafts_in(segment: &str) -> Option<DraftDocument> {
+    match segment {
+        "invoices" => Some(DraftDocument::InvoiceDraft),
+        "orders" => Some(DraftDocument::OrderDraft),
+        _ => None,
+    }
+}
+
 /// The status body of a draft DELETE.
-fn deleted_drafts(numbers: &[u32]) -> Value {
+fn deleted_drafts(document: DraftDocument, numbers: &[u32]) -> Value {
+    let collection = document.collection_path();
     json!({
-        "message": "Deleted draft invoices.",
+        "message": format!("Deleted {}s.", document.noun()),
         "deletedCount": numbers.len(),
         "deletedItems": numbers
             .iter()
-            .map(|n| json!({"draftInvoiceNumber": n, "self": format!("{BASE}/invoices/drafts/{n}")}))
+            .map(|n| json!({document.number_field(): n, "self": format!("{BASE}{collection}/{n}")}))
             .collect::<Vec<_>>(),
     })
 }

@@ -139,6 +139,7 @@ fn plan(reference: &str, debtor: DebtorPlan, book: bool) -> InvoicePlan {
         debtor,
         draft: draft(number, 19),
         book,
+        document: Default::default(),
         vat_decision: VatDecision {
             treatment: VatTreatment::Domestic,
             vat_zone: 1,
@@ -1045,4 +1046,237 @@ async fn a_credit_note_has_negative_quantities_and_survives_a_lost_answer() {
     assert_eq!(sb.booked(0).len(), 1);
     assert_eq!(sb.drafts(0).len(), 0);
     assert_eq!(booked.gross_amount, -GROSS);
+}
+
+// ----- order drafts (`mapping.document: order_draft`) ----------------------
+
+fn order_plan(reference: &str) -> InvoicePlan {
+    let mut p = plan(
+        reference,
+        DebtorPlan::Existing { customer_number: 7 },
+        false,
+    );
+    p.document = DraftDocument::OrderDraft;
+    p
+}
+
+/// An order draft is made exactly once under every fault a draft invoice
+/// survives: the create's answer lost (dropped, 504, held past the
+/// timeout), a redelivery after success, a redelivery before anything was
+/// made; and every call goes to `/orders/drafts`, never to invoices.
+#[tokio::test]
+async fn order_drafts_are_made_once_under_every_fault() {
+    struct Case {
+        name: &'static str,
+        faults: Faults,
+        already_pushed: bool,
+        may_exist: bool,
+        reused: bool,
+    }
+    let lost = |mode| Faults {
+        fail_next_creates_after_commit: 1,
+        fail_after_commit_mode: mode,
+        hold_ms: 1500,
+        ..Faults::default()
+    };
+    let cases = [
+        Case {
+            name: "first attempt",
+            faults: Faults::default(),
+            already_pushed: false,
+            may_exist: false,
+            reused: false,
+        },
+        Case {
+            name: "answer dropped after the create",
+            faults: lost(FailMode::Drop),
+            already_pushed: false,
+            may_exist: false,
+            reused: false,
+        },
+        Case {
+            name: "504 after the create",
+            faults: lost(FailMode::GatewayTimeout),
+            already_pushed: false,
+            may_exist: false,
+            reused: false,
+        },
+        Case {
+            name: "answer held past the timeout",
+            faults: lost(FailMode::Hold),
+            already_pushed: false,
+            may_exist: false,
+            reused: false,
+        },
+        Case {
+            name: "redelivery after a success",
+            faults: Faults::default(),
+            already_pushed: true,
+            may_exist: true,
+            reused: true,
+        },
+        Case {
+            name: "redelivery before anything was made",
+            faults: Faults::default(),
+            already_pushed: false,
+            may_exist: true,
+            reused: false,
+        },
+        Case {
+            name: "first-attempt message delivered twice",
+            faults: Faults::default(),
+            already_pushed: true,
+            may_exist: false,
+            reused: false,
+        },
+    ];
+    for case in cases {
+        let sb = sandbox().await;
+        let a = api(&client(&sb, Duration::from_millis(400)));
+        with_customer_7(&a).await;
+        let p = order_plan("shop:o1");
+        if case.already_pushed {
+            push_invoice(&a, &p, opts(false)).await.expect("first push");
+        }
+        sb.clear_requests();
+        sb.set_faults(case.faults);
+        let o = push_invoice(&a, &p, opts(case.may_exist))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        let orders = sb.order_drafts(0);
+        assert_eq!(orders.len(), 1, "{}", case.name);
+        assert_eq!(orders[0].reference.as_deref(), Some("shop:o1"));
+        assert_eq!(orders[0].gross_amount, GROSS, "{}", case.name);
+        assert_eq!(
+            o.draft_invoice_number,
+            Some(orders[0].draft_invoice_number),
+            "{}",
+            case.name
+        );
+        assert_eq!(o.booked_invoice_number, None);
+        assert_eq!(o.gross_amount, GROSS);
+        assert_eq!(o.reused_existing, case.reused, "{}", case.name);
+        assert!(sb.drafts(0).is_empty(), "{}: no draft invoice", case.name);
+        assert!(sb.booked(0).is_empty());
+        for r in sb.requests() {
+            assert!(
+                r.path.starts_with("/orders/drafts"),
+                "{}: {} {}",
+                case.name,
+                r.method,
+                r.path
+            );
+            if r.method != "GET" {
+                assert!(r.idempotency_key.is_some(), "{}: {r:?}", case.name);
+            }
+        }
+    }
+}
+
+/// Order drafts and draft invoices are numbered apart (both start at 1):
+/// an order draft's number is never taken for a draft invoice's. Deleting
+/// "our" order draft leaves the draft invoice of the same number, and a
+/// stale number now another order's is not deleted.
+#[tokio::test]
+async fn order_drafts_are_found_and_deleted_in_their_own_collection_only() {
+    use bridge::adapters::economic::EconomicInvoicing;
+    use bridge::domain::shop::EconomicCredentials;
+    use bridge::ports::{FoundInvoice, Invoicing};
+    let sb = sandbox().await;
+    let c = client(&sb, Duration::from_secs(2));
+    let a = api(&c);
+    with_customer_7(&a).await;
+    let invoice = push_invoice(
+        &a,
+        &plan(
+            "shop:inv",
+            DebtorPlan::Existing { customer_number: 7 },
+            false,
+        ),
+        opts(false),
+    )
+    .await
+    .expect("invoice draft");
+    let order = push_invoice(&a, &order_plan("shop:ord"), opts(false))
+        .await
+        .expect("order draft");
+    assert_eq!(invoice.draft_invoice_number, Some(1));
+    assert_eq!(order.draft_invoice_number, Some(1));
+
+    let invoicing = EconomicInvoicing::new(c.clone());
+    let credentials = EconomicCredentials {
+        app_secret_token: Secret::new(economic_sandbox::DEFAULT_APP_SECRET_TOKEN),
+        agreement_grant_token: Secret::new(economic_sandbox::DEFAULT_AGREEMENT_GRANT_TOKEN),
+    };
+    let order_drafts = DraftDocument::OrderDraft;
+    let find = |document, reference: &'static str, hint| {
+        let (invoicing, credentials) = (invoicing.clone(), credentials.clone());
+        async move {
+            invoicing
+                .find_invoice(&credentials, document, reference, hint, deadline(5))
+                .await
+                .expect("find")
+        }
+    };
+    assert_eq!(
+        find(order_drafts, "shop:ord", Some(1)).await,
+        FoundInvoice::Draft(1)
+    );
+    assert_eq!(
+        find(order_drafts, "shop:ord", None).await,
+        FoundInvoice::Draft(1)
+    );
+    // The invoice draft's reference is not among the order drafts.
+    assert_eq!(
+        find(order_drafts, "shop:inv", Some(1)).await,
+        FoundInvoice::None
+    );
+    // Order draft 1 is not the invoice's: refused by reference.
+    assert!(!invoicing
+        .delete_own_draft(&credentials, order_drafts, "shop:inv", 1, deadline(5))
+        .await
+        .expect("refusal"));
+    assert_eq!(sb.order_drafts(0).len(), 1);
+    assert!(invoicing
+        .delete_own_draft(&credentials, order_drafts, "shop:ord", 1, deadline(5))
+        .await
+        .expect("delete"));
+    assert!(sb.order_drafts(0).is_empty());
+    assert_eq!(sb.drafts_with_reference(0, "shop:inv"), 1, "invoice stays");
+    // Gone: a second delete reports it, and the order is not found.
+    assert!(!invoicing
+        .delete_own_draft(&credentials, order_drafts, "shop:ord", 1, deadline(5))
+        .await
+        .expect("already gone"));
+    assert_eq!(
+        find(order_drafts, "shop:ord", Some(1)).await,
+        FoundInvoice::None
+    );
+    let deletes: Vec<_> = sb
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .collect();
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+    assert_eq!(deletes[0].path, "/orders/drafts/1");
+    assert!(deletes[0].idempotency_key.is_some());
+}
+
+/// An order draft whose totals e-conomic computes otherwise than the plan
+/// is deleted and the order fails, as a draft invoice is.
+#[tokio::test]
+async fn an_order_draft_with_wrong_totals_is_deleted() {
+    let sb = sandbox().await;
+    let a = api(&client(&sb, Duration::from_secs(2)));
+    with_customer_7(&a).await;
+    let mut p = order_plan("shop:ovat");
+    p.expected_gross_total = dec!(312.50);
+    let err = push_invoice(&a, &p, opts(false))
+        .await
+        .expect_err("mismatch");
+    assert!(
+        matches!(err, EconomicError::AmountMismatch { deleted: true, .. }),
+        "{err:?}"
+    );
+    assert!(sb.order_drafts(0).is_empty());
 }

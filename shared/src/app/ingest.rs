@@ -31,7 +31,7 @@ use crate::domain::order::{
     parse_event, request_order_id, ContractError, EventType, OrderRequest, ParsedEvent,
 };
 use crate::domain::platform::{
-    platform_secrets, platform_snapshot, requests, shopify, woocommerce, Platform,
+    platform_secrets, platform_snapshot, requests, shopify, shopify_refund, woocommerce, Platform,
 };
 use crate::domain::shop::{PlatformConfig, ShopConfig, Trigger};
 use crate::domain::webhook::{self, SignatureHeaders};
@@ -655,6 +655,22 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
                         "X-Shopify-Shop-Domain is not this shop's domain",
                     );
                 }
+                if topic == shopify_refund::REFUNDS_CREATE {
+                    let Some(delivery_id) = headers.delivery_id.filter(|v| !v.trim().is_empty())
+                    else {
+                        return missing_header(delivery_header);
+                    };
+                    return self
+                        .record_shopify_refund(
+                            &shop,
+                            delivery_id.trim(),
+                            headers.api_version,
+                            request.body,
+                            span,
+                            now.unix_timestamp(),
+                        )
+                        .await;
+                }
                 let Some(stage) = settings.topics.get(topic) else {
                     if let Some(asked) = requests::shopify_request(topic, request.body) {
                         return match shopify::parse(request.body) {
@@ -695,6 +711,20 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
                     Ok(order) => order,
                     Err(error) => return WebhookResponse::malformed(&error),
                 };
+                if shop.mapping.credit_notes.enabled {
+                    if let Some(failed) = self
+                        .record_woocommerce_refunds(
+                            &shop,
+                            order.version.as_deref(),
+                            request.body,
+                            span,
+                            now.unix_timestamp(),
+                        )
+                        .await
+                    {
+                        return failed;
+                    }
+                }
                 if let Some(asked) = requests::woocommerce_request(&order.status) {
                     span.record("order_id", order.id.as_str());
                     return self.order_request(&shop.shop_id, &order.id, asked).await;

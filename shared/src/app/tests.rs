@@ -1521,16 +1521,24 @@ mod platform_ingest {
             401
         );
         // A topic that is no order stage.
+        let other = post(
+            SHOPIFY_SHOP,
+            shopify_headers(good, "products/update", "1"),
+            PAID_ORDER,
+        )
+        .await;
+        assert_eq!(
+            (other.status, &other.body["status"]),
+            (200, &"ignored".into())
+        );
+        // refunds/create with a body that is no refund: malformed.
         let refund = post(
             SHOPIFY_SHOP,
             shopify_headers(good, "refunds/create", "1"),
             PAID_ORDER,
         )
         .await;
-        assert_eq!(
-            (refund.status, &refund.body["status"]),
-            (200, &"ignored".into())
-        );
+        assert_eq!(refund.status, 400, "{}", refund.body);
         // Malformed: the field is named.
         let body: &[u8] = br#"{"id": 1, "created_at": "2026-11-27T09:12:44+01:00", "currency": "DKK", "total_price": "10.00", "line_items": [{"quantity": 1, "price": "ten"}]}"#;
         let signature = sign_body_hmac(SHOPIFY_SECRET, body);

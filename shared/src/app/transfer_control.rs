@@ -14,6 +14,7 @@
 
 use super::{Disposition, Transfer, TransferFailure};
 use crate::app::notify::LabelNotifier;
+use crate::domain::economic_model::DraftDocument;
 use crate::domain::lifecycle::{Label, LeaseOwner, OrderRecord};
 use crate::domain::notify::LabelChange;
 use crate::ports::{
@@ -214,6 +215,7 @@ where
             .invoicing
             .find_invoice(
                 &shop.economic,
+                plan.document,
                 &plan.reference,
                 record.draft_invoice_number,
                 deadline,
@@ -230,14 +232,21 @@ where
             FoundInvoice::Draft(number) => {
                 let deleted = self
                     .invoicing
-                    .delete_own_draft(&shop.economic, &plan.reference, number, deadline)
+                    .delete_own_draft(
+                        &shop.economic,
+                        plan.document,
+                        &plan.reference,
+                        number,
+                        deadline,
+                    )
                     .await
                     .map_err(TransferFailure::Invoicing)?;
+                let draft = plan.document.noun();
                 if deleted {
-                    format!("cancelled by the shop: its draft invoice {number} was deleted in e-conomic")
+                    format!("cancelled by the shop: its {draft} {number} was deleted in e-conomic")
                 } else {
                     format!(
-                        "cancelled by the shop: its draft invoice {number} was already gone from \
+                        "cancelled by the shop: its {draft} {number} was already gone from \
                          e-conomic"
                     )
                 }
@@ -386,25 +395,33 @@ where
             .invoicing
             .find_invoice(
                 &shop.economic,
+                plan.document,
                 &plan.reference,
                 record.draft_invoice_number,
                 deadline,
             )
             .await
             .map_err(TransferFailure::Invoicing)?;
+        let draft = plan.document.noun();
         let recorded = record
             .draft_invoice_number
-            .map(|n| format!("draft invoice {n}"))
+            .map(|n| format!("{draft} {n}"))
             .unwrap_or_else(|| "its invoice".to_owned());
         Ok(match found {
             FoundInvoice::None => OkResend::Reopened(format!(
                 "re-sent by the shop: {recorded} is no longer in e-conomic (deleted there); a new \
                  one is made"
             )),
-            FoundInvoice::Draft(number) => OkResend::Refused(format!(
-                "re-send refused: the order is already invoiced (draft invoice {number} in \
-                 e-conomic); delete that draft in e-conomic first to have a new one made"
-            )),
+            FoundInvoice::Draft(number) => {
+                let state = match plan.document {
+                    DraftDocument::InvoiceDraft => "already invoiced",
+                    DraftDocument::OrderDraft => "already in e-conomic",
+                };
+                OkResend::Refused(format!(
+                    "re-send refused: the order is {state} ({draft} {number} in e-conomic); \
+                     delete that draft in e-conomic first to have a new one made"
+                ))
+            }
             FoundInvoice::Booked(number) => OkResend::Refused(format!(
                 "re-send refused: the order is invoiced and booked (invoice {number}); a booked \
                  invoice is corrected with a credit note, not by sending the order again"

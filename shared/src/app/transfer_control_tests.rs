@@ -72,6 +72,65 @@ async fn a_cancellation_after_the_draft_deletes_our_draft() {
     assert_eq!(world.order(), order);
 }
 
+/// `mapping.document: order_draft`: the order becomes an order draft, a
+/// re-send is refused while it exists, and a cancellation deletes it (by
+/// its own collection and reference), saying so.
+#[tokio::test]
+async fn an_order_draft_is_kept_from_a_re_send_and_deleted_by_a_cancellation() {
+    use crate::domain::economic_model::DraftDocument;
+    let world = World::with_order(Label::Pending, Cause::Webhook);
+    let mut shop = shop();
+    shop.mapping.document = DraftDocument::OrderDraft;
+    world.shops.insert(shop);
+    world.invoiced().await;
+    let invoices = world.invoicing.invoices();
+    assert_eq!(invoices.len(), 1);
+    assert_eq!(invoices[0].document, DraftDocument::OrderDraft);
+    let number = world.order().draft_invoice_number.expect("an order draft");
+
+    world.enqueue(Cause::ShopResend);
+    assert_eq!(world.deliver().await.1, Disposition::Done);
+    assert!(world.history_has(&format!(
+        "re-send refused: the order is already in e-conomic (order draft {number} in e-conomic)"
+    )));
+    assert_eq!(world.invoicing.invoices().len(), 1);
+
+    world.enqueue(Cause::Cancel);
+    assert_eq!(world.deliver().await.1, Disposition::Done);
+    assert!(world.invoicing.invoices().is_empty(), "deleted");
+    let order = world.order();
+    assert_eq!(order.label, Label::Cancelled);
+    assert_eq!(
+        order.last_error.as_deref(),
+        Some(
+            format!("cancelled by the shop: its order draft {number} was deleted in e-conomic")
+                .as_str()
+        )
+    );
+}
+
+/// A shop that switched to order drafts after the order's draft invoice
+/// was made: the cancellation looks among order drafts, finds none, and
+/// deletes nothing it cannot tell is the order's.
+#[tokio::test]
+async fn a_cancellation_looks_only_in_the_shops_draft_collection() {
+    use crate::domain::economic_model::DraftDocument;
+    let world = World::with_order(Label::Pending, Cause::Webhook);
+    world.invoiced().await;
+    let mut shop = shop();
+    shop.mapping.document = DraftDocument::OrderDraft;
+    world.shops.insert(shop);
+    world.enqueue(Cause::Cancel);
+    assert_eq!(world.deliver().await.1, Disposition::Done);
+    assert_eq!(
+        world.invoicing.invoices().len(),
+        1,
+        "the invoice draft stays"
+    );
+    let reason = world.order().last_error.unwrap_or_default();
+    assert!(reason.contains("holds no invoice"), "{reason}");
+}
+
 #[tokio::test]
 async fn a_cancellation_after_booking_leaves_the_booked_invoice_for_a_credit_note() {
     let world = World::with_order(Label::Pending, Cause::Webhook);

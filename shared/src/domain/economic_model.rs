@@ -7,6 +7,49 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+/// Which e-conomic draft document an order becomes (`mapping.document`).
+/// An order draft (`/orders/drafts`) takes the same body as a draft invoice
+/// (SCHEMA: `DraftOrderPost` constrains every property the bridge sends as
+/// `DraftInvoicePost` does) and is numbered by `orderNumber`; it cannot be
+/// booked through the API (there is no booking endpoint for orders).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DraftDocument {
+    #[default]
+    InvoiceDraft,
+    OrderDraft,
+}
+
+impl DraftDocument {
+    /// The collection the drafts live in.
+    pub fn collection_path(self) -> &'static str {
+        match self {
+            DraftDocument::InvoiceDraft => "/invoices/drafts",
+            DraftDocument::OrderDraft => "/orders/drafts",
+        }
+    }
+
+    /// The property holding a draft's number.
+    pub fn number_field(self) -> &'static str {
+        match self {
+            DraftDocument::InvoiceDraft => "draftInvoiceNumber",
+            DraftDocument::OrderDraft => "orderNumber",
+        }
+    }
+
+    /// What the document is called in labels and reasons.
+    pub fn noun(self) -> &'static str {
+        match self {
+            DraftDocument::InvoiceDraft => "draft invoice",
+            DraftDocument::OrderDraft => "order draft",
+        }
+    }
+
+    pub fn is_default(&self) -> bool {
+        *self == DraftDocument::InvoiceDraft
+    }
+}
+
 /// Serialises a `Decimal` as a JSON number without going through `f64`.
 pub mod decimal_number {
     use rust_decimal::Decimal;
@@ -270,6 +313,9 @@ pub struct DraftInvoiceRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DraftInvoiceResponse {
+    /// An order draft's `orderNumber` (the same document under another
+    /// collection, see [`DraftDocument`]).
+    #[serde(alias = "orderNumber")]
     pub draft_invoice_number: u32,
     #[serde(default)]
     pub customer: Option<CustomerRef>,

@@ -418,3 +418,185 @@ async fn a_woocommerce_order_cancelled_before_invoicing_gets_no_invoice() {
     assert_eq!(answer["status"], "duplicate");
     assert!(stack.sandbox.drafts(0).is_empty());
 }
+
+/// Shopify `refunds/create` → a credit note: a tax-inclusive shop's refund
+/// (subtotal with tax, shipping from `refund_shipping_lines`) is credited
+/// once under a duplicate delivery; a refund whose transactions disagree
+/// with its lines fails with both sums named and makes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shopify_refund_becomes_one_credit_note_or_fails_naming_the_money() {
+    use bridge::domain::lifecycle::Label;
+    use bridge::ports::ShopStore;
+    let stack = shopify_stack().await;
+    let mut shop = stack
+        .shop_store()
+        .get("sokker")
+        .await
+        .expect("read")
+        .expect("shop");
+    shop.mapping.credit_notes.enabled = true;
+    stack.shop_store().put(&shop).await.expect("put shop");
+
+    let order = fixture("shopify", "dk-five-lines.json");
+    let signature = platform_signature(SHOPIFY_SECRET, &order);
+    let paid = shopify_headers(&signature, "orders/paid", "5f1d-paid", DOMAIN);
+    stack
+        .deliver_platform("sokker", "shopify", paid, &order)
+        .await;
+    let ok = stack
+        .transfer_until("sokker", "5810000000009", Duration::from_secs(30), |r| {
+            r.label != Label::Pending
+        })
+        .await;
+    assert_eq!(ok.label, Label::Ok, "{:?}", ok.last_error);
+
+    // One T-shirt back (99.95 with VAT) and the shipping (39.00 with VAT).
+    let refund = serde_json::to_vec(&json!({
+        "id": 930001, "order_id": 5810000000009_u64, "note": "Returned", "duties": [],
+        "refund_line_items": [{"id": 1, "quantity": 1, "line_item_id": 11, "subtotal": 99.95,
+            "total_tax": 19.99, "line_item": {"id": 11, "sku": "SKU-1", "price": "99.95"}}],
+        "refund_shipping_lines": [{"id": 2,
+            "subtotal_amount_set": {"shop_money": {"amount": "39.00", "currency_code": "DKK"}},
+            "tax_amount_set": {"shop_money": {"amount": "7.80", "currency_code": "DKK"}}}],
+        "transactions": [{"id": 3, "kind": "refund", "status": "success", "amount": "138.95",
+            "currency": "DKK"}],
+        "order_adjustments": []
+    }))
+    .unwrap();
+    let signature = platform_signature(SHOPIFY_SECRET, &refund);
+    let headers = shopify_headers(&signature, "refunds/create", "5f1d-refund", DOMAIN);
+    let (status, answer) = stack
+        .deliver_platform("sokker", "shopify", headers.clone(), &refund)
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["refund_id"], "930001");
+    let (_, again) = stack
+        .deliver_platform("sokker", "shopify", headers, &refund)
+        .await;
+    assert_eq!(again["status"], "duplicate");
+    let credited = stack
+        .transfer_until(
+            "sokker",
+            "5810000000009#refund#930001",
+            Duration::from_secs(30),
+            |r| r.label != Label::Pending,
+        )
+        .await;
+    assert_eq!(credited.label, Label::Ok, "{:?}", credited.last_error);
+    let notes: Vec<_> = stack
+        .sandbox
+        .drafts(0)
+        .into_iter()
+        .filter(|d| d.gross_amount.is_sign_negative())
+        .collect();
+    assert_eq!(notes.len(), 1, "one credit note");
+    assert_eq!(notes[0].gross_amount.normalize().to_string(), "-138.95");
+
+    // 3 posters' worth of lines, but 50.00 returned: neither reading fits.
+    let wrong = serde_json::to_vec(&json!({
+        "id": 930002, "order_id": 5810000000009_u64, "duties": [],
+        "refund_line_items": [{"id": 4, "quantity": 1, "line_item_id": 13, "subtotal": 24.50,
+            "total_tax": 4.90, "line_item": {"id": 13, "sku": "SKU-3", "price": "24.50"}}],
+        "transactions": [{"id": 5, "kind": "refund", "status": "success", "amount": "50.00",
+            "currency": "DKK"}],
+        "order_adjustments": []
+    }))
+    .unwrap();
+    let signature = platform_signature(SHOPIFY_SECRET, &wrong);
+    let headers = shopify_headers(&signature, "refunds/create", "5f1d-wrong", DOMAIN);
+    stack
+        .deliver_platform("sokker", "shopify", headers, &wrong)
+        .await;
+    let failed = stack
+        .transfer_until(
+            "sokker",
+            "5810000000009#refund#930002",
+            Duration::from_secs(30),
+            |r| r.label != Label::Pending,
+        )
+        .await;
+    assert_eq!(failed.label, Label::Failed);
+    let reason = failed.last_error.unwrap_or_default();
+    assert!(
+        reason.contains("returned 50.00 DKK")
+            && reason.contains("29.40")
+            && reason.contains("24.50"),
+        "{reason}"
+    );
+    let negative = stack
+        .sandbox
+        .drafts(0)
+        .iter()
+        .filter(|d| d.gross_amount.is_sign_negative())
+        .count();
+    assert_eq!(negative, 1, "no second credit note");
+}
+
+/// A WooCommerce refund (listed in `refunds[]` of a later order webhook,
+/// an amount without lines) on a one-rate order becomes one credit note,
+/// however often the order is delivered again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_woocommerce_refund_on_a_one_rate_order_becomes_one_credit_note() {
+    use bridge::domain::lifecycle::Label;
+    use bridge::ports::ShopStore;
+    let stack = Stack::start().await;
+    let mut shop = stack
+        .put_platform_shop(
+            "woo",
+            json!({"kind": "woocommerce", "secrets": [{"secret": WOO_SECRET}]}),
+        )
+        .await;
+    shop.mapping.credit_notes.enabled = true;
+    stack.shop_store().put(&shop).await.expect("put shop");
+
+    let processing = fixture("woocommerce", "dk-coupon-incl-vat.json");
+    let signature = platform_signature(WOO_SECRET, &processing);
+    stack
+        .deliver_platform(
+            "woo",
+            "woocommerce",
+            woo_headers(&signature, "order.updated", "601"),
+            &processing,
+        )
+        .await;
+    let ok = stack
+        .transfer_until("woo", "2001", Duration::from_secs(30), |r| {
+            r.label != Label::Pending
+        })
+        .await;
+    assert_eq!(ok.label, Label::Ok, "{:?}", ok.last_error);
+
+    let mut refunded: serde_json::Value = serde_json::from_slice(&processing).unwrap();
+    refunded["status"] = json!("completed");
+    refunded["refunds"] = json!([{"id": 811, "reason": "Ombytning", "total": "-50.00"}]);
+    let refunded = serde_json::to_vec(&refunded).unwrap();
+    let signature = platform_signature(WOO_SECRET, &refunded);
+    for delivery in ["602", "603"] {
+        let (status, answer) = stack
+            .deliver_platform(
+                "woo",
+                "woocommerce",
+                woo_headers(&signature, "order.updated", delivery),
+                &refunded,
+            )
+            .await;
+        assert!(status < 300, "{status} {answer}");
+    }
+    let credited = stack
+        .transfer_until("woo", "2001#refund#811", Duration::from_secs(30), |r| {
+            r.label != Label::Pending
+        })
+        .await;
+    assert_eq!(credited.label, Label::Ok, "{:?}", credited.last_error);
+    for _ in 0..2 {
+        stack.poll_transfer().await;
+    }
+    let notes: Vec<_> = stack
+        .sandbox
+        .drafts(0)
+        .into_iter()
+        .filter(|d| d.gross_amount.is_sign_negative())
+        .collect();
+    assert_eq!(notes.len(), 1, "one credit note");
+    assert_eq!(notes[0].gross_amount.normalize().to_string(), "-50");
+}

@@ -125,6 +125,7 @@ impl EconomicClient {
             agreement_key,
             calls: Arc::new(AtomicU32::new(0)),
             cached_replays: Arc::new(AtomicU32::new(0)),
+            drafts: DraftDocument::InvoiceDraft,
         }
     }
 }
@@ -138,6 +139,9 @@ pub struct AgreementApi {
     agreement_key: String,
     calls: Arc<AtomicU32>,
     cached_replays: Arc<AtomicU32>,
+    /// The collection the draft methods address (`/invoices/drafts`
+    /// unless [`AgreementApi::for_document`] chose order drafts).
+    drafts: DraftDocument,
 }
 
 impl fmt::Debug for AgreementApi {
@@ -200,8 +204,9 @@ fn hex(bytes: &[u8]) -> String {
 /// `DELETE /invoices/drafts` without a number deletes every draft on the
 /// agreement (LIVE), and `0` is what an unset number looks like.
 fn deletes_one_record(path: &str) -> bool {
-    const COLLECTIONS: [&str; 4] = [
+    const COLLECTIONS: [&str; 5] = [
         "/invoices/drafts",
+        "/orders/drafts",
         "/invoices/booked",
         "/customers",
         "/products",
@@ -213,6 +218,20 @@ fn deletes_one_record(path: &str) -> bool {
 }
 
 impl AgreementApi {
+    /// This handle with its draft methods (create, find, get, replace,
+    /// delete) on `document`'s collection; it shares the call counters.
+    pub fn for_document(&self, document: DraftDocument) -> AgreementApi {
+        AgreementApi {
+            drafts: document,
+            ..self.clone()
+        }
+    }
+
+    /// The draft collection this handle's draft methods address.
+    pub fn drafts(&self) -> DraftDocument {
+        self.drafts
+    }
+
     /// HTTP requests made through this handle (and its clones), retries
     /// included.
     pub fn calls(&self) -> u32 {
@@ -572,7 +591,8 @@ impl AgreementApi {
 
     // ----- invoices ------------------------------------------------------
 
-    /// POST /invoices/drafts. Not resent when the outcome is unknown (the
+    /// POST /invoices/drafts (or `/orders/drafts`, see
+    /// [`Self::for_document`]; so for every draft method). Not resent when the outcome is unknown (the
     /// caller looks the reference up first, see `push`).
     pub async fn create_draft(
         &self,
@@ -598,7 +618,7 @@ impl AgreementApi {
         let body = Self::to_body(draft)?;
         self.call_noting_replay(
             Method::POST,
-            "/invoices/drafts",
+            self.drafts.collection_path(),
             &[],
             Some(body),
             Resend::OnlyIfNotProcessed,
@@ -618,7 +638,7 @@ impl AgreementApi {
         let page: Collection<DraftInvoiceResponse> = self
             .call(
                 Method::GET,
-                "/invoices/drafts",
+                self.drafts.collection_path(),
                 &query,
                 None,
                 Resend::Safe,
@@ -646,7 +666,7 @@ impl AgreementApi {
         deadline: Instant,
     ) -> Result<DraftInvoiceResponse, EconomicError> {
         let body = Self::to_body(draft)?;
-        let path = format!("/invoices/drafts/{draft_invoice_number}");
+        let path = format!("{}/{draft_invoice_number}", self.drafts.collection_path());
         self.call_scoped(
             Method::PUT,
             &path,
@@ -664,7 +684,7 @@ impl AgreementApi {
         draft_invoice_number: u32,
         deadline: Instant,
     ) -> Result<Option<DraftInvoiceResponse>, EconomicError> {
-        let path = format!("/invoices/drafts/{draft_invoice_number}");
+        let path = format!("{}/{draft_invoice_number}", self.drafts.collection_path());
         not_found_as_none(
             self.call(Method::GET, &path, &[], None, Resend::Safe, deadline)
                 .await,
@@ -682,6 +702,13 @@ impl AgreementApi {
         send_by: Option<SendBy>,
         deadline: Instant,
     ) -> Result<BookedInvoiceResponse, EconomicError> {
+        if self.drafts == DraftDocument::OrderDraft {
+            // Booking names a draft invoice's number; an order's is another
+            // numbering, so sending it could book an unrelated invoice.
+            return Err(EconomicError::Setup(
+                "refused to book: order drafts are not booked through the API".to_owned(),
+            ));
+        }
         let body = Self::to_body(&BookRequest {
             draft_invoice: DraftInvoiceRef {
                 draft_invoice_number,
@@ -735,7 +762,7 @@ impl AgreementApi {
         order_reference: &str,
         deadline: Instant,
     ) -> Result<bool, EconomicError> {
-        let path = format!("/invoices/drafts/{draft_invoice_number}");
+        let path = format!("{}/{draft_invoice_number}", self.drafts.collection_path());
         match self
             .request(
                 Method::DELETE,
@@ -1009,6 +1036,9 @@ mod tests {
             "/invoices/drafts",
             "/invoices/drafts/",
             "/invoices/drafts/0",
+            "/orders/drafts",
+            "/orders/drafts/",
+            "/orders/drafts/0",
             "/customers",
             "/customers/",
             "/",
@@ -1017,7 +1047,12 @@ mod tests {
         ] {
             assert!(!deletes_one_record(refused), "{refused}");
         }
-        for allowed in ["/invoices/drafts/1", "/customers/17", "/products/SKU_8_1"] {
+        for allowed in [
+            "/invoices/drafts/1",
+            "/orders/drafts/1",
+            "/customers/17",
+            "/products/SKU_8_1",
+        ] {
             assert!(deletes_one_record(allowed), "{allowed}");
         }
     }
@@ -1035,6 +1070,31 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(2);
         let err = api
             .delete_draft(0, "shop:1", deadline)
+            .await
+            .expect_err("refused");
+        assert!(matches!(err, EconomicError::Setup(_)), "{err:?}");
+        assert_eq!(api.calls(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_order_draft_handle_addresses_orders_and_never_books() {
+        let client = EconomicClient::new(ClientConfig {
+            base_url: "http://127.0.0.1:9".into(),
+            ..ClientConfig::default()
+        })
+        .expect("client");
+        let api = client
+            .for_agreement(Secret::new("a"), Secret::new("g"))
+            .for_document(DraftDocument::OrderDraft);
+        assert_eq!(api.drafts().collection_path(), "/orders/drafts");
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let err = api
+            .delete_draft(0, "shop:1", deadline)
+            .await
+            .expect_err("refused");
+        assert!(matches!(err, EconomicError::Setup(_)), "{err:?}");
+        let err = api
+            .book_draft(7, "shop:1", None, deadline)
             .await
             .expect_err("refused");
         assert!(matches!(err, EconomicError::Setup(_)), "{err:?}");

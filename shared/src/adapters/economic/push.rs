@@ -33,7 +33,7 @@ use super::client::{AgreementApi, EconomicClient};
 use super::error::EconomicError;
 use super::products;
 use crate::domain::economic_model::{
-    BookedInvoiceResponse, DraftInvoice, DraftInvoiceResponse, References, SendBy,
+    BookedInvoiceResponse, DraftDocument, DraftInvoice, DraftInvoiceResponse, References, SendBy,
 };
 use crate::domain::mapping::{fit_lines, totals_lines, FittedLines};
 use crate::domain::money::{draft_totals_with, VatRounding};
@@ -86,11 +86,12 @@ impl Invoicing for EconomicInvoicing {
     async fn find_invoice(
         &self,
         credentials: &EconomicCredentials,
+        document: DraftDocument,
         reference: &str,
         draft_hint: Option<u32>,
         deadline: Instant,
     ) -> Result<FoundInvoice, InvoicingError> {
-        let api = self.api(credentials);
+        let api = self.api(credentials).for_document(document);
         super::withdraw::find_invoice(&api, reference, draft_hint, deadline)
             .await
             .map_err(invoicing_error)
@@ -99,11 +100,12 @@ impl Invoicing for EconomicInvoicing {
     async fn delete_own_draft(
         &self,
         credentials: &EconomicCredentials,
+        document: DraftDocument,
         reference: &str,
         number: u32,
         deadline: Instant,
     ) -> Result<bool, InvoicingError> {
-        let api = self.api(credentials);
+        let api = self.api(credentials).for_document(document);
         delete_own_draft(&api, reference, number, deadline)
             .await
             .map_err(invoicing_error)
@@ -175,6 +177,9 @@ async fn push_inner(
     options: PushOptions,
 ) -> Result<PushOutcome, EconomicError> {
     let deadline = options.deadline;
+    // Every draft call below addresses the plan's document: draft invoices
+    // or order drafts, under the same guarantees.
+    let api = &api.for_document(plan.document);
 
     if options.may_exist {
         if let Some(found) = find_existing(api, plan, deadline).await? {

@@ -2,6 +2,7 @@
 //! the draft number the order records (only while that draft still
 //! carries the order's reference: numbers are reused after a delete), else
 //! by the reference among the drafts, then among the booked invoices.
+//! `api` addresses the shop's draft collection (invoice or order drafts).
 
 use super::client::AgreementApi;
 use super::error::EconomicError;

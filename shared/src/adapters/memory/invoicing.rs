@@ -1,3 +1,4 @@
+use crate::domain::economic_model::DraftDocument;
 use crate::domain::lifecycle::PushOutcome;
 use crate::domain::mapping::InvoicePlan;
 use crate::domain::secret::Secret;
@@ -20,6 +21,8 @@ pub struct StoredInvoice {
     pub booked_invoice_number: Option<u32>,
     /// The draft's invoice date (`YYYY-MM-DD`).
     pub date: String,
+    /// A draft invoice or an order draft (its own numbering in e-conomic).
+    pub document: DraftDocument,
 }
 
 /// What the next push does instead of succeeding.
@@ -149,6 +152,7 @@ impl Books {
             draft_invoice_number: Some(self.next_draft),
             booked_invoice_number: None,
             date: plan.draft.date.clone(),
+            document: plan.document,
         });
         let index = self.invoices.len() - 1;
         if plan.book {
@@ -195,16 +199,20 @@ impl Invoicing for MemoryInvoicing {
     async fn find_invoice(
         &self,
         credentials: &EconomicCredentials,
+        document: DraftDocument,
         reference: &str,
         _draft_hint: Option<u32>,
         _deadline: Instant,
     ) -> Result<FoundInvoice, InvoicingError> {
         let books = self.lock();
         books.authorise(&credentials.agreement_grant_token)?;
-        let found = books
-            .invoices
-            .iter()
-            .find(|i| i.agreement == credentials.agreement_grant_token && i.reference == reference);
+        // Drafts of the other kind are not searched (as in e-conomic, where
+        // they are another collection); booked invoices always are.
+        let found = books.invoices.iter().find(|i| {
+            i.agreement == credentials.agreement_grant_token
+                && i.reference == reference
+                && (i.document == document || i.booked_invoice_number.is_some())
+        });
         Ok(match found {
             None => FoundInvoice::None,
             Some(invoice) => match (invoice.booked_invoice_number, invoice.draft_invoice_number) {
@@ -218,6 +226,7 @@ impl Invoicing for MemoryInvoicing {
     async fn delete_own_draft(
         &self,
         credentials: &EconomicCredentials,
+        document: DraftDocument,
         reference: &str,
         number: u32,
         _deadline: Instant,
@@ -227,6 +236,7 @@ impl Invoicing for MemoryInvoicing {
         let before = books.invoices.len();
         books.invoices.retain(|i| {
             !(i.agreement == credentials.agreement_grant_token
+                && i.document == document
                 && i.reference == reference
                 && i.draft_invoice_number == Some(number)
                 && i.booked_invoice_number.is_none())

@@ -9,7 +9,11 @@
 
 use super::{contention_pause, Ingest, WebhookResponse, WRITE_ROUNDS};
 use crate::domain::lifecycle::{HistoryEntry, IngestWrite, Label, OrderRecord};
-use crate::domain::order::refund::{Refund, REFUND_EVENT_TYPE};
+use crate::domain::order::refund::{
+    refund_record_id, Refund, REFUND_EVENT_TYPE, REFUND_KEY_SEPARATOR,
+};
+use crate::domain::order::ContractError;
+use crate::domain::platform::{platform_snapshot, shopify_refund, woocommerce_refund, Platform};
 use crate::domain::shop::ShopConfig;
 use crate::ports::{Cause, OrderMessage, OrderStore, ShopStore, StoreError, TransferQueue};
 use serde_json::json;
@@ -83,15 +87,6 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
         span: &tracing::Span,
         now: i64,
     ) -> WebhookResponse {
-        let record_id = refund.record_id();
-        span.record("order_id", record_id.as_str());
-        if !shop.mapping.credit_notes.enabled {
-            tracing::info!("refund ignored: credit notes are off for this shop");
-            return WebhookResponse::new(
-                202,
-                json!({ "status": "ignored", "reason": "credit notes are not enabled for this shop" }),
-            );
-        }
         let snapshot = match serde_json::to_string(&refund) {
             Ok(snapshot) => snapshot,
             Err(error) => {
@@ -99,6 +94,126 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
                 return WebhookResponse::unavailable();
             }
         };
+        self.record_refund_snapshot(
+            shop,
+            webhook_id,
+            (&refund.order_id, &refund.id),
+            snapshot,
+            span,
+            now,
+        )
+        .await
+    }
+
+    /// Shopify's `refunds/create`: recorded as received (in a platform
+    /// envelope) and translated by transfer, where a refund that cannot be
+    /// credited exactly fails with the reason. A refund that returned no
+    /// money (a restock) is answered `ignored`.
+    pub(super) async fn record_shopify_refund(
+        &self,
+        shop: &ShopConfig,
+        webhook_id: &str,
+        api_version: Option<&str>,
+        body: &[u8],
+        span: &tracing::Span,
+        now: i64,
+    ) -> WebhookResponse {
+        let refund = match shopify_refund::parse(body) {
+            Ok(refund) => refund,
+            Err(error) => return WebhookResponse::malformed(&error),
+        };
+        if refund.id.contains('#') || refund.order_id.contains(REFUND_KEY_SEPARATOR) {
+            return WebhookResponse::malformed(&ContractError::new("id", "is not a Shopify id"));
+        }
+        if refund.money_returned() <= rust_decimal::Decimal::ZERO {
+            tracing::info!("Shopify refund returned no money: ignored");
+            return WebhookResponse::new(
+                200,
+                json!({ "status": "ignored", "reason": "the refund returned no money: nothing to credit" }),
+            );
+        }
+        let Some(snapshot) = platform_snapshot(
+            Platform::Shopify,
+            api_version,
+            shopify_refund::REFUNDS_CREATE,
+            body,
+        ) else {
+            return WebhookResponse::malformed(&ContractError::new("", "not a JSON object"));
+        };
+        self.record_refund_snapshot(
+            shop,
+            webhook_id,
+            (&refund.order_id, &refund.id),
+            snapshot,
+            span,
+            now,
+        )
+        .await
+    }
+
+    /// WooCommerce: each refund an order webhook lists (`refunds[]`)
+    /// becomes its own record, with the order's body as received; transfer
+    /// translates it. Every later delivery of the order lists its refunds
+    /// again, so a refund's delivery id is its own: a repeat is a duplicate.
+    /// Answers only when a write failed (503: WooCommerce delivers again).
+    pub(super) async fn record_woocommerce_refunds(
+        &self,
+        shop: &ShopConfig,
+        payload_version: Option<&str>,
+        body: &[u8],
+        span: &tracing::Span,
+        now: i64,
+    ) -> Option<WebhookResponse> {
+        for (order_id, refund_id) in woocommerce_refund::refund_ids(body) {
+            if refund_id.contains('#') || order_id.contains(REFUND_KEY_SEPARATOR) {
+                tracing::warn!("WooCommerce refund id unusable as a key: skipped");
+                continue;
+            }
+            let event = format!("{}{refund_id}", woocommerce_refund::REFUND_EVENT_PREFIX);
+            let Some(snapshot) =
+                platform_snapshot(Platform::Woocommerce, payload_version, &event, body)
+            else {
+                continue;
+            };
+            let webhook_id = format!("wc-refund:{order_id}:{refund_id}");
+            let response = self
+                .record_refund_snapshot(
+                    shop,
+                    &webhook_id,
+                    (&order_id, &refund_id),
+                    snapshot,
+                    span,
+                    now,
+                )
+                .await;
+            if response.status >= 500 {
+                return Some(response);
+            }
+        }
+        None
+    }
+
+    /// Records one verified refund delivery (`snapshot`: what transfer
+    /// reads the refund from) and enqueues it when it became pending.
+    async fn record_refund_snapshot(
+        &self,
+        shop: &ShopConfig,
+        webhook_id: &str,
+        (order_id, refund_id): (&str, &str),
+        snapshot: String,
+        span: &tracing::Span,
+        now: i64,
+    ) -> WebhookResponse {
+        let record_id = refund_record_id(order_id, refund_id);
+        span.record("order_id", record_id.as_str());
+        let refund_answer = |status: &str| refund_answer(status, order_id, refund_id);
+        if !shop.mapping.credit_notes.enabled {
+            tracing::info!("refund ignored: credit notes are off for this shop");
+            return WebhookResponse::new(
+                202,
+                json!({ "status": "ignored", "reason": "credit notes are not enabled for this shop" }),
+            );
+        }
         for _ in 0..WRITE_ROUNDS {
             let existing = match self.orders.get(&shop.shop_id, &record_id).await {
                 Ok(existing) => existing,
@@ -109,8 +224,8 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
             };
             let (new, history, webhook_ids) =
                 match decide_refund_delivery(existing.as_ref(), webhook_id, now) {
-                    RefundDecision::Duplicate => return refund_answer("duplicate", &refund),
-                    RefundDecision::AlreadyPending => return refund_answer("accepted", &refund),
+                    RefundDecision::Duplicate => return refund_answer("duplicate"),
+                    RefundDecision::AlreadyPending => return refund_answer("accepted"),
                     RefundDecision::MakePending {
                         new,
                         history,
@@ -148,7 +263,7 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
                             tracing::warn!(%error, "enqueue failed; rescan will pick the refund up")
                         }
                     }
-                    return refund_answer("accepted", &refund);
+                    return refund_answer("accepted");
                 }
                 Err(StoreError::Conflict) => {
                     tokio::time::sleep(contention_pause()).await;
@@ -164,10 +279,10 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
     }
 }
 
-fn refund_answer(status: &str, refund: &Refund) -> WebhookResponse {
+fn refund_answer(status: &str, order_id: &str, refund_id: &str) -> WebhookResponse {
     WebhookResponse::new(
         202,
-        json!({ "status": status, "order_id": refund.order_id, "refund_id": refund.id }),
+        json!({ "status": status, "order_id": order_id, "refund_id": refund_id }),
     )
 }
 

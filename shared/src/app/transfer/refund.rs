@@ -20,8 +20,8 @@ use crate::app::notify::LabelNotifier;
 use crate::domain::lifecycle::{Label, LeaseOwner, OrderRecord, PushOutcome};
 use crate::domain::mapping::credit_note::{plan_credit_note, CreditBasis};
 use crate::domain::mapping::InvoicePlan;
-use crate::domain::order::refund::parse_refund;
 use crate::domain::platform::order_from_snapshot;
+use crate::domain::platform::refund_from_snapshot;
 use crate::domain::shop::ShopConfig;
 use crate::ports::{
     Clock, CreditStore, Invoicing, OrderControl, OrderStore, PushOptions, ShopStore, StoreError,
@@ -99,8 +99,8 @@ where
             .snapshot
             .as_deref()
             .ok_or(TransferFailure::NoSnapshot)?;
-        let refund =
-            parse_refund(snapshot).map_err(|e| TransferFailure::InvalidSnapshot(e.to_string()))?;
+        let refund = refund_from_snapshot(snapshot, shop.platform.as_ref())
+            .map_err(|e| TransferFailure::Refund(e.to_string()))?;
 
         let mut account = self
             .orders

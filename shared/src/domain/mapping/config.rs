@@ -2,6 +2,7 @@
 //! is a valid configuration for a Danish shop with e-conomic's standard
 //! VAT zones (1 Domestic, 2 EU, 3 Abroad, 4 Domestic exempt).
 
+use crate::domain::economic_model::DraftDocument;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -22,6 +23,11 @@ pub struct MappingConfig {
     pub reference_format: String,
     /// Book the invoice after creating the draft. Default `false`.
     pub auto_book: bool,
+    /// The e-conomic document each order becomes: `invoice_draft`
+    /// (default) or `order_draft` (`/orders/drafts`; not bookable, so not
+    /// with `auto_book`).
+    #[serde(skip_serializing_if = "DraftDocument::is_default")]
+    pub document: DraftDocument,
     pub vat_zones: VatZones,
     pub oss: OssConfig,
     pub voec: VoecConfig,
@@ -72,6 +78,7 @@ impl Default for MappingConfig {
             home_vat_rate: Decimal::from(25),
             reference_format: "Order {number}".to_owned(),
             auto_book: false,
+            document: DraftDocument::InvoiceDraft,
             vat_zones: VatZones::default(),
             oss: OssConfig::default(),
             voec: VoecConfig::default(),
@@ -147,6 +154,14 @@ impl MappingConfig {
                     "{} is not a VAT rate in percent (0 to 100, e.g. \"25\")",
                     self.home_vat_rate
                 ),
+            ));
+        }
+        if self.document == DraftDocument::OrderDraft && self.auto_book {
+            return Err(invalid(
+                "auto_book",
+                "cannot be true with `document: order_draft`: e-conomic's API books invoices, \
+                 not orders; an order draft is turned into an invoice in e-conomic"
+                    .to_owned(),
             ));
         }
         if !self.reference_format.contains("{id}") && !self.reference_format.contains("{number}") {
@@ -700,6 +715,24 @@ mod tests {
             field_of(&negative_home_rate).as_deref(),
             Some("home_vat_rate")
         );
+    }
+
+    #[test]
+    fn order_drafts_are_a_document_choice_that_cannot_be_booked() {
+        let parsed: MappingConfig =
+            serde_json::from_str(r#"{"document": "order_draft"}"#).expect("order drafts");
+        assert_eq!(parsed.document, DraftDocument::OrderDraft);
+        assert_eq!(field_of(&parsed), None);
+        assert_eq!(
+            MappingConfig::default().document,
+            DraftDocument::InvoiceDraft
+        );
+        let booked = MappingConfig {
+            auto_book: true,
+            ..parsed
+        };
+        assert_eq!(field_of(&booked).as_deref(), Some("auto_book"));
+        assert!(serde_json::from_str::<MappingConfig>(r#"{"document": "quote"}"#).is_err());
     }
 
     #[test]

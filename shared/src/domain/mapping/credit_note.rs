@@ -20,7 +20,7 @@
 use super::lines::{price_parts, LineOrigin};
 use super::{clip, DebtorPlan, DebtorUpdate, InvoicePlan, SkuProduct, MAX_REFERENCE_LEN};
 use crate::domain::economic_model::{
-    CustomerRef, DraftInvoice, DraftLine, Notes, ProductRef, References,
+    CustomerRef, DraftDocument, DraftInvoice, DraftLine, Notes, ProductRef, References,
 };
 use crate::domain::money::{self, round2, TotalsLine, CENT};
 use crate::domain::order::refund::Refund;
@@ -197,6 +197,16 @@ pub struct CreditNote {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CreditNoteError {
     #[error(
+        "refund {refund_id} cannot become a credit note: order {order} was sent to e-conomic as \
+         order draft {order_draft} (`mapping.document: order_draft`), not as an invoice, so there \
+         is no invoice to credit; once the order is invoiced in e-conomic, credit the refund there"
+    )]
+    NoInvoice {
+        refund_id: String,
+        order: String,
+        order_draft: u32,
+    },
+    #[error(
         "refund {refund_id} is in {refund} but order {order} was invoiced in {invoice}: a credit \
          note is in the invoice's currency"
     )]
@@ -265,6 +275,13 @@ pub fn plan_credit_note(
 ) -> Result<CreditNote, CreditNoteError> {
     let invoice = basis.invoice_number;
     let original = &basis.plan;
+    if original.document == DraftDocument::OrderDraft {
+        return Err(CreditNoteError::NoInvoice {
+            refund_id: refund.id.clone(),
+            order: basis.order_id.clone(),
+            order_draft: invoice,
+        });
+    }
     if refund.currency != original.draft.currency {
         return Err(CreditNoteError::CurrencyMismatch {
             refund_id: refund.id.clone(),
@@ -597,6 +614,7 @@ pub fn plan_credit_note(
         },
         draft,
         book: config.book,
+        document: DraftDocument::InvoiceDraft,
         vat_decision: original.vat_decision.clone(),
         expected_net_total: totals.net,
         expected_vat_total: totals.vat,

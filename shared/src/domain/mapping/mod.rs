@@ -22,8 +22,8 @@ pub use lines::LineOrigin;
 pub use vat_rounding::{fit_lines, totals_lines, FitError, FittedLines, VatFreeRounding};
 
 use crate::domain::economic_model::{
-    CustomerRef, Delivery, DraftInvoice, LayoutRef, NewCustomer, Notes, PaymentTermsRef, Recipient,
-    References, VatZoneRef,
+    CustomerRef, Delivery, DraftDocument, DraftInvoice, LayoutRef, NewCustomer, Notes,
+    PaymentTermsRef, Recipient, References, VatZoneRef,
 };
 use crate::domain::order::{iso, Address, EventType, Order, MAX_BUYER_ORDER_NUMBER};
 use crate::domain::vat::{self, VatDecision, VatRules, VatSetupError, VatTreatment};
@@ -51,6 +51,9 @@ pub struct InvoicePlan {
     pub draft: DraftInvoice,
     /// Book the draft after creating it.
     pub book: bool,
+    /// Draft invoice or order draft (`mapping.document`).
+    #[serde(default, skip_serializing_if = "DraftDocument::is_default")]
+    pub document: DraftDocument,
     pub vat_decision: VatDecision,
     /// What e-conomic will compute for the draft (see `money::draft_totals`).
     pub expected_net_total: Decimal,
@@ -399,6 +402,7 @@ pub fn map_order_with(
         debtor,
         draft,
         book: config.auto_book,
+        document: config.document,
         vat_decision,
         expected_net_total: planned.totals.net,
         expected_vat_total: planned.totals.vat,

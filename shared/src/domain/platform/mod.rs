@@ -20,7 +20,9 @@
 
 pub mod requests;
 pub mod shopify;
+pub mod shopify_refund;
 pub mod woocommerce;
+pub mod woocommerce_refund;
 
 use crate::domain::json_decimal::parse_json_decimal;
 use crate::domain::order::{parse_order, validate_order, ContractError, Order};
@@ -331,6 +333,54 @@ pub fn order_from_snapshot(
                 "the order came from {} but the shop is no longer configured for {}",
                 stored.display_name(),
                 stored.display_name()
+            ),
+        )),
+    }
+}
+
+/// The refund a stored refund snapshot stands for: a contract refund as it
+/// is, a Shopify `refunds/create` body or a WooCommerce order's refund
+/// translated (an error says why it cannot be credited, naming the
+/// platform's field).
+pub fn refund_from_snapshot(
+    snapshot: &str,
+    platform: Option<&PlatformConfig>,
+) -> Result<crate::domain::order::refund::Refund, ContractError> {
+    if !snapshot.starts_with(SNAPSHOT_MARKER) {
+        return crate::domain::order::refund::parse_refund(snapshot);
+    }
+    let envelope: PlatformSnapshot<'_> = serde_json::from_str(snapshot)
+        .map_err(|e| ContractError::new("", format!("unreadable platform snapshot: {e}")))?;
+    let in_shopify = |e: ContractError| {
+        ContractError::new(e.field, format!("{} (in the Shopify refund)", e.message))
+    };
+    let body = envelope.payload.get().as_bytes();
+    let woo_refund = envelope
+        .event
+        .strip_prefix(woocommerce_refund::REFUND_EVENT_PREFIX);
+    match (envelope.platform, envelope.event.as_str()) {
+        (Platform::Shopify, shopify_refund::REFUNDS_CREATE) => {
+            let refund = shopify_refund::parse(body).map_err(in_shopify)?;
+            shopify_refund::translate(&refund).map_err(in_shopify)
+        }
+        (Platform::Woocommerce, _) if woo_refund.is_some() => {
+            let Some(PlatformConfig::Woocommerce(config)) = platform else {
+                return Err(ContractError::new(
+                    "",
+                    "the refund came from WooCommerce but the shop is no longer configured for it",
+                ));
+            };
+            woocommerce_refund::translate(body, woo_refund.unwrap_or_default(), config).map_err(
+                |e| {
+                    ContractError::new(e.field, format!("{} (in the WooCommerce order)", e.message))
+                },
+            )
+        }
+        (platform, event) => Err(ContractError::new(
+            "",
+            format!(
+                "a {} `{event}` snapshot is not a refund",
+                platform.display_name()
             ),
         )),
     }
