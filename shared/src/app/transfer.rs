@@ -463,7 +463,13 @@ where
         if mode == PushMode::CompleteOnly {
             let found = self
                 .invoicing
-                .find_invoice(credentials, &plan.reference, None, options.deadline)
+                .find_invoice(
+                    credentials,
+                    plan.document,
+                    &plan.reference,
+                    None,
+                    options.deadline,
+                )
                 .await
                 .map_err(TransferFailure::Invoicing)?;
             if found == FoundInvoice::None {
