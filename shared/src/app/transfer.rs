@@ -16,6 +16,7 @@
 //!   on the last allowed receive (`MAX_RECEIVE_COUNT`) label failed and
 //!   dead-letter it ourselves, so label and DLQ agree.
 
+mod budget;
 mod refund;
 
 pub use refund::REFUND_WAIT_SECONDS;
@@ -290,6 +291,8 @@ where
                 Err(_) => Disposition::Retry,
             };
         };
+        // Receives of the order's earlier messages count (see `budget`).
+        let message = &*budget::carried_over(message);
         let span = tracing::info_span!(
             "transfer",
             shop_id = %order_message.shop_id,
@@ -316,6 +319,9 @@ where
                 }
             }
             _ => {}
+        }
+        if let Some(handed_back) = self.hand_back_if_budget_spent(message, order).await {
+            return handed_back;
         }
         let now = self.clock.epoch_seconds();
         let owner = LeaseOwner::new(&message.message_id, message.receive_count);

@@ -6,7 +6,7 @@ use crate::ports::{FoundInvoice, Invoicing, InvoicingError, PushOptions};
 use rust_decimal::Decimal;
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// An invoice the fake accounting system holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +40,8 @@ struct Books {
     script: VecDeque<Scripted>,
     /// Grant tokens e-conomic accepts; empty accepts every token.
     accepted_grants: Vec<Secret>,
+    /// What `budget_deferral` answers (the agreement's bucket is empty).
+    budget_deferral: Option<Duration>,
 }
 
 /// The accounting system in memory, honouring the [`Invoicing`] contract
@@ -61,6 +63,12 @@ impl MemoryInvoicing {
     /// Refuses every grant token but these (401, permanent).
     pub fn accept_only(&self, grant_tokens: &[&str]) {
         self.lock().accepted_grants = grant_tokens.iter().map(|t| Secret::new(*t)).collect();
+    }
+
+    /// From now on `budget_deferral` answers `delay` (`None`: go ahead), as
+    /// the e-conomic adapter does while an agreement's bucket is empty.
+    pub fn set_budget_deferral(&self, delay: Option<Duration>) {
+        self.lock().budget_deferral = delay;
     }
 
     /// The next push fails with this error, creating nothing.
@@ -232,6 +240,10 @@ impl Invoicing for MemoryInvoicing {
                 && i.booked_invoice_number.is_none())
         });
         Ok(books.invoices.len() < before)
+    }
+
+    fn budget_deferral(&self, _credentials: &EconomicCredentials) -> Option<Duration> {
+        self.lock().budget_deferral
     }
 }
 
