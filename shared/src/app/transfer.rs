@@ -382,6 +382,12 @@ where
                 Disposition::Done
             }
             Err(Failure::Failed(failure)) if failure.is_transient() => {
+                if let Some(handed_back) = self
+                    .hand_back_if_attempt_met_spent_budget(message, order, &owner, &failure)
+                    .await
+                {
+                    return handed_back;
+                }
                 self.transient(message, order, Some(&owner), failure).await
             }
             Err(Failure::Failed(failure)) => self.permanent(message, order, &failure).await,

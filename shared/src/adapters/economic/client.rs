@@ -434,6 +434,12 @@ impl AgreementApi {
                 .retry
                 .next_wait(attempt, server_wait, Instant::now(), deadline)
             {
+                // A 429 waited out here holds the worker as pacing would:
+                // beyond `max_inline_pacing` the order goes back to the
+                // queue instead (transfer's hand-back).
+                Some(wait) if err.status() == Some(429) && wait > config.max_inline_pacing => {
+                    return Err(err)
+                }
                 Some(wait) => tokio::time::sleep(wait).await,
                 None => return Err(err),
             }

@@ -124,9 +124,11 @@ struct Pace {
     next_free: Instant,
     /// The static cap's next slot.
     static_next_free: Instant,
-    /// Where the next message handed back for the budget is sent to (see
+    /// Where the next message handed back for the budget is sent to, and
+    /// the paced slot after the last call let through (see
     /// [`RateLimiter::deferral`]).
     deferred_until: Instant,
+    admitted_next: Instant,
     read_header: bool,
 }
 
@@ -141,6 +143,7 @@ impl Pace {
             next_free: now,
             static_next_free: now,
             deferred_until: now,
+            admitted_next: now,
             read_header: false,
         }
     }
@@ -188,6 +191,7 @@ impl Pace {
 
     /// How long a call at `now` would wait, without reserving it: what
     /// [`Pace::reserve`] would answer.
+    #[cfg(test)]
     fn wait_at(&self, now: Instant) -> Duration {
         let mut probe = *self;
         probe.reserve(now)
@@ -196,15 +200,24 @@ impl Pace {
     /// A call that would wait longer than `max_inline` is handed back: the
     /// delay after which to try it again. Successive hand-backs get
     /// successive slots, one call's refill apart, so a backlog handed back
-    /// together comes back at the refill rate instead of all at once.
+    /// together comes back at the refill rate instead of all at once. A
+    /// call let through holds its paced slot (`admitted_next`), so the
+    /// orders of one batch, checked together before any of them calls, are
+    /// not all let through to queue up behind each other here.
     fn deferral(&mut self, now: Instant, max_inline: Duration) -> Option<Duration> {
-        let wait = self.wait_at(now);
+        let mut probe = *self;
+        let paced = probe.reserve(now);
+        let slot = (now + paced).max(self.admitted_next);
+        let wait = slot - now;
         if wait <= max_inline {
+            let interval = probe.next_free.saturating_duration_since(now + paced);
+            self.admitted_next = slot + interval;
             return None;
         }
-        let slot = self.deferred_until.max(now + wait);
-        self.deferred_until = slot + Duration::from_secs_f64(self.cost / self.refill_per_second);
-        Some(slot - now)
+        let handed_back = self.deferred_until.max(slot);
+        self.deferred_until =
+            handed_back + Duration::from_secs_f64(self.cost / self.refill_per_second);
+        Some(handed_back - now)
     }
 
     fn observe(&mut self, reading: Option<BucketReading>, cost: Option<u32>, now: Instant) {
@@ -559,12 +572,11 @@ mod tests {
         limiter.observe("a", Some(&header(60, 60, 30)), Some("1"), now);
         assert_eq!(limiter.deferral("a", now, inline), None);
         // Empty: the next call waits 1 s for its token, short enough to
-        // pace in place; the deferral check reserved nothing.
+        // pace in place. It holds its slot: the call after it would wait
+        // 1 s + 1 s × 30/1, so three more are handed back, in slots one
+        // refill (1 s) apart.
         limiter.observe("a", Some(&header(60, 60, 60)), Some("1"), now);
         assert_eq!(limiter.deferral("a", now, inline), None);
-        assert_eq!(limiter.reserve("a", now), Duration::from_secs(1));
-        // That call spaces the next by 1 s × 30/1: 31 s away, handed back.
-        // Three hand-backs get three slots one refill (1 s) apart.
         let delays: Vec<u64> = (0..3)
             .map(|_| {
                 limiter
@@ -574,6 +586,8 @@ mod tests {
             })
             .collect();
         assert_eq!(delays, vec![31, 32, 33]);
+        // The let-through call then paces as before.
+        assert_eq!(limiter.reserve("a", now), Duration::from_secs(1));
         // The hand-backs spent nothing: the pacer's own queue is unchanged.
         let probe = limiter.with_pace("a", now, |pace| pace.wait_at(now));
         assert_eq!(probe, Duration::from_secs(31));

@@ -29,6 +29,9 @@ enum Scripted {
     Fail(InvoicingError),
     /// Creates the invoice, then fails as if the answer was lost.
     FailAfterCreate(InvoicingError),
+    /// Fails before anything is created, and the agreement's budget is
+    /// spent from then on (e-conomic's 429 on an empty bucket).
+    FailSpendingBudget(InvoicingError, Duration),
 }
 
 #[derive(Debug, Default)]
@@ -69,6 +72,14 @@ impl MemoryInvoicing {
     /// the e-conomic adapter does while an agreement's bucket is empty.
     pub fn set_budget_deferral(&self, delay: Option<Duration>) {
         self.lock().budget_deferral = delay;
+    }
+
+    /// The next push fails with this error, creating nothing, and from then
+    /// on `budget_deferral` answers `delay`.
+    pub fn fail_next_spending_budget(&self, error: InvoicingError, delay: Duration) {
+        self.lock()
+            .script
+            .push_back(Scripted::FailSpendingBudget(error, delay));
     }
 
     /// The next push fails with this error, creating nothing.
@@ -178,8 +189,13 @@ impl Invoicing for MemoryInvoicing {
         books.pushes += 1;
         books.authorise(agreement)?;
         let script = books.script.pop_front();
-        if let Some(Scripted::Fail(error)) = script {
-            return Err(error);
+        match script {
+            Some(Scripted::Fail(error)) => return Err(error),
+            Some(Scripted::FailSpendingBudget(error, delay)) => {
+                books.budget_deferral = Some(delay);
+                return Err(error);
+            }
+            _ => {}
         }
         if options.may_exist {
             let found = books

@@ -130,3 +130,44 @@ async fn a_hand_back_that_cannot_be_sent_delays_the_message_itself() {
     assert_eq!(world.order().attempts, 0, "still no attempt");
     assert_eq!(world.invoicing.invoices().len(), 0);
 }
+
+#[tokio::test]
+async fn an_attempt_that_meets_the_spent_budget_is_handed_back_uncounted() {
+    let world = World::with_order(Label::Pending, Cause::Webhook);
+    // The check before the claim saw room; the call met an empty bucket.
+    world.invoicing.fail_next_spending_budget(
+        transient("e-conomic is throttling requests (429)"),
+        Duration::from_secs(12),
+    );
+    let (_, disposition) = world.deliver().await;
+    assert_eq!(disposition, Disposition::Done);
+    let order = world.order();
+    assert_eq!(order.label, Label::Pending);
+    assert_eq!(order.lease_owner, None, "the lease is released");
+    assert!(
+        order.create_started,
+        "the next attempt looks the reference up first"
+    );
+    assert_eq!(order.rescan_after, Some(T0 + 12 + 300));
+    assert_eq!(world.queue.transfer_bodies().len(), 1, "handed back");
+    assert!(world.queue.dead_letters().is_empty());
+    world.clock.advance(12);
+    world.invoicing.set_budget_deferral(None);
+    // Every further attempt meets it too: five more attempts are allowed,
+    // as the hand-back did not count.
+    for attempt in 1..=MAX_RECEIVES {
+        world
+            .invoicing
+            .fail_next(transient("e-conomic had an internal error (500)"));
+        let (message, disposition) = world.deliver().await;
+        assert_eq!(message.receive_count, attempt);
+        if attempt < MAX_RECEIVES {
+            assert_eq!(disposition, Disposition::Retry, "attempt {attempt}");
+            world
+                .clock
+                .advance(world.queue.hidden_for(&message.message_id).unwrap_or(0));
+        }
+    }
+    assert_eq!(world.order().label, Label::Failed);
+    assert_eq!(world.invoicing.invoices().len(), 0);
+}

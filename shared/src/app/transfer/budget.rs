@@ -29,9 +29,19 @@
 //! If the new message cannot be sent, the received one is delayed instead
 //! (a visibility change) and reported as a batch item failure: that
 //! receive then counts, as any retry does.
+//!
+//! The check before the claim uses each process's mirror of the bucket,
+//! which other environments' calls can make stale, so an attempt can still
+//! meet the empty bucket (e-conomic's 429, which the client waits out in
+//! place only briefly). An attempt that fails transiently on e-conomic
+//! while the agreement's budget is spent is handed back the same way,
+//! after its lease is released and the error recorded: it was the budget,
+//! not the order, so that receive is not counted either. (The next attempt
+//! looks the reference up first, as after any interrupted attempt.)
 
-use super::{Disposition, Transfer};
+use super::{Disposition, Transfer, TransferFailure};
 use crate::app::notify::LabelNotifier;
+use crate::domain::lifecycle::LeaseOwner;
 use crate::ports::{
     Clock, CreditStore, InboundMessage, Invoicing, OrderControl, OrderMessage, OrderStore,
     ShopStore, TransferQueue, VatRegistry,
@@ -108,12 +118,64 @@ where
         message: &InboundMessage,
         order: &OrderMessage,
     ) -> Option<Disposition> {
+        let delay = self.budget_deferral(order).await?;
+        Some(self.hand_back(message, order, delay).await)
+    }
+
+    /// After a transient e-conomic failure of the attempt holding the
+    /// lease: `Some(disposition)` when the agreement's budget is spent now,
+    /// the failure recorded, the lease released and the message handed
+    /// back; `None`: an ordinary transient failure.
+    pub(super) async fn hand_back_if_attempt_met_spent_budget(
+        &self,
+        message: &InboundMessage,
+        order: &OrderMessage,
+        owner: &LeaseOwner,
+        failure: &TransferFailure,
+    ) -> Option<Disposition> {
+        if !matches!(failure, TransferFailure::Invoicing(_)) {
+            return None;
+        }
+        let delay = self.budget_deferral(order).await?;
+        let now = self.clock.epoch_seconds();
+        let rescan_after = now + delay.as_secs() as i64 + self.settings.rescan_min_age_seconds;
+        if let Err(error) = self
+            .orders
+            .record_transient(
+                &order.shop_id,
+                &order.order_id,
+                owner,
+                &failure.to_string(),
+                now,
+                rescan_after,
+            )
+            .await
+        {
+            // The lease expires on its own; the hand-back still happens.
+            tracing::warn!(%error, "could not record the transient failure");
+        }
+        Some(self.hand_back(message, order, delay).await)
+    }
+
+    async fn budget_deferral(&self, order: &OrderMessage) -> Option<Duration> {
         let shop = self.shops.get(&order.shop_id).await.ok()??;
-        let delay = self.invoicing.budget_deferral(&shop.economic)?;
+        self.invoicing.budget_deferral(&shop.economic)
+    }
+
+    async fn hand_back(
+        &self,
+        message: &InboundMessage,
+        order: &OrderMessage,
+        delay: Duration,
+    ) -> Disposition {
         let seconds = delay_seconds(delay);
         let sent = match hand_back_body(message) {
             Some(body) => self.queue.send_later(&body, &order.shop_id, seconds).await,
-            None => return None,
+            // Not an object: transfer reports the message as malformed
+            // before it gets here.
+            None => Err(crate::ports::QueueError(
+                "message body is not a JSON object".into(),
+            )),
         };
         match sent {
             Ok(()) => {
@@ -121,13 +183,13 @@ where
                     retry_in_seconds = seconds,
                     "the agreement's e-conomic budget is spent; order handed back to the queue"
                 );
-                Some(Disposition::Done)
+                Disposition::Done
             }
             Err(error) => {
                 tracing::warn!(%error, retry_in_seconds = seconds,
                     "could not hand the order back; delaying this message instead");
                 self.delay_redelivery(message, seconds).await;
-                Some(Disposition::Retry)
+                Disposition::Retry
             }
         }
     }
