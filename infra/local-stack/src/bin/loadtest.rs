@@ -1180,7 +1180,7 @@ async fn multi_tenant(stack: &Arc<Stack>, o: &Options, timeout: Duration) -> Res
         100.0 * throttled as f64 / (answered + throttled).max(1) as f64
     );
     println!(
-        "deliveries: transfer messages handled={deliveries} for {} orders since the burst began ({:.2} per order; the rest are hand-backs); invocations={} p50_ms={:.0} p95_ms={:.0} max_ms={:.0}",
+        "deliveries: transfer messages handled={deliveries} for {} orders since the burst began ({:.2} per order; above 1: hand-backs and copies); invocations={} p50_ms={:.0} p95_ms={:.0} max_ms={:.0}",
         during.len() + burst_ids.len(),
         deliveries as f64 / (during.len() + burst_ids.len()).max(1) as f64,
         invocation_ms.len(),
