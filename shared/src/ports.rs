@@ -17,7 +17,7 @@ use crate::domain::shop::{EconomicCredentials, ShopConfig};
 use crate::domain::vat_number::{VatNumber, VatNumberCheck};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------- clock
 
@@ -357,6 +357,19 @@ pub trait TransferQueue: Send + Sync {
         seconds: i32,
     ) -> impl Future<Output = Result<(), QueueError>> + Send;
 
+    /// Puts `body` (a transfer message, possibly with fields only transfer
+    /// reads) on the transfer queue as a new message for `shop_id`, first
+    /// delivered after `delay_seconds` (0–900). A new message starts its
+    /// receive count afresh: what a hand-back for the e-conomic budget
+    /// needs, so that waiting for the budget never nears the redrive
+    /// policy's `maxReceiveCount`.
+    fn send_later(
+        &self,
+        body: &str,
+        shop_id: &str,
+        delay_seconds: i32,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+
     /// Whether this deployment has a dead-letter queue to sweep.
     fn has_dead_letter_queue(&self) -> bool;
 
@@ -526,6 +539,13 @@ pub trait Invoicing: Send + Sync {
         number: u32,
         deadline: Instant,
     ) -> impl Future<Output = Result<bool, InvoicingError>> + Send;
+
+    /// `Some(delay)`: the agreement's e-conomic budget (its token bucket)
+    /// would keep a call waiting longer than is worth holding a worker for;
+    /// try the order again after `delay`. `None`: go ahead (the default).
+    fn budget_deferral(&self, _credentials: &EconomicCredentials) -> Option<Duration> {
+        None
+    }
 }
 
 // ------------------------------------------------- shared handles (Arc<T>)
@@ -695,6 +715,14 @@ impl<T: TransferQueue + ?Sized> TransferQueue for std::sync::Arc<T> {
     ) -> impl Future<Output = Result<(), QueueError>> + Send {
         (**self).delay_retry(receipt_handle, seconds)
     }
+    fn send_later(
+        &self,
+        body: &str,
+        shop_id: &str,
+        delay_seconds: i32,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        (**self).send_later(body, shop_id, delay_seconds)
+    }
     fn has_dead_letter_queue(&self) -> bool {
         (**self).has_dead_letter_queue()
     }
@@ -804,6 +832,9 @@ impl<T: Invoicing + ?Sized> Invoicing for std::sync::Arc<T> {
         deadline: Instant,
     ) -> impl Future<Output = Result<bool, InvoicingError>> + Send {
         (**self).delete_own_draft(credentials, document, reference, number, deadline)
+    }
+    fn budget_deferral(&self, credentials: &EconomicCredentials) -> Option<Duration> {
+        (**self).budget_deferral(credentials)
     }
 }
 

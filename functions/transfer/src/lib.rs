@@ -218,8 +218,10 @@ impl TransferContext {
         )
     }
 
+    /// As [`Self::new`], each shop's configuration kept `shop_cache_ttl`
+    /// (the deployed function's `SHOP_CACHE_SECONDS`).
     #[allow(clippy::too_many_arguments)]
-    fn with_shop_cache(
+    pub fn with_shop_cache(
         sdk: &aws_config::SdkConfig,
         shops_table: &str,
         orders_table: &str,

@@ -31,6 +31,7 @@ fn client(sb: &SandboxHandle, request_timeout: Duration) -> EconomicClient {
             max_delay: Duration::from_millis(200),
             max_attempts: 5,
         },
+        ..ClientConfig::default()
     })
     .expect("client")
 }

@@ -29,6 +29,9 @@ fn api(sb: &SandboxHandle) -> AgreementApi {
             max_delay: Duration::from_millis(200),
             max_attempts: 5,
         },
+        // These tests are about waiting in place; transfer's hand-back of
+        // a longer wait is tested in the app.
+        max_inline_pacing: Duration::from_secs(60),
     })
     .expect("client")
     .for_agreement(

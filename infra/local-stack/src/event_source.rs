@@ -115,7 +115,7 @@ where
     })
 }
 
-fn to_event_record(
+pub(crate) fn to_event_record(
     message: aws_sdk_sqs::types::Message,
     settings: &EventSourceSettings,
 ) -> SqsMessage {

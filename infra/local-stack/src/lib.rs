@@ -5,6 +5,7 @@
 pub mod apigw;
 pub mod chaos;
 pub mod event_source;
+pub mod fair_queue;
 pub mod http_front;
 pub mod moto;
 pub mod receiver;

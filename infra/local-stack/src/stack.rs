@@ -11,6 +11,7 @@
 //! can run the stack exactly as the binary does, in a child process.
 
 use crate::event_source::{poll_once, EventSourceSettings};
+use crate::fair_queue::FairQueue;
 use crate::{http_front, moto::MotoServer, watch};
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
@@ -282,18 +283,26 @@ async fn run(root: &Path, options: Options) -> Result<(), String> {
         ..settings.clone()
     };
     let mut workers = Vec::new();
-    for settings in std::iter::repeat_n(settings, TRANSFER_MAX_CONCURRENCY)
-        .chain(std::iter::once(notify_settings))
-    {
+    // The transfer queue as an SQS fair queue (moto has none: emulated);
+    // the notification queue as it is.
+    let fair = FairQueue::start(
+        sqs.clone(),
+        settings.clone(),
+        TRANSFER_VISIBILITY_TIMEOUT_SECONDS as i32,
+    );
+    let sources = std::iter::repeat_n((settings, Some(fair)), TRANSFER_MAX_CONCURRENCY)
+        .chain(std::iter::once((notify_settings, None)));
+    for (settings, fair) in sources {
         let sqs = sqs.clone();
         let transfer = transfer.clone();
         workers.push(tokio::spawn(async move {
             loop {
                 let transfer = transfer.clone();
-                let polled = poll_once(&sqs, &settings, move |event| async move {
-                    transfer::handle(&transfer, event).await
-                })
-                .await;
+                let handler = move |event| async move { transfer::handle(&transfer, event).await };
+                let polled = match &fair {
+                    Some(fair) => fair.poll_once(handler).await,
+                    None => poll_once(&sqs, &settings, handler).await,
+                };
                 if let Err(error) = polled {
                     tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error), "poll failed");
                     tokio::time::sleep(Duration::from_secs(1)).await;

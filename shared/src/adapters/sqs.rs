@@ -4,6 +4,14 @@
 //! Message body: `{"shop_id": "...", "order_id": "...", "cause": "webhook"}`,
 //! message attributes `shop_id` and `cause` (DLQ messages also carry
 //! `order_id` and `reason`).
+//!
+//! Every transfer message carries `MessageGroupId` = its shop id. On a
+//! standard queue that makes the shop a tenant of SQS *fair queues*: when
+//! one shop has far more messages in flight (or takes far more of the
+//! consumers' time) than the others, SQS delivers the other shops'
+//! messages first, so a shop's promotion does not delay the others'
+//! invoices ([Performance](../../../docs/performance.md#many-shops-at-once-fairness)).
+//! It does not order anything: the queue stays a standard queue.
 
 use crate::ports::{DeadLetter, OrderMessage, QueueError, TransferQueue};
 use aws_sdk_sqs::types::MessageAttributeValue;
@@ -24,6 +32,20 @@ fn string_attribute(value: &str) -> Result<MessageAttributeValue, QueueError> {
         .string_value(if value.is_empty() { "-" } else { value })
         .build()
         .map_err(|e| QueueError(e.to_string()))
+}
+
+/// The fair-queue tenant of a shop's messages: its id, when SQS takes it
+/// as `MessageGroupId` (1–128 printable ASCII characters, no space), else
+/// a digest of it, so every shop still is one tenant of its own.
+fn fair_queue_tenant(shop_id: &str) -> std::borrow::Cow<'_, str> {
+    let usable =
+        (1..=128).contains(&shop_id.len()) && shop_id.bytes().all(|b| b.is_ascii_graphic());
+    if usable {
+        return std::borrow::Cow::Borrowed(shop_id);
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(shop_id.as_bytes());
+    std::borrow::Cow::Owned(digest[..16].iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// SQS reason attributes are limited in practice; keep them readable.
@@ -87,8 +109,30 @@ impl TransferQueue for SqsTransferQueue {
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)
+            .message_group_id(fair_queue_tenant(&message.shop_id).into_owned())
             .message_attributes("shop_id", string_attribute(&message.shop_id)?)
             .message_attributes("cause", string_attribute(message.cause.as_str())?)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// A new message (its receive count starts afresh), delivered after
+    /// `delay_seconds`, in the shop's fair-queue tenant.
+    async fn send_later(
+        &self,
+        body: &str,
+        shop_id: &str,
+        delay_seconds: i32,
+    ) -> Result<(), QueueError> {
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .delay_seconds(delay_seconds)
+            .message_group_id(fair_queue_tenant(shop_id).into_owned())
+            .message_attributes("shop_id", string_attribute(shop_id)?)
             .send()
             .await
             .map_err(unavailable)?;
@@ -193,7 +237,27 @@ impl TransferQueue for SqsTransferQueue {
 
 #[cfg(test)]
 mod tests {
+    use super::fair_queue_tenant;
     use crate::ports::{Cause, OrderMessage};
+
+    #[test]
+    fn a_shop_is_one_fair_queue_tenant_whatever_its_id() {
+        assert_eq!(fair_queue_tenant("acme-shop_01"), "acme-shop_01");
+        let spaced = fair_queue_tenant("acme shop");
+        let unicode = fair_queue_tenant("café");
+        let long = "x".repeat(129);
+        for digest in [
+            &spaced,
+            &unicode,
+            &fair_queue_tenant(&long),
+            &fair_queue_tenant(""),
+        ] {
+            assert_eq!(digest.len(), 32, "{digest}");
+            assert!(digest.bytes().all(|b| b.is_ascii_hexdigit()));
+        }
+        assert_ne!(spaced, unicode);
+        assert_eq!(spaced, fair_queue_tenant("acme shop"));
+    }
 
     #[test]
     fn message_body_is_the_documented_json() {

@@ -1662,5 +1662,6 @@ mod platform_ingest {
 mod notify_tests;
 mod refunds;
 
+mod budget;
 #[path = "transfer_control_tests.rs"]
 mod transfer_control_tests;

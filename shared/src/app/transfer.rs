@@ -19,6 +19,7 @@
 //!   found is completed and the order ends ok (the label never says failed
 //!   while the books hold the invoice); the last look creates nothing.
 
+mod budget;
 mod refund;
 
 pub use refund::REFUND_WAIT_SECONDS;
@@ -302,6 +303,8 @@ where
                 Err(_) => Disposition::Retry,
             };
         };
+        // Receives of the order's earlier messages count (see `budget`).
+        let message = &*budget::carried_over(message);
         let span = tracing::info_span!(
             "transfer",
             shop_id = %order_message.shop_id,
@@ -328,6 +331,9 @@ where
                 }
             }
             _ => {}
+        }
+        if let Some(handed_back) = self.hand_back_if_budget_spent(message, order).await {
+            return handed_back;
         }
         let now = self.clock.epoch_seconds();
         let owner = LeaseOwner::new(&message.message_id, message.receive_count);
@@ -377,6 +383,12 @@ where
             Ok(None) => Disposition::Done,
             Ok(Some(outcome)) => self.transferred(message, order, &record, &outcome).await,
             Err(Failure::Failed(failure)) if failure.is_transient() => {
+                if let Some(handed_back) = self
+                    .hand_back_if_attempt_met_spent_budget(message, order, &owner, &failure)
+                    .await
+                {
+                    return handed_back;
+                }
                 if message.receive_count >= self.settings.max_receive_count {
                     if let Some(outcome) = self.last_look(&record, &owner, deadline).await {
                         return self.transferred(message, order, &record, &outcome).await;

@@ -43,6 +43,7 @@ use bridge::ports::{OrderStore, ShopStore};
 use clap::builder::RangedU64ValueParser;
 use clap::{Parser, ValueEnum};
 use local_stack::event_source::{poll_once, EventSourceSettings};
+use local_stack::fair_queue::FairQueue;
 use local_stack::{http_front, moto::MotoServer};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -127,6 +128,38 @@ struct Options {
     /// Give up waiting for a scenario after this many seconds
     #[arg(long, value_name = "SECS", default_value_t = 240)]
     timeout: u64,
+    /// Longest wait in place for an agreement's token bucket before an
+    /// order is handed back [default: the client's]
+    #[arg(long, value_name = "MS")]
+    max_inline_pacing_ms: Option<u64>,
+    /// Turn the fairness off: plain arrival-order delivery and pacing in
+    /// place up to the deadline (no hand-backs), for comparison
+    #[arg(long)]
+    no_fairness: bool,
+    /// multi-tenant: orders per second over all shops but the first, in
+    /// the baseline and throughout the burst
+    #[arg(long, value_name = "N", default_value_t = 2.0, value_parser = positive,
+          allow_negative_numbers = true)]
+    steady_rate: f64,
+    /// multi-tenant: seconds of steady traffic alone before the burst
+    #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = positive,
+          allow_negative_numbers = true)]
+    baseline_seconds: f64,
+    /// multi-tenant: orders the first shop sends in its burst
+    #[arg(long, value_name = "N", default_value_t = 5_000)]
+    burst_orders: usize,
+    /// multi-tenant: the burst is sent evenly within this many seconds
+    #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = positive,
+          allow_negative_numbers = true)]
+    burst_within: f64,
+    /// multi-tenant: fail when the other shops' p95 during the burst
+    /// exceeds this × their p95 without it
+    #[arg(long, value_name = "X", value_parser = positive, allow_negative_numbers = true)]
+    max_p95_over_baseline: Option<f64>,
+    /// multi-tenant: fail when the other shops' p95 during the burst
+    /// exceeds this many milliseconds
+    #[arg(long, value_name = "MS", value_parser = positive, allow_negative_numbers = true)]
+    max_p95_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -134,6 +167,9 @@ enum Scenario {
     Promotion,
     Latency,
     Both,
+    /// Steady traffic over many shops, then one shop's burst on top
+    /// (infra/scripts/multi-tenant.sh); not part of `both`.
+    MultiTenant,
 }
 
 /// A finite number ≥ 0 (seconds).
@@ -177,6 +213,125 @@ struct Timeline {
     ingest_ms: Vec<f64>,
     /// Transfer invocations: (duration ms, messages in the batch).
     transfer_ms: Vec<(f64, usize)>,
+    /// Invocations running now, the most at once, invocation-seconds, all
+    /// since `concurrency_since`.
+    running_now: usize,
+    running_peak: usize,
+    invocation_seconds: f64,
+    running_changed: Option<Instant>,
+    concurrency_since: Option<Instant>,
+}
+
+impl Timeline {
+    /// An invocation starts (+1) or ends (−1).
+    fn running(&mut self, now: Instant, change: i32) {
+        if let Some(last) = self.running_changed {
+            self.invocation_seconds +=
+                now.duration_since(last).as_secs_f64() * self.running_now as f64;
+        }
+        self.running_changed = Some(now);
+        self.running_now = (self.running_now as i64 + i64::from(change)).max(0) as usize;
+        self.running_peak = self.running_peak.max(self.running_now);
+    }
+
+    /// (peak, mean) concurrent invocations since the last call; starts anew.
+    fn take_concurrency(&mut self, now: Instant) -> (usize, f64) {
+        self.running(now, 0);
+        let since = self.concurrency_since.unwrap_or(now);
+        let period = now.duration_since(since).as_secs_f64();
+        let mean = if period > 0.0 {
+            self.invocation_seconds / period
+        } else {
+            0.0
+        };
+        let peak = self.running_peak;
+        self.running_peak = self.running_now;
+        self.invocation_seconds = 0.0;
+        self.concurrency_since = Some(now);
+        (peak, mean)
+    }
+}
+
+/// One transfer invocation as the event source makes it, timed: an order
+/// is done when its label reads `ok` after the invocation that handled it
+/// (a message handed back for the e-conomic budget is not done).
+struct Invocation {
+    transfer: Arc<transfer::TransferContext>,
+    timeline: Arc<Mutex<Timeline>>,
+    orders: DynamoOrderStore,
+}
+
+impl Invocation {
+    async fn run(
+        self,
+        event: lambda_runtime::LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>,
+    ) -> Result<aws_lambda_events::event::sqs::SqsBatchResponse, transfer::Error> {
+        let orders: Vec<(String, String, String)> = event
+            .payload
+            .records
+            .iter()
+            .map(|r| {
+                let body = r
+                    .body
+                    .as_deref()
+                    .and_then(|b| serde_json::from_str::<Value>(b).ok())
+                    .unwrap_or_default();
+                let text = |key: &str| body[key].as_str().unwrap_or_default().to_owned();
+                (
+                    r.message_id.clone().unwrap_or_default(),
+                    text("shop_id"),
+                    text("order_id"),
+                )
+            })
+            .collect();
+        let invoked = Instant::now();
+        self.timeline
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .running(invoked, 1);
+        let result = transfer::handle(&self.transfer, event).await;
+        let now = Instant::now();
+        let mut t = self.timeline.lock().unwrap_or_else(|p| p.into_inner());
+        t.running(now, -1);
+        drop(t);
+        if let Ok(response) = &result {
+            let handled: Vec<(String, String)> = orders
+                .into_iter()
+                .filter(|(message_id, _, _)| {
+                    !response
+                        .batch_item_failures
+                        .iter()
+                        .any(|f| &f.item_identifier == message_id)
+                })
+                .map(|(_, shop_id, order_id)| (shop_id, order_id))
+                .collect();
+            self.timeline
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .transfer_ms
+                .push((
+                    now.duration_since(invoked).as_secs_f64() * 1000.0,
+                    handled.len(),
+                ));
+            // Off the invocation's time: is each handled order ok now (a
+            // hand-back is not)? Done as of the invocation's end.
+            let (orders, timeline) = (self.orders.clone(), self.timeline.clone());
+            tokio::spawn(async move {
+                for (shop_id, order_id) in handled {
+                    if matches!(orders.get(&shop_id, &order_id).await, Ok(Some(r)) if r.label == Label::Ok)
+                    {
+                        timeline
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .done
+                            .entry(order_id)
+                            .or_insert(now);
+                    }
+                }
+            });
+        }
+        result
+    }
 }
 
 struct Stack {
@@ -299,16 +454,29 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
         wait: Duration::from_millis(o.poll_wait_ms),
         function_timeout: Duration::from_secs(60),
     };
+    // SQS fair queues, emulated (moto delivers in arrival order).
+    let fair = (!o.no_fairness).then(|| FairQueue::start(sqs.clone(), settings.clone(), 360));
+    let orders = DynamoOrderStore::new(dynamodb.clone(), orders_table);
     let mut economic_clients = Vec::new();
     for _ in 0..o.concurrency {
         // One execution environment: its own client, pacer and caches.
         let economic = EconomicClient::new(ClientConfig {
             base_url: sandbox.base_url(),
+            // Without fairness: pace in place up to the deadline, as before.
+            max_inline_pacing: if o.no_fairness {
+                Duration::from_secs(60)
+            } else {
+                o.max_inline_pacing_ms.map_or(
+                    ClientConfig::default().max_inline_pacing,
+                    Duration::from_millis,
+                )
+            },
             ..ClientConfig::default()
         })
         .map_err(|e| format!("e-conomic client: {e}"))?;
         economic_clients.push(economic.clone());
-        let transfer = Arc::new(transfer::TransferContext::new(
+        // As deployed: each shop's configuration kept 30 s.
+        let transfer = Arc::new(transfer::TransferContext::with_shop_cache(
             &sdk,
             shops_table,
             orders_table,
@@ -316,53 +484,23 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
             &queues.dead_letter_queue_url,
             economic,
             TransferSettings::default(),
+            Duration::from_secs(30),
         ));
-        let (sqs, settings, transfer, timeline) = (
-            sqs.clone(),
-            settings.clone(),
-            transfer.clone(),
-            timeline.clone(),
-        );
+        let (sqs, settings, fair, orders) =
+            (sqs.clone(), settings.clone(), fair.clone(), orders.clone());
+        let timeline = timeline.clone();
         workers.push(tokio::spawn(async move {
             loop {
-                let (transfer, timeline) = (transfer.clone(), timeline.clone());
-                let polled = poll_once(&sqs, &settings, move |event| async move {
-                    let orders: Vec<(String, String)> = event
-                        .payload
-                        .records
-                        .iter()
-                        .map(|r| {
-                            let order_id = r
-                                .body
-                                .as_deref()
-                                .and_then(|b| serde_json::from_str::<Value>(b).ok())
-                                .and_then(|v| v["order_id"].as_str().map(str::to_owned))
-                                .unwrap_or_default();
-                            (r.message_id.clone().unwrap_or_default(), order_id)
-                        })
-                        .collect();
-                    let invoked = Instant::now();
-                    let result = transfer::handle(&transfer, event).await;
-                    if let Ok(response) = &result {
-                        let now = Instant::now();
-                        let mut t = timeline.lock().unwrap_or_else(|p| p.into_inner());
-                        t.transfer_ms.push((
-                            now.duration_since(invoked).as_secs_f64() * 1000.0,
-                            orders.len(),
-                        ));
-                        for (message_id, order_id) in orders {
-                            let failed = response
-                                .batch_item_failures
-                                .iter()
-                                .any(|f| f.item_identifier == message_id);
-                            if !failed {
-                                t.done.entry(order_id).or_insert(now);
-                            }
-                        }
-                    }
-                    result
-                })
-                .await;
+                let invocation = Invocation {
+                    transfer: transfer.clone(),
+                    timeline: timeline.clone(),
+                    orders: orders.clone(),
+                };
+                let handler = move |event| async move { invocation.run(event).await };
+                let polled = match &fair {
+                    Some(fair) => fair.poll_once(handler).await,
+                    None => poll_once(&sqs, &settings, handler).await,
+                };
                 if polled.is_err() {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
@@ -374,7 +512,7 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
         _moto: moto,
         sandbox,
         economic_clients,
-        orders: DynamoOrderStore::new(dynamodb, orders_table),
+        orders,
         shops,
         agreements: o.agreements,
         webhook_url: format!("http://{addr}/webhooks"),
@@ -467,6 +605,22 @@ impl Stack {
         over: Duration,
         customers: usize,
     ) -> Result<Vec<String>, String> {
+        let all: Vec<usize> = (0..self.shops.len()).collect();
+        self.send_among(prefix, count, over, customers, &all, 0)
+            .await
+    }
+
+    /// [`Self::send_evenly`] over the shops numbered in `shops`.
+    /// (`first` is the round robin's starting number).
+    async fn send_among(
+        self: &Arc<Self>,
+        prefix: &str,
+        count: usize,
+        over: Duration,
+        customers: usize,
+        shops: &[usize],
+        first: usize,
+    ) -> Result<Vec<String>, String> {
         let started = Instant::now();
         let mut tasks = Vec::with_capacity(count);
         let mut ids = Vec::with_capacity(count);
@@ -476,8 +630,8 @@ impl Stack {
             let id = format!("{prefix}-{n:05}");
             ids.push(id.clone());
             let stack = self.clone();
-            let shops = self.shops.len();
-            let (shop, customer) = (n % shops, (n / shops) % customers);
+            let k = first + n;
+            let (shop, customer) = (shops[k % shops.len()], (k / shops.len()) % customers.max(1));
             self.timeline
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -629,6 +783,9 @@ async fn run(root: &Path, o: Options) -> Result<bool, String> {
         o.customers, o.sandbox_latency_ms, o.bucket_tokens, o.bucket_window, o.write_call_cost, o.retry_after_on_429, o.client_rate_limit, o.concurrency, o.batch_size, o.poll_wait_ms
     );
 
+    if o.scenario == Scenario::MultiTenant {
+        return multi_tenant(&stack, &o, timeout).await;
+    }
     let mut all_good = true;
     if o.scenario != Scenario::Latency {
         all_good &= promotion(&stack, &o, timeout).await?;
@@ -807,6 +964,275 @@ async fn latency(stack: &Arc<Stack>, o: &Options, timeout: Duration) -> Result<b
     Ok(good)
 }
 
+/// The other shops' latencies (ms, sorted) for `ids`, and p50/p95/p99.
+fn summary(latencies: &[f64]) -> (f64, f64, f64) {
+    (
+        percentile(latencies, 50.0),
+        percentile(latencies, 95.0),
+        percentile(latencies, 99.0),
+    )
+}
+
+/// Many shops at once: steady traffic over shops 1…N−1 for the baseline,
+/// then shop 0's burst on top while the steady traffic goes on, until the
+/// burst has drained. Compares the other shops' webhook → ok during the
+/// burst with the baseline, and the burst's drain with its agreement's
+/// floor (shop 0 is on agreement 0).
+async fn multi_tenant(stack: &Arc<Stack>, o: &Options, timeout: Duration) -> Result<bool, String> {
+    if stack.shops.len() < 2 {
+        return Err("multi-tenant needs --shops 2 or more".into());
+    }
+    // Shop i is on agreement i mod M: shops sharing the burst's agreement
+    // share its e-conomic budget, so they are reported on their own.
+    let others: Vec<usize> = (1..stack.shops.len()).collect();
+    let shares_budget = |id: &String| {
+        let t = stack.timeline.lock().unwrap_or_else(|p| p.into_inner());
+        t.shop_of
+            .get(id)
+            .is_some_and(|shop| shop % stack.agreements == 0)
+    };
+    let steady_chunk = Duration::from_secs(5);
+    let per_chunk = (o.steady_rate * steady_chunk.as_secs_f64())
+        .round()
+        .max(1.0) as usize;
+
+    // Baseline: steady traffic alone.
+    stack.sandbox.clear_requests();
+    stack
+        .timeline
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take_concurrency(Instant::now());
+    let chunks = (o.baseline_seconds / steady_chunk.as_secs_f64())
+        .ceil()
+        .max(1.0) as usize;
+    let mut baseline = Vec::new();
+    for chunk in 0..chunks {
+        let ids = stack
+            .send_among(
+                &format!("base{chunk:03}"),
+                per_chunk,
+                steady_chunk,
+                o.customers,
+                &others,
+                chunk * per_chunk,
+            )
+            .await?;
+        baseline.extend(ids);
+    }
+    let baseline_done = stack.wait_done(&baseline, timeout).await;
+    let baseline_concurrency = stack
+        .timeline
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take_concurrency(Instant::now());
+    let baseline_429 = stack.economic_calls().1;
+
+    // The burst, with the steady traffic going on until it has drained.
+    stack.sandbox.clear_requests();
+    stack.sandbox.refill_token_buckets();
+    stack
+        .timeline
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .transfer_ms
+        .clear();
+    let burst_started = Instant::now();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let steady = {
+        let (stack, stop, others, customers) =
+            (stack.clone(), stop.clone(), others.clone(), o.customers);
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            let mut chunk = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let sent = stack
+                    .send_among(
+                        &format!("steady{chunk:04}"),
+                        per_chunk,
+                        steady_chunk,
+                        customers,
+                        &others,
+                        chunk * per_chunk,
+                    )
+                    .await?;
+                ids.extend(sent);
+                chunk += 1;
+            }
+            Ok::<_, String>(ids)
+        })
+    };
+    let burst_ids = stack
+        .send_among(
+            "burst",
+            o.burst_orders,
+            Duration::from_secs_f64(o.burst_within),
+            o.customers,
+            &[0],
+            0,
+        )
+        .await?;
+    let burst_sent = burst_started.elapsed();
+    let burst_finished = stack.wait_done(&burst_ids, timeout).await;
+    let drain = {
+        let t = stack.timeline.lock().unwrap_or_else(|p| p.into_inner());
+        burst_ids
+            .iter()
+            .filter_map(|id| t.done.get(id))
+            .max()
+            .map_or(burst_started.elapsed(), |last| {
+                last.duration_since(burst_started)
+            })
+    };
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let during: Vec<String> = steady.await.map_err(|e| e.to_string())??;
+    let during_done = stack.wait_done(&during, timeout).await;
+    let (deliveries, invocation_ms) = {
+        let t = stack.timeline.lock().unwrap_or_else(|p| p.into_inner());
+        let mut ms: Vec<f64> = t.transfer_ms.iter().map(|(ms, _)| *ms).collect();
+        ms.sort_by(|a, b| a.total_cmp(b));
+        (t.transfer_ms.iter().map(|(_, n)| n).sum::<usize>(), ms)
+    };
+    let burst_concurrency = stack
+        .timeline
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take_concurrency(Instant::now());
+
+    // The burst's agreement (0): its floor by the tokens it spent.
+    let spent = stack.tokens_spent(o);
+    let floor = bucket_floor(spent[0], o.bucket_tokens, o.bucket_window);
+    let drain_over_floor = if floor > 0.0 {
+        drain.as_secs_f64() / floor
+    } else {
+        f64::NAN
+    };
+    let (answered, throttled) = stack.economic_calls();
+
+    let all: Vec<String> = baseline
+        .iter()
+        .chain(&during)
+        .chain(&burst_ids)
+        .cloned()
+        .collect();
+    let ok = stack.count_ok(&all).await?;
+    let lost = all.len() - ok;
+    let (drafts, duplicated) = stack.duplicates();
+    let (same, during_others): (Vec<String>, Vec<String>) =
+        during.iter().cloned().partition(|id| shares_budget(id));
+    let baseline_others: Vec<String> = baseline
+        .iter()
+        .filter(|id| !shares_budget(id))
+        .cloned()
+        .collect();
+    let (b50, b95, b99) = summary(&stack.durations_ms(&baseline_others));
+    let (d50, d95, d99) = summary(&stack.durations_ms(&during_others));
+    let (a50, a95, a99) = summary(&stack.durations_ms(&same));
+    let (s50, s95, s99) = summary(&stack.durations_ms(&burst_ids));
+
+    println!(
+        "multi-tenant: shops={} agreements={} steady_rate={} baseline_s={} burst_orders={} burst_within_s={} bucket=token-limit-{}-per-{}-seconds fairness={}",
+        stack.shops.len(), stack.agreements, o.steady_rate, o.baseline_seconds, o.burst_orders,
+        o.burst_within, o.bucket_tokens, o.bucket_window, !o.no_fairness
+    );
+    println!(
+        "{:<34} {:>9} {:>9} {:>9} {:>7}",
+        "webhook -> ok (ms)", "p50", "p95", "p99", "orders"
+    );
+    println!(
+        "{:<34} {:>9.0} {:>9.0} {:>9.0} {:>7}",
+        "other shops, no burst",
+        b50,
+        b95,
+        b99,
+        baseline_others.len()
+    );
+    println!(
+        "{:<34} {:>9.0} {:>9.0} {:>9.0} {:>7}",
+        "other shops, during the burst",
+        d50,
+        d95,
+        d99,
+        during_others.len()
+    );
+    println!(
+        "{:<34} {:>9.0} {:>9.0} {:>9.0} {:>7}",
+        "burst's agreement, other shops",
+        a50,
+        a95,
+        a99,
+        same.len()
+    );
+    println!(
+        "{:<34} {:>9.0} {:>9.0} {:>9.0} {:>7}",
+        "bursting shop",
+        s50,
+        s95,
+        s99,
+        burst_ids.len()
+    );
+    println!(
+        "burst: sent_in_s={:.1} drain_s={:.1} agreement_tokens={} floor_s={:.1} drain_over_floor={:.3}",
+        burst_sent.as_secs_f64(), drain.as_secs_f64(), spent[0], floor, drain_over_floor
+    );
+    println!(
+        "calls: answered={answered} calls_429={throttled} percent_429={:.2} (baseline 429s: {baseline_429})",
+        100.0 * throttled as f64 / (answered + throttled).max(1) as f64
+    );
+    println!(
+        "deliveries: transfer messages handled={deliveries} for {} orders since the burst began ({:.2} per order; above 1: hand-backs and copies); invocations={} p50_ms={:.0} p95_ms={:.0} max_ms={:.0}",
+        during.len() + burst_ids.len(),
+        deliveries as f64 / (during.len() + burst_ids.len()).max(1) as f64,
+        invocation_ms.len(),
+        percentile(&invocation_ms, 50.0),
+        percentile(&invocation_ms, 95.0),
+        percentile(&invocation_ms, 100.0),
+    );
+    println!(
+        "concurrency (invocations at once): baseline peak={} mean={:.2}; burst peak={} mean={:.2}; limit={}",
+        baseline_concurrency.0, baseline_concurrency.1, burst_concurrency.0, burst_concurrency.1, o.concurrency
+    );
+    println!(
+        "orders: accepted={} ok={ok} lost={lost} drafts={drafts} duplicated_references={duplicated}",
+        all.len()
+    );
+
+    let mut good = baseline_done && burst_finished && during_done && lost == 0 && duplicated == 0;
+    if !good {
+        eprintln!("multi-tenant: FAILED (not every order ok exactly once in time)");
+    }
+    if let Some(limit) = o.max_p95_over_baseline {
+        let met = d95 <= limit * b95;
+        println!(
+            "target: others_p95_during_burst={d95:.0} <= {limit} x baseline {b95:.0} {}",
+            verdict(met)
+        );
+        good &= met;
+    }
+    if let Some(limit) = o.max_p95_ms {
+        let met = d95 < limit;
+        println!(
+            "target: others_p95_during_burst={d95:.0} < {limit} ms {}",
+            verdict(met)
+        );
+        good &= met;
+    }
+    if let Some(limit) = o.max_drain_over_floor {
+        let met = floor > 0.0 && drain_over_floor <= limit;
+        println!(
+            "target: burst drain_over_floor={drain_over_floor:.3} <= {limit} {}",
+            verdict(met)
+        );
+        good &= met;
+    }
+    println!(
+        "target: lost={lost} duplicated={duplicated} == 0 {}",
+        verdict(lost == 0 && duplicated == 0)
+    );
+    println!("result: {}", if good { "PASS" } else { "FAIL" });
+    Ok(good)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -891,6 +1317,63 @@ mod tests {
             (day.max_429_percent, day.max_drain_over_floor),
             (Some(1.0), Some(1.15))
         );
+    }
+
+    #[test]
+    fn the_multi_tenant_script_command_line() {
+        // infra/scripts/multi-tenant.sh, full size.
+        let o = Options::try_parse_from([
+            "loadtest",
+            "--scenario",
+            "multi-tenant",
+            "--shops",
+            "200",
+            "--agreements",
+            "150",
+            "--burst-orders",
+            "5000",
+            "--burst-within",
+            "60",
+            "--bucket-tokens",
+            "600",
+            "--bucket-window",
+            "60",
+            "--timeout",
+            "1800",
+            "--customers",
+            "2",
+            "--steady-rate",
+            "2",
+            "--baseline-seconds",
+            "60",
+            "--concurrency",
+            "5",
+            "--batch-size",
+            "5",
+            "--max-p95-over-baseline",
+            "2",
+            "--max-p95-ms",
+            "2000",
+            "--max-drain-over-floor",
+            "1.15",
+        ])
+        .expect("the script's flags");
+        assert_eq!(o.scenario, Scenario::MultiTenant);
+        assert_eq!((o.shops, o.agreements, o.burst_orders), (200, 150, 5000));
+        assert_eq!(
+            (o.steady_rate, o.burst_within, o.baseline_seconds),
+            (2.0, 60.0, 60.0)
+        );
+        assert_eq!(
+            (
+                o.max_p95_over_baseline,
+                o.max_p95_ms,
+                o.max_drain_over_floor
+            ),
+            (Some(2.0), Some(2000.0), Some(1.15))
+        );
+        assert!(!o.no_fairness);
+        assert!(Options::try_parse_from(["loadtest", "--steady-rate", "0"]).is_err());
     }
 
     #[test]

@@ -37,6 +37,10 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub retry: RetryPolicy,
+    /// The longest a transfer waits in place for its agreement's token
+    /// bucket; a longer wait hands the message back to the queue instead
+    /// ([`super::rate_limit::RateLimiter::deferral`]).
+    pub max_inline_pacing: Duration,
 }
 
 impl Default for ClientConfig {
@@ -46,6 +50,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(3),
             request_timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
+            max_inline_pacing: Duration::from_secs(2),
         }
     }
 }
@@ -97,6 +102,16 @@ impl EconomicClient {
 
     pub(crate) fn cache(&self) -> &Cache {
         &self.inner.cache
+    }
+
+    /// `Some(delay)`: the agreement's token bucket would keep a call
+    /// waiting longer than `max_inline_pacing`; try again after `delay`.
+    pub fn budget_deferral(&self, agreement: &AgreementApi) -> Option<Duration> {
+        self.inner.rate_limit.deferral(
+            &agreement.agreement_key,
+            Instant::now(),
+            self.inner.config.max_inline_pacing,
+        )
     }
 
     /// Caps calls to at most `calls_per_second` per agreement in this
@@ -438,6 +453,12 @@ impl AgreementApi {
                 .retry
                 .next_wait(attempt, server_wait, Instant::now(), deadline)
             {
+                // A 429 waited out here holds the worker as pacing would:
+                // beyond `max_inline_pacing` the order goes back to the
+                // queue instead (transfer's hand-back).
+                Some(wait) if err.status() == Some(429) && wait > config.max_inline_pacing => {
+                    return Err(err)
+                }
                 Some(wait) => tokio::time::sleep(wait).await,
                 None => return Err(err),
             }

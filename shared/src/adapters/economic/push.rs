@@ -110,6 +110,10 @@ impl Invoicing for EconomicInvoicing {
             .await
             .map_err(invoicing_error)
     }
+
+    fn budget_deferral(&self, credentials: &EconomicCredentials) -> Option<std::time::Duration> {
+        self.client.budget_deferral(&self.api(credentials))
+    }
 }
 
 impl EconomicInvoicing {

@@ -124,6 +124,11 @@ struct Pace {
     next_free: Instant,
     /// The static cap's next slot.
     static_next_free: Instant,
+    /// Where the next message handed back for the budget is sent to, and
+    /// the paced slot after the last call let through (see
+    /// [`RateLimiter::deferral`]).
+    deferred_until: Instant,
+    admitted_next: Instant,
     read_header: bool,
 }
 
@@ -137,6 +142,8 @@ impl Pace {
             cost: 1.0,
             next_free: now,
             static_next_free: now,
+            deferred_until: now,
+            admitted_next: now,
             read_header: false,
         }
     }
@@ -180,6 +187,37 @@ impl Pace {
         // tokens as spent (an answer sets it to the header again).
         self.at = slot;
         slot - now
+    }
+
+    /// How long a call at `now` would wait, without reserving it: what
+    /// [`Pace::reserve`] would answer.
+    #[cfg(test)]
+    fn wait_at(&self, now: Instant) -> Duration {
+        let mut probe = *self;
+        probe.reserve(now)
+    }
+
+    /// A call that would wait longer than `max_inline` is handed back: the
+    /// delay after which to try it again. Successive hand-backs get
+    /// successive slots, one call's refill apart, so a backlog handed back
+    /// together comes back at the refill rate instead of all at once. A
+    /// call let through holds its paced slot (`admitted_next`), so the
+    /// orders of one batch, checked together before any of them calls, are
+    /// not all let through to queue up behind each other here.
+    fn deferral(&mut self, now: Instant, max_inline: Duration) -> Option<Duration> {
+        let mut probe = *self;
+        let paced = probe.reserve(now);
+        let slot = (now + paced).max(self.admitted_next);
+        let wait = slot - now;
+        if wait <= max_inline {
+            let interval = probe.next_free.saturating_duration_since(now + paced);
+            self.admitted_next = slot + interval;
+            return None;
+        }
+        let handed_back = self.deferred_until.max(slot);
+        self.deferred_until =
+            handed_back + Duration::from_secs_f64(self.cost / self.refill_per_second);
+        Some(handed_back - now)
     }
 
     fn observe(&mut self, reading: Option<BucketReading>, cost: Option<u32>, now: Instant) {
@@ -267,6 +305,20 @@ impl RateLimiter {
             pace.static_next_free = slot + interval;
             slot - now
         })
+    }
+
+    /// Whether a call for the agreement at `now` should be handed back
+    /// rather than wait here: `Some(delay)` when the bucket, as its headers
+    /// describe it, would keep the call waiting longer than `max_inline`
+    /// (pacing in place would hold a Lambda slot that other agreements'
+    /// orders need). Without a header reading, `None`.
+    pub fn deferral(
+        &self,
+        agreement_key: &str,
+        now: Instant,
+        max_inline: Duration,
+    ) -> Option<Duration> {
+        self.with_pace(agreement_key, now, |pace| pace.deferral(now, max_inline))
     }
 
     /// Takes in an answer's `X-RateLimiting` and `X-CallCost` (raw header
@@ -507,6 +559,40 @@ mod tests {
         // Half a second later the tokens are back: only jitter is left.
         let later = now + Duration::from_millis(500);
         assert_eq!(pace.backoff_after_429(later, 0.0), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_call_the_bucket_keeps_waiting_is_handed_back_in_refill_spaced_slots() {
+        let limiter = RateLimiter::default();
+        let now = Instant::now();
+        let inline = Duration::from_secs(2);
+        // No reading yet: nothing to judge by.
+        assert_eq!(limiter.deferral("a", now, inline), None);
+        // 60 per 60 s (1/s), 30 used: above low water, calls go at once.
+        limiter.observe("a", Some(&header(60, 60, 30)), Some("1"), now);
+        assert_eq!(limiter.deferral("a", now, inline), None);
+        // Empty: the next call waits 1 s for its token, short enough to
+        // pace in place. It holds its slot: the call after it would wait
+        // 1 s + 1 s × 30/1, so three more are handed back, in slots one
+        // refill (1 s) apart.
+        limiter.observe("a", Some(&header(60, 60, 60)), Some("1"), now);
+        assert_eq!(limiter.deferral("a", now, inline), None);
+        let delays: Vec<u64> = (0..3)
+            .map(|_| {
+                limiter
+                    .deferral("a", now, inline)
+                    .expect("handed back")
+                    .as_secs()
+            })
+            .collect();
+        assert_eq!(delays, vec![31, 32, 33]);
+        // The let-through call then paces as before.
+        assert_eq!(limiter.reserve("a", now), Duration::from_secs(1));
+        // The hand-backs spent nothing: the pacer's own queue is unchanged.
+        let probe = limiter.with_pace("a", now, |pace| pace.wait_at(now));
+        assert_eq!(probe, Duration::from_secs(31));
+        // Another agreement is not affected.
+        assert_eq!(limiter.deferral("b", now, inline), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::ports::{FoundInvoice, Invoicing, InvoicingError, PushOptions};
 use rust_decimal::Decimal;
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// An invoice the fake accounting system holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +32,9 @@ enum Scripted {
     Fail(InvoicingError),
     /// Creates the invoice, then fails as if the answer was lost.
     FailAfterCreate(InvoicingError),
+    /// Fails before anything is created, and the agreement's budget is
+    /// spent from then on (e-conomic's 429 on an empty bucket).
+    FailSpendingBudget(InvoicingError, Duration),
 }
 
 #[derive(Debug, Default)]
@@ -43,6 +46,8 @@ struct Books {
     script: VecDeque<Scripted>,
     /// Grant tokens e-conomic accepts; empty accepts every token.
     accepted_grants: Vec<Secret>,
+    /// What `budget_deferral` answers (the agreement's bucket is empty).
+    budget_deferral: Option<Duration>,
 }
 
 /// The accounting system in memory, honouring the [`Invoicing`] contract
@@ -64,6 +69,20 @@ impl MemoryInvoicing {
     /// Refuses every grant token but these (401, permanent).
     pub fn accept_only(&self, grant_tokens: &[&str]) {
         self.lock().accepted_grants = grant_tokens.iter().map(|t| Secret::new(*t)).collect();
+    }
+
+    /// From now on `budget_deferral` answers `delay` (`None`: go ahead), as
+    /// the e-conomic adapter does while an agreement's bucket is empty.
+    pub fn set_budget_deferral(&self, delay: Option<Duration>) {
+        self.lock().budget_deferral = delay;
+    }
+
+    /// The next push fails with this error, creating nothing, and from then
+    /// on `budget_deferral` answers `delay`.
+    pub fn fail_next_spending_budget(&self, error: InvoicingError, delay: Duration) {
+        self.lock()
+            .script
+            .push_back(Scripted::FailSpendingBudget(error, delay));
     }
 
     /// The next push fails with this error, creating nothing.
@@ -174,8 +193,13 @@ impl Invoicing for MemoryInvoicing {
         books.pushes += 1;
         books.authorise(agreement)?;
         let script = books.script.pop_front();
-        if let Some(Scripted::Fail(error)) = script {
-            return Err(error);
+        match script {
+            Some(Scripted::Fail(error)) => return Err(error),
+            Some(Scripted::FailSpendingBudget(error, delay)) => {
+                books.budget_deferral = Some(delay);
+                return Err(error);
+            }
+            _ => {}
         }
         if options.may_exist {
             let found = books
@@ -242,6 +266,10 @@ impl Invoicing for MemoryInvoicing {
                 && i.booked_invoice_number.is_none())
         });
         Ok(books.invoices.len() < before)
+    }
+
+    fn budget_deferral(&self, _credentials: &EconomicCredentials) -> Option<Duration> {
+        self.lock().budget_deferral
     }
 }
 

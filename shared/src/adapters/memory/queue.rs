@@ -98,6 +98,10 @@ impl MemoryTransferQueue {
     /// its outage switch).
     pub fn send(&self, message: &OrderMessage) {
         let body = serde_json::to_string(message).unwrap_or_default();
+        self.send_body(body, 0);
+    }
+
+    fn send_body(&self, body: String, delay_seconds: i64) {
         let now = self.clock.epoch_seconds();
         let mut queues = self.lock();
         let message_id = queues.next("message");
@@ -105,7 +109,7 @@ impl MemoryTransferQueue {
             item: body,
             message_id,
             receive_count: 0,
-            visible_at: now,
+            visible_at: now + delay_seconds,
             receipt_handle: None,
             sent_at: now,
         });
@@ -278,6 +282,22 @@ impl TransferQueue for MemoryTransferQueue {
             .find(|m| m.receipt_handle.as_deref() == Some(receipt_handle))
             .ok_or_else(|| QueueError("receipt handle is invalid".to_owned()))?;
         message.visible_at = now + i64::from(seconds);
+        Ok(())
+    }
+
+    async fn send_later(
+        &self,
+        body: &str,
+        _shop_id: &str,
+        delay_seconds: i32,
+    ) -> Result<(), QueueError> {
+        self.available("send_later")?;
+        if !(0..=900).contains(&delay_seconds) {
+            return Err(QueueError(format!(
+                "DelaySeconds {delay_seconds} is invalid: 0 to 900"
+            )));
+        }
+        self.send_body(body.to_owned(), i64::from(delay_seconds));
         Ok(())
     }
 
