@@ -1594,6 +1594,8 @@ mod platform_ingest {
 #[path = "notify/tests.rs"]
 mod notify_tests;
 mod refunds;
+#[path = "notify/write_back_tests.rs"]
+mod write_back_tests;
 
 #[path = "transfer_control_tests.rs"]
 mod transfer_control_tests;

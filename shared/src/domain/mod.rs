@@ -16,3 +16,4 @@ pub mod shop;
 pub mod vat;
 pub mod vat_number;
 pub mod webhook;
+pub mod write_back;

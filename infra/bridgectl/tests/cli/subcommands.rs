@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use bridge::domain::lifecycle::{HistoryEntry, IngestWrite, Label, LeaseOwner, PushOutcome};
-use bridge::domain::notify::{DeliveryState, DeliveryUpdate};
+use bridge::domain::notify::{Channel, DeliveryState, DeliveryUpdate};
 use bridge::domain::webhook::{sign, verify, SignatureHeaders};
 use bridge::ports::{Claim, NotificationStore, OrderStore, ShopStore, TransferQueue};
 use serde_json::{json, Value};
@@ -332,7 +332,7 @@ async fn orders_list_show_resend() {
     let store = stack.order_store();
     for label in ["e-conomic-pending", "e-conomic-ok"] {
         store
-            .record_notification("acme", "1002", label, now())
+            .record_notification(Channel::Notify, "acme", "1002", label, now())
             .await
             .expect("record")
             .expect("a new label");
@@ -343,7 +343,7 @@ async fn orders_list_show_resend() {
         error: None,
     };
     store
-        .update_notification("acme", "1002", 1, &delivered, now())
+        .update_notification(Channel::Notify, "acme", "1002", 1, &delivered, now())
         .await
         .expect("update");
     let retrying = DeliveryUpdate {
@@ -352,7 +352,7 @@ async fn orders_list_show_resend() {
         error: Some("receiver answered HTTP 503".into()),
     };
     store
-        .update_notification("acme", "1002", 2, &retrying, now())
+        .update_notification(Channel::Notify, "acme", "1002", 2, &retrying, now())
         .await
         .expect("update");
     let run = stack
