@@ -8,6 +8,7 @@ pub mod event_source;
 pub mod http_front;
 pub mod moto;
 pub mod receiver;
+pub mod shop_admin;
 pub mod stack;
 pub mod watch;
 

@@ -21,3 +21,4 @@ mod security_ingest;
 mod security_template;
 mod template;
 mod webhook_interop;
+mod write_back;

@@ -190,6 +190,38 @@ async fn shops_put_show_list_disable_enable_rotate() {
     // `show` never prints the new one either.
     let run = stack.bridgectl(&["shops", "show", "acme"]).await;
     assert!(!run.all().contains(&new_secret[6..]));
+
+    // A store's write-back credentials are secrets too.
+    let mut shopify = shop_json("acme-shopify");
+    shopify["webhook_secrets"] = json!([]);
+    shopify["platform"] = json!({"kind": "shopify", "shop_domain": "acme.myshopify.com",
+        "secrets": [{"secret": "shpss_client_secret_for_show"}],
+        "write_back": {"access_token": "shpat_admin_token_for_show"}});
+    let file = stack.write_file("shopify.json", &shopify.to_string());
+    let run = stack.bridgectl(&["shops", "put", &file]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    for args in [
+        vec!["shops", "show", "acme-shopify"],
+        vec!["--json", "shops", "show", "acme-shopify"],
+    ] {
+        let out = stack.bridgectl(&args).await.all();
+        assert!(!out.contains("shpat_admin_token_for_show"), "{out}");
+        assert!(!out.contains("shpss_client_secret_for_show"), "{out}");
+        assert!(
+            out.contains("write-back") || out.contains("write_back"),
+            "{out}"
+        );
+    }
+    let mut bad = shopify.clone();
+    bad["platform"]["write_back"]["api_version"] = json!("latest");
+    let file = stack.write_file("bad-shopify.json", &bad.to_string());
+    let run = stack.bridgectl(&["shops", "put", &file]).await;
+    assert_ne!(run.code, 0);
+    assert!(
+        run.all().contains("write_back.api_version"),
+        "{}",
+        run.all()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -369,9 +401,34 @@ async fn orders_list_show_resend() {
         "{}",
         run.stdout
     );
+    // A write-back into the shop the shop refused: its own list.
+    store
+        .record_notification(Channel::WriteBack, "acme", "1002", "e-conomic-ok", now())
+        .await
+        .expect("record")
+        .expect("recorded");
+    let refused = DeliveryUpdate {
+        state: DeliveryState::Refused,
+        attempts: 1,
+        error: Some("Shopify answered HTTP 401: the access token was rejected".into()),
+    };
+    store
+        .update_notification(Channel::WriteBack, "acme", "1002", 1, &refused, now())
+        .await
+        .expect("update");
+    let run = stack
+        .bridgectl(&["orders", "show", "--shop", "acme", "1002"])
+        .await;
+    let write_backs = run.stdout.split("write-backs").nth(1).unwrap_or_default();
+    assert!(
+        write_backs.contains("e-conomic-ok  refused after 1 attempt(s) (Shopify answered HTTP 401"),
+        "{}",
+        run.stdout
+    );
     let run = stack
         .bridgectl(&["--json", "orders", "show", "--shop", "acme", "1002"])
         .await;
+    assert_eq!(run.json()["write_backs"][0]["state"], "refused");
     let states: Vec<Value> = run.json()["notifications"]
         .as_array()
         .expect("notifications")
