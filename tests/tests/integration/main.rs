@@ -9,6 +9,7 @@
 
 mod adapter_contract;
 mod capacity;
+mod contracts;
 mod notifications;
 mod order_requests;
 mod pipeline;
