@@ -147,7 +147,7 @@ impl NotificationStore for DynamoOrderStore {
             .update_item()
             .table_name(self.table())
             .set_key(Some(key(shop_id, order_id)))
-            .condition_expression("size(#list) > :index")
+            .condition_expression("attribute_exists(#list) AND size(#list) > :index")
             .expression_attribute_names("#list", list)
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":state", s(update.state.as_str()))
