@@ -333,10 +333,43 @@ async fn woocommerce_gets_the_label_meta_and_a_private_note_per_failure_or_cance
         )]
     );
 
-    // Another order, ok: label meta, the reason emptied, no note.
+    // Our meta write saves the order: WooCommerce sends order.updated at
+    // the unchanged status, carrying our meta. It must not re-open the
+    // failed order (it would fail again, be written again: a loop).
+    let mut echo = order.clone();
+    echo["meta_data"] = json!([{"id": 90, "key": "econ_bridge_label", "value": "e-conomic-failed"},
+                               {"id": 91, "key": "econ_bridge_reason", "value": reason}]);
+    let (status, answer) = send(&echo, "d1-echo").await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")));
+    transfer_queue_settles(&stack).await;
+    let still = stack.order("butik", &failing).await.unwrap();
+    assert_eq!(
+        (still.label, still.attempts),
+        (Label::Failed, failed.attempts)
+    );
+
+    // The merchant reconnects e-conomic, sets the field to
+    // e-conomic-pending and saves: re-sent, ok, the reason emptied.
     shop.economic.agreement_grant_token = good_grant;
     stack.shop_store().put(&shop).await.expect("put shop");
+    let mut resend = echo.clone();
+    resend["meta_data"][0]["value"] = json!("e-conomic-pending");
+    let (_, answer) = send(&resend, "d1-resend").await;
+    assert_eq!(answer["status"], "accepted");
+    stack
+        .transfer_until("butik", &failing, LIMIT, |r| r.label == Label::Ok)
+        .await;
+    written(&stack, "butik", &failing, 2).await;
+    let in_shop = fake.order(&failing).unwrap();
+    assert_eq!(in_shop.meta["econ_bridge_label"], "e-conomic-ok");
+    assert_eq!(in_shop.meta["econ_bridge_reason"], "");
+    assert_eq!(in_shop.notes.len(), 1, "the failure's note stays");
+    let draft = stack.sandbox.drafts(0);
+    assert_eq!(draft.len(), 1);
+
+    // Another order, ok: label meta, the reason emptied, no note.
     order["id"] = json!(9102);
+    order["number"] = json!("9102");
     fake.add_order("9102", &[], None);
     assert_eq!(send(&order, "d2").await.0, 202);
     stack
@@ -353,7 +386,7 @@ async fn woocommerce_gets_the_label_meta_and_a_private_note_per_failure_or_cance
     transfer_queue_settles(&stack).await;
 
     // Cancelled after invoicing: the draft is deleted, the shop is told.
-    assert_eq!(stack.sandbox.drafts(0).len(), 1);
+    assert_eq!(stack.sandbox.drafts(0).len(), 2);
     order["status"] = json!("cancelled");
     assert_eq!(send(&order, "d3").await.0, 202);
     let cancelled = stack
@@ -367,7 +400,11 @@ async fn woocommerce_gets_the_label_meta_and_a_private_note_per_failure_or_cance
         in_shop.notes,
         [format!("e-conomic: order cancelled: {reason}")]
     );
-    assert!(stack.sandbox.drafts(0).is_empty(), "the draft is deleted");
+    assert_eq!(stack.sandbox.drafts(0).len(), 1, "9102's draft is deleted");
+    assert_eq!(
+        stack.sandbox.drafts(0)[0].draft_invoice_number,
+        draft[0].draft_invoice_number
+    );
     assert!(fake
         .requests()
         .iter()
