@@ -675,6 +675,11 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
                     Ok(order) => order,
                     Err(error) => return WebhookResponse::malformed(&error),
                 };
+                if requests::shopify_shows_failed(request.body) {
+                    span.record("order_id", order.id.as_str());
+                    tracing::info!("the order carries the bridge's failed tag: not re-opened");
+                    return WebhookResponse::ignored();
+                }
                 (
                     order.id,
                     stage.event(),

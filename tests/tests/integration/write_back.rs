@@ -162,6 +162,15 @@ async fn shopify_gets_the_label_tag_and_the_reason_note_and_our_own_writes_loop_
         (Label::Failed, failed.attempts)
     );
     assert_eq!(write_backs(&stack, "sokker", SHOPIFY_ORDER).await.len(), 1);
+    // Nor does a later order event (fulfilled, past the trigger) while the
+    // order carries our failed tag and no re-send tag.
+    let (status, answer) = shopify_webhook(&stack, "orders/fulfilled", "d-fulfilled", &echo).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")));
+    transfer_queue_settles(&stack).await;
+    assert_eq!(
+        stack.order("sokker", SHOPIFY_ORDER).await.unwrap().label,
+        Label::Failed
+    );
 
     // The merchant reconnects e-conomic and adds e-conomic-pending: the
     // order is re-sent; ok replaces both tags and clears our note section.

@@ -51,6 +51,21 @@ pub fn woocommerce_shows_failed(order: &WooOrder) -> bool {
     })
 }
 
+/// Whether a Shopify order carries the bridge's `e-conomic-failed` tag
+/// without the merchant's re-send tag: an order event for it (a mapped
+/// `orders/updated` echoing our tag write, a later `orders/fulfilled`) is
+/// then not taken as a re-send, as for WooCommerce above.
+pub fn shopify_shows_failed(body: &[u8]) -> bool {
+    let Ok(Tags { tags: Some(tags) }) = serde_json::from_slice::<Tags>(body) else {
+        return false;
+    };
+    let has = |wanted: &str| {
+        tags.split(',')
+            .any(|tag| tag.trim().eq_ignore_ascii_case(wanted))
+    };
+    has(Label::Failed.as_str()) && !has(RESEND_TAG)
+}
+
 /// What a WooCommerce order in `status` asks, if anything.
 pub fn woocommerce_request(status: &str) -> Option<OrderRequest> {
     (status.trim() == "cancelled").then_some(OrderRequest::Cancel)
@@ -78,6 +93,22 @@ mod tests {
         assert_eq!(shopify_request("orders/paid", tagged), None);
         assert_eq!(woocommerce_request("cancelled"), Some(OrderRequest::Cancel));
         assert_eq!(woocommerce_request("refunded"), None);
+    }
+
+    #[test]
+    fn a_shopify_order_tagged_failed_without_the_resend_tag_is_not_re_opened() {
+        assert!(shopify_shows_failed(
+            br#"{"id": 1, "tags": "vip, e-conomic-failed"}"#
+        ));
+        assert!(!shopify_shows_failed(
+            br#"{"id": 1, "tags": "e-conomic-failed, e-conomic-pending"}"#
+        ));
+        assert!(!shopify_shows_failed(
+            br#"{"id": 1, "tags": "vip, e-conomic-ok"}"#
+        ));
+        assert!(!shopify_shows_failed(br#"{"id": 1, "tags": ""}"#));
+        assert!(!shopify_shows_failed(br#"{"id": 1}"#));
+        assert!(!shopify_shows_failed(b"not json"));
     }
 
     #[test]
