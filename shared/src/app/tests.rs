@@ -1594,7 +1594,7 @@ mod platform_ingest {
 #[path = "notify/tests.rs"]
 mod notify_tests;
 mod refunds;
-#[path = "notify/write_back_tests.rs"]
+#[path = "notify/write_back/tests.rs"]
 mod write_back_tests;
 
 #[path = "transfer_control_tests.rs"]

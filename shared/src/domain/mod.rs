@@ -17,3 +17,4 @@ pub mod vat;
 pub mod vat_number;
 pub mod webhook;
 pub mod write_back;
+pub mod write_back_config;

@@ -321,7 +321,7 @@ pub struct ShopifyConfig {
     /// Labels written back into the store's orders (tags and note) through
     /// the Admin API; absent: none ([`crate::domain::write_back`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub write_back: Option<crate::domain::write_back::ShopifyWriteBack>,
+    pub write_back: Option<crate::domain::write_back_config::ShopifyWriteBack>,
 }
 
 /// A WooCommerce store: the webhook secret(s), which order status stands
@@ -342,7 +342,7 @@ pub struct WoocommerceConfig {
     /// Labels written back into the store's orders (meta and notes)
     /// through the REST API; absent: none ([`crate::domain::write_back`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub write_back: Option<crate::domain::write_back::WoocommerceWriteBack>,
+    pub write_back: Option<crate::domain::write_back_config::WoocommerceWriteBack>,
 }
 
 pub fn shopify_topics() -> EventMap {
