@@ -402,6 +402,12 @@ pub trait TransferQueue: Send + Sync {
 pub struct NotificationMessage {
     pub shop_id: String,
     pub order_id: String,
+    /// Absent in messages queued before write-backs existed: `notify`.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::domain::notify::Channel::is_notify"
+    )]
+    pub channel: crate::domain::notify::Channel,
     pub sequence: u64,
     pub webhook_id: String,
     /// The JSON body to POST.
@@ -416,6 +422,7 @@ pub trait NotificationStore: Send + Sync {
     /// has the same label (nothing to announce), or there is no such order.
     fn record_notification(
         &self,
+        channel: crate::domain::notify::Channel,
         shop_id: &str,
         order_id: &str,
         label: &str,
@@ -426,6 +433,7 @@ pub trait NotificationStore: Send + Sync {
     /// `Err(Conflict)`: no such notification.
     fn update_notification(
         &self,
+        channel: crate::domain::notify::Channel,
         shop_id: &str,
         order_id: &str,
         sequence: u64,
@@ -433,9 +441,10 @@ pub trait NotificationStore: Send + Sync {
         now: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The order's notifications, oldest first.
+    /// The order's notifications on `channel`, oldest first.
     fn notifications(
         &self,
+        channel: crate::domain::notify::Channel,
         shop_id: &str,
         order_id: &str,
     ) -> impl Future<Output = Result<Vec<crate::domain::notify::NotificationRecord>, StoreError>> + Send;
@@ -474,6 +483,48 @@ pub trait NotificationSender: Send + Sync {
         body: &str,
         deadline: Instant,
     ) -> impl Future<Output = PostOutcome> + Send;
+}
+
+/// What the shop answered a label write-back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// The order now shows the label.
+    Written,
+    /// Worth trying again (unreachable, 5xx, throttled); `after_seconds`:
+    /// the shop said when (Shopify's cost bucket, `Retry-After`).
+    Retry {
+        error: String,
+        after_seconds: Option<u32>,
+    },
+    /// Never going to work as configured (token rejected, access denied,
+    /// the order gone): the write-back ends here.
+    Refused(String),
+}
+
+/// Writes an order's label into the shop itself (Shopify Admin API,
+/// WooCommerce REST API). Errors never quote a secret.
+pub trait ShopWriter: Send + Sync {
+    fn write_label(
+        &self,
+        target: &crate::domain::write_back::WriteBackTarget,
+        order_id: &str,
+        label: crate::domain::lifecycle::Label,
+        reason: Option<&str>,
+        deadline: Instant,
+    ) -> impl Future<Output = WriteOutcome> + Send;
+}
+
+impl<T: ShopWriter + ?Sized> ShopWriter for std::sync::Arc<T> {
+    fn write_label(
+        &self,
+        target: &crate::domain::write_back::WriteBackTarget,
+        order_id: &str,
+        label: crate::domain::lifecycle::Label,
+        reason: Option<&str>,
+        deadline: Instant,
+    ) -> impl Future<Output = WriteOutcome> + Send {
+        (**self).write_label(target, order_id, label, reason, deadline)
+    }
 }
 
 // ---------------------------------------------------------------- invoicing
@@ -749,30 +800,33 @@ impl<T: TransferQueue + ?Sized> TransferQueue for std::sync::Arc<T> {
 impl<T: NotificationStore + ?Sized> NotificationStore for std::sync::Arc<T> {
     fn record_notification(
         &self,
+        channel: crate::domain::notify::Channel,
         shop_id: &str,
         order_id: &str,
         label: &str,
         now: i64,
     ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send {
-        (**self).record_notification(shop_id, order_id, label, now)
+        (**self).record_notification(channel, shop_id, order_id, label, now)
     }
     fn update_notification(
         &self,
+        channel: crate::domain::notify::Channel,
         shop_id: &str,
         order_id: &str,
         sequence: u64,
         update: &crate::domain::notify::DeliveryUpdate,
         now: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).update_notification(shop_id, order_id, sequence, update, now)
+        (**self).update_notification(channel, shop_id, order_id, sequence, update, now)
     }
     fn notifications(
         &self,
+        channel: crate::domain::notify::Channel,
         shop_id: &str,
         order_id: &str,
     ) -> impl Future<Output = Result<Vec<crate::domain::notify::NotificationRecord>, StoreError>> + Send
     {
-        (**self).notifications(shop_id, order_id)
+        (**self).notifications(channel, shop_id, order_id)
     }
 }
 

@@ -32,6 +32,7 @@ fn shopify_config() -> ShopifyConfig {
         secrets: vec![],
         topics: shopify_topics(),
         b2b: B2bFields::shopify_defaults(),
+        write_back: None,
     }
 }
 
@@ -40,6 +41,7 @@ fn woo_config() -> WoocommerceConfig {
         secrets: vec![],
         statuses: woocommerce_statuses(),
         b2b: B2bFields::woocommerce_defaults(),
+        write_back: None,
     }
 }
 

@@ -14,15 +14,18 @@ use bridge::domain::order::{parse_event, ParsedEvent};
 use bridge::domain::secret::Secret;
 use bridge::domain::shop::{EconomicCredentials, ShopConfig};
 use bridge::ports::{
-    Cause, Claim, CreditStore, DueOrder, InboundMessage, Invoicing, OrderMessage, OrderStore,
-    PushOptions, ShopStore, StoreError, TransferQueue,
+    Cause, Claim, CreditStore, DueOrder, InboundMessage, Invoicing, NotificationStore,
+    OrderControl, OrderMessage, OrderStore, PushOptions, ShopStore, StoreError, TransferQueue,
 };
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+mod control;
+pub use control::*;
+
 /// One set of adapters, with what a check needs to look behind them.
 pub trait Backend: Send + Sync {
-    type Orders: OrderStore + CreditStore;
+    type Orders: OrderStore + CreditStore + OrderControl + NotificationStore;
     type Shops: ShopStore;
     type Queue: TransferQueue;
     type Invoicing: Invoicing;

@@ -9,6 +9,7 @@ use bridge::adapters::economic::{
 };
 use bridge::adapters::notify::{HttpNotificationSender, SqsNotificationQueue};
 use bridge::adapters::sealed::SecretSealer;
+use bridge::adapters::shop_admin::HttpShopWriter;
 use bridge::adapters::sqs::SqsTransferQueue;
 use bridge::adapters::vies::{ViesRegistry, VIES_URL};
 use bridge::app::notify::Notifier;
@@ -45,13 +46,15 @@ pub type LambdaTransfer = Transfer<
     Option<LambdaNotifier>,
 >;
 
-/// The notification queue's consumer: POSTs over HTTPS.
+/// The notification queue's consumer: POSTs over HTTPS and writes labels
+/// back into Shopify and WooCommerce stores.
 pub type LambdaDelivery = Delivery<
     DynamoOrderStore,
     SqsNotificationQueue,
     CachedShops<DynamoShopStore>,
     HttpNotificationSender,
     SystemClock,
+    HttpShopWriter,
 >;
 
 /// The notification queue this function also consumes.
@@ -185,7 +188,8 @@ impl TransferContext {
             HttpNotificationSender::new()?,
             SystemClock,
             notify.delivery,
-        );
+        )
+        .with_writer(HttpShopWriter::new()?);
         Ok(TransferContext {
             transfer: self.transfer.with_notifier(Some(notifier)),
             notifications: Some(Notifications {

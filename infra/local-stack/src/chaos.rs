@@ -15,6 +15,13 @@
 //! paid event): each must end with exactly one credit note of the refund's
 //! total, or wait, pending, when its order failed.
 //!
+//! Of the other orders, some are cancelled by the shop (`order.cancelled`
+//! right after the paid event, racing its transfer: each must end
+//! `e-conomic-cancelled` with no invoice in e-conomic, its draft deleted if
+//! one was made) and some are re-sent (`order.resend`: an ok order keeps
+//! its one invoice, a failed one is re-opened and fails again, never a
+//! second invoice).
+//!
 //! Worker kills: a worker is a tokio task running one `poll_once`;
 //! aborting it drops the future mid-await, exactly like a crashed Lambda:
 //! its lease stays in DynamoDB and its messages reappear after the
@@ -157,6 +164,11 @@ pub struct ChaosReport {
     /// Waiting, pending, for the invoice of an order that failed.
     pub refunds_waiting: usize,
     pub refunds_failed: usize,
+    /// Orders the shop cancelled, and how many ended cancelled.
+    pub cancels: usize,
+    pub cancelled: usize,
+    /// Orders the shop re-sent (`order.resend`).
+    pub resends: usize,
     pub dead_letters: usize,
     /// Dead letters of `ok` orders the final rescan run removed.
     pub stale_dead_letters_removed: usize,
@@ -227,6 +239,11 @@ impl fmt::Display for ChaosReport {
             f,
             "refunds           {}: {} credited, {} waiting for a failed order's invoice, {} failed",
             self.refunds, self.refunds_credited, self.refunds_waiting, self.refunds_failed
+        )?;
+        writeln!(
+            f,
+            "requests          {} cancellations ({} ended cancelled), {} re-sends",
+            self.cancels, self.cancelled, self.resends
         )?;
         writeln!(
             f,
@@ -306,6 +323,17 @@ struct PlannedOrder {
     deliveries: usize,
     concurrent: bool,
     refund: Option<PlannedRefund>,
+    /// A request the shop sends after the paid event (orders without a
+    /// refund only).
+    request: Option<PlannedRequest>,
+}
+
+/// `order.cancelled` or `order.resend`, delivered `deliveries` times.
+#[derive(Debug, Clone)]
+struct PlannedRequest {
+    cancel: bool,
+    body: Vec<u8>,
+    deliveries: usize,
 }
 
 /// A refund of one unit of an order's first line.
@@ -328,6 +356,9 @@ struct ChaosShop {
 
 fn plan_orders(config: &ChaosConfig, run_tag: &str) -> Vec<PlannedOrder> {
     let mut rng = Rng(config.seed);
+    // Requests draw from their own stream: the orders, refunds and
+    // deliveries of a seed stay what they were without them.
+    let mut requests = Rng(config.seed ^ 0x5eed_c0de);
     let permanent_every = if config.permanent_share > 0.0 {
         (1.0 / config.permanent_share).round().max(1.0) as usize
     } else {
@@ -388,9 +419,27 @@ fn plan_orders(config: &ChaosConfig, run_tag: &str) -> Vec<PlannedOrder> {
                 }
                 _ => None,
             };
+            let request = if refund.is_some() {
+                None
+            } else {
+                let draw = requests.below(100);
+                (draw < 18).then(|| {
+                    // The permanent slice is only re-sent: it must still
+                    // end failed (and the failures be counted as such).
+                    let cancel = draw < 8 && !permanent;
+                    let kind = if cancel { "order.cancelled" } else { "order.resend" };
+                    PlannedRequest {
+                        cancel,
+                        body: format!(r#"{{"type":"{kind}","order":{{"id":"{order_id}"}}}}"#)
+                            .into_bytes(),
+                        deliveries: 1 + requests.below(2) as usize,
+                    }
+                })
+            };
             PlannedOrder {
                 shop,
                 refund,
+                request,
                 total: Decimal::new(total_ore, 2),
                 permanent,
                 paid_body: order_json("order.paid"),
@@ -974,7 +1023,7 @@ async fn drain(
         let settled = refunds_settled
             && records
                 .values()
-                .all(|r| matches!(r.label, Label::Ok | Label::Failed));
+                .all(|r| matches!(r.label, Label::Ok | Label::Failed | Label::Cancelled));
         let depth = queue_depth(&stack.sqs, &stack.queues.queue_url).await;
         if settled && depth == 0 {
             break;
@@ -985,7 +1034,7 @@ async fn drain(
                 config.drain_limit,
                 records
                     .values()
-                    .filter(|r| !matches!(r.label, Label::Ok | Label::Failed))
+                    .filter(|r| !matches!(r.label, Label::Ok | Label::Failed | Label::Cancelled))
                     .count()
             ));
             break;
@@ -1177,6 +1226,16 @@ async fn send_order_webhooks(
         .fetch_add(order.deliveries as u64 - 1, Ordering::Relaxed);
     if order.refund.as_ref().is_some_and(|r| !r.before_paid) {
         send_refund().await?;
+    }
+    if let Some(request) = &order.request {
+        let id = format!("request-{}", order.order_id);
+        for _ in 0..request.deliveries {
+            deliver_until_answered(ingest, shop, &id, &request.body, counters, &order.order_id)
+                .await?;
+        }
+        counters
+            .webhook_duplicates
+            .fetch_add(request.deliveries as u64 - 1, Ordering::Relaxed);
     }
     Ok(())
 }
@@ -1408,6 +1467,20 @@ fn check(
         };
         report.retries += u64::from(record.attempts.saturating_sub(1));
         let dead = dead_by_order.remove(&(shop_id.clone(), order.order_id.clone()));
+        let cancel = order.request.as_ref().is_some_and(|r| r.cancel);
+        if cancel {
+            report.cancels += 1;
+        } else if order.request.is_some() {
+            report.resends += 1;
+        }
+        if cancel && record.label != Label::Cancelled {
+            problems.push(format!(
+                "order {}: the shop cancelled it, yet it ended {} with {} invoice(s)",
+                order.order_id,
+                record.label.as_str(),
+                found.len()
+            ));
+        }
         match record.label {
             Label::Ok => {
                 report.ok += 1;
@@ -1480,7 +1553,27 @@ fn check(
                     ));
                 }
             }
-            // The chaos run sends no cancellations.
+            Label::Cancelled if cancel => {
+                report.cancelled += 1;
+                if record
+                    .last_error
+                    .as_deref()
+                    .is_none_or(|r| r.trim().is_empty())
+                {
+                    problems.push(format!(
+                        "order {} is cancelled without a reason",
+                        order.order_id
+                    ));
+                }
+                if !found.is_empty() {
+                    report.duplicates += found.len();
+                    problems.push(format!(
+                        "order {} is cancelled but has {} invoice(s) in e-conomic",
+                        order.order_id,
+                        found.len()
+                    ));
+                }
+            }
             Label::Pending | Label::Recorded | Label::Cancelled => {
                 report.losses += 1;
                 problems.push(format!(

@@ -9,6 +9,7 @@ pub mod fair_queue;
 pub mod http_front;
 pub mod moto;
 pub mod receiver;
+pub mod shop_admin;
 pub mod stack;
 pub mod watch;
 

@@ -53,22 +53,9 @@ impl NotificationReceiver {
         let addr = listener.local_addr()?;
         let state = Arc::new(State::default());
         let serving = state.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let state = serving.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request: Request<Incoming>| {
-                        let state = state.clone();
-                        async move { Ok::<_, std::convert::Infallible>(answer(&state, request).await) }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        let task = spawn_serving(listener, move |request| {
+            let state = serving.clone();
+            async move { answer(&state, request).await }
         });
         Ok(NotificationReceiver { addr, state, task })
     }
@@ -96,6 +83,33 @@ impl NotificationReceiver {
     pub fn accepted(&self) -> Vec<Received> {
         self.received().into_iter().filter(|r| r.accepted).collect()
     }
+}
+
+/// Serves every connection on `listener` with `answer` until the returned
+/// task is aborted (the fakes of the local stack and the tests).
+pub(crate) fn spawn_serving<A, F>(listener: TcpListener, answer: A) -> tokio::task::JoinHandle<()>
+where
+    A: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
+    F: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let answer = Arc::new(answer);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request: Request<Incoming>| {
+                    let answer = answer.clone();
+                    async move { Ok::<_, std::convert::Infallible>(answer(request).await) }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    })
 }
 
 impl Drop for NotificationReceiver {

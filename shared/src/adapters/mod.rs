@@ -8,5 +8,6 @@ pub mod economic;
 pub mod memory;
 pub mod notify;
 pub mod sealed;
+pub mod shop_admin;
 pub mod sqs;
 pub mod vies;

@@ -691,6 +691,11 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
                     Ok(order) => order,
                     Err(error) => return WebhookResponse::malformed(&error),
                 };
+                if requests::shopify_shows_failed(request.body) {
+                    span.record("order_id", order.id.as_str());
+                    tracing::info!("the order carries the bridge's failed tag: not re-opened");
+                    return WebhookResponse::ignored();
+                }
                 (
                     order.id,
                     stage.event(),
@@ -733,6 +738,11 @@ impl<S: ShopStore, O: OrderStore, Q: TransferQueue> Ingest<S, O, Q> {
                     tracing::info!(status = %order.status, "WooCommerce status is no order stage: ignored");
                     return WebhookResponse::ignored();
                 };
+                if requests::woocommerce_shows_failed(&order) {
+                    span.record("order_id", order.id.as_str());
+                    tracing::info!("the order shows the bridge's failed label: not re-opened");
+                    return WebhookResponse::ignored();
+                }
                 // WooCommerce re-sends a delivery under its id; the same
                 // order reaching a new status is a new event.
                 let webhook_id = format!(

@@ -3,15 +3,21 @@
 //! current `notify` secrets (Standard Webhooks) and POSTs it; a non-2xx
 //! answer or no answer is retried with back-off by the queue, then
 //! dead-lettered. Every outcome is recorded on the order's notification.
+//! Label write-backs into the shop ride the same queue and states
+//! ([`write_back`]).
+
+mod write_back;
+
+pub use write_back::NoShopWriter;
 
 use crate::app::transfer::Disposition;
 use crate::domain::lifecycle::retry_delay_seconds;
-use crate::domain::notify::{DeliveryState, DeliveryUpdate};
+use crate::domain::notify::{Channel, DeliveryState, DeliveryUpdate};
 use crate::domain::shop::NotifyTarget;
 use crate::domain::webhook::sign_with_active;
 use crate::ports::{
     Clock, InboundMessage, NotificationMessage, NotificationQueue, NotificationSender,
-    NotificationStore, PostOutcome, ShopStore,
+    NotificationStore, PostOutcome, ShopStore, ShopWriter,
 };
 use std::time::Instant;
 use tracing::Instrument;
@@ -66,25 +72,20 @@ impl Default for DeliverySettings {
     }
 }
 
-/// The notification queue's consumer.
+/// The notification queue's consumer: POSTs to `notify` targets, and
+/// writes labels into the shops with `writer`.
 #[derive(Debug)]
-pub struct Delivery<N, Q, S, P, C> {
+pub struct Delivery<N, Q, S, P, C, W = NoShopWriter> {
     store: N,
     queue: Q,
     shops: S,
     sender: P,
     clock: C,
     settings: DeliverySettings,
+    writer: W,
 }
 
-impl<N, Q, S, P, C> Delivery<N, Q, S, P, C>
-where
-    N: NotificationStore,
-    Q: NotificationQueue,
-    S: ShopStore,
-    P: NotificationSender,
-    C: Clock,
-{
+impl<N, Q, S, P, C> Delivery<N, Q, S, P, C> {
     pub fn new(
         store: N,
         queue: Q,
@@ -100,9 +101,33 @@ where
             sender,
             clock,
             settings,
+            writer: NoShopWriter,
         }
     }
 
+    /// Writes labels back into the shops with `writer`.
+    pub fn with_writer<W: ShopWriter>(self, writer: W) -> Delivery<N, Q, S, P, C, W> {
+        Delivery {
+            store: self.store,
+            queue: self.queue,
+            shops: self.shops,
+            sender: self.sender,
+            clock: self.clock,
+            settings: self.settings,
+            writer,
+        }
+    }
+}
+
+impl<N, Q, S, P, C, W> Delivery<N, Q, S, P, C, W>
+where
+    N: NotificationStore,
+    Q: NotificationQueue,
+    S: ShopStore,
+    P: NotificationSender,
+    C: Clock,
+    W: ShopWriter,
+{
     /// Delivers one notification; every outcome is a disposition.
     pub async fn process(&self, message: &InboundMessage, deadline: Instant) -> Disposition {
         let Ok(notification) = serde_json::from_str::<NotificationMessage>(&message.body) else {
@@ -114,11 +139,21 @@ where
             shop_id = %notification.shop_id,
             order_id = %notification.order_id,
             sequence = notification.sequence,
+            channel = notification.channel.as_str(),
             attempt = message.receive_count,
         );
-        self.deliver(message, &notification, deadline)
-            .instrument(span)
-            .await
+        match notification.channel {
+            Channel::Notify => {
+                self.deliver(message, &notification, deadline)
+                    .instrument(span)
+                    .await
+            }
+            Channel::WriteBack => {
+                self.write_back(message, &notification, deadline)
+                    .instrument(span)
+                    .await
+            }
+        }
     }
 
     async fn deliver(
@@ -143,7 +178,12 @@ where
             }
             Err(error) => {
                 return self
-                    .failed(message, notification, format!("shop unreadable: {error}"))
+                    .failed(
+                        message,
+                        notification,
+                        format!("shop unreadable: {error}"),
+                        None,
+                    )
                     .await
             }
         };
@@ -158,7 +198,7 @@ where
             now,
         ) else {
             let error = "the shop's notify target has no active whsec_ secret".to_owned();
-            return self.failed(message, notification, error).await;
+            return self.failed(message, notification, error, None).await;
         };
         let headers = [
             ("webhook-id", notification.webhook_id.clone()),
@@ -178,20 +218,23 @@ where
             }
             PostOutcome::Status(status) => {
                 let error = format!("receiver answered HTTP {status}");
-                self.failed(message, notification, error).await
+                self.failed(message, notification, error, None).await
             }
             PostOutcome::Unreachable(error) => {
                 let error = format!("receiver unreachable: {error}");
-                self.failed(message, notification, error).await
+                self.failed(message, notification, error, None).await
             }
         }
     }
 
+    /// A failed try: retried after the back-off (or `after_seconds`, when
+    /// the receiver said, if that is longer), dead-lettered on the last.
     async fn failed(
         &self,
         message: &InboundMessage,
         notification: &NotificationMessage,
         error: String,
+        after_seconds: Option<u32>,
     ) -> Disposition {
         if message.receive_count >= self.settings.max_receive_count {
             // SQS's redrive moves it to the dead-letter queue now.
@@ -209,7 +252,8 @@ where
             message.receive_count,
             self.settings.retry_base_seconds,
             self.settings.retry_cap_seconds,
-        );
+        )
+        .max(after_seconds.map_or(0, |s| s.min(12 * 3600) as i32));
         tracing::warn!(%error, retry_in_seconds = delay, "label notification not delivered; will retry");
         self.record(notification, DeliveryState::Retrying, message, Some(error))
             .await;
@@ -236,6 +280,7 @@ where
         if let Err(error) = self
             .store
             .update_notification(
+                notification.channel,
                 &notification.shop_id,
                 &notification.order_id,
                 notification.sequence,

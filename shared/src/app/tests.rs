@@ -1661,6 +1661,8 @@ mod platform_ingest {
 #[path = "notify/tests.rs"]
 mod notify_tests;
 mod refunds;
+#[path = "notify/write_back/tests.rs"]
+mod write_back_tests;
 
 mod budget;
 #[path = "transfer_control_tests.rs"]

@@ -16,3 +16,5 @@ pub mod shop;
 pub mod vat;
 pub mod vat_number;
 pub mod webhook;
+pub mod write_back;
+pub mod write_back_config;

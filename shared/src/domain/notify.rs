@@ -133,6 +133,41 @@ pub fn webhook_id(shop_id: &str, order_id: &str, sequence: u64) -> String {
     format!("ntf_{hex}")
 }
 
+/// Where a label change goes: the shop's `notify` URL (signed POST), or
+/// written back into the shop's own orders ([`crate::domain::write_back`]).
+/// Each channel numbers its own notifications, so a `notify` receiver sees
+/// no gaps for write-backs.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    #[default]
+    Notify,
+    WriteBack,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Notify => "notify",
+            Channel::WriteBack => "write_back",
+        }
+    }
+
+    pub fn is_notify(&self) -> bool {
+        *self == Channel::Notify
+    }
+
+    /// Whether a change to the label last recorded is dropped as a repeat.
+    /// A write-back is always made: it is idempotent, and a second
+    /// `failed` (after a re-send the bridge does not write) must still
+    /// replace the reason and take the merchant's re-send tag away.
+    pub fn skips_repeats(self) -> bool {
+        self == Channel::Notify
+    }
+}
+
 /// Where one notification stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -151,6 +186,12 @@ pub enum DeliveryState {
     NotQueued,
     /// The shop no longer has a `notify` target: dropped.
     Dropped,
+    /// A write-back not made because a later label's write-back was
+    /// recorded: that one writes the order's current label.
+    Superseded,
+    /// The shop refused the write-back for good (token rejected, access
+    /// denied, the order deleted): not retried; the answer is shown.
+    Refused,
 }
 
 impl DeliveryState {
@@ -162,6 +203,8 @@ impl DeliveryState {
             DeliveryState::DeadLettered => "dead_lettered",
             DeliveryState::NotQueued => "not_queued",
             DeliveryState::Dropped => "dropped",
+            DeliveryState::Superseded => "superseded",
+            DeliveryState::Refused => "refused",
         }
     }
 
@@ -174,6 +217,8 @@ impl DeliveryState {
             DeadLettered,
             NotQueued,
             Dropped,
+            Superseded,
+            Refused,
         ]
         .into_iter()
         .find(|s| s.as_str() == value)
@@ -300,6 +345,8 @@ mod tests {
             DeadLettered,
             NotQueued,
             Dropped,
+            Superseded,
+            Refused,
         ] {
             assert_eq!(DeliveryState::parse(state.as_str()), Some(state));
         }

@@ -158,9 +158,16 @@ impl ShopConfig {
         match &mut self.platform {
             Some(PlatformConfig::Shopify(shopify)) => {
                 secrets.extend(shopify.secrets.iter_mut().map(|s| &mut s.secret));
+                if let Some(admin) = &mut shopify.write_back {
+                    secrets.push(&mut admin.access_token);
+                }
             }
             Some(PlatformConfig::Woocommerce(woocommerce)) => {
                 secrets.extend(woocommerce.secrets.iter_mut().map(|s| &mut s.secret));
+                if let Some(admin) = &mut woocommerce.write_back {
+                    secrets.push(&mut admin.consumer_key);
+                    secrets.push(&mut admin.consumer_secret);
+                }
             }
             None => {}
         }
@@ -311,6 +318,10 @@ pub struct ShopifyConfig {
     /// Note attribute names holding CVR, EAN and EU VAT number.
     #[serde(default = "B2bFields::shopify_defaults")]
     pub b2b: B2bFields,
+    /// Labels written back into the store's orders (tags and note) through
+    /// the Admin API; absent: none ([`crate::domain::write_back`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_back: Option<crate::domain::write_back_config::ShopifyWriteBack>,
 }
 
 /// A WooCommerce store: the webhook secret(s), which order status stands
@@ -328,6 +339,10 @@ pub struct WoocommerceConfig {
     /// `meta_data` keys holding CVR, EAN and EU VAT number.
     #[serde(default = "B2bFields::woocommerce_defaults")]
     pub b2b: B2bFields,
+    /// Labels written back into the store's orders (meta and notes)
+    /// through the REST API; absent: none ([`crate::domain::write_back`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_back: Option<crate::domain::write_back_config::WoocommerceWriteBack>,
 }
 
 pub fn shopify_topics() -> EventMap {
@@ -375,8 +390,11 @@ mod tests {
     fn secrets_mut_reaches_every_secret_of_the_configuration() {
         for platform in [
             serde_json::json!({"kind": "shopify", "shop_domain": "a.myshopify.com",
-                "secrets": [{"secret": "SECRET-5"}, {"secret": "SECRET-6"}]}),
-            serde_json::json!({"kind": "woocommerce", "secrets": [{"secret": "SECRET-5"}]}),
+                "secrets": [{"secret": "SECRET-5"}, {"secret": "SECRET-6"}],
+                "write_back": {"access_token": "SECRET-8"}}),
+            serde_json::json!({"kind": "woocommerce", "secrets": [{"secret": "SECRET-5"}],
+                "write_back": {"store_url": "https://shop.example", "consumer_key": "SECRET-8",
+                               "consumer_secret": "SECRET-9"}}),
         ] {
             let mut config = shop_with_every_secret(platform);
             let found: Vec<String> = config

@@ -14,6 +14,7 @@ fuzz_target!(|body: &[u8]| {
         secrets: vec![],
         topics: shopify_topics(),
         b2b: B2bFields::shopify_defaults(),
+        write_back: None,
     };
     match shopify::translate_body(body, &config) {
         Ok(order) => {

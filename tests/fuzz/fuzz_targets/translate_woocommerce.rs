@@ -13,6 +13,7 @@ fuzz_target!(|body: &[u8]| {
         secrets: vec![],
         statuses: woocommerce_statuses(),
         b2b: B2bFields::woocommerce_defaults(),
+        write_back: None,
     };
     let _ = woocommerce::is_ping(body);
     match woocommerce::translate_body(body, &config) {

@@ -245,6 +245,12 @@ macro_rules! contract_suite {
 
 contract_suite!(
     an_unknown_order_reads_as_none,
+    a_control_claim_takes_any_unleased_order_but_a_cancelled_one,
+    a_cancellation_needs_the_lease_and_takes_the_order_out_of_the_index,
+    only_an_ok_order_under_its_lease_reopens_and_keeps_create_started,
+    a_refused_request_only_records_its_history_and_frees_the_lease,
+    notifications_are_numbered_per_channel_and_only_notify_skips_a_repeat,
+    a_delivery_update_lands_on_its_own_notification_only,
     ingest_creates_an_order_once_and_then_only_from_the_version_it_read,
     ingest_keeps_the_newest_history_and_webhook_ids_within_their_limits,
     a_claim_takes_a_free_lease_once_and_again_after_it_ran_out,

@@ -9,6 +9,7 @@
 
 mod adapter_contract;
 mod capacity;
+mod contracts;
 mod notifications;
 mod order_drafts;
 mod order_requests;
@@ -22,3 +23,4 @@ mod security_ingest;
 mod security_template;
 mod template;
 mod webhook_interop;
+mod write_back;

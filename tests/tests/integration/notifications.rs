@@ -4,7 +4,7 @@
 //! receiver, retries while the receiver is down, and records delivery.
 
 use bridge::domain::lifecycle::Label;
-use bridge::domain::notify::{DeliveryState, Payload};
+use bridge::domain::notify::{Channel, DeliveryState, Payload};
 use bridge::domain::secret::Secret;
 use bridge::domain::shop::WebhookSecret;
 use bridge::domain::webhook::{verify, SignatureHeaders};
@@ -106,7 +106,7 @@ async fn label_changes_arrive_signed_numbered_and_in_order() {
 
     let stored = stack
         .order_store()
-        .notifications("acme", "5001")
+        .notifications(Channel::Notify, "acme", "5001")
         .await
         .expect("notifications");
     assert_eq!(stored.len(), 2);
@@ -145,7 +145,7 @@ async fn a_receiver_down_for_a_while_gets_every_notification_once_back() {
     assert!(receiver.received().len() >= 4, "{:?}", receiver.received());
     let stored = stack
         .order_store()
-        .notifications("acme", "6001")
+        .notifications(Channel::Notify, "acme", "6001")
         .await
         .expect("notifications");
     assert!(
@@ -194,7 +194,7 @@ async fn a_receiver_down_for_a_while_gets_every_notification_once_back() {
     for order_id in ["6001", "6002"] {
         let stored = stack
             .order_store()
-            .notifications("acme", order_id)
+            .notifications(Channel::Notify, "acme", order_id)
             .await
             .expect("notifications");
         assert!(

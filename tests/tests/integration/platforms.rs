@@ -15,19 +15,19 @@ const SHOPIFY_SECRET: &str = "shpss_5f0c2b9e7d1a4c3b8e6f";
 const WOO_SECRET: &str = "K3y!w00-webhook-secret";
 const DOMAIN: &str = "danske-sokker.myshopify.com";
 
-fn fixture(platform: &str, name: &str) -> Vec<u8> {
+pub(crate) fn fixture(platform: &str, name: &str) -> Vec<u8> {
     let path = workspace_root().join(format!("shared/tests/fixtures/{platform}/{name}"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// What Shopify and WooCommerce put in their signature header.
-fn platform_signature(secret: &str, body: &[u8]) -> String {
+pub(crate) fn platform_signature(secret: &str, body: &[u8]) -> String {
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key");
     mac.update(body);
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-fn shopify_headers(
+pub(crate) fn shopify_headers(
     signature: &str,
     topic: &str,
     webhook_id: &str,
@@ -47,7 +47,11 @@ fn shopify_headers(
     .collect()
 }
 
-fn woo_headers(signature: &str, topic: &str, delivery_id: &str) -> Vec<(String, String)> {
+pub(crate) fn woo_headers(
+    signature: &str,
+    topic: &str,
+    delivery_id: &str,
+) -> Vec<(String, String)> {
     let (resource, event) = topic.split_once('.').unwrap_or((topic, ""));
     [
         ("content-type", "application/json"),

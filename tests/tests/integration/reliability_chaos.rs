@@ -2,8 +2,9 @@
 //! same scenario as `infra/scripts/chaos.sh` (see `local_stack::chaos`)
 //! against this binary's moto server. Faults, duplicates and worker kills
 //! must leave every order `ok` with exactly one invoice of the right total,
-//! or `failed` with a reason and a dead letter, and every refund with
-//! exactly one credit note of its total.
+//! or `failed` with a reason and a dead letter, every refund with exactly
+//! one credit note of its total, and every order the shop cancelled
+//! `cancelled` without an invoice.
 
 use integration_tests::{init_test_tracing, sdk_config};
 use local_stack::chaos::{run, ChaosConfig};
@@ -42,7 +43,15 @@ async fn sixty_orders_survive_faults_duplicates_and_worker_kills() {
         report.random_kills + report.kills_after_create > 0,
         "{report}"
     );
-    assert_eq!(report.ok + report.failed, report.orders, "{report}");
+    assert_eq!(
+        report.ok + report.failed + report.cancelled,
+        report.orders,
+        "{report}"
+    );
+    // Cancellations racing the transfer all ended cancelled without an
+    // invoice; re-sends made no second one (the checks above).
+    assert!(report.cancels > 0 && report.resends > 0, "{report}");
+    assert_eq!(report.cancelled, report.cancels, "{report}");
     assert_eq!(
         report.failed_permanent_slice, report.permanent_orders,
         "{report}"

@@ -13,6 +13,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 const SHOPIFY_SECRET: &str = "shpss_sealed_client_secret_0123456789";
+const SHOPIFY_ACCESS_TOKEN: &str = "shpat_sealed_admin_token_0123456789";
+const WOO_CONSUMER_KEY: &str = "ck_sealed_consumer_key_0123456789";
+const WOO_CONSUMER_SECRET: &str = "cs_sealed_consumer_secret_0123456789";
 
 /// Every secret the test shops hold, in the forms a dump could show them.
 fn secrets() -> Vec<&'static str> {
@@ -21,6 +24,9 @@ fn secrets() -> Vec<&'static str> {
         // The webhook secret's key, base64 as stored after `whsec_`.
         SECRET.trim_start_matches("whsec_"),
         SHOPIFY_SECRET,
+        SHOPIFY_ACCESS_TOKEN,
+        WOO_CONSUMER_KEY,
+        WOO_CONSUMER_SECRET,
         economic_sandbox::DEFAULT_APP_SECRET_TOKEN,
         economic_sandbox::DEFAULT_AGREEMENT_GRANT_TOKEN,
     ]
@@ -78,12 +84,22 @@ async fn a_dump_of_the_shops_table_holds_no_plaintext_secret_and_orders_still_fl
         .put_platform_shop(
             "sealed-shopify",
             json!({"kind": "shopify", "shop_domain": "sealed.myshopify.com",
-                   "secrets": [{"secret": SHOPIFY_SECRET}]}),
+                   "secrets": [{"secret": SHOPIFY_SECRET}],
+                   "write_back": {"access_token": SHOPIFY_ACCESS_TOKEN}}),
+        )
+        .await;
+    stack
+        .put_platform_shop(
+            "sealed-woo",
+            json!({"kind": "woocommerce", "secrets": [{"secret": SHOPIFY_SECRET}],
+                   "write_back": {"store_url": "https://sealed.example",
+                                  "consumer_key": WOO_CONSUMER_KEY,
+                                  "consumer_secret": WOO_CONSUMER_SECRET}}),
         )
         .await;
 
     let items = dump(&stack).await;
-    assert_eq!(items.len(), 2);
+    assert_eq!(items.len(), 3);
     for item in &items {
         assert!(
             matches!(item.get("sealed_key"), Some(AttributeValue::B(_))),

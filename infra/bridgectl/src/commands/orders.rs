@@ -8,7 +8,7 @@ use bridge::adapters::dynamodb::operator::RequeueRefused;
 use bridge::adapters::dynamodb::DynamoOrderStore;
 use bridge::adapters::sqs::SqsTransferQueue;
 use bridge::domain::lifecycle::{Label, OrderRecord};
-use bridge::domain::notify::DeliveryState;
+use bridge::domain::notify::{Channel, DeliveryState, NotificationRecord};
 use bridge::ports::{Cause, NotificationStore, OrderMessage, TransferQueue};
 use serde_json::{json, Value};
 
@@ -218,11 +218,15 @@ async fn show(ctx: &Ctx, shop: &str, order_id: &str) -> Result<Status, CliError>
         .await
         .map_err(|e| ctx.orders_error(e))?
         .ok_or_else(|| CliError::Failed(format!("no order {order_id} for shop {shop}")))?;
-    let notifications =
-        DynamoOrderStore::new(ctx.dynamodb.clone(), ctx.resolved.target.orders_table()?)
-            .notifications(shop, order_id)
-            .await
-            .map_err(|e| ctx.orders_error(e))?;
+    let store = DynamoOrderStore::new(ctx.dynamodb.clone(), ctx.resolved.target.orders_table()?);
+    let notifications = store
+        .notifications(Channel::Notify, shop, order_id)
+        .await
+        .map_err(|e| ctx.orders_error(e))?;
+    let write_backs = store
+        .notifications(Channel::WriteBack, shop, order_id)
+        .await
+        .map_err(|e| ctx.orders_error(e))?;
     let now = now_epoch();
     let refunds = super::refunds::credit_notes(ctx, shop, order_id).await?;
     if ctx.printer.json {
@@ -240,14 +244,8 @@ async fn show(ctx: &Ctx, shop: &str, order_id: &str) -> Result<Status, CliError>
             .iter()
             .map(|h| json!({"at": timestamp(h.at), "what": h.what}))
             .collect();
-        value["notifications"] = notifications
-            .iter()
-            .map(|n| {
-                json!({"sequence": n.sequence, "label": n.label, "state": n.state.as_str(),
-                       "at": timestamp(n.at), "attempts": n.attempts,
-                       "updated_at": timestamp(n.updated_at), "last_error": n.last_error})
-            })
-            .collect();
+        value["notifications"] = delivery_json(&notifications);
+        value["write_backs"] = delivery_json(&write_backs);
         ctx.printer.print_json(&value);
         return Ok(Status::Clean);
     }
@@ -291,14 +289,46 @@ async fn show(ctx: &Ctx, shop: &str, order_id: &str) -> Result<Status, CliError>
             entry.what
         );
     }
-    if !notifications.is_empty() {
-        outln!("notifications (to the shop's notify URL):");
+    print_deliveries(
+        ctx,
+        "notifications (to the shop's notify URL):",
+        &notifications,
+    );
+    print_deliveries(
+        ctx,
+        "write-backs (the label written into the shop's own order):",
+        &write_backs,
+    );
+    Ok(Status::Clean)
+}
+
+fn delivery_json(records: &[NotificationRecord]) -> Value {
+    records
+        .iter()
+        .map(|n| {
+            json!({"sequence": n.sequence, "label": n.label, "state": n.state.as_str(),
+                   "at": timestamp(n.at), "attempts": n.attempts,
+                   "updated_at": timestamp(n.updated_at), "last_error": n.last_error})
+        })
+        .collect()
+}
+
+/// One channel's deliveries, each with its state and last error.
+fn print_deliveries(ctx: &Ctx, heading: &str, records: &[NotificationRecord]) {
+    let p = &ctx.printer;
+    if !records.is_empty() {
+        outln!("{heading}");
     }
-    for n in &notifications {
+    for n in records {
         let tone = match n.state {
             DeliveryState::Delivered => Tone::Good,
-            DeliveryState::Queued | DeliveryState::Retrying | DeliveryState::Dropped => Tone::Dim,
-            DeliveryState::DeadLettered | DeliveryState::NotQueued => Tone::Bad,
+            DeliveryState::Queued
+            | DeliveryState::Retrying
+            | DeliveryState::Dropped
+            | DeliveryState::Superseded => Tone::Dim,
+            DeliveryState::DeadLettered | DeliveryState::NotQueued | DeliveryState::Refused => {
+                Tone::Bad
+            }
         };
         let error = n
             .last_error
@@ -314,7 +344,6 @@ async fn show(ctx: &Ctx, shop: &str, order_id: &str) -> Result<Status, CliError>
             n.attempts
         );
     }
-    Ok(Status::Clean)
 }
 
 /// Puts a transfer message on the main queue (cause `resend`).

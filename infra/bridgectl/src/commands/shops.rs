@@ -152,6 +152,13 @@ pub fn validate(config: &ShopConfig) -> Result<(), String> {
 /// Checks the platform settings: a Shopify domain, at least one secret,
 /// readable expiry times, and an event mapping that names something.
 fn validate_platform(platform: &PlatformConfig) -> Result<(), String> {
+    let write_back = match platform {
+        PlatformConfig::Shopify(c) => c.write_back.as_ref().map(|w| w.check()),
+        PlatformConfig::Woocommerce(c) => c.write_back.as_ref().map(|w| w.check()),
+    };
+    if let Some(Err(problem)) = write_back {
+        return Err(format!("platform.{problem}"));
+    }
     let (secrets, events, events_field) = match platform {
         PlatformConfig::Shopify(shopify) => {
             let domain = shopify.shop_domain.trim();
@@ -248,51 +255,19 @@ pub fn fingerprint(secret: &Secret) -> String {
     format!("[redacted sha256:{}]", hex::encode(&digest[..4]))
 }
 
-/// The configuration as JSON with every secret replaced by its fingerprint.
+/// The configuration as JSON with every secret replaced by its
+/// fingerprint (every secret [`ShopConfig::secrets_mut`] reaches, so a new
+/// secret field is hidden here too).
 pub fn redacted(config: &ShopConfig) -> Value {
-    let mut value = serde_json::to_value(config).unwrap_or(Value::Null);
-    if let Some(secrets) = value
-        .get_mut("webhook_secrets")
-        .and_then(Value::as_array_mut)
-    {
-        for (entry, secret) in secrets.iter_mut().zip(&config.webhook_secrets) {
-            entry["secret"] = Value::String(fingerprint(&secret.secret));
-        }
+    let mut shown = config.clone();
+    for secret in shown.secrets_mut() {
+        *secret = Secret::new(fingerprint(secret));
     }
-    if let Some(platform) = &config.platform {
-        let secrets = match platform {
-            PlatformConfig::Shopify(c) => &c.secrets,
-            PlatformConfig::Woocommerce(c) => &c.secrets,
-        };
-        if let Some(entries) = value
-            .get_mut("platform")
-            .and_then(|p| p.get_mut("secrets"))
-            .and_then(Value::as_array_mut)
-        {
-            for (entry, secret) in entries.iter_mut().zip(secrets) {
-                entry["secret"] = Value::String(fingerprint(&secret.secret));
-            }
-        }
-    }
+    let mut value = serde_json::to_value(&shown).unwrap_or(Value::Null);
     if let Some(notify) = &config.notify {
         // The URL's query may carry the receiver's own token: not shown.
         let url = notify.url.split(['?', '#']).next().unwrap_or_default();
         value["notify"]["url"] = Value::String(url.to_owned());
-        if let Some(entries) = value
-            .get_mut("notify")
-            .and_then(|n| n.get_mut("secrets"))
-            .and_then(Value::as_array_mut)
-        {
-            for (entry, secret) in entries.iter_mut().zip(&notify.secrets) {
-                entry["secret"] = Value::String(fingerprint(&secret.secret));
-            }
-        }
-    }
-    if let Some(economic) = value.get_mut("economic") {
-        economic["app_secret_token"] =
-            Value::String(fingerprint(&config.economic.app_secret_token));
-        economic["agreement_grant_token"] =
-            Value::String(fingerprint(&config.economic.agreement_grant_token));
     }
     value
 }
@@ -387,6 +362,29 @@ async fn show(ctx: &Ctx, shop_id: &str) -> Result<Status, CliError> {
                     fingerprint(&secret.secret),
                     secret_validity(secret, now)
                 );
+            }
+            match platform {
+                PlatformConfig::Shopify(c) => {
+                    if let Some(w) = &c.write_back {
+                        outln!(
+                            "  write-back: labels as order tags and note (Admin API {}), token {}",
+                            w.api_version,
+                            fingerprint(&w.access_token)
+                        );
+                    }
+                }
+                PlatformConfig::Woocommerce(c) => {
+                    if let Some(w) = &c.write_back {
+                        outln!(
+                            "  write-back: labels as order meta and notes ({}), key {}, secret {}",
+                            view["platform"]["write_back"]["store_url"]
+                                .as_str()
+                                .unwrap_or("?"),
+                            fingerprint(&w.consumer_key),
+                            fingerprint(&w.consumer_secret)
+                        );
+                    }
+                }
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use bridge::domain::lifecycle::{HistoryEntry, IngestWrite, Label, LeaseOwner, PushOutcome};
-use bridge::domain::notify::{DeliveryState, DeliveryUpdate};
+use bridge::domain::notify::{Channel, DeliveryState, DeliveryUpdate};
 use bridge::domain::webhook::{sign, verify, SignatureHeaders};
 use bridge::ports::{Claim, NotificationStore, OrderStore, ShopStore, TransferQueue};
 use serde_json::{json, Value};
@@ -190,6 +190,38 @@ async fn shops_put_show_list_disable_enable_rotate() {
     // `show` never prints the new one either.
     let run = stack.bridgectl(&["shops", "show", "acme"]).await;
     assert!(!run.all().contains(&new_secret[6..]));
+
+    // A store's write-back credentials are secrets too.
+    let mut shopify = shop_json("acme-shopify");
+    shopify["webhook_secrets"] = json!([]);
+    shopify["platform"] = json!({"kind": "shopify", "shop_domain": "acme.myshopify.com",
+        "secrets": [{"secret": "shpss_client_secret_for_show"}],
+        "write_back": {"access_token": "shpat_admin_token_for_show"}});
+    let file = stack.write_file("shopify.json", &shopify.to_string());
+    let run = stack.bridgectl(&["shops", "put", &file]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    for args in [
+        vec!["shops", "show", "acme-shopify"],
+        vec!["--json", "shops", "show", "acme-shopify"],
+    ] {
+        let out = stack.bridgectl(&args).await.all();
+        assert!(!out.contains("shpat_admin_token_for_show"), "{out}");
+        assert!(!out.contains("shpss_client_secret_for_show"), "{out}");
+        assert!(
+            out.contains("write-back") || out.contains("write_back"),
+            "{out}"
+        );
+    }
+    let mut bad = shopify.clone();
+    bad["platform"]["write_back"]["api_version"] = json!("latest");
+    let file = stack.write_file("bad-shopify.json", &bad.to_string());
+    let run = stack.bridgectl(&["shops", "put", &file]).await;
+    assert_ne!(run.code, 0);
+    assert!(
+        run.all().contains("write_back.api_version"),
+        "{}",
+        run.all()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,7 +364,7 @@ async fn orders_list_show_resend() {
     let store = stack.order_store();
     for label in ["e-conomic-pending", "e-conomic-ok"] {
         store
-            .record_notification("acme", "1002", label, now())
+            .record_notification(Channel::Notify, "acme", "1002", label, now())
             .await
             .expect("record")
             .expect("a new label");
@@ -343,7 +375,7 @@ async fn orders_list_show_resend() {
         error: None,
     };
     store
-        .update_notification("acme", "1002", 1, &delivered, now())
+        .update_notification(Channel::Notify, "acme", "1002", 1, &delivered, now())
         .await
         .expect("update");
     let retrying = DeliveryUpdate {
@@ -352,7 +384,7 @@ async fn orders_list_show_resend() {
         error: Some("receiver answered HTTP 503".into()),
     };
     store
-        .update_notification("acme", "1002", 2, &retrying, now())
+        .update_notification(Channel::Notify, "acme", "1002", 2, &retrying, now())
         .await
         .expect("update");
     let run = stack
@@ -369,9 +401,34 @@ async fn orders_list_show_resend() {
         "{}",
         run.stdout
     );
+    // A write-back into the shop the shop refused: its own list.
+    store
+        .record_notification(Channel::WriteBack, "acme", "1002", "e-conomic-ok", now())
+        .await
+        .expect("record")
+        .expect("recorded");
+    let refused = DeliveryUpdate {
+        state: DeliveryState::Refused,
+        attempts: 1,
+        error: Some("Shopify answered HTTP 401: the access token was rejected".into()),
+    };
+    store
+        .update_notification(Channel::WriteBack, "acme", "1002", 1, &refused, now())
+        .await
+        .expect("update");
+    let run = stack
+        .bridgectl(&["orders", "show", "--shop", "acme", "1002"])
+        .await;
+    let write_backs = run.stdout.split("write-backs").nth(1).unwrap_or_default();
+    assert!(
+        write_backs.contains("e-conomic-ok  refused after 1 attempt(s) (Shopify answered HTTP 401"),
+        "{}",
+        run.stdout
+    );
     let run = stack
         .bridgectl(&["--json", "orders", "show", "--shop", "acme", "1002"])
         .await;
+    assert_eq!(run.json()["write_backs"][0]["state"], "refused");
     let states: Vec<Value> = run.json()["notifications"]
         .as_array()
         .expect("notifications")

@@ -5,12 +5,15 @@
 //! * `notifications`: list of `{label, state, at, attempts, updated_at,
 //!   last_error?}`; notification n is element n−1;
 //! * `notify_seq`: the list's length, returned by the append;
-//! * `notify_label`: the last label recorded (a repeat is not announced).
+//! * `notify_label`: the last label recorded (a repeat is not announced);
+//!
+//! and the same three for label write-backs into the shop
+//! (`write_backs`, `write_back_seq`, `write_back_label`).
 
 use super::expression::{conditional_write, is_conditional_failure};
 use super::item::{n, s};
 use super::orders::DynamoOrderStore;
-use crate::domain::notify::{DeliveryState, DeliveryUpdate, NotificationRecord};
+use crate::domain::notify::{Channel, DeliveryState, DeliveryUpdate, NotificationRecord};
 use crate::ports::{NotificationStore, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use std::collections::HashMap;
@@ -20,6 +23,14 @@ fn key(shop_id: &str, order_id: &str) -> HashMap<String, AttributeValue> {
         ("shop_id".to_owned(), s(shop_id)),
         ("order_id".to_owned(), s(order_id)),
     ])
+}
+
+/// The channel's attributes: list, sequence counter, last label.
+fn attributes(channel: Channel) -> (&'static str, &'static str, &'static str) {
+    match channel {
+        Channel::Notify => ("notifications", "notify_seq", "notify_label"),
+        Channel::WriteBack => ("write_backs", "write_back_seq", "write_back_label"),
+    }
 }
 
 fn corrupt(message: impl Into<String>) -> StoreError {
@@ -65,6 +76,7 @@ fn record(sequence: u64, value: &AttributeValue) -> Result<NotificationRecord, S
 impl NotificationStore for DynamoOrderStore {
     async fn record_notification(
         &self,
+        channel: Channel,
         shop_id: &str,
         order_id: &str,
         label: &str,
@@ -77,6 +89,7 @@ impl NotificationStore for DynamoOrderStore {
             ("attempts".to_owned(), n(0)),
             ("updated_at".to_owned(), n(now)),
         ]));
+        let (list, seq, last) = attributes(channel);
         let result = self
             .client()
             .update_item()
@@ -86,12 +99,14 @@ impl NotificationStore for DynamoOrderStore {
                 "SET #list = list_append(if_not_exists(#list, :empty), :entry), \
                  #last = :label ADD #seq :one",
             )
-            .condition_expression(
-                "attribute_exists(#shop) AND (attribute_not_exists(#last) OR #last <> :label)",
-            )
-            .expression_attribute_names("#list", "notifications")
-            .expression_attribute_names("#last", "notify_label")
-            .expression_attribute_names("#seq", "notify_seq")
+            .condition_expression(if channel.skips_repeats() {
+                "attribute_exists(#shop) AND (attribute_not_exists(#last) OR #last <> :label)"
+            } else {
+                "attribute_exists(#shop)"
+            })
+            .expression_attribute_names("#list", list)
+            .expression_attribute_names("#last", last)
+            .expression_attribute_names("#seq", seq)
             .expression_attribute_names("#shop", "shop_id")
             .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
             .expression_attribute_values(":entry", AttributeValue::L(vec![entry]))
@@ -103,7 +118,7 @@ impl NotificationStore for DynamoOrderStore {
         match result {
             Ok(out) => {
                 let attributes = out.attributes.unwrap_or_default();
-                Ok(Some(number(&attributes, "notify_seq")?))
+                Ok(Some(number(&attributes, seq)?))
             }
             // The same label as the last one, or no such order.
             Err(e) if is_conditional_failure(&e) => Ok(None),
@@ -113,6 +128,7 @@ impl NotificationStore for DynamoOrderStore {
 
     async fn update_notification(
         &self,
+        channel: Channel,
         shop_id: &str,
         order_id: &str,
         sequence: u64,
@@ -120,6 +136,7 @@ impl NotificationStore for DynamoOrderStore {
         now: i64,
     ) -> Result<(), StoreError> {
         let index = sequence.checked_sub(1).ok_or(StoreError::Conflict)?;
+        let (list, _, _) = attributes(channel);
         // The index is our own integer, so writing it into the expression
         // is safe; DynamoDB has no placeholder for list positions.
         let at = format!("#list[{index}]");
@@ -130,8 +147,8 @@ impl NotificationStore for DynamoOrderStore {
             .update_item()
             .table_name(self.table())
             .set_key(Some(key(shop_id, order_id)))
-            .condition_expression("size(#list) > :index")
-            .expression_attribute_names("#list", "notifications")
+            .condition_expression("attribute_exists(#list) AND size(#list) > :index")
+            .expression_attribute_names("#list", list)
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":state", s(update.state.as_str()))
             .expression_attribute_values(":attempts", n(update.attempts))
@@ -150,21 +167,23 @@ impl NotificationStore for DynamoOrderStore {
 
     async fn notifications(
         &self,
+        channel: Channel,
         shop_id: &str,
         order_id: &str,
     ) -> Result<Vec<NotificationRecord>, StoreError> {
+        let (list, _, _) = attributes(channel);
         let out = self
             .client()
             .get_item()
             .table_name(self.table())
             .set_key(Some(key(shop_id, order_id)))
             .projection_expression("#list")
-            .expression_attribute_names("#list", "notifications")
+            .expression_attribute_names("#list", list)
             .consistent_read(true)
             .send()
             .await
             .map_err(super::unavailable)?;
-        match out.item.as_ref().and_then(|item| item.get("notifications")) {
+        match out.item.as_ref().and_then(|item| item.get(list)) {
             None => Ok(Vec::new()),
             Some(AttributeValue::L(list)) => list
                 .iter()

@@ -14,6 +14,7 @@ mod invoicing;
 mod notifications;
 mod orders;
 mod queue;
+mod shop_writer;
 mod shops;
 mod vat_registry;
 
@@ -22,6 +23,7 @@ pub use invoicing::{MemoryInvoicing, StoredInvoice};
 pub use notifications::{MemoryNotificationQueue, MemoryNotificationSender, SentNotification};
 pub use orders::MemoryOrderStore;
 pub use queue::{MemoryTransferQueue, StoredDeadLetter};
+pub use shop_writer::{MemoryShopWriter, WrittenLabel};
 pub use shops::MemoryShopStore;
 pub use vat_registry::MemoryVatRegistry;
 

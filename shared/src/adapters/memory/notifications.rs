@@ -5,7 +5,7 @@
 
 use super::orders::{key, MemoryOrderStore};
 use super::ManualClock;
-use crate::domain::notify::{DeliveryState, DeliveryUpdate, NotificationRecord};
+use crate::domain::notify::{Channel, DeliveryState, DeliveryUpdate, NotificationRecord};
 use crate::ports::{
     Clock, InboundMessage, NotificationMessage, NotificationQueue, NotificationSender,
     NotificationStore, PostOutcome, QueueError, StoreError,
@@ -17,6 +17,7 @@ use std::time::Instant;
 impl NotificationStore for MemoryOrderStore {
     async fn record_notification(
         &self,
+        channel: Channel,
         shop_id: &str,
         order_id: &str,
         label: &str,
@@ -27,8 +28,8 @@ impl NotificationStore for MemoryOrderStore {
             return Ok(None);
         }
         let mut all = self.notifications.lock().unwrap_or_else(|e| e.into_inner());
-        let list = all.entry(key(shop_id, order_id)).or_default();
-        if list.last().is_some_and(|last| last.label == label) {
+        let list = all.entry((channel, key(shop_id, order_id))).or_default();
+        if channel.skips_repeats() && list.last().is_some_and(|last| last.label == label) {
             return Ok(None);
         }
         let sequence = list.len() as u64 + 1;
@@ -46,6 +47,7 @@ impl NotificationStore for MemoryOrderStore {
 
     async fn update_notification(
         &self,
+        channel: Channel,
         shop_id: &str,
         order_id: &str,
         sequence: u64,
@@ -55,7 +57,7 @@ impl NotificationStore for MemoryOrderStore {
         self.available("update_notification")?;
         let mut all = self.notifications.lock().unwrap_or_else(|e| e.into_inner());
         let entry = all
-            .get_mut(&key(shop_id, order_id))
+            .get_mut(&(channel, key(shop_id, order_id)))
             .and_then(|list| list.get_mut((sequence as usize).wrapping_sub(1)))
             .ok_or(StoreError::Conflict)?;
         entry.state = update.state;
@@ -67,13 +69,14 @@ impl NotificationStore for MemoryOrderStore {
 
     async fn notifications(
         &self,
+        channel: Channel,
         shop_id: &str,
         order_id: &str,
     ) -> Result<Vec<NotificationRecord>, StoreError> {
         self.available("notifications")?;
         let all = self.notifications.lock().unwrap_or_else(|e| e.into_inner());
         Ok(all
-            .get(&key(shop_id, order_id))
+            .get(&(channel, key(shop_id, order_id)))
             .cloned()
             .unwrap_or_default())
     }

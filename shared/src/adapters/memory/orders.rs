@@ -21,7 +21,12 @@ pub struct MemoryOrderStore {
     pub(super) outages: Outages,
     pub(super) conflicts: Outages,
     /// Label notifications per order (`super::notifications`).
-    pub(super) notifications: Mutex<BTreeMap<Key, Vec<crate::domain::notify::NotificationRecord>>>,
+    pub(super) notifications: Mutex<
+        BTreeMap<
+            (crate::domain::notify::Channel, Key),
+            Vec<crate::domain::notify::NotificationRecord>,
+        >,
+    >,
 }
 
 pub(super) fn key(shop_id: &str, order_id: &str) -> Key {

@@ -5,7 +5,7 @@ use super::*;
 use crate::adapters::memory::{MemoryNotificationQueue, MemoryNotificationSender};
 use crate::app::notify::Notifier;
 use crate::app::notify_delivery::{Delivery, DeliverySettings};
-use crate::domain::notify::{DeliveryState, Payload};
+use crate::domain::notify::{Channel, DeliveryState, Payload};
 use crate::domain::secret::Secret;
 use crate::domain::shop::NotifyTarget;
 use crate::domain::shop::WebhookSecret;
@@ -148,7 +148,7 @@ impl Notifying {
     async fn states(&self) -> Vec<(String, DeliveryState)> {
         self.world
             .orders
-            .notifications(SHOP, ORDER)
+            .notifications(Channel::Notify, SHOP, ORDER)
             .await
             .expect("notifications")
             .into_iter()
@@ -258,7 +258,12 @@ async fn a_receiver_that_is_down_gets_retries_with_back_off_then_the_dead_letter
     n.transfer_once().await;
     n.receiver.answer_with(PostOutcome::Status(503));
     assert_eq!(n.deliver_notifications().await, [Disposition::Retry; 2]);
-    let stored = n.world.orders.notifications(SHOP, ORDER).await.unwrap();
+    let stored = n
+        .world
+        .orders
+        .notifications(Channel::Notify, SHOP, ORDER)
+        .await
+        .unwrap();
     assert_eq!(stored[0].state, DeliveryState::Retrying);
     assert_eq!(
         stored[0].last_error.as_deref(),
@@ -280,7 +285,12 @@ async fn a_receiver_that_is_down_gets_retries_with_back_off_then_the_dead_letter
             ("e-conomic-ok".to_owned(), DeliveryState::DeadLettered)
         ]
     );
-    let stored = n.world.orders.notifications(SHOP, ORDER).await.unwrap();
+    let stored = n
+        .world
+        .orders
+        .notifications(Channel::Notify, SHOP, ORDER)
+        .await
+        .unwrap();
     assert_eq!(stored[1].attempts, 3);
     assert_eq!(n.world.order().label, Label::Ok, "the order is untouched");
 }
@@ -296,7 +306,12 @@ async fn a_receiver_back_up_gets_every_notification() {
     assert_eq!(n.deliver_notifications().await, [Disposition::Done; 2]);
     let accepted: Vec<u64> = n.received()[2..].iter().map(|p| p.data.sequence).collect();
     assert_eq!(accepted, [1, 2]);
-    let stored = n.world.orders.notifications(SHOP, ORDER).await.unwrap();
+    let stored = n
+        .world
+        .orders
+        .notifications(Channel::Notify, SHOP, ORDER)
+        .await
+        .unwrap();
     assert!(stored
         .iter()
         .all(|s| s.state == DeliveryState::Delivered && s.attempts == 2));
@@ -359,6 +374,7 @@ fn a_batch_is_grouped_per_order_in_sequence_order() {
         body: serde_json::to_string(&crate::ports::NotificationMessage {
             shop_id: SHOP.into(),
             order_id: order.into(),
+            channel: Channel::Notify,
             sequence,
             webhook_id: format!("ntf_{order}_{sequence}"),
             payload: "{}".into(),

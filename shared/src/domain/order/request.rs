@@ -75,3 +75,56 @@ mod tests {
         assert!(request_order_id(b"{").is_err());
     }
 }
+
+#[cfg(test)]
+mod schema_tests {
+    use super::request_order_id;
+    use serde_json::{json, Value};
+
+    /// The published contract (`shared/contracts/order-event.v1.schema.json`).
+    fn contract() -> jsonschema::Validator {
+        let text = include_str!("../../../contracts/order-event.v1.schema.json");
+        let schema: Value = serde_json::from_str(text).expect("schema is JSON");
+        jsonschema::validator_for(&schema).expect("a valid JSON Schema")
+    }
+
+    #[test]
+    fn requests_conform_to_the_published_schema_exactly_when_the_bridge_accepts_them() {
+        let contract = contract();
+        let accepted = [
+            // docs/order-contract.md's example, for both types.
+            json!({"type": "order.cancelled", "order": {"id": "1001"}}),
+            json!({"type": "order.resend", "order": {"id": "1001"}}),
+            // A full (here: partial) order may be sent; only its id is read.
+            json!({"type": "order.cancelled", "version": 1,
+                   "order": {"id": "1001", "number": "1001", "total": "239.00"}}),
+            json!({"type": "order.resend", "order": {"id": "x".repeat(64)}}),
+        ];
+        for body in &accepted {
+            let errors: Vec<String> = contract.iter_errors(body).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{body}: {errors:?}");
+            assert!(
+                request_order_id(body.to_string().as_bytes()).is_ok(),
+                "{body}"
+            );
+        }
+        let refused = [
+            json!({"type": "order.cancelled"}),
+            json!({"type": "order.resend", "order": {}}),
+            json!({"type": "order.cancelled", "order": {"id": 1001}}),
+            json!({"type": "order.cancelled", "order": {"id": ""}}),
+            json!({"type": "order.resend", "order": {"id": "   "}}),
+            json!({"type": "order.resend", "order": {"id": "x".repeat(65)}}),
+        ];
+        for body in &refused {
+            assert!(!contract.is_valid(body), "{body}");
+            assert!(
+                request_order_id(body.to_string().as_bytes()).is_err(),
+                "{body}"
+            );
+        }
+        // An order event still needs the whole order.
+        let paid = json!({"type": "order.paid", "order": {"id": "1001"}});
+        assert!(!contract.is_valid(&paid));
+    }
+}

@@ -614,6 +614,7 @@ mod tests {
             secrets: vec![],
             topics: shopify_topics(),
             b2b: B2bFields::shopify_defaults(),
+            write_back: None,
         }
     }
 
