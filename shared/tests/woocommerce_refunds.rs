@@ -17,6 +17,7 @@ fn config() -> WoocommerceConfig {
         secrets: vec![],
         statuses: woocommerce_statuses(),
         b2b: B2bFields::woocommerce_defaults(),
+        write_back: None,
     }
 }
 
