@@ -259,6 +259,21 @@ impl<O: OrderStore, Q: TransferQueue, N: LabelNotifier> Rescan<O, Q, N> {
             return false;
         };
         match self.orders.get(&message.shop_id, &message.order_id).await {
+            // The shop's own request (a cancellation, a re-send) that was
+            // never carried out is not made stale by the order being ok:
+            // it stays for a person (the dead-letter alarm).
+            Ok(Some(record))
+                if record.label == Label::Ok
+                    && matches!(message.cause, Cause::Cancel | Cause::ShopResend) =>
+            {
+                tracing::warn!(
+                    shop_id = %message.shop_id,
+                    order_id = %message.order_id,
+                    cause = message.cause.as_str(),
+                    "dead-lettered shop request on an ok order kept for a person"
+                );
+                false
+            }
             // A cancelled order is never sent again either.
             Ok(Some(record)) if matches!(record.label, Label::Ok | Label::Cancelled) => {
                 tracing::info!(

@@ -157,12 +157,17 @@ where
         };
         let reason = match self.withdraw_invoice(&record, deadline).await {
             Ok(reason) => reason,
-            Err(failure) if failure.is_transient() => {
+            Err(failure)
+                if failure.is_transient()
+                    && message.receive_count < self.settings.max_receive_count =>
+            {
                 return self
                     .request_will_retry(message, order, &owner, "cancellation", &failure)
                     .await
             }
-            // The order is cancelled all the same; what could not be
+            // The order is cancelled all the same (also when e-conomic did
+            // not answer on the last allowed delivery: a dead-lettered
+            // cancellation would leave the order ok); what could not be
             // checked is said, so a person looks.
             Err(failure) => format!(
                 "cancelled by the shop, but its invoice in e-conomic could not be checked \

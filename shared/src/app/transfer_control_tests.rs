@@ -272,3 +272,67 @@ async fn a_cancelled_failed_orders_dead_letter_is_swept_by_rescan() {
     assert!(world.queue.dead_letters().is_empty());
     assert!(world.invoicing.invoices().is_empty());
 }
+
+#[tokio::test]
+async fn a_cancellation_e_conomic_never_answers_is_carried_out_on_its_last_delivery() {
+    let world = World::with_order(Label::Pending, Cause::Webhook);
+    world.invoiced().await;
+    world.enqueue(Cause::Cancel);
+    // The shop's configuration cannot be read on any delivery (transient).
+    world.shops.set_failing("get", true);
+    for delivery in 1..=MAX_RECEIVES {
+        let (message, disposition) = world.deliver().await;
+        assert_eq!(message.receive_count, delivery);
+        if delivery < MAX_RECEIVES {
+            assert_eq!(disposition, Disposition::Retry);
+            assert_eq!(world.order().label, Label::Ok);
+            world
+                .clock
+                .advance(world.queue.hidden_for(&message.message_id).unwrap_or(0));
+        } else {
+            assert_eq!(disposition, Disposition::Done);
+        }
+    }
+    // Not dead-lettered with the order left ok: cancelled, and the reason
+    // says what a person must check; nothing was deleted blindly.
+    let order = world.order();
+    assert_eq!(order.label, Label::Cancelled);
+    let reason = order.last_error.clone().unwrap_or_default();
+    assert!(reason.contains("could not be checked"), "{reason}");
+    assert!(world.queue.dead_letters().is_empty());
+    assert_eq!(world.invoicing.invoices().len(), 1);
+}
+
+#[tokio::test]
+async fn rescan_keeps_a_dead_lettered_shop_request_of_an_ok_order_for_a_person() {
+    use crate::ports::TransferQueue;
+    let world = World::with_order(Label::Pending, Cause::Webhook);
+    world.invoiced().await;
+    for cause in [Cause::Cancel, Cause::ShopResend, Cause::Webhook] {
+        let body = serde_json::to_string(&OrderMessage {
+            shop_id: SHOP.into(),
+            order_id: ORDER.into(),
+            cause,
+        })
+        .expect("json");
+        world
+            .queue
+            .dead_letter(&body, SHOP, ORDER, "redriven")
+            .await
+            .expect("dead letter stored");
+    }
+    let report = world.rescan().run(T0).await.expect("rescan runs");
+    // Only the order's own (webhook) message is stale.
+    assert_eq!(report.stale_dead_letters_removed, 1);
+    let kept: Vec<Cause> = world
+        .queue
+        .dead_letters()
+        .iter()
+        .map(|d| {
+            serde_json::from_str::<OrderMessage>(&d.body)
+                .expect("message")
+                .cause
+        })
+        .collect();
+    assert_eq!(kept, [Cause::Cancel, Cause::ShopResend]);
+}
