@@ -11,6 +11,7 @@ use bridge::domain::mapping::{
     DebtorFallback, DebtorStrategy, GiftCardVat, MappingConfig, MissingProducts,
 };
 use bridge::domain::shop::ShopConfig;
+use bridge::ports::ShopStore;
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -541,10 +542,57 @@ pub async fn verify_tokens(ctx: &Ctx, config: &ShopConfig) -> Result<(), CliErro
     }
 }
 
+/// Shops on the same agreement whose reference format is the same: their
+/// orders with the same number share a reference, and a retry or a
+/// cancellation of one could take the other's draft.
+pub fn shared_references(config: &ShopConfig, others: &[ShopConfig]) -> Vec<Problem> {
+    others
+        .iter()
+        .filter(|other| {
+            other.shop_id != config.shop_id
+                && other.economic.agreement_grant_token == config.economic.agreement_grant_token
+                && other.mapping.reference_format == config.mapping.reference_format
+        })
+        .map(|other| Problem {
+            kind: "config",
+            field: "reference_format".to_owned(),
+            message: format!(
+                "shop {} books into the same e-conomic agreement with the same reference_format                  ({:?}): orders with the same number would share a reference, and a retry or a                  cancellation of one could take the other's draft; give each shop its own                  format, e.g. \"{} order {{number}}\"",
+                other.shop_id, config.mapping.reference_format, config.shop_id
+            ),
+        })
+        .collect()
+}
+
+/// Every other shop in the table, read in full (sealed secrets opened).
+async fn other_shops(ctx: &Ctx, shop_id: &str) -> Result<Vec<ShopConfig>, CliError> {
+    let summaries = ctx
+        .shops_admin()?
+        .list_shops()
+        .await
+        .map_err(|e| ctx.shops_error(e))?;
+    let store = ctx.shop_store()?;
+    let mut others = Vec::new();
+    for summary in summaries.iter().filter(|s| s.shop_id != shop_id) {
+        if let Some(other) = store
+            .get(&summary.shop_id)
+            .await
+            .map_err(|e| ctx.shops_error(e))?
+        {
+            others.push(other);
+        }
+    }
+    Ok(others)
+}
+
 pub async fn run(ctx: &Ctx, shop_id: &str) -> Result<Status, CliError> {
     let config = super::shops::load(ctx, shop_id).await?;
     let api = agreement_api(ctx, &config)?;
-    let problems = check(&api, &config).await?;
+    let mut problems = check(&api, &config).await?;
+    problems.extend(shared_references(
+        &config,
+        &other_shops(ctx, shop_id).await?,
+    ));
     let warnings = vat_rule_warnings(&config.mapping);
     if ctx.printer.json {
         ctx.printer.print_json(&json!({
@@ -583,6 +631,37 @@ pub async fn run(ctx: &Ctx, shop_id: &str) -> Result<Status, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shops_sharing_an_agreement_and_a_reference_format_are_a_problem() {
+        let shop = |id: &str, token: &str, format: &str| -> ShopConfig {
+            serde_json::from_value(json!({
+                "shop_id": id,
+                "webhook_secrets": [{"secret": "whsec_dGVzdC1zZWNyZXQtZm9yLXVuaXQtdGVzdHM="}],
+                "economic": {"app_secret_token": "app", "agreement_grant_token": token},
+                "mapping": {
+                    "reference_format": format,
+                    "payment_methods": {"card": {"layout": 19, "payment_terms": 1}}
+                }
+            }))
+            .expect("the test shop parses")
+        };
+        let a = shop("a", "grant-1", "Order {number}");
+        let others = [
+            shop("a", "grant-1", "Order {number}"),
+            shop("b", "grant-1", "Order {number}"),
+            shop("c", "grant-1", "Shop C order {number}"),
+            shop("d", "grant-2", "Order {number}"),
+        ];
+        let problems = shared_references(&a, &others);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].field, "reference_format");
+        assert!(problems[0].message.starts_with("shop b "));
+        assert!(
+            !problems[0].message.contains("grant-1"),
+            "no token in the message"
+        );
+    }
 
     #[test]
     fn references_name_the_settings() {
