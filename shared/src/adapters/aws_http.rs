@@ -214,10 +214,16 @@ mod tests {
             .expect("response");
         assert_eq!(response.status().as_u16(), 400);
         assert_eq!(response.headers().get("x-amzn-requestid"), Some("abc"));
-        assert_eq!(response.body().bytes(), Some(&b"{\"__type\":\"Throttl\"}"[..]));
+        assert_eq!(
+            response.body().bytes(),
+            Some(&b"{\"__type\":\"Throttl\"}"[..])
+        );
         let request = seen_rx.recv().expect("request seen");
         assert!(request.starts_with("POST / HTTP/1.1\r\n"), "{request}");
-        assert!(request.contains("x-amz-target: DynamoDB_20120810.GetItem\r\n"), "{request}");
+        assert!(
+            request.contains("x-amz-target: DynamoDB_20120810.GetItem\r\n"),
+            "{request}"
+        );
         assert!(request.ends_with("{\"TableName\":\"orders\"}"), "{request}");
     }
 
@@ -227,7 +233,10 @@ mod tests {
         let closed = format!("http://{}/", listener.local_addr().expect("addr"));
         drop(listener);
         let refused = connector(None).call(post(&closed, "{}")).await;
-        assert!(refused.as_ref().is_err_and(ConnectorError::is_io), "{refused:?}");
+        assert!(
+            refused.as_ref().is_err_and(ConnectorError::is_io),
+            "{refused:?}"
+        );
 
         let cut = serve_once(|_| None).await;
         let cut = connector(None).call(post(&cut, "{}")).await;
@@ -240,6 +249,9 @@ mod tests {
         let silent = connector(Some(Duration::from_millis(200)))
             .call(post(&url, "{}"))
             .await;
-        assert!(silent.as_ref().is_err_and(ConnectorError::is_timeout), "{silent:?}");
+        assert!(
+            silent.as_ref().is_err_and(ConnectorError::is_timeout),
+            "{silent:?}"
+        );
     }
 }
