@@ -9,11 +9,11 @@
 #   infra/scripts/sam-build.sh [--arch arm64|x86_64|both] [--no-qemu]
 #
 # Needs: rustup (fetches the aarch64 target), PyPI (aws-sam-cli, cargo-lambda,
-# ziglang go into .venv-sam), and for the qemu step Debian's qemu-user and
-# libc6-arm64-cross (installed with apt-get when missing and running as
-# root). Not part of infra/scripts/test.sh: a cold build of both
-# architectures takes ~25 minutes on a 2-core machine. Output:
-# target/sam/<arch>/ (SAM's build directory) and target/sam/sizes.txt.
+# ziglang go into .venv-sam, or use the virtualenv SAM_VENV names), and for
+# the qemu step qemu-user and libc6-arm64-cross (apt-get installs them when
+# missing and running as root). Not part of infra/scripts/test.sh: a cold
+# build of both architectures takes about an hour on a 2-core machine.
+# Output: target/sam/<arch>/ (SAM's build dir) and target/sam/sizes.txt.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -34,14 +34,15 @@ case "$arch" in
 esac
 
 budget_bytes=8000000
-venv=.venv-sam
+venv=${SAM_VENV:-.venv-sam}
 if [ ! -x "$venv/bin/sam" ] || [ ! -x "$venv/bin/cargo-lambda" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check \
         aws-sam-cli==1.170.0 cargo-lambda==1.9.2 ziglang==0.17.1
 fi
 # sam runs `cargo lambda`; cargo-lambda finds zig through the venv's python.
-export PATH="$PWD/$venv/bin:$PATH"
+venv=$(cd "$venv" && pwd)
+export PATH="$venv/bin:$PATH"
 export SAM_CLI_TELEMETRY=0
 
 if [[ " ${arches[*]} " == *" arm64 "* ]]; then

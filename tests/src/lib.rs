@@ -63,6 +63,7 @@ pub async fn sdk_config() -> SdkConfig {
         .region(aws_config::Region::new(REGION))
         .endpoint_url(moto_endpoint())
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .http_client(bridge::adapters::aws_http::sdk_http_client())
         .load()
         .await
 }

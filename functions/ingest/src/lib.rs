@@ -33,7 +33,7 @@ impl IngestContext {
     /// `SHOP_CACHE_SECONDS`, `RESCAN_MIN_AGE_SECONDS`; AWS settings (region,
     /// credentials, `AWS_ENDPOINT_URL`) the standard way.
     pub async fn from_env() -> Result<Self, Error> {
-        let sdk = aws_config::load_from_env().await;
+        let sdk = bridge::adapters::aws_http::load_sdk_config().await;
         let settings = IngestSettings {
             max_body_bytes: env_number(
                 "MAX_BODY_BYTES",

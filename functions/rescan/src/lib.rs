@@ -31,7 +31,7 @@ impl RescanContext {
     /// `DEAD_LETTER_QUEUE_URL` (unset: no sweep of stale dead letters), and
     /// `NOTIFY_QUEUE_URL` with `SHOPS_TABLE` (unset: no label notifications).
     pub async fn from_env() -> Result<Self, Error> {
-        let sdk = aws_config::load_from_env().await;
+        let sdk = bridge::adapters::aws_http::load_sdk_config().await;
         let settings = RescanSettings {
             min_age_seconds: env_number("RESCAN_MIN_AGE_SECONDS", 300)?,
             max_orders: env_number("RESCAN_MAX_ORDERS", 500)?,

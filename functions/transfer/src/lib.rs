@@ -97,7 +97,7 @@ impl TransferContext {
     /// `NOTIFY_MAX_RECEIVE_COUNT` (12), `NOTIFY_RETRY_BASE_SECONDS` (30)
     /// and `NOTIFY_RETRY_CAP_SECONDS` (3600).
     pub async fn from_env() -> Result<Self, Error> {
-        let sdk = aws_config::load_from_env().await;
+        let sdk = bridge::adapters::aws_http::load_sdk_config().await;
         let defaults = TransferSettings::default();
         let settings = TransferSettings {
             lease_seconds: env_number("LEASE_SECONDS", defaults.lease_seconds)?,

@@ -3,6 +3,7 @@
 //! e-conomic (invoicing), VIES (EU VAT numbers) and in-memory ones
 //! that honour the same conditions, for unit tests and benchmarks.
 
+pub mod aws_http;
 pub mod dynamodb;
 pub mod economic;
 pub mod memory;
