@@ -557,7 +557,10 @@ pub fn shared_references(config: &ShopConfig, others: &[ShopConfig]) -> Vec<Prob
             kind: "config",
             field: "reference_format".to_owned(),
             message: format!(
-                "shop {} books into the same e-conomic agreement with the same reference_format                  ({:?}): orders with the same number would share a reference, and a retry or a                  cancellation of one could take the other's draft; give each shop its own                  format, e.g. \"{} order {{number}}\"",
+                "shop {} books into the same e-conomic agreement with the same reference_format \
+                 ({:?}): orders with the same number would share a reference, and a retry or a \
+                 cancellation of one could take the other's draft; give each shop its own \
+                 format, e.g. \"{} order {{number}}\"",
                 other.shop_id, config.mapping.reference_format, config.shop_id
             ),
         })

@@ -739,6 +739,20 @@ async fn shops_check_finds_each_misconfiguration() {
         .contains("the tokens are wrong"));
     assert!(!run.all().contains("not-the-grant"));
 
+    // A second shop on the same agreement with the same reference format.
+    let mut twin = good.clone();
+    twin["shop_id"] = json!("twin");
+    put("twin", twin).await;
+    let run = stack.bridgectl(&["--json", "shops", "check", "twin"]).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    let problems = run.json()["problems"].as_array().unwrap().clone();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0]["field"], "reference_format");
+    assert!(problems[0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("shop good books into the same e-conomic agreement"));
+
     // Each kind of missing reference, named by its setting.
     let cases = [
         (json!({"vat_zones": {"domestic": 99}}), "vat_zone", "VAT zone 99 (vat_zones.domestic) does not exist"),
@@ -772,6 +786,8 @@ async fn shops_check_finds_each_misconfiguration() {
         let id = format!("bad-{index}");
         let mut config = shop_json(&id);
         config["mapping"] = mapping;
+        // Its own references: the shops here share one agreement.
+        config["mapping"]["reference_format"] = json!(format!("{id} order {{number}}"));
         put(&id, config).await;
         let run = stack.bridgectl(&["shops", "check", &id]).await;
         assert_eq!(run.code, 1, "{kind}: {}", run.all());
