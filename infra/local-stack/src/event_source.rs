@@ -58,6 +58,22 @@ where
         return Ok(PollOutcome::default());
     }
 
+    invoke_and_acknowledge(sqs, settings, messages, handler).await
+}
+
+/// Invokes `handler` with `messages` as one batch and deletes the ones it
+/// did not report as failed, as the event source mapping does.
+pub(crate) async fn invoke_and_acknowledge<H, F, E>(
+    sqs: &aws_sdk_sqs::Client,
+    settings: &EventSourceSettings,
+    messages: Vec<aws_sdk_sqs::types::Message>,
+    handler: H,
+) -> Result<PollOutcome, aws_sdk_sqs::Error>
+where
+    H: FnOnce(LambdaEvent<SqsEvent>) -> F,
+    F: Future<Output = Result<SqsBatchResponse, E>>,
+    E: std::fmt::Display,
+{
     let mut receipts = HashMap::new();
     let mut records = Vec::with_capacity(messages.len());
     for message in messages {

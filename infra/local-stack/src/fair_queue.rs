@@ -33,13 +33,12 @@
 //! within moto (arrival order) and the long-poll's timing; a message
 //! waiting in the local backlog counts as in flight for moto.
 
-use crate::event_source::{to_event_record, EventSourceSettings, PollOutcome};
+use crate::event_source::{invoke_and_acknowledge, EventSourceSettings, PollOutcome};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::{
-    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, Message,
-    MessageSystemAttributeName,
+    ChangeMessageVisibilityBatchRequestEntry, Message, MessageSystemAttributeName,
 };
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -330,63 +329,8 @@ impl FairQueue {
                 .send()
                 .await?;
         }
-        let mut receipts = HashMap::new();
-        let mut records = Vec::with_capacity(batch.len());
-        for (_, message) in batch {
-            let id = message.message_id.clone().unwrap_or_default();
-            if let Some(handle) = &message.receipt_handle {
-                receipts.insert(id, handle.clone());
-            }
-            records.push(to_event_record(message, &self.settings));
-        }
-        let mut event = SqsEvent::default();
-        event.records = records;
-        let mut context = Context::default();
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        context.request_id = format!("local-{now_ms}");
-        context.deadline = now_ms + self.settings.function_timeout.as_millis() as u64;
-        context.invoked_function_arn = "arn:aws:lambda:local:000000000000:function:transfer".into();
-        let received = receipts.len();
-        let failed: HashSet<String> = match handler(LambdaEvent::new(event, context)).await {
-            Ok(response) => response
-                .batch_item_failures
-                .into_iter()
-                .map(|f| f.item_identifier)
-                .collect(),
-            Err(error) => {
-                tracing::warn!(%error, "transfer handler failed the whole batch");
-                receipts.keys().cloned().collect()
-            }
-        };
-        let entries: Vec<DeleteMessageBatchRequestEntry> = receipts
-            .iter()
-            .filter(|(id, _)| !failed.contains(*id))
-            .enumerate()
-            .filter_map(|(n, (_, handle))| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(format!("m{n}"))
-                    .receipt_handle(handle)
-                    .build()
-                    .ok()
-            })
-            .collect();
-        let deleted = entries.len();
-        if !entries.is_empty() {
-            self.sqs
-                .delete_message_batch()
-                .queue_url(&self.settings.queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await?;
-        }
-        Ok(PollOutcome {
-            received,
-            deleted,
-            failed: received - deleted,
-        })
+        let messages = batch.into_iter().map(|(_, message)| message).collect();
+        invoke_and_acknowledge(&self.sqs, &self.settings, messages, handler).await
     }
 }
 
