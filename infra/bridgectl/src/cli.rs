@@ -54,7 +54,14 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ShopsCommand {
     /// Add or update a shop from a JSON or TOML file (.toml = TOML).
-    Put { file: PathBuf },
+    Put {
+        file: PathBuf,
+        /// Store it even when another shop on the same e-conomic agreement
+        /// has the same reference_format (only safe when the two shops'
+        /// order numbers can never be the same).
+        #[arg(long)]
+        allow_shared_reference: bool,
+    },
     /// Show a shop's configuration with secrets redacted.
     Show { shop_id: String },
     /// List all shops.

@@ -568,7 +568,7 @@ pub fn shared_references(config: &ShopConfig, others: &[ShopConfig]) -> Vec<Prob
 }
 
 /// Every other shop in the table, read in full (sealed secrets opened).
-async fn other_shops(ctx: &Ctx, shop_id: &str) -> Result<Vec<ShopConfig>, CliError> {
+pub async fn other_shops(ctx: &Ctx, shop_id: &str) -> Result<Vec<ShopConfig>, CliError> {
     let summaries = ctx
         .shops_admin()?
         .list_shops()

@@ -16,7 +16,10 @@ use time::OffsetDateTime;
 
 pub async fn run(ctx: &Ctx, command: ShopsCommand) -> Result<Status, CliError> {
     match command {
-        ShopsCommand::Put { file } => put(ctx, &file).await,
+        ShopsCommand::Put {
+            file,
+            allow_shared_reference,
+        } => put(ctx, &file, allow_shared_reference).await,
         ShopsCommand::Show { shop_id } => show(ctx, &shop_id).await,
         ShopsCommand::List => list(ctx).await,
         ShopsCommand::Disable { shop_id } => set_enabled(ctx, &shop_id, false).await,
@@ -272,9 +275,28 @@ pub fn redacted(config: &ShopConfig) -> Value {
     value
 }
 
-async fn put(ctx: &Ctx, file: &Path) -> Result<Status, CliError> {
+async fn put(ctx: &Ctx, file: &Path, allow_shared_reference: bool) -> Result<Status, CliError> {
     let config = parse_shop_file(file)?;
     warn_if_plaintext(ctx);
+    // Refused before anything is written: two shops sharing references on
+    // one agreement can take each other's drafts on a retry or cancellation.
+    let shared = super::check::shared_references(
+        &config,
+        &super::check::other_shops(ctx, &config.shop_id).await?,
+    );
+    if !shared.is_empty() {
+        let messages: Vec<&str> = shared.iter().map(|p| p.message.as_str()).collect();
+        if !allow_shared_reference {
+            return Err(CliError::Config(format!(
+                "{}. Nothing was stored. If the shops' order numbers can never be the same, \
+                 pass --allow-shared-reference",
+                messages.join("; ")
+            )));
+        }
+        for message in messages {
+            eprintln!("warning: {message} (stored anyway: --allow-shared-reference)");
+        }
+    }
     let store = ctx.shop_store()?;
     let existed = store
         .get(&config.shop_id)

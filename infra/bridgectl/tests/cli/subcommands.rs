@@ -198,8 +198,39 @@ async fn shops_put_show_list_disable_enable_rotate() {
         "secrets": [{"secret": "shpss_client_secret_for_show"}],
         "write_back": {"access_token": "shpat_admin_token_for_show"}});
     let file = stack.write_file("shopify.json", &shopify.to_string());
+    // Same tokens and reference format as acme: refused, nothing stored.
+    let run = stack.bridgectl(&["shops", "put", &file]).await;
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert!(
+        run.stderr.contains(
+            "shop acme books into the same e-conomic agreement with the same reference_format"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("Nothing was stored"), "{}", run.stderr);
+    assert!(stack
+        .shop_store()
+        .get("acme-shopify")
+        .await
+        .unwrap()
+        .is_none());
+    // Stored with the override, and warned about.
+    let run = stack
+        .bridgectl(&["shops", "put", "--allow-shared-reference", &file])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stderr.contains("warning: shop acme books"),
+        "{}",
+        run.stderr
+    );
+    // With its own format it needs no override.
+    shopify["mapping"] = json!({"reference_format": "Shopify order {number}"});
+    let file = stack.write_file("shopify.json", &shopify.to_string());
     let run = stack.bridgectl(&["shops", "put", &file]).await;
     assert_eq!(run.code, 0, "{}", run.all());
+    assert!(!run.stderr.contains("warning: shop acme"), "{}", run.stderr);
     for args in [
         vec!["shops", "show", "acme-shopify"],
         vec!["--json", "shops", "show", "acme-shopify"],
