@@ -19,7 +19,11 @@
 //!   `--max-drain-over-floor` turn the figures into pass/fail
 //!   (`infra/scripts/promotion-day.sh`).
 //! * `latency`: R orders/s (5) for D seconds (30); p50/p95 from the 202 to
-//!   the order being done.
+//!   the order being done. With `--notify` every shop has a label
+//!   notification target (a local receiver) and the notification queue has
+//!   its event source, as deployed; the run then also waits for every
+//!   order's `e-conomic-ok` notification, so running it with and without
+//!   the flag shows what notifications cost a transfer.
 //!
 //! "Done" is the moment the transfer invocation that handled the order
 //! returned without reporting it as a batch item failure; the label is
@@ -37,7 +41,8 @@ use bridge::adapters::economic::{ClientConfig, EconomicClient};
 use bridge::app::ingest::IngestSettings;
 use bridge::app::transfer::TransferSettings;
 use bridge::domain::lifecycle::Label;
-use bridge::domain::shop::ShopConfig;
+use bridge::domain::secret::Secret;
+use bridge::domain::shop::{NotifyTarget, ShopConfig, WebhookSecret};
 use bridge::logging::LogSetup;
 use bridge::ports::{OrderStore, ShopStore};
 use clap::builder::RangedU64ValueParser;
@@ -160,6 +165,12 @@ struct Options {
     /// exceeds this many milliseconds
     #[arg(long, value_name = "MS", value_parser = positive, allow_negative_numbers = true)]
     max_p95_ms: Option<f64>,
+    /// Give every shop a label-notification target (a local receiver that
+    /// answers 204) and run the notification queue's event source, as
+    /// deployed with `notify` set; the latency scenario then also waits
+    /// for each order's `e-conomic-ok` notification
+    #[arg(long)]
+    notify: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -346,6 +357,8 @@ struct Stack {
     http: reqwest::Client,
     timeline: Arc<Mutex<Timeline>>,
     workers: Vec<tokio::task::JoinHandle<()>>,
+    /// With `--notify`: where the shops' label notifications arrive.
+    receiver: Option<local_stack::receiver::NotificationReceiver>,
 }
 
 impl Drop for Stack {
@@ -396,6 +409,15 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
             },
         })
         .collect();
+    let receiver = if o.notify {
+        Some(
+            local_stack::receiver::NotificationReceiver::start(0)
+                .await
+                .map_err(|e| format!("cannot start the notification receiver: {e}"))?,
+        )
+    } else {
+        None
+    };
     let shops: Vec<ShopConfig> = (0..o.shops)
         .map(|i| {
             let mut shop = demo.clone();
@@ -405,6 +427,13 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
             shop.economic.agreement_grant_token = bridge::domain::secret::Secret::new(
                 agreements[i % o.agreements].agreement_grant_token.clone(),
             );
+            shop.notify = receiver.as_ref().map(|r| NotifyTarget {
+                url: r.url(),
+                secrets: vec![WebhookSecret {
+                    secret: Secret::new(LOADTEST_NOTIFY_SECRET.to_owned()),
+                    valid_until: None,
+                }],
+            });
             shop
         })
         .collect();
@@ -420,6 +449,21 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
         // The load test is about throughput, not product set-up.
         sandbox.with_agreement(a, |a| a.accept_unknown_products = true);
     }
+    let notify_queues = if o.notify {
+        Some(
+            provision::create_queues(
+                &sqs,
+                "econ-bridge-notify",
+                "econ-bridge-notify-dlq",
+                360,
+                bridge::app::notify_delivery::DeliverySettings::default().max_receive_count,
+            )
+            .await
+            .map_err(|e| format!("creating notification queues: {e}"))?,
+        )
+    } else {
+        None
+    };
     let shop_store = DynamoShopStore::new(dynamodb.clone(), shops_table);
     for shop in &shops {
         shop_store
@@ -476,7 +520,7 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
         .map_err(|e| format!("e-conomic client: {e}"))?;
         economic_clients.push(economic.clone());
         // As deployed: each shop's configuration kept 30 s.
-        let transfer = Arc::new(transfer::TransferContext::with_shop_cache(
+        let transfer = transfer::TransferContext::with_shop_cache(
             &sdk,
             shops_table,
             orders_table,
@@ -485,7 +529,19 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
             economic,
             TransferSettings::default(),
             Duration::from_secs(30),
-        ));
+        );
+        let transfer = Arc::new(match &notify_queues {
+            Some(notify) => transfer
+                .with_notifications(
+                    &sdk,
+                    shops_table,
+                    orders_table,
+                    notify_queue(notify),
+                    Duration::from_secs(30),
+                )
+                .map_err(|e| format!("notification delivery: {e}"))?,
+            None => transfer,
+        });
         let (sqs, settings, fair, orders) =
             (sqs.clone(), settings.clone(), fair.clone(), orders.clone());
         let timeline = timeline.clone();
@@ -508,6 +564,51 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
         }));
     }
 
+    if let Some(notify) = &notify_queues {
+        // The transfer function's second event source (template: one
+        // environment's worth is plenty for one notification per label).
+        let economic = EconomicClient::new(ClientConfig {
+            base_url: sandbox.base_url(),
+            ..ClientConfig::default()
+        })
+        .map_err(|e| format!("e-conomic client: {e}"))?;
+        let transfer = Arc::new(
+            transfer::TransferContext::with_shop_cache(
+                &sdk,
+                shops_table,
+                orders_table,
+                &queues.queue_url,
+                &queues.dead_letter_queue_url,
+                economic,
+                TransferSettings::default(),
+                Duration::from_secs(30),
+            )
+            .with_notifications(
+                &sdk,
+                shops_table,
+                orders_table,
+                notify_queue(notify),
+                Duration::from_secs(30),
+            )
+            .map_err(|e| format!("notification delivery: {e}"))?,
+        );
+        let settings = EventSourceSettings {
+            queue_url: notify.queue_url.clone(),
+            queue_arn: notify.queue_arn.clone(),
+            ..settings.clone()
+        };
+        let sqs = sqs.clone();
+        workers.push(tokio::spawn(async move {
+            loop {
+                let transfer = transfer.clone();
+                let handler = move |event| async move { transfer::handle(&transfer, event).await };
+                if poll_once(&sqs, &settings, handler).await.is_err() {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }));
+    }
+
     Ok(Stack {
         _moto: moto,
         sandbox,
@@ -519,7 +620,20 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
         http: reqwest::Client::new(),
         timeline,
         workers,
+        receiver,
     })
+}
+
+/// Signs the load test's notifications; nothing checks them here (the
+/// notification tests do), so a fixed secret is fine.
+const LOADTEST_NOTIFY_SECRET: &str = "whsec_bG9hZHRlc3Qtbm90aWZ5LXNlY3JldC0xMjM0NTY=";
+
+fn notify_queue(queues: &provision::Queues) -> transfer::NotifyQueue {
+    transfer::NotifyQueue {
+        queue_url: queues.queue_url.clone(),
+        queue_arn: queues.queue_arn.clone(),
+        delivery: bridge::app::notify_delivery::DeliverySettings::default(),
+    }
 }
 
 /// A typical five-line order for `customer`.
@@ -957,11 +1071,48 @@ async fn latency(stack: &Arc<Stack>, o: &Options, timeout: Duration) -> Result<b
         transfer_ms.iter().sum::<f64>() / transfer_ms.len().max(1) as f64,
         per_batch,
     );
-    let good = finished && ok == count;
+    let mut good = finished && ok == count;
     if !good {
         eprintln!("latency: FAILED (not every order ok)");
     }
+    if let Some(receiver) = &stack.receiver {
+        let (notified, waited) = wait_notified_ok(receiver, &ids, timeout).await;
+        println!(
+            "notifications: ok_notified={notified} of {count} waited_after_last_ok_s={:.1} received_in_all={}",
+            waited.as_secs_f64(),
+            receiver.received().len()
+        );
+        if notified != count {
+            eprintln!("latency: FAILED (not every order's e-conomic-ok notification arrived)");
+            good = false;
+        }
+    }
     Ok(good)
+}
+
+/// Waits until the receiver holds an `e-conomic-ok` notification for each
+/// of `ids` (or `timeout`); how many did, and how long it waited.
+async fn wait_notified_ok(
+    receiver: &local_stack::receiver::NotificationReceiver,
+    ids: &[String],
+    timeout: Duration,
+) -> (usize, Duration) {
+    let started = Instant::now();
+    let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+    loop {
+        let notified: std::collections::HashSet<String> = receiver
+            .accepted()
+            .iter()
+            .filter_map(|r| serde_json::from_str::<Value>(&r.body).ok())
+            .filter(|body| body["data"]["label"] == "e-conomic-ok")
+            .filter_map(|body| body["data"]["order_id"].as_str().map(str::to_owned))
+            .filter(|id| wanted.contains(id.as_str()))
+            .collect();
+        if notified.len() == wanted.len() || started.elapsed() >= timeout {
+            return (notified.len(), started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// The other shops' latencies (ms, sorted) for `ids`, and p50/p95/p99.
