@@ -1661,6 +1661,7 @@ mod platform_ingest {
 #[path = "notify/tests.rs"]
 mod notify_tests;
 mod refunds;
+mod woo_refund_lines;
 #[path = "notify/write_back/tests.rs"]
 mod write_back_tests;
 
