@@ -161,8 +161,12 @@ impl TransferFailure {
                  order waits for VIES rather than guess"
             ),
             TransferFailure::GaveUp { attempts, last } => format!(
-                "gave up after {attempts} attempts: {}; re-send the order once e-conomic answers again",
-                last.cause()
+                "gave up after {attempts} attempts: {}; re-send the order once {} answers again",
+                last.cause(),
+                match **last {
+                    TransferFailure::ShopRead(_) => "the shop",
+                    _ => "e-conomic",
+                }
             ),
         }
     }

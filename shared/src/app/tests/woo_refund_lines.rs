@@ -256,3 +256,31 @@ async fn a_refund_waiting_for_its_invoice_reads_nothing_from_the_shop() {
         woo.shop_refunds.calls()
     );
 }
+
+#[tokio::test]
+async fn a_shop_that_never_answers_fails_the_refund_on_its_last_delivery_naming_the_shop() {
+    let woo = WooWorld::new(true).await;
+    woo.invoiced_then_refunded().await;
+    for _ in 0..MAX_RECEIVES {
+        woo.shop_refunds.fail_next(ShopReadError {
+            transient: true,
+            reason: "WooCommerce answered HTTP 503".into(),
+        });
+    }
+    for _ in 0..MAX_RECEIVES {
+        woo.deliver().await;
+        if woo.refund().label != Label::Pending {
+            break;
+        }
+        woo.world.clock.advance(3_600);
+    }
+    let failed = woo.refund();
+    assert_eq!(failed.label, Label::Failed);
+    let reason = failed.last_error.unwrap_or_default();
+    assert!(
+        reason.contains("HTTP 503") && reason.contains("once the shop answers again"),
+        "{reason}"
+    );
+    assert_eq!(woo.shop_refunds.calls().len() as u32, MAX_RECEIVES);
+    assert!(woo.credit_notes().is_empty());
+}
