@@ -2,8 +2,8 @@
 //! in-memory adapters with a controlled clock: no moto, no HTTP.
 
 use crate::adapters::memory::{
-    ManualClock, MemoryInvoicing, MemoryOrderStore, MemoryShopStore, MemoryTransferQueue,
-    MemoryVatRegistry,
+    ManualClock, MemoryInvoicing, MemoryOrderStore, MemoryShopRefunds, MemoryShopStore,
+    MemoryTransferQueue, MemoryVatRegistry, StoredInvoice,
 };
 use crate::app::rescan::{Rescan, RescanReport, RescanSettings};
 use crate::app::transfer::{Disposition, Transfer, TransferSettings};

@@ -5,7 +5,6 @@
 //! is rejected or missing, with the reason.
 
 use super::*;
-use crate::adapters::memory::{MemoryShopRefunds, StoredInvoice};
 use crate::app::ingest::{Ingest, IngestSettings, PlatformHeaders, PlatformRequest};
 use crate::domain::platform::Platform;
 use crate::domain::webhook::sign_body_hmac;
