@@ -527,6 +527,55 @@ impl<T: ShopWriter + ?Sized> ShopWriter for std::sync::Arc<T> {
     }
 }
 
+// ---------------------------------------------------------------- shop refunds
+
+/// Why a refund could not be read from the shop; never quotes a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShopReadError {
+    /// Reading again later may succeed (timeouts, 5xx, throttling).
+    pub transient: bool,
+    pub reason: String,
+}
+
+/// A future a [`ShopRefunds`] reader returns.
+pub type ShopRead<'a> =
+    std::pin::Pin<Box<dyn Future<Output = Result<Vec<u8>, ShopReadError>> + Send + 'a>>;
+
+/// Reads a refund as the shop's own API holds it, for a refund whose
+/// webhook lacks its lines: the WooCommerce REST API's
+/// `GET /wp-json/wc/v3/orders/{order_id}/refunds/{refund_id}` body.
+/// Object-safe, so transfer holds one without another type parameter.
+pub trait ShopRefunds: Send + Sync + std::fmt::Debug {
+    fn woocommerce_refund<'a>(
+        &'a self,
+        store: &'a crate::domain::write_back_config::WoocommerceWriteBack,
+        order_id: &'a str,
+        refund_id: &'a str,
+        deadline: Instant,
+    ) -> ShopRead<'a>;
+}
+
+/// No reader: a refund that needs one fails, saying so.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoShopRefunds;
+
+impl ShopRefunds for NoShopRefunds {
+    fn woocommerce_refund<'a>(
+        &'a self,
+        _store: &'a crate::domain::write_back_config::WoocommerceWriteBack,
+        _order_id: &'a str,
+        _refund_id: &'a str,
+        _deadline: Instant,
+    ) -> ShopRead<'a> {
+        Box::pin(async {
+            Err(ShopReadError {
+                transient: false,
+                reason: "this transfer function reads no refunds from shops".to_owned(),
+            })
+        })
+    }
+}
+
 // ---------------------------------------------------------------- invoicing
 
 #[derive(Debug, Clone, Copy)]

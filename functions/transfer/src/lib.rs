@@ -9,7 +9,7 @@ use bridge::adapters::economic::{
 };
 use bridge::adapters::notify::{HttpNotificationSender, SqsNotificationQueue};
 use bridge::adapters::sealed::SecretSealer;
-use bridge::adapters::shop_admin::HttpShopWriter;
+use bridge::adapters::shop_admin::{HttpShopRefunds, HttpShopWriter};
 use bridge::adapters::sqs::SqsTransferQueue;
 use bridge::adapters::vies::{ViesRegistry, VIES_URL};
 use bridge::app::notify::Notifier;
@@ -236,26 +236,36 @@ impl TransferContext {
         shop_cache_ttl: Duration,
     ) -> Self {
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        let transfer = Transfer::new(
+            DynamoOrderStore::new(dynamodb.clone(), orders_table),
+            CachedShops::new(
+                DynamoShopStore::new(dynamodb, shops_table).with_sealer(Arc::new(
+                    SecretSealer::kms(aws_sdk_kms::Client::new(sdk), None),
+                )),
+                shop_cache_ttl,
+            ),
+            SqsTransferQueue::new(
+                aws_sdk_sqs::Client::new(sdk),
+                queue_url,
+                dead_letter_queue_url,
+            ),
+            EconomicInvoicing::new(economic),
+            SystemClock,
+            settings,
+        )
+        .with_vat_registry(vies_from_env())
+        .with_notifier(None);
+        // WooCommerce refunds' lines (multi-rate orders); without a client
+        // such a refund fails saying so, every other order is unaffected.
+        let transfer = match HttpShopRefunds::new() {
+            Ok(reader) => transfer.with_shop_refunds(Arc::new(reader)),
+            Err(error) => {
+                tracing::error!(%error, "no HTTP client to read shops' refunds with");
+                transfer
+            }
+        };
         TransferContext {
-            transfer: Transfer::new(
-                DynamoOrderStore::new(dynamodb.clone(), orders_table),
-                CachedShops::new(
-                    DynamoShopStore::new(dynamodb, shops_table).with_sealer(Arc::new(
-                        SecretSealer::kms(aws_sdk_kms::Client::new(sdk), None),
-                    )),
-                    shop_cache_ttl,
-                ),
-                SqsTransferQueue::new(
-                    aws_sdk_sqs::Client::new(sdk),
-                    queue_url,
-                    dead_letter_queue_url,
-                ),
-                EconomicInvoicing::new(economic),
-                SystemClock,
-                settings,
-            )
-            .with_vat_registry(vies_from_env())
-            .with_notifier(None),
+            transfer,
             notifications: None,
         }
     }

@@ -1,7 +1,8 @@
 //! Fake shop back ends for label write-back: the Shopify Admin GraphQL API
 //! (`POST /admin/api/{version}/graphql.json`, `X-Shopify-Access-Token`) and
 //! the WooCommerce REST API v3 (`PUT /wp-json/wc/v3/orders/{id}`, `POST
-//! …/notes`, HTTP Basic with the consumer key and secret) on one local
+//! …/notes`, and `GET …/refunds/{refund_id}` for the refunds the test puts
+//! there, HTTP Basic with the consumer key and secret) on one local
 //! HTTP server. Each checks its credentials as the real one does, keeps
 //! its orders' tags, note, meta and notes, and records every request, so
 //! the tests assert what the bridge wrote.
@@ -59,6 +60,8 @@ pub struct AdminCredentials {
 struct State {
     credentials: AdminCredentials,
     orders: Mutex<BTreeMap<String, ShopOrder>>,
+    /// WooCommerce refunds: `(order id, refund id)` → the REST API's body.
+    refunds: Mutex<BTreeMap<(String, String), Value>>,
     requests: Mutex<Vec<AdminRequest>>,
     /// GraphQL requests still to answer THROTTLED.
     throttled: AtomicU32,
@@ -80,6 +83,7 @@ impl FakeShopAdmin {
         let state = Arc::new(State {
             credentials,
             orders: Mutex::default(),
+            refunds: Mutex::default(),
             requests: Mutex::default(),
             throttled: AtomicU32::new(0),
         });
@@ -104,6 +108,16 @@ impl FakeShopAdmin {
             ..ShopOrder::default()
         };
         self.orders().insert(id.to_owned(), order);
+    }
+
+    /// Puts a WooCommerce refund into the shop, as its REST API returns it
+    /// (`GET /wp-json/wc/v3/orders/{order_id}/refunds/{refund_id}`).
+    pub fn add_woo_refund(&self, order_id: &str, refund_id: &str, refund: Value) {
+        self.state
+            .refunds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((order_id.to_owned(), refund_id.to_owned()), refund);
     }
 
     /// The merchant edits the order's tags in the shop admin.
@@ -370,6 +384,17 @@ fn woocommerce(
             "woocommerce_rest_authentication_error",
             "Consumer key is invalid.",
         );
+    }
+    if let Some((order_id, refund_id)) = rest.split_once("/refunds/").filter(|_| method == "GET") {
+        let refunds = state.refunds.lock().unwrap_or_else(|e| e.into_inner());
+        return match refunds.get(&(order_id.to_owned(), refund_id.to_owned())) {
+            Some(refund) => reply(StatusCode::OK, refund.clone()),
+            None => woo_error(
+                StatusCode::NOT_FOUND,
+                "woocommerce_rest_invalid_id",
+                "Invalid ID.",
+            ),
+        };
     }
     let (order_id, notes) = match rest.split_once('/') {
         Some((id, "notes")) => (id, true),

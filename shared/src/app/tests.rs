@@ -2,8 +2,8 @@
 //! in-memory adapters with a controlled clock: no moto, no HTTP.
 
 use crate::adapters::memory::{
-    ManualClock, MemoryInvoicing, MemoryOrderStore, MemoryShopStore, MemoryTransferQueue,
-    MemoryVatRegistry,
+    ManualClock, MemoryInvoicing, MemoryOrderStore, MemoryShopRefunds, MemoryShopStore,
+    MemoryTransferQueue, MemoryVatRegistry, StoredInvoice,
 };
 use crate::app::rescan::{Rescan, RescanReport, RescanSettings};
 use crate::app::transfer::{Disposition, Transfer, TransferSettings};
@@ -1661,6 +1661,7 @@ mod platform_ingest {
 #[path = "notify/tests.rs"]
 mod notify_tests;
 mod refunds;
+mod woo_refund_lines;
 #[path = "notify/write_back/tests.rs"]
 mod write_back_tests;
 

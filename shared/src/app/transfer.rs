@@ -21,6 +21,7 @@
 
 mod budget;
 mod refund;
+mod refund_lines;
 
 pub use refund::REFUND_WAIT_SECONDS;
 
@@ -44,10 +45,12 @@ use crate::domain::vat_number::VatNumberCheck;
 use crate::metrics::{self, Metric};
 use crate::ports::{
     Cause, Claim, Clock, CreditStore, FoundInvoice, InboundMessage, Invoicing, InvoicingError,
-    NoVatRegistry, OrderControl, OrderMessage, OrderStore, PushOptions, ShopStore, StoreError,
-    TransferQueue, VatRegistry, VatRegistryUnavailable,
+    NoShopRefunds, NoVatRegistry, OrderControl, OrderMessage, OrderStore, PushOptions,
+    ShopReadError, ShopRefunds, ShopStore, StoreError, TransferQueue, VatRegistry,
+    VatRegistryUnavailable,
 };
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
@@ -107,6 +110,8 @@ pub enum TransferFailure {
     Refund(String),
     /// VIES did not answer: the order stays pending (always transient).
     VatRegistry(VatRegistryUnavailable),
+    /// The shop's API did not give a refund's lines.
+    ShopRead(ShopReadError),
     /// The last allowed delivery failed transiently.
     GaveUp {
         attempts: u32,
@@ -119,6 +124,7 @@ impl TransferFailure {
     pub fn is_transient(&self) -> bool {
         match self {
             TransferFailure::Invoicing(error) => error.transient,
+            TransferFailure::ShopRead(error) => error.transient,
             TransferFailure::Store(_) | TransferFailure::VatRegistry(_) => true,
             _ => false,
         }
@@ -149,13 +155,18 @@ impl TransferFailure {
             TransferFailure::Invoicing(error) => error.reason.clone(),
             TransferFailure::Store(error) => error.clone(),
             TransferFailure::Refund(reason) => reason.clone(),
+            TransferFailure::ShopRead(error) => error.reason.clone(),
             TransferFailure::VatRegistry(error) => format!(
                 "{error}; the customer's VAT number decides whether the sale is exempt, so the \
                  order waits for VIES rather than guess"
             ),
             TransferFailure::GaveUp { attempts, last } => format!(
-                "gave up after {attempts} attempts: {}; re-send the order once e-conomic answers again",
-                last.cause()
+                "gave up after {attempts} attempts: {}; re-send the order once {} answers again",
+                last.cause(),
+                match **last {
+                    TransferFailure::ShopRead(_) => "the shop",
+                    _ => "e-conomic",
+                }
             ),
         }
     }
@@ -165,6 +176,7 @@ impl fmt::Display for TransferFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.cause())?;
         if matches!(self, TransferFailure::Invoicing(e) if e.transient)
+            || matches!(self, TransferFailure::ShopRead(e) if e.transient)
             || matches!(self, TransferFailure::VatRegistry(_))
         {
             f.write_str("; the order will be retried automatically")?;
@@ -205,7 +217,8 @@ impl From<TransferFailure> for Failure {
 /// Transfer over its ports: the order and shop stores, the queue, the
 /// accounting system, the clock and the VAT number registry (none until
 /// [`Transfer::with_vat_registry`]) and where label changes are announced
-/// (nowhere until [`Transfer::with_notifier`]).
+/// (nowhere until [`Transfer::with_notifier`]), and where refunds' lines
+/// are read from shops (nowhere until [`Transfer::with_shop_refunds`]).
 #[derive(Debug)]
 pub struct Transfer<O, S, Q, I, C, R = NoVatRegistry, N = NoNotifier> {
     orders: O,
@@ -215,6 +228,7 @@ pub struct Transfer<O, S, Q, I, C, R = NoVatRegistry, N = NoNotifier> {
     clock: C,
     vat_registry: R,
     notifier: N,
+    shop_refunds: Arc<dyn ShopRefunds>,
     settings: TransferSettings,
 }
 
@@ -235,6 +249,7 @@ impl<O, S, Q, I, C> Transfer<O, S, Q, I, C, NoVatRegistry> {
             clock,
             vat_registry: NoVatRegistry,
             notifier: NoNotifier,
+            shop_refunds: Arc::new(NoShopRefunds),
             settings,
         }
     }
@@ -254,6 +269,7 @@ impl<O, S, Q, I, C, R, N> Transfer<O, S, Q, I, C, R, N> {
             clock: self.clock,
             vat_registry: registry,
             notifier: self.notifier,
+            shop_refunds: self.shop_refunds,
             settings: self.settings,
         }
     }
@@ -268,7 +284,17 @@ impl<O, S, Q, I, C, R, N> Transfer<O, S, Q, I, C, R, N> {
             clock: self.clock,
             vat_registry: self.vat_registry,
             notifier,
+            shop_refunds: self.shop_refunds,
             settings: self.settings,
+        }
+    }
+
+    /// Reads the lines of refunds whose webhooks lack them (WooCommerce)
+    /// through `reader`.
+    pub fn with_shop_refunds(self, reader: Arc<dyn ShopRefunds>) -> Self {
+        Transfer {
+            shop_refunds: reader,
+            ..self
         }
     }
 }

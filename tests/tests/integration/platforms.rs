@@ -604,3 +604,129 @@ async fn a_woocommerce_refund_on_a_one_rate_order_becomes_one_credit_note() {
     assert_eq!(notes.len(), 1, "one credit note");
     assert_eq!(notes[0].gross_amount.normalize().to_string(), "-50");
 }
+
+/// A WooCommerce refund on an order with two VAT rates: transfer reads its
+/// lines from the shop's REST API (the local stack's fake WooCommerce, which
+/// checks the REST API key) and credits them at the invoice's rates, once
+/// however often the order is delivered again; a refund the shop no longer
+/// has fails naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_woocommerce_refund_on_a_two_rate_order_is_read_from_the_rest_api_and_credited() {
+    use bridge::domain::lifecycle::Label;
+    use bridge::ports::ShopStore;
+    use local_stack::shop_admin::{AdminCredentials, FakeShopAdmin};
+    const CONSUMER_KEY: &str = "ck_7e1d0c9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d";
+    const CONSUMER_SECRET: &str = "cs_0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b";
+    let fake = FakeShopAdmin::start(
+        0,
+        AdminCredentials {
+            shopify_access_token: "shpat_unused".into(),
+            woo_consumer_key: CONSUMER_KEY.into(),
+            woo_consumer_secret: CONSUMER_SECRET.into(),
+        },
+    )
+    .await
+    .expect("fake shop admin");
+    let stack = Stack::start().await;
+    let mut shop = stack
+        .put_platform_shop(
+            "woo",
+            json!({"kind": "woocommerce", "secrets": [{"secret": WOO_SECRET}],
+                   "write_back": {"store_url": fake.url(), "consumer_key": CONSUMER_KEY,
+                                  "consumer_secret": CONSUMER_SECRET}}),
+        )
+        .await;
+    shop.mapping.credit_notes.enabled = true;
+    stack.shop_store().put(&shop).await.expect("put shop");
+    fake.add_order("2001", &[], None);
+    let refund: serde_json::Value =
+        serde_json::from_slice(&fixture("woocommerce-refunds", "two-rates.json")).unwrap();
+    fake.add_woo_refund("2001", "2091", refund);
+
+    // Socks at 25 % and a newspaper at 0 %.
+    let mut order: serde_json::Value =
+        serde_json::from_slice(&fixture("woocommerce", "dk-coupon-incl-vat.json")).unwrap();
+    order["line_items"].as_array_mut().unwrap().push(json!({
+        "id": 2, "name": "Avis", "product_id": 102, "variation_id": 0, "quantity": 1,
+        "tax_class": "zero-rate", "subtotal": "30.00", "subtotal_tax": "0.00", "total": "30.00",
+        "total_tax": "0.00", "taxes": [], "meta_data": [], "sku": "PAPER", "price": 30
+    }));
+    order["total"] = json!("248.91");
+    let send = |order: &serde_json::Value, delivery: &str| {
+        let body = serde_json::to_vec(order).unwrap();
+        let headers = woo_headers(
+            &platform_signature(WOO_SECRET, &body),
+            "order.updated",
+            delivery,
+        );
+        let stack = &stack;
+        async move {
+            let (status, answer) = stack
+                .deliver_platform("woo", "woocommerce", headers, &body)
+                .await;
+            assert!(status < 300, "{status} {answer}");
+        }
+    };
+    send(&order, "701").await;
+    let ok = stack
+        .transfer_until("woo", "2001", Duration::from_secs(30), |r| {
+            r.label != Label::Pending
+        })
+        .await;
+    assert_eq!(ok.label, Label::Ok, "{:?}", ok.last_error);
+
+    // Refund 2091 (in the shop) and 2092 (deleted there since).
+    order["status"] = json!("completed");
+    order["refunds"] = json!([
+        {"id": 2091, "reason": "Returneret", "total": "-158.95"},
+        {"id": 2092, "reason": "", "total": "-10.00"}
+    ]);
+    for delivery in ["702", "703"] {
+        send(&order, delivery).await;
+    }
+    let credited = stack
+        .transfer_until("woo", "2001#refund#2091", Duration::from_secs(30), |r| {
+            r.label != Label::Pending
+        })
+        .await;
+    assert_eq!(credited.label, Label::Ok, "{:?}", credited.last_error);
+    let gone = stack
+        .transfer_until("woo", "2001#refund#2092", Duration::from_secs(30), |r| {
+            r.label != Label::Pending
+        })
+        .await;
+    assert_eq!(gone.label, Label::Failed);
+    let reason = gone.last_error.unwrap_or_default();
+    assert!(
+        reason.contains("HTTP 404") && reason.contains("no refund 2092"),
+        "{reason}"
+    );
+    assert!(!reason.contains(CONSUMER_SECRET), "{reason}");
+    for _ in 0..2 {
+        stack.poll_transfer().await;
+    }
+
+    let notes: Vec<_> = stack
+        .sandbox
+        .drafts(0)
+        .into_iter()
+        .filter(|d| d.gross_amount.is_sign_negative())
+        .collect();
+    assert_eq!(notes.len(), 1, "one credit note");
+    // 128.95 at 25 % (one pair of socks and the shipping) carries 25.79
+    // VAT; the newspaper's 30.00 at 0 % none.
+    assert_eq!(notes[0].gross_amount.to_string(), "-158.95");
+    assert_eq!(notes[0].vat_amount.to_string(), "-25.79");
+    let reads: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET")
+        .collect();
+    assert!(
+        reads
+            .iter()
+            .any(|r| r.path == "/wp-json/wc/v3/orders/2001/refunds/2091" && r.authorized),
+        "{reads:?}"
+    );
+    assert!(reads.iter().all(|r| r.authorized), "{reads:?}");
+}

@@ -1,10 +1,14 @@
 //! Label write-back over HTTP: the Shopify Admin GraphQL API and the
 //! WooCommerce REST API ([`crate::domain::write_back`] says what is
-//! written). Redirects are not followed, every request has a deadline, and
-//! no error quotes a URL or a secret.
+//! written); and WooCommerce refunds read for their lines (`refunds`).
+//! Redirects are not followed, every request has a deadline, and no error
+//! quotes a URL or a secret.
 
+mod refunds;
 mod shopify;
 mod woocommerce;
+
+pub use refunds::HttpShopRefunds;
 
 use crate::domain::lifecycle::Label;
 use crate::domain::write_back::WriteBackTarget;
@@ -22,17 +26,23 @@ pub struct HttpShopWriter {
 
 impl HttpShopWriter {
     pub fn new() -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!(
-                "econ-bridge-write-back/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .build()
-            .map_err(|e| format!("HTTP client: {}", e.without_url()))?;
-        Ok(HttpShopWriter { client })
+        Ok(HttpShopWriter {
+            client: admin_client()?,
+        })
     }
+}
+
+/// The client for shops' admin APIs: no redirects, [`REQUEST_TIMEOUT`].
+fn admin_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(REQUEST_TIMEOUT)
+        .user_agent(concat!(
+            "econ-bridge-write-back/",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .build()
+        .map_err(|e| format!("HTTP client: {}", e.without_url()))
 }
 
 impl ShopWriter for HttpShopWriter {

@@ -10,7 +10,9 @@
 //! 1. the order's invoice must exist: until its order is `e-conomic-ok` the
 //!    refund waits, pending, and rescan brings it back (never a credit
 //!    note without an invoice); after [`REFUND_WAIT_SECONDS`] it fails;
-//! 2. the credit note is planned from the basis stored with the invoice,
+//! 2. a refund whose webhook lacks its lines has them read from the shop
+//!    (`refund_lines`), once its invoice is known;
+//! 3. the credit note is planned from the basis stored with the invoice,
 //!    against the ledger entries before this refund, and the refund's entry
 //!    is written to the order's ledger (a conditional write, so two refunds
 //!    of one order never both take what remains) before anything is created.
@@ -21,7 +23,7 @@ use crate::domain::lifecycle::{Label, LeaseOwner, OrderRecord, PushOutcome};
 use crate::domain::mapping::credit_note::{plan_credit_note, CreditBasis};
 use crate::domain::mapping::InvoicePlan;
 use crate::domain::platform::order_from_snapshot;
-use crate::domain::platform::refund_from_snapshot;
+use crate::domain::platform::stored_refund;
 use crate::domain::shop::ShopConfig;
 use crate::ports::{
     Clock, CreditStore, Invoicing, OrderControl, OrderStore, PushOptions, ShopStore, StoreError,
@@ -99,7 +101,9 @@ where
             .snapshot
             .as_deref()
             .ok_or(TransferFailure::NoSnapshot)?;
-        let refund = refund_from_snapshot(snapshot, shop.platform.as_ref())
+        // Its content is checked before anything else; lines still to be
+        // read from the shop are read once the invoice is known.
+        let stored = stored_refund(snapshot, shop.platform.as_ref())
             .map_err(|e| TransferFailure::Refund(e.to_string()))?;
 
         let mut account = self
@@ -121,6 +125,10 @@ where
                 return Ok(None);
             }
         };
+
+        let refund = self
+            .refund_to_credit(stored, snapshot, &shop, deadline)
+            .await?;
 
         // The refund's date: the day it arrived (UTC), the same on every attempt.
         let date = time::OffsetDateTime::from_unix_timestamp(record.created_at)

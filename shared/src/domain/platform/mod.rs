@@ -338,16 +338,27 @@ pub fn order_from_snapshot(
     }
 }
 
-/// The refund a stored refund snapshot stands for: a contract refund as it
-/// is, a Shopify `refunds/create` body or a WooCommerce order's refund
-/// translated (an error says why it cannot be credited, naming the
-/// platform's field).
-pub fn refund_from_snapshot(
+/// What crediting a stored refund takes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoredRefund {
+    /// The refund, ready to credit.
+    Ready(crate::domain::order::refund::Refund),
+    /// A WooCommerce refund on an order with several VAT rates: its lines
+    /// are read from the shop's REST API first
+    /// ([`refund_from_snapshot_with_lines`]).
+    FetchWoocommerceLines { order_id: String, refund_id: String },
+}
+
+/// The refund a stored refund record holds (our contract's
+/// `order.refunded`, a Shopify `refunds/create`, a refund listed in a
+/// WooCommerce order), translated with the shop's platform settings, or
+/// what must be fetched to credit it.
+pub fn stored_refund(
     snapshot: &str,
     platform: Option<&PlatformConfig>,
-) -> Result<crate::domain::order::refund::Refund, ContractError> {
+) -> Result<StoredRefund, ContractError> {
     if !snapshot.starts_with(SNAPSHOT_MARKER) {
-        return crate::domain::order::refund::parse_refund(snapshot);
+        return crate::domain::order::refund::parse_refund(snapshot).map(StoredRefund::Ready);
     }
     let envelope: PlatformSnapshot<'_> = serde_json::from_str(snapshot)
         .map_err(|e| ContractError::new("", format!("unreadable platform snapshot: {e}")))?;
@@ -361,20 +372,24 @@ pub fn refund_from_snapshot(
     match (envelope.platform, envelope.event.as_str()) {
         (Platform::Shopify, shopify_refund::REFUNDS_CREATE) => {
             let refund = shopify_refund::parse(body).map_err(in_shopify)?;
-            shopify_refund::translate(&refund).map_err(in_shopify)
+            shopify_refund::translate(&refund)
+                .map(StoredRefund::Ready)
+                .map_err(in_shopify)
         }
         (Platform::Woocommerce, _) if woo_refund.is_some() => {
-            let Some(PlatformConfig::Woocommerce(config)) = platform else {
-                return Err(ContractError::new(
-                    "",
-                    "the refund came from WooCommerce but the shop is no longer configured for it",
-                ));
-            };
-            woocommerce_refund::translate(body, woo_refund.unwrap_or_default(), config).map_err(
-                |e| {
-                    ContractError::new(e.field, format!("{} (in the WooCommerce order)", e.message))
-                },
-            )
+            let config = woocommerce_settings(platform)?;
+            match woocommerce_refund::source(body, woo_refund.unwrap_or_default(), config)
+                .map_err(in_woo_order)?
+            {
+                woocommerce_refund::RefundSource::Listed(refund) => Ok(StoredRefund::Ready(refund)),
+                woocommerce_refund::RefundSource::Fetch {
+                    order_id,
+                    refund_id,
+                } => Ok(StoredRefund::FetchWoocommerceLines {
+                    order_id,
+                    refund_id,
+                }),
+            }
         }
         (platform, event) => Err(ContractError::new(
             "",
@@ -384,6 +399,77 @@ pub fn refund_from_snapshot(
             ),
         )),
     }
+}
+
+/// The refund a stored refund record holds, when nothing has to be
+/// fetched to credit it (see [`stored_refund`]).
+pub fn refund_from_snapshot(
+    snapshot: &str,
+    platform: Option<&PlatformConfig>,
+) -> Result<crate::domain::order::refund::Refund, ContractError> {
+    match stored_refund(snapshot, platform)? {
+        StoredRefund::Ready(refund) => Ok(refund),
+        StoredRefund::FetchWoocommerceLines { refund_id, .. } => Err(ContractError::new(
+            "refunds",
+            format!("WooCommerce refund {refund_id} needs its lines from the WooCommerce REST API"),
+        )),
+    }
+}
+
+/// A stored WooCommerce refund with its lines as the REST API returned
+/// them (`fetched`, the body of `GET …/orders/{id}/refunds/{refund_id}`).
+pub fn refund_from_snapshot_with_lines(
+    snapshot: &str,
+    platform: Option<&PlatformConfig>,
+    fetched: &[u8],
+) -> Result<crate::domain::order::refund::Refund, ContractError> {
+    let envelope: PlatformSnapshot<'_> = serde_json::from_str(snapshot)
+        .map_err(|e| ContractError::new("", format!("unreadable platform snapshot: {e}")))?;
+    let Some(refund_id) = envelope
+        .event
+        .strip_prefix(woocommerce_refund::REFUND_EVENT_PREFIX)
+        .filter(|_| envelope.platform == Platform::Woocommerce)
+    else {
+        return Err(ContractError::new(
+            "",
+            format!(
+                "a `{}` snapshot is not a WooCommerce refund",
+                envelope.event
+            ),
+        ));
+    };
+    let config = woocommerce_settings(platform)?;
+    woocommerce_refund::translate_fetched(
+        envelope.payload.get().as_bytes(),
+        refund_id,
+        fetched,
+        config,
+    )
+    .map_err(|e| {
+        ContractError::new(
+            e.field,
+            format!(
+                "{} (in the WooCommerce refund from the REST API)",
+                e.message
+            ),
+        )
+    })
+}
+
+fn woocommerce_settings(
+    platform: Option<&PlatformConfig>,
+) -> Result<&crate::domain::shop::WoocommerceConfig, ContractError> {
+    match platform {
+        Some(PlatformConfig::Woocommerce(config)) => Ok(config),
+        _ => Err(ContractError::new(
+            "",
+            "the refund came from WooCommerce but the shop is no longer configured for it",
+        )),
+    }
+}
+
+fn in_woo_order(e: ContractError) -> ContractError {
+    ContractError::new(e.field, format!("{} (in the WooCommerce order)", e.message))
 }
 
 /// The secrets a platform signs with, for the shop's configuration.

@@ -80,7 +80,8 @@ pub struct WooOrder {
     pub coupon_lines: Vec<CouponLine>,
 }
 
-/// `customer_id`: an integer (0 for guests).
+/// An id the platform writes as an integer or a string (`customer_id`: 0
+/// for guests), kept as its digits.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(transparent)]
 pub struct IgnoredOrId(#[serde(deserialize_with = "deserialize_id")] pub String);
@@ -126,6 +127,13 @@ pub enum MetaValue {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct LineItem {
+    /// The item's id in the order (a refund's `_refunded_item_id`).
+    #[serde(default)]
+    pub id: Option<IgnoredOrId>,
+    #[serde(default)]
+    pub product_id: Option<IgnoredOrId>,
+    #[serde(default)]
+    pub variation_id: Option<IgnoredOrId>,
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
@@ -168,6 +176,9 @@ pub struct TaxLine {
 /// A shipping or fee line.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ChargeLine {
+    /// The item's id in the order (a refund's `_refunded_item_id`).
+    #[serde(default)]
+    pub id: Option<IgnoredOrId>,
     #[serde(default)]
     pub method_title: Option<String>,
     #[serde(default)]
