@@ -9,7 +9,6 @@ pub mod mapping;
 pub mod money;
 pub mod notify;
 pub mod order;
-pub mod payment;
 pub mod personal_data;
 pub mod platform;
 pub mod secret;

@@ -24,8 +24,8 @@ use crate::domain::platform::order_from_snapshot;
 use crate::domain::platform::refund_from_snapshot;
 use crate::domain::shop::ShopConfig;
 use crate::ports::{
-    Clock, CreditStore, Invoicing, OrderControl, OrderStore, PushOptions, ShopStore, StoreError,
-    TransferQueue, VatRegistry,
+    Clock, CreditStore, Invoicing, OrderControl, OrderStore, PaymentStore, PushOptions, ShopStore,
+    StoreError, TransferQueue, VatRegistry,
 };
 use std::time::Instant;
 
@@ -39,7 +39,7 @@ const LEDGER_ROUNDS: u32 = 4;
 
 impl<O, S, Q, I, C, R, N> Transfer<O, S, Q, I, C, R, N>
 where
-    O: OrderStore + CreditStore + OrderControl,
+    O: OrderStore + CreditStore + OrderControl + PaymentStore,
     S: ShopStore,
     Q: TransferQueue,
     I: Invoicing,

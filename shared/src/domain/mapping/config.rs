@@ -69,10 +69,10 @@ pub struct MappingConfig {
     /// and rate ([`super::vat_rates`]). Default none: one rate per invoice.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub vat_rates: super::vat_rates::VatRateProducts,
-    /// Customer payments on booked invoices ([`crate::domain::payment`]).
+    /// Customer payments on booked invoices ([`crate::domain::mapping::payment`]).
     /// Default off.
-    #[serde(skip_serializing_if = "crate::domain::payment::PaymentsConfig::is_default")]
-    pub payments: crate::domain::payment::PaymentsConfig,
+    #[serde(skip_serializing_if = "crate::domain::mapping::payment::PaymentsConfig::is_default")]
+    pub payments: crate::domain::mapping::payment::PaymentsConfig,
 }
 
 impl Default for MappingConfig {

@@ -9,7 +9,7 @@
 //! ([`voucher_post`]); and what e-conomic's answers to the two look-ups
 //! mean ([`find_in_journal`], [`judge_remainder`]). The facts it rests on,
 //! and which are unconfirmed, are in `shared/contracts/economic/payments.md`
-//! and [docs/payments.md](../../../docs/payments.md).
+//! and `docs/payments.md`.
 
 use crate::domain::economic_model::{decimal_number, CustomerRef};
 use crate::domain::mapping::MappingError;
@@ -386,6 +386,16 @@ pub fn judge_remainder(plan: &PaymentPlan, remainder: Decimal) -> RemainderState
     }
 }
 
+/// Why a payment an earlier attempt may have posted is not posted again:
+/// neither look-up shows it, and the earlier post is too old for its
+/// idempotency key to be trusted to turn a repeat into a replay.
+pub fn unsure_reason(plan: &PaymentPlan) -> String {
+    format!(
+        "an earlier attempt may have registered the payment, but journal {} shows no entry          with the text `{}` and booked invoice {} is still open: check the journal (and          whether someone deleted the entry) and register the payment by hand if it is missing",
+        plan.journal, plan.text, plan.invoice_number
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -562,7 +572,7 @@ mod tests {
         let other_order = entry("Payment Order 1002", 20002, dec!(-80));
         assert_eq!(find_in_journal(&plan, &[]), JournalLookup::Absent);
         assert_eq!(
-            find_in_journal(&plan, &[other_order.clone()]),
+            find_in_journal(&plan, std::slice::from_ref(&other_order)),
             JournalLookup::Absent
         );
         assert_eq!(
