@@ -34,7 +34,9 @@ impl PaymentStore for DynamoOrderStore {
                     (":pending".to_owned(), s(Label::Pending.as_str())),
                 ]),
             )
-            .return_values(ReturnValue::UpdatedOld)
+            // The whole item as it was: whether `UPDATED_OLD` reports an attribute
+            // `if_not_exists` left unchanged differs between implementations.
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
         let old = match result {
