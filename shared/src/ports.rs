@@ -19,6 +19,10 @@ use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+mod payment;
+use crate::domain::mapping::payment::PaymentPlan;
+pub use payment::{PaymentOptions, PaymentOutcome, PaymentStore};
+
 // ---------------------------------------------------------------- clock
 
 /// Where the application reads the time. Production reads the system
@@ -646,6 +650,19 @@ pub trait Invoicing: Send + Sync {
     fn budget_deferral(&self, _credentials: &EconomicCredentials) -> Option<Duration> {
         None
     }
+
+    /// Registers the customer's payment of a booked invoice, exactly once
+    /// per plan: with `may_exist` it first looks for the payment an earlier
+    /// attempt made (the journal's entries, then the invoice's remainder)
+    /// and posts only when neither shows it and `may_post`; an answer that
+    /// fits no case is a permanent error, never a second post. See
+    /// [`crate::domain::mapping::payment`].
+    fn register_payment(
+        &self,
+        credentials: &EconomicCredentials,
+        plan: &PaymentPlan,
+        options: PaymentOptions,
+    ) -> impl Future<Output = Result<PaymentOutcome, InvoicingError>> + Send;
 }
 
 // ------------------------------------------------- shared handles (Arc<T>)
@@ -938,6 +955,14 @@ impl<T: Invoicing + ?Sized> Invoicing for std::sync::Arc<T> {
     }
     fn budget_deferral(&self, credentials: &EconomicCredentials) -> Option<Duration> {
         (**self).budget_deferral(credentials)
+    }
+    fn register_payment(
+        &self,
+        credentials: &EconomicCredentials,
+        plan: &PaymentPlan,
+        options: PaymentOptions,
+    ) -> impl Future<Output = Result<PaymentOutcome, InvoicingError>> + Send {
+        (**self).register_payment(credentials, plan, options)
     }
 }
 

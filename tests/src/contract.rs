@@ -15,17 +15,20 @@ use bridge::domain::secret::Secret;
 use bridge::domain::shop::{EconomicCredentials, ShopConfig};
 use bridge::ports::{
     Cause, Claim, CreditStore, DueOrder, InboundMessage, Invoicing, NotificationStore,
-    OrderControl, OrderMessage, OrderStore, PushOptions, ShopStore, StoreError, TransferQueue,
+    OrderControl, OrderMessage, OrderStore, PaymentStore, PushOptions, ShopStore, StoreError,
+    TransferQueue,
 };
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 mod control;
+mod payments;
 pub use control::*;
+pub use payments::*;
 
 /// One set of adapters, with what a check needs to look behind them.
 pub trait Backend: Send + Sync {
-    type Orders: OrderStore + CreditStore + OrderControl + NotificationStore;
+    type Orders: OrderStore + CreditStore + OrderControl + NotificationStore + PaymentStore;
     type Shops: ShopStore;
     type Queue: TransferQueue;
     type Invoicing: Invoicing;

@@ -22,6 +22,8 @@ pub(crate) struct Answer {
 pub(crate) enum Commit {
     Draft,
     Booking,
+    /// A journal voucher (customer payments).
+    Voucher,
 }
 
 pub(crate) fn answer(status: u16, body: Value) -> Answer {

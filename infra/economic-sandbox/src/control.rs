@@ -82,6 +82,8 @@ pub struct Faults {
     pub fail_request_mode: FailMode,
     /// Also lose the answer of the next N bookings after committing.
     pub fail_next_bookings_after_commit: u32,
+    /// And of the next N journal vouchers (customer payments).
+    pub fail_next_vouchers_after_commit: u32,
 }
 
 impl Default for Faults {
@@ -105,6 +107,7 @@ impl Default for Faults {
             fail_request_number: None,
             fail_request_mode: FailMode::ServerError,
             fail_next_bookings_after_commit: 0,
+            fail_next_vouchers_after_commit: 0,
         }
     }
 }
@@ -198,7 +201,12 @@ pub(crate) fn handle_request(shared: &Shared, method: &Method, rest: &str, body:
                             "bookedInvoiceNumber": d.booked_invoice_number, "fromDraft": d.from_draft,
                             "customerNumber": d.customer_number, "reference": d.reference,
                             "netAmount": d.net_amount.to_string(), "vatAmount": d.vat_amount.to_string(),
-                            "grossAmount": d.gross_amount.to_string(), "sendBy": d.send_by})).collect::<Vec<_>>(),
+                            "grossAmount": d.gross_amount.to_string(), "sendBy": d.send_by,
+                            "remainder": d.remainder.to_string()})).collect::<Vec<_>>(),
+                        "journals": a.journals.values().map(|j| json!({
+                            "journalNumber": j.journal_number, "name": j.name,
+                            "entries": j.entries.iter().map(crate::journals::JournalEntry::json).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+                        "postedEntries": a.posted_entries.iter().map(crate::journals::JournalEntry::json).collect::<Vec<_>>(),
                         "customers": a.customers.values().cloned().collect::<Vec<_>>(),
                     })
                 })
@@ -207,6 +215,39 @@ pub(crate) fn handle_request(shared: &Shared, method: &Method, rest: &str, body:
                 200,
                 json!({"agreements": list, "requestCount": s.log.len()}),
             )
+        }
+        ("POST", path) if path.starts_with("journals/") && path.ends_with("/book") => {
+            let number = path
+                .trim_start_matches("journals/")
+                .trim_end_matches("/book")
+                .parse::<u32>();
+            let Ok(number) = number else {
+                return bad(format!(
+                    "book: expected /_sandbox/journals/N/book, got {path}"
+                ));
+            };
+            match agreements_of(&s, &parsed) {
+                Ok(indexes) => {
+                    let mut booked = 0;
+                    for i in indexes {
+                        match s
+                            .agreements
+                            .get_mut(i)
+                            .and_then(|a| crate::journals::book_journal(a, number))
+                        {
+                            Some(count) => booked += count,
+                            None => {
+                                return answer(
+                                    404,
+                                    json!({"message": format!("journal {number} does not exist")}),
+                                )
+                            }
+                        }
+                    }
+                    answer(200, json!({"bookedEntries": booked}))
+                }
+                Err(refused) => refused,
+            }
         }
         ("PUT", "vat-zones") => match serde_json::from_slice::<VatZoneRule>(body) {
             Ok(rule) => match agreements_of(&s, &parsed) {

@@ -56,6 +56,10 @@ pub struct BookedRecord {
     pub document: Value,
     /// The booking's `sendBy` (`EAN`, `Email`, `none`), as requested.
     pub send_by: Option<String>,
+    /// What is left to pay (SCHEMA `remainder`): the gross amount at
+    /// booking, lowered when a booked journal's customer payment names the
+    /// invoice (`crate::journals`).
+    pub remainder: Decimal,
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +94,14 @@ pub struct AgreementData {
     /// see that a create happened).
     pub drafts_created: u32,
     pub next_booked: u32,
+    /// Accounts of the chart (number → name) that accept entries.
+    pub accounts: BTreeMap<u32, String>,
+    /// Daybook journals and their unbooked entries (`crate::journals`).
+    pub journals: BTreeMap<u32, crate::journals::Journal>,
+    /// Entries of booked journals, in booking order.
+    pub posted_entries: Vec<crate::journals::JournalEntry>,
+    /// The next `journalEntryNumber` (unique per agreement).
+    pub next_journal_entry: u32,
 }
 
 impl AgreementData {
@@ -171,6 +183,15 @@ impl AgreementData {
             booked: BTreeMap::new(),
             drafts_created: 0,
             next_booked: 20_001,
+            accounts: BTreeMap::from([
+                (1010, "Salg af varer".into()),
+                (5820, "Bankkonto".into()),
+                (5830, "Kortindløsning (clearing)".into()),
+                (5840, "PayPal (clearing)".into()),
+            ]),
+            journals: crate::journals::seeded_journals(),
+            posted_entries: Vec::new(),
+            next_journal_entry: 1,
         }
     }
 

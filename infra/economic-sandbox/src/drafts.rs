@@ -14,7 +14,7 @@ use bridge::domain::economic_model::DraftDocument;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
-fn decimal_value(d: Decimal) -> Value {
+pub(crate) fn decimal_value(d: Decimal) -> Value {
     // Amounts have at most a few decimals; the shortest f64 text of such a
     // value is the decimal's own text, so clients read it back exactly.
     d.normalize()
@@ -331,6 +331,8 @@ pub(crate) fn book_draft(shared: &Shared, a: &mut AgreementData, seq: u64, body:
     document["bookedInvoiceNumber"] = json!(number);
     document["self"] = json!(format!("{BASE}/invoices/booked/{number}"));
     document["pdf"] = json!({"download": format!("{BASE}/invoices/booked/{number}/pdf")});
+    // Nothing paid yet: what remains is the whole gross amount (SCHEMA).
+    document["remainder"] = decimal_value(draft.gross_amount);
     a.booked.insert(
         number,
         BookedRecord {
@@ -343,6 +345,7 @@ pub(crate) fn book_draft(shared: &Shared, a: &mut AgreementData, seq: u64, body:
             gross_amount: draft.gross_amount,
             document: document.clone(),
             send_by: doc.get("sendBy").and_then(Value::as_str).map(str::to_owned),
+            remainder: draft.gross_amount,
         },
     );
     let mut ans = answer(201, document);

@@ -21,6 +21,7 @@ pub mod data;
 mod drafts;
 mod filter;
 mod idempotency;
+pub mod journals;
 mod routes;
 pub mod schema;
 pub mod token_bucket;
@@ -120,12 +121,15 @@ pub(crate) struct Shared {
 }
 
 pub(crate) mod schema_set {
-    use crate::schema::{Schema, BOOK_SCHEMA, CUSTOMER_SCHEMA, DRAFT_SCHEMA, PRODUCT_SCHEMA};
+    use crate::schema::{
+        Schema, BOOK_SCHEMA, CUSTOMER_SCHEMA, DRAFT_SCHEMA, PRODUCT_SCHEMA, VOUCHER_SCHEMA,
+    };
     pub struct Schemas {
         pub draft: Schema,
         pub customer: Schema,
         pub book: Schema,
         pub product: Schema,
+        pub voucher: Schema,
     }
     impl Schemas {
         pub fn load() -> Result<Schemas, String> {
@@ -134,6 +138,7 @@ pub(crate) mod schema_set {
                 customer: Schema::parse(CUSTOMER_SCHEMA)?,
                 book: Schema::parse(BOOK_SCHEMA)?,
                 product: Schema::parse(PRODUCT_SCHEMA)?,
+                voucher: Schema::parse(VOUCHER_SCHEMA)?,
             })
         }
     }
@@ -324,6 +329,25 @@ impl SandboxHandle {
         for a in s.agreements.iter_mut() {
             a.vat_rounding = mode;
         }
+    }
+
+    /// Books journal `journal` of agreement `index` as a person would in
+    /// e-conomic ([`journals::book_journal`]); the entries booked, `None`
+    /// for an unknown agreement or journal.
+    pub fn book_journal(&self, index: usize, journal: u32) -> Option<usize> {
+        self.with_agreement(index, |a| journals::book_journal(a, journal))
+            .flatten()
+    }
+
+    /// The unbooked entries of journal `journal` of agreement `index`.
+    pub fn journal_entries(&self, index: usize, journal: u32) -> Vec<journals::JournalEntry> {
+        self.with_agreement(index, |a| {
+            a.journals
+                .get(&journal)
+                .map(|j| j.entries.clone())
+                .unwrap_or_default()
+        })
+        .unwrap_or_default()
     }
 
     pub fn customer_count(&self, index: usize) -> usize {

@@ -9,6 +9,7 @@ use crate::answer::{
 use crate::data::AgreementData;
 use crate::drafts::{book_draft, create_draft, document_name, replace_draft};
 use crate::filter::{parse_filter_value, FilterValue};
+use crate::journals::{account_json, journal_json, post_voucher, JournalEntry};
 use crate::url_decoding::{decode_resource_id, query_param};
 use crate::Shared;
 use bridge::domain::economic_model::DraftDocument;
@@ -345,7 +346,58 @@ pub(crate) fn api(
                 None => not_found(seq, "Booked invoice"),
             }
         }
-        (_, [first, ..]) if ["invoices", "orders"].contains(first) => error_answer(
+        ("GET", ["journals"]) => {
+            let items = a.journals.values().map(journal_json).collect();
+            collection(seq, path, query, items, &["name", "journalNumber"])
+        }
+        ("GET", ["journals", n]) => match n.parse::<u32>().ok().and_then(|n| a.journals.get(&n)) {
+            Some(j) => answer(200, journal_json(j)),
+            None => not_found(seq, "Journal"),
+        },
+        ("POST", ["journals", n, "vouchers"]) => match n.parse::<u32>() {
+            Ok(n) => post_voucher(shared, a, seq, n, body),
+            Err(_) => not_found(seq, "Journal"),
+        },
+        ("GET", ["journals", n, "entries"]) => {
+            match n.parse::<u32>().ok().and_then(|n| a.journals.get(&n)) {
+                Some(j) => {
+                    let items = j.entries.iter().map(JournalEntry::json).collect();
+                    // SCHEMA marks these filterable (LIVE unconfirmed).
+                    collection(
+                        seq,
+                        path,
+                        query,
+                        items,
+                        &[
+                            "customer.customerNumber",
+                            "text",
+                            "entryType",
+                            "journalEntryNumber",
+                        ],
+                    )
+                }
+                None => not_found(seq, "Journal"),
+            }
+        }
+        ("GET", ["accounts"]) => {
+            let items = a
+                .accounts
+                .iter()
+                .map(|(n, name)| account_json(*n, name))
+                .collect();
+            collection(seq, path, query, items, &["accountNumber", "name"])
+        }
+        ("GET", ["accounts", n]) => {
+            match n
+                .parse::<u32>()
+                .ok()
+                .and_then(|n| a.accounts.get_key_value(&n))
+            {
+                Some((n, name)) => answer(200, account_json(*n, name)),
+                None => not_found(seq, "Account"),
+            }
+        }
+        (_, [first, ..]) if ["invoices", "orders", "journals"].contains(first) => error_answer(
             seq,
             405,
             "Method not allowed.",

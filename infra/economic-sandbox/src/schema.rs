@@ -161,14 +161,21 @@ pub const BOOK_SCHEMA: &str =
     include_str!("../../../shared/contracts/economic/invoices.booked.post.schema.json");
 pub const PRODUCT_SCHEMA: &str =
     include_str!("../../../shared/contracts/economic/products.post.schema.json");
+pub const VOUCHER_SCHEMA: &str =
+    include_str!("../../../shared/contracts/economic/journals.vouchers.post.schema.json");
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
-    const CONTRACT_SCHEMAS: [&str; 4] =
-        [DRAFT_SCHEMA, CUSTOMER_SCHEMA, BOOK_SCHEMA, PRODUCT_SCHEMA];
+    const CONTRACT_SCHEMAS: [&str; 5] = [
+        DRAFT_SCHEMA,
+        CUSTOMER_SCHEMA,
+        BOOK_SCHEMA,
+        PRODUCT_SCHEMA,
+        VOUCHER_SCHEMA,
+    ];
 
     #[test]
     fn contract_schemas_load() {

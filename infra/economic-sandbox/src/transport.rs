@@ -312,7 +312,7 @@ async fn answer_request(
         }
         let data = &mut s.agreements[agreement_index];
         let mut a = crate::routes::api(&shared, data, seq, &method, &path, query.as_deref(), &body);
-        if a.status == 201 {
+        if a.status == 201 && a.location.is_none() {
             a.location = a
                 .body
                 .as_ref()
@@ -334,6 +334,7 @@ async fn answer_request(
             let counter = match commit {
                 Commit::Draft => &mut s.faults.fail_next_creates_after_commit,
                 Commit::Booking => &mut s.faults.fail_next_bookings_after_commit,
+                Commit::Voucher => &mut s.faults.fail_next_vouchers_after_commit,
             };
             if *counter > 0 {
                 *counter -= 1;

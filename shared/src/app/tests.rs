@@ -1660,6 +1660,7 @@ mod platform_ingest {
 
 #[path = "notify/tests.rs"]
 mod notify_tests;
+mod payments;
 mod refunds;
 mod woo_refund_lines;
 #[path = "notify/write_back/tests.rs"]

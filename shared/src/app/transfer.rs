@@ -20,8 +20,11 @@
 //!   while the books hold the invoice); the last look creates nothing.
 
 mod budget;
+mod payment;
 mod refund;
 mod refund_lines;
+
+pub use payment::{PAYMENT_KEY_TRUST_SECONDS, PAYMENT_NOT_REGISTERED};
 
 pub use refund::REFUND_WAIT_SECONDS;
 
@@ -45,8 +48,8 @@ use crate::domain::vat_number::VatNumberCheck;
 use crate::metrics::{self, Metric};
 use crate::ports::{
     Cause, Claim, Clock, CreditStore, FoundInvoice, InboundMessage, Invoicing, InvoicingError,
-    NoShopRefunds, NoVatRegistry, OrderControl, OrderMessage, OrderStore, PushOptions,
-    ShopReadError, ShopRefunds, ShopStore, StoreError, TransferQueue, VatRegistry,
+    NoShopRefunds, NoVatRegistry, OrderControl, OrderMessage, OrderStore, PaymentStore,
+    PushOptions, ShopReadError, ShopRefunds, ShopStore, StoreError, TransferQueue, VatRegistry,
     VatRegistryUnavailable,
 };
 use std::fmt;
@@ -301,7 +304,7 @@ impl<O, S, Q, I, C, R, N> Transfer<O, S, Q, I, C, R, N> {
 
 impl<O, S, Q, I, C, R, N> Transfer<O, S, Q, I, C, R, N>
 where
-    O: OrderStore + CreditStore + OrderControl,
+    O: OrderStore + CreditStore + OrderControl + PaymentStore,
     S: ShopStore,
     Q: TransferQueue,
     I: Invoicing,
@@ -574,6 +577,8 @@ where
         }
         outcome.warnings = plan.warnings.clone();
         self.save_credit_basis(record, &shop, &plan, &outcome)
+            .await?;
+        self.register_payment(record, owner, &shop, &plan, &outcome, deadline, mode)
             .await?;
 
         let now = self.clock.epoch_seconds();

@@ -19,7 +19,7 @@ use crate::domain::lifecycle::{Label, LeaseOwner, OrderRecord};
 use crate::domain::notify::LabelChange;
 use crate::ports::{
     Cause, Claim, Clock, CreditStore, FoundInvoice, InboundMessage, Invoicing, OrderControl,
-    OrderMessage, OrderStore, ShopStore, TransferQueue, VatRegistry,
+    OrderMessage, OrderStore, PaymentStore, ShopStore, TransferQueue, VatRegistry,
 };
 use std::time::Instant;
 
@@ -33,7 +33,7 @@ enum OkResend {
 
 impl<O, S, Q, I, C, R, N> Transfer<O, S, Q, I, C, R, N>
 where
-    O: OrderStore + CreditStore + OrderControl,
+    O: OrderStore + CreditStore + OrderControl + PaymentStore,
     S: ShopStore,
     Q: TransferQueue,
     I: Invoicing,

@@ -270,4 +270,5 @@ contract_suite!(
     a_push_that_may_exist_completes_the_earlier_invoice_instead_of_a_second,
     a_push_with_tokens_the_agreement_refuses_fails_permanently,
     an_orders_credit_basis_and_ledger_are_kept_and_the_ledger_moves_one_version_at_a_time,
+    only_the_lease_holder_marks_the_payment_and_the_first_mark_is_kept,
 );

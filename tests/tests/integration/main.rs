@@ -13,6 +13,7 @@ mod contracts;
 mod notifications;
 mod order_drafts;
 mod order_requests;
+mod payments;
 mod pipeline;
 mod platforms;
 mod refunds;

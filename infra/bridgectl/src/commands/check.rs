@@ -508,7 +508,82 @@ pub async fn check(api: &AgreementApi, config: &ShopConfig) -> Result<Vec<Proble
             Some(_) => {}
         }
     }
+    payment_problems(api, &config.mapping.payments, deadline, &mut problems).await?;
     Ok(problems)
+}
+
+/// With `payments` on: its journal and clearing accounts exist.
+async fn payment_problems(
+    api: &AgreementApi,
+    payments: &bridge::domain::mapping::payment::PaymentsConfig,
+    deadline: Instant,
+    problems: &mut Vec<Problem>,
+) -> Result<(), CliError> {
+    if !payments.enabled {
+        return Ok(());
+    }
+    let numbered = |list: Vec<serde_json::Value>, key: &str| -> Vec<(u32, String)> {
+        list.iter()
+            .filter_map(|item| {
+                let number = u32::try_from(item.get(key)?.as_u64()?).ok()?;
+                let name = item.get("name").and_then(|n| n.as_str()).unwrap_or("");
+                Some((number, name.to_owned()))
+            })
+            .collect()
+    };
+    let mut journals_wanted = BTreeMap::new();
+    if let Some(journal) = payments.journal {
+        add(&mut journals_wanted, journal, "payments.journal");
+    }
+    let journals = api
+        .list_all::<serde_json::Value>("/journals", deadline)
+        .await
+        .map_err(economic_failure)?;
+    missing(
+        "journal",
+        "journal",
+        &journals_wanted,
+        &numbered(journals, "journalNumber"),
+        |j| j.0,
+        |j| &j.1,
+        problems,
+    );
+    let mut accounts_wanted = BTreeMap::new();
+    for (method, account) in &payments.contra_accounts {
+        add(
+            &mut accounts_wanted,
+            *account,
+            format!("payments.contra_accounts.{method}"),
+        );
+    }
+    if let Some(account) = payments.default_contra_account {
+        add(
+            &mut accounts_wanted,
+            account,
+            "payments.default_contra_account",
+        );
+    }
+    let accounts = api
+        .list_all::<serde_json::Value>("/accounts", deadline)
+        .await
+        .map_err(economic_failure)?;
+    let accounts = numbered(accounts, "accountNumber");
+    // The message lists what exists; a chart of accounts is long, so only
+    // the missing numbers are named, not every account.
+    for (number, settings) in &accounts_wanted {
+        if !accounts.iter().any(|(n, _)| n == number) {
+            problems.push(Problem {
+                kind: "account",
+                field: fields(settings),
+                message: format!(
+                    "account {number} ({}) does not exist in e-conomic: the clearing account \
+                     the payments are entered against",
+                    fields(settings)
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The shop's agreement at the target's e-conomic.

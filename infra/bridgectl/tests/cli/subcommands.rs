@@ -812,6 +812,16 @@ async fn shops_check_finds_each_misconfiguration() {
             "customer",
             "customer 4242 (debtor.strategy.customer_number) does not exist",
         ),
+        (
+            json!({"auto_book": true, "payments": {"enabled": true, "journal": 9, "contra_accounts": {"card": 5830}}}),
+            "journal",
+            "journal 9 (payments.journal) does not exist in e-conomic; existing journals: 1 Kassekladde, 2 Webshop-indbetalinger",
+        ),
+        (
+            json!({"auto_book": true, "payments": {"enabled": true, "journal": 2, "contra_accounts": {"card": 5831}}}),
+            "account",
+            "account 5831 (payments.contra_accounts.card) does not exist in e-conomic",
+        ),
     ];
     for (index, (mapping, kind, message)) in cases.into_iter().enumerate() {
         let id = format!("bad-{index}");

@@ -12,6 +12,7 @@ pub mod item;
 mod notifications;
 pub mod operator;
 pub mod orders;
+mod payments;
 pub mod provision;
 pub mod shops;
 pub mod snapshot;

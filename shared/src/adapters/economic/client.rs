@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_BASE_URL: &str = "https://restapi.e-conomic.com";
 
 /// Page size used when reading whole collections.
-const PAGE_SIZE: u32 = MAX_PAGE_SIZE;
+pub(super) const PAGE_SIZE: u32 = MAX_PAGE_SIZE;
 /// e-conomic refuses a larger `pagesize` (`E04810`, LIVE).
 pub const MAX_PAGE_SIZE: u32 = 1000;
 /// Page size of the look-up of a debtor by email.
@@ -171,7 +171,7 @@ impl fmt::Debug for AgreementApi {
 
 /// Whether a request may be sent again when its outcome is unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Resend {
+pub(super) enum Resend {
     /// Reads, PUT, DELETE: repeating them has no extra effect.
     Safe,
     /// Creates: only resent when e-conomic certainly did not act on the
@@ -479,7 +479,7 @@ impl AgreementApi {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn call_scoped<T: DeserializeOwned>(
+    pub(super) async fn call_scoped<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -514,7 +514,7 @@ impl AgreementApi {
         Ok((decode(&operation, &body.0)?, from_cache))
     }
 
-    fn to_body<B: Serialize>(value: &B) -> Result<Vec<u8>, EconomicError> {
+    pub(super) fn to_body<B: Serialize>(value: &B) -> Result<Vec<u8>, EconomicError> {
         serde_json::to_vec(value).map_err(|e| EconomicError::Setup(format!("request body: {e}")))
     }
 

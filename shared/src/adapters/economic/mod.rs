@@ -7,6 +7,7 @@ pub mod cache;
 pub mod client;
 pub mod error;
 pub mod filter;
+mod payment;
 pub mod products;
 pub mod push;
 pub mod rate_limit;

@@ -114,6 +114,16 @@ impl Invoicing for EconomicInvoicing {
     fn budget_deferral(&self, credentials: &EconomicCredentials) -> Option<std::time::Duration> {
         self.client.budget_deferral(&self.api(credentials))
     }
+
+    async fn register_payment(
+        &self,
+        credentials: &EconomicCredentials,
+        plan: &crate::domain::mapping::payment::PaymentPlan,
+        options: crate::ports::PaymentOptions,
+    ) -> Result<crate::ports::PaymentOutcome, InvoicingError> {
+        // In `super::payment`.
+        self.register(&self.api(credentials), plan, options).await
+    }
 }
 
 impl EconomicInvoicing {

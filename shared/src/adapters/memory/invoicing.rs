@@ -1,9 +1,14 @@
 use crate::domain::economic_model::DraftDocument;
 use crate::domain::lifecycle::PushOutcome;
+use crate::domain::mapping::payment::{
+    find_in_journal, judge_remainder, JournalLookup, ListedEntry, PaymentPlan, RemainderState,
+};
 use crate::domain::mapping::InvoicePlan;
 use crate::domain::secret::Secret;
 use crate::domain::shop::EconomicCredentials;
-use crate::ports::{FoundInvoice, Invoicing, InvoicingError, PushOptions};
+use crate::ports::{
+    FoundInvoice, Invoicing, InvoicingError, PaymentOptions, PaymentOutcome, PushOptions,
+};
 use rust_decimal::Decimal;
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
@@ -48,6 +53,21 @@ struct Books {
     accepted_grants: Vec<Secret>,
     /// What `budget_deferral` answers (the agreement's bucket is empty).
     budget_deferral: Option<Duration>,
+    /// Customer payments entered in journals, in posting order.
+    payments: Vec<StoredPayment>,
+    /// What the next payment posts do instead of succeeding.
+    payment_script: VecDeque<Scripted>,
+    /// Payment posts received, failed ones included.
+    payment_posts: u32,
+}
+
+/// A customer payment entry the fake accounting system holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPayment {
+    pub agreement: Secret,
+    pub plan: PaymentPlan,
+    /// Its journal has been booked (the invoice's remainder counts it).
+    pub booked: bool,
 }
 
 /// The accounting system in memory, honouring the [`Invoicing`] contract
@@ -181,7 +201,135 @@ impl Books {
     }
 }
 
+impl MemoryInvoicing {
+    /// The next payment post fails with this error, posting nothing.
+    pub fn fail_next_payment(&self, error: InvoicingError) {
+        self.lock().payment_script.push_back(Scripted::Fail(error));
+    }
+
+    /// The next payment post is entered, then answers with this error (a
+    /// lost answer).
+    pub fn fail_next_payment_after_post(&self, error: InvoicingError) {
+        self.lock()
+            .payment_script
+            .push_back(Scripted::FailAfterCreate(error));
+    }
+
+    /// Books every journal, as the accountant does: the entries leave the
+    /// journals and count in their invoices' remainders.
+    pub fn book_journals(&self) {
+        for payment in self.lock().payments.iter_mut() {
+            payment.booked = true;
+        }
+    }
+
+    /// Every payment entered, booked or not.
+    pub fn payments(&self) -> Vec<StoredPayment> {
+        self.lock().payments.clone()
+    }
+
+    /// Payment posts received, failed ones included.
+    pub fn payment_posts(&self) -> u32 {
+        self.lock().payment_posts
+    }
+}
+
+impl Books {
+    /// The unbooked entries of the plan's journal, as e-conomic lists them.
+    fn journal_entries(&self, agreement: &Secret, plan: &PaymentPlan) -> Vec<ListedEntry> {
+        self.payments
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| {
+                &p.agreement == agreement && !p.booked && p.plan.journal == plan.journal
+            })
+            .map(|(i, p)| ListedEntry {
+                journal_entry_number: u32::try_from(i + 1).ok(),
+                customer: Some(crate::domain::economic_model::CustomerRef {
+                    customer_number: p.plan.customer_number,
+                }),
+                customer_invoice: Some(p.plan.invoice_number),
+                text: Some(p.plan.text.clone()),
+                amount: Some(p.plan.entry_amount()),
+            })
+            .collect()
+    }
+
+    /// The booked invoice's remainder: its amount plus its booked entries.
+    fn remainder(&self, agreement: &Secret, plan: &PaymentPlan) -> Decimal {
+        let booked: Decimal = self
+            .payments
+            .iter()
+            .filter(|p| {
+                &p.agreement == agreement
+                    && p.booked
+                    && p.plan.invoice_number == plan.invoice_number
+            })
+            .map(|p| p.plan.entry_amount())
+            .sum();
+        plan.amount + booked
+    }
+}
+
 impl Invoicing for MemoryInvoicing {
+    async fn register_payment(
+        &self,
+        credentials: &EconomicCredentials,
+        plan: &PaymentPlan,
+        options: PaymentOptions,
+    ) -> Result<PaymentOutcome, InvoicingError> {
+        let agreement = &credentials.agreement_grant_token;
+        let mut books = self.lock();
+        books.authorise(agreement)?;
+        let refuse = |reason: String| InvoicingError {
+            transient: false,
+            reason,
+        };
+        if options.may_exist {
+            match find_in_journal(plan, &books.journal_entries(agreement, plan)) {
+                JournalLookup::Found {
+                    journal_entry_number,
+                } => {
+                    return Ok(PaymentOutcome::FoundInJournal {
+                        journal_entry_number,
+                    })
+                }
+                JournalLookup::Ambiguous(why) => return Err(refuse(why)),
+                JournalLookup::Absent => {}
+            }
+            match judge_remainder(plan, books.remainder(agreement, plan)) {
+                RemainderState::PaidBefore(remainder) => {
+                    return Ok(PaymentOutcome::FoundBooked { remainder })
+                }
+                RemainderState::Ambiguous(why) => return Err(refuse(why)),
+                RemainderState::Open => {}
+            }
+            if !options.may_post {
+                return Err(refuse(crate::domain::mapping::payment::unsure_reason(plan)));
+            }
+        }
+        books.payment_posts += 1;
+        let script = books.payment_script.pop_front();
+        if let Some(Scripted::Fail(error)) = script {
+            return Err(error);
+        }
+        books.payments.push(StoredPayment {
+            agreement: agreement.clone(),
+            plan: plan.clone(),
+            booked: false,
+        });
+        if let Some(Scripted::FailAfterCreate(error)) = script {
+            return Err(error);
+        }
+        Ok(PaymentOutcome::Posted {
+            voucher: Some(format!(
+                "{}-{}",
+                plan.accounting_year(),
+                books.payments.len()
+            )),
+        })
+    }
+
     async fn push(
         &self,
         credentials: &EconomicCredentials,

@@ -13,6 +13,7 @@ mod credits;
 mod invoicing;
 mod notifications;
 mod orders;
+mod payments;
 mod queue;
 mod shop_refunds;
 mod shop_writer;
@@ -20,7 +21,7 @@ mod shops;
 mod vat_registry;
 
 pub use clock::ManualClock;
-pub use invoicing::{MemoryInvoicing, StoredInvoice};
+pub use invoicing::{MemoryInvoicing, StoredInvoice, StoredPayment};
 pub use notifications::{MemoryNotificationQueue, MemoryNotificationSender, SentNotification};
 pub use orders::MemoryOrderStore;
 pub use queue::{MemoryTransferQueue, StoredDeadLetter};

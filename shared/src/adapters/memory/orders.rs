@@ -18,6 +18,8 @@ pub struct MemoryOrderStore {
     /// Credit note basis, ledger and ledger version per order (attributes
     /// of the order's item in DynamoDB; see `credits.rs`).
     pub(super) credits: super::credits::CreditAttributes,
+    /// The payment step's mark and note (`payments.rs`).
+    pub(super) payments: super::payments::PaymentAttributes,
     pub(super) outages: Outages,
     pub(super) conflicts: Outages,
     /// Label notifications per order (`super::notifications`).

@@ -44,7 +44,7 @@ use crate::app::notify::LabelNotifier;
 use crate::domain::lifecycle::LeaseOwner;
 use crate::ports::{
     Clock, CreditStore, InboundMessage, Invoicing, OrderControl, OrderMessage, OrderStore,
-    ShopStore, TransferQueue, VatRegistry,
+    PaymentStore, ShopStore, TransferQueue, VatRegistry,
 };
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -102,7 +102,7 @@ fn delay_seconds(delay: Duration) -> i32 {
 
 impl<O, S, Q, I, C, R, N> Transfer<O, S, Q, I, C, R, N>
 where
-    O: OrderStore + CreditStore + OrderControl,
+    O: OrderStore + CreditStore + OrderControl + PaymentStore,
     S: ShopStore,
     Q: TransferQueue,
     I: Invoicing,

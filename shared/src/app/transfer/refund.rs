@@ -26,8 +26,8 @@ use crate::domain::platform::order_from_snapshot;
 use crate::domain::platform::stored_refund;
 use crate::domain::shop::ShopConfig;
 use crate::ports::{
-    Clock, CreditStore, Invoicing, OrderControl, OrderStore, PushOptions, ShopStore, StoreError,
-    TransferQueue, VatRegistry,
+    Clock, CreditStore, Invoicing, OrderControl, OrderStore, PaymentStore, PushOptions, ShopStore,
+    StoreError, TransferQueue, VatRegistry,
 };
 use std::time::Instant;
 
@@ -41,7 +41,7 @@ const LEDGER_ROUNDS: u32 = 4;
 
 impl<O, S, Q, I, C, R, N> Transfer<O, S, Q, I, C, R, N>
 where
-    O: OrderStore + CreditStore + OrderControl,
+    O: OrderStore + CreditStore + OrderControl + PaymentStore,
     S: ShopStore,
     Q: TransferQueue,
     I: Invoicing,

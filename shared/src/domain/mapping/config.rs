@@ -69,6 +69,10 @@ pub struct MappingConfig {
     /// and rate ([`super::vat_rates`]). Default none: one rate per invoice.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub vat_rates: super::vat_rates::VatRateProducts,
+    /// Customer payments on booked invoices ([`crate::domain::mapping::payment`]).
+    /// Default off.
+    #[serde(skip_serializing_if = "crate::domain::mapping::payment::PaymentsConfig::is_default")]
+    pub payments: crate::domain::mapping::payment::PaymentsConfig,
 }
 
 impl Default for MappingConfig {
@@ -98,6 +102,7 @@ impl Default for MappingConfig {
             ean: EanConfig::default(),
             credit_notes: Default::default(),
             vat_rates: BTreeMap::new(),
+            payments: Default::default(),
         }
     }
 }
@@ -299,6 +304,7 @@ impl MappingConfig {
                     .to_owned(),
             ));
         }
+        self.payments.check(self.auto_book)?;
         super::vat_rates::check(&self.vat_rates)
     }
 }

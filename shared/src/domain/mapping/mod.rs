@@ -9,6 +9,7 @@ mod config;
 pub mod credit_note;
 mod debtor;
 mod lines;
+pub mod payment;
 pub mod vat_rates;
 mod vat_rounding;
 
