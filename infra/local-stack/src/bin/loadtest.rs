@@ -724,6 +724,31 @@ impl Stack {
         spent
     }
 
+    /// A line on stderr every `every` until aborted: orders sent (202),
+    /// ok, not yet ok, and the machine's load, so that a run stopped early
+    /// still says how far it got.
+    fn report_progress(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let stack = self.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            loop {
+                tokio::time::sleep(every).await;
+                let (sent, ok) = {
+                    let t = stack.timeline.lock().unwrap_or_else(|p| p.into_inner());
+                    (t.accepted.len(), t.done.len())
+                };
+                let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+                let load: Vec<&str> = load.split_whitespace().take(3).collect();
+                eprintln!(
+                    "progress: t={:.0}s sent={sent} ok={ok} backlog={} load={}",
+                    started.elapsed().as_secs_f64(),
+                    sent.saturating_sub(ok),
+                    load.join(" ")
+                );
+            }
+        })
+    }
+
     fn durations_ms(&self, ids: &[String]) -> Vec<f64> {
         let t = self.timeline.lock().unwrap_or_else(|p| p.into_inner());
         let mut out: Vec<f64> = ids
@@ -991,6 +1016,7 @@ async fn multi_tenant(stack: &Arc<Stack>, o: &Options, timeout: Duration) -> Res
             .get(id)
             .is_some_and(|shop| shop % stack.agreements == 0)
     };
+    let progress = stack.report_progress(Duration::from_secs(10));
     let steady_chunk = Duration::from_secs(5);
     let per_chunk = (o.steady_rate * steady_chunk.as_secs_f64())
         .round()
@@ -1098,6 +1124,7 @@ async fn multi_tenant(stack: &Arc<Stack>, o: &Options, timeout: Duration) -> Res
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .take_concurrency(Instant::now());
+    progress.abort();
 
     // The burst's agreement (0): its floor by the tokens it spent.
     let spent = stack.tokens_spent(o);
