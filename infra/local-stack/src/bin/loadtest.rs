@@ -725,14 +725,30 @@ impl Stack {
     }
 
     /// A line on stderr every `every` until aborted: orders sent (202),
-    /// ok, not yet ok, and the machine's load, so that a run stopped early
-    /// still says how far it got.
+    /// ok, not yet ok, moto's CPU (share of one core) and the machine's
+    /// load, so that a run stopped early still says how far it got and
+    /// whether moto was the bottleneck.
     fn report_progress(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
         let stack = self.clone();
+        let moto_stat = format!("/proc/{}/stat", self._moto.pid());
+        // utime + stime of a process, in clock ticks (Linux; None elsewhere).
+        let cpu_ticks = move || -> Option<f64> {
+            let stat = std::fs::read_to_string(&moto_stat).ok()?;
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            Some(fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?)
+        };
         tokio::spawn(async move {
             let started = Instant::now();
+            let mut ticks = cpu_ticks();
             loop {
                 tokio::time::sleep(every).await;
+                let now_ticks = cpu_ticks();
+                // Clock ticks are 1/100 s on Linux: ticks per second = percent.
+                let moto_cpu = match (ticks, now_ticks) {
+                    (Some(a), Some(b)) => format!("{:.0}%", (b - a) / every.as_secs_f64()),
+                    _ => "-".into(),
+                };
+                ticks = now_ticks;
                 let (sent, ok) = {
                     let t = stack.timeline.lock().unwrap_or_else(|p| p.into_inner());
                     (t.accepted.len(), t.done.len())
@@ -740,7 +756,7 @@ impl Stack {
                 let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
                 let load: Vec<&str> = load.split_whitespace().take(3).collect();
                 eprintln!(
-                    "progress: t={:.0}s sent={sent} ok={ok} backlog={} load={}",
+                    "progress: t={:.0}s sent={sent} ok={ok} backlog={} moto_cpu={moto_cpu} load={}",
                     started.elapsed().as_secs_f64(),
                     sent.saturating_sub(ok),
                     load.join(" ")
