@@ -1,6 +1,6 @@
 """moto server as the bridge's tests and local stack run it.
 
-Two differences from plain `moto_server`:
+Three differences from plain `moto_server`:
 
 * DynamoDB requests are handled one at a time. Real DynamoDB applies a
   conditional write atomically; moto's threaded server evaluates the
@@ -9,6 +9,15 @@ Two differences from plain `moto_server`:
   stay concurrent (long polls must not block everything else).
 * It exits when its standard input closes, so a server never outlives the
   process that started it, even if that process is killed.
+* Costs that change no answer are taken out. moto 5 reads a queue's
+  retention period for every message it returns through the queue's full
+  attribute set, which counts every message in the queue three times
+  (receiving 2,000 messages into flight took minutes of CPU, and the local
+  fair queue's fetcher holds a whole backlog in flight): read directly
+  here. Its SQS clock (every message's visibility, on every pass over the
+  queue) builds two datetimes per reading: read as `time.time()`, the
+  same epoch. The access log, which goes nowhere (the launcher discards
+  it), is not formatted.
 
 Usage: python moto_server.py PORT
 """
@@ -16,13 +25,17 @@ Usage: python moto_server.py PORT
 import os
 import sys
 import threading
+import time
 
 from werkzeug.serving import run_simple
+from moto.core.utils import unix_time
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
     create_backend_app,
 )
+import moto.sqs.models as sqs_models
+from moto.sqs.models import SQSBackend
 
 
 class SerialiseDynamoDB:
@@ -36,6 +49,30 @@ class SerialiseDynamoDB:
                 # Produce the whole answer inside the lock.
                 return [b"".join(self.app(environ, start_response))]
         return self.app(environ, start_response)
+
+
+def retained(self, queue_name, message):
+    """moto's own test, with the retention period read directly."""
+    period = int(self.get_queue(queue_name).message_retention_period)
+    return period + message.sent_timestamp / 1000 > time.time()
+
+
+def epoch_seconds(dt=None):
+    return time.time() if dt is None else unix_time(dt)
+
+
+def epoch_millis(dt=None):
+    return epoch_seconds(dt) * 1000.0
+
+
+SQSBackend.is_message_valid_based_on_retention_period = retained
+sqs_models.unix_time = epoch_seconds
+sqs_models.unix_time_millis = epoch_millis
+
+
+class QuietRequestHandler(MotoRequestHandler):
+    def log_request(self, code="-", size="-"):
+        pass
 
 
 def exit_when_stdin_closes():
@@ -53,7 +90,7 @@ def main():
         port,
         SerialiseDynamoDB(app),
         threaded=True,
-        request_handler=MotoRequestHandler,
+        request_handler=QuietRequestHandler,
     )
 
 

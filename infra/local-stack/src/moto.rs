@@ -66,6 +66,11 @@ impl MotoServer {
         self.addr
     }
 
+    /// The server's process id (for the load test's CPU readings).
+    pub fn pid(&self) -> u32 {
+        self.lock_child().id()
+    }
+
     fn wait_ready(&self, limit: Duration) -> Result<(), MotoError> {
         let started = Instant::now();
         while started.elapsed() < limit {

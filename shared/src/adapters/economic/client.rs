@@ -121,6 +121,14 @@ impl EconomicClient {
         self.inner.rate_limit.set_rate(calls_per_second);
     }
 
+    /// How many execution environments may call one agreement at once
+    /// (the transfer event source's maximum concurrency): each spaces the
+    /// orders it hands back for a spent budget that many refills apart, so
+    /// that together they come back at the bucket's pace. 1 by default.
+    pub fn set_environments(&self, environments: u32) {
+        self.inner.rate_limit.set_environments(environments);
+    }
+
     /// A handle for one agreement (one shop's tokens).
     pub fn for_agreement(
         &self,

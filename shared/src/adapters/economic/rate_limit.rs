@@ -41,7 +41,7 @@
 //! cap on top; it is off by default.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -199,12 +199,19 @@ impl Pace {
 
     /// A call that would wait longer than `max_inline` is handed back: the
     /// delay after which to try it again. Successive hand-backs get
-    /// successive slots, one call's refill apart, so a backlog handed back
-    /// together comes back at the refill rate instead of all at once. A
+    /// successive slots, `environments` calls' refill apart: each of the
+    /// environments calling the agreement hands back its own share of the
+    /// backlog, so together they bring it back at the refill rate instead
+    /// of `environments` times faster (and hand most of it back again). A
     /// call let through holds its paced slot (`admitted_next`), so the
     /// orders of one batch, checked together before any of them calls, are
     /// not all let through to queue up behind each other here.
-    fn deferral(&mut self, now: Instant, max_inline: Duration) -> Option<Duration> {
+    fn deferral(
+        &mut self,
+        now: Instant,
+        max_inline: Duration,
+        environments: u32,
+    ) -> Option<Duration> {
         let mut probe = *self;
         let paced = probe.reserve(now);
         let slot = (now + paced).max(self.admitted_next);
@@ -215,8 +222,10 @@ impl Pace {
             return None;
         }
         let handed_back = self.deferred_until.max(slot);
-        self.deferred_until =
-            handed_back + Duration::from_secs_f64(self.cost / self.refill_per_second);
+        self.deferred_until = handed_back
+            + Duration::from_secs_f64(
+                f64::from(environments.max(1)) * self.cost / self.refill_per_second,
+            );
         Some(handed_back - now)
     }
 
@@ -256,6 +265,9 @@ pub struct RateLimiter {
     /// Nanoseconds between two calls of one agreement in this process
     /// (the optional static cap); 0 = no cap.
     interval_nanos: AtomicU64,
+    /// Execution environments that may call one agreement at once (the
+    /// event source's maximum concurrency); 0 is taken as 1.
+    environments: AtomicU32,
     paces: Mutex<HashMap<String, Pace>>,
 }
 
@@ -269,6 +281,13 @@ impl RateLimiter {
             1_000_000_000 / u64::from(calls_per_second)
         };
         self.interval_nanos.store(interval, Ordering::Relaxed);
+    }
+
+    /// How many execution environments may call an agreement at once:
+    /// each spaces its hand-backs that many refills apart (see
+    /// [`RateLimiter::deferral`]).
+    pub fn set_environments(&self, environments: u32) {
+        self.environments.store(environments, Ordering::Relaxed);
     }
 
     pub fn interval(&self) -> Option<Duration> {
@@ -318,7 +337,10 @@ impl RateLimiter {
         now: Instant,
         max_inline: Duration,
     ) -> Option<Duration> {
-        self.with_pace(agreement_key, now, |pace| pace.deferral(now, max_inline))
+        let environments = self.environments.load(Ordering::Relaxed);
+        self.with_pace(agreement_key, now, |pace| {
+            pace.deferral(now, max_inline, environments)
+        })
     }
 
     /// Takes in an answer's `X-RateLimiting` and `X-CallCost` (raw header
@@ -593,6 +615,55 @@ mod tests {
         assert_eq!(probe, Duration::from_secs(31));
         // Another agreement is not affected.
         assert_eq!(limiter.deferral("b", now, inline), None);
+    }
+
+    #[test]
+    fn environments_sharing_an_agreement_space_their_hand_backs_by_their_number() {
+        let now = Instant::now();
+        let inline = Duration::from_secs(2);
+        // Five environments, each with its own mirror of the same empty
+        // bucket (60 per 60 s, 1/s), each handing back three calls.
+        let limiters: Vec<RateLimiter> = (0..5)
+            .map(|_| {
+                let limiter = RateLimiter::default();
+                limiter.set_environments(5);
+                limiter.observe("a", Some(&header(60, 60, 60)), Some("1"), now);
+                assert_eq!(limiter.deferral("a", now, inline), None);
+                limiter
+            })
+            .collect();
+        let mut returns: Vec<u64> = limiters
+            .iter()
+            .flat_map(|limiter| {
+                (0..3).map(|_| {
+                    limiter
+                        .deferral("a", now, inline)
+                        .expect("handed back")
+                        .as_secs()
+                })
+            })
+            .collect();
+        // Each environment's slots are five refills apart ...
+        assert_eq!(returns[..3], [31, 36, 41]);
+        // ... so the fifteen come back over 15 s, at the refill rate
+        // (one environment alone spacing by one refill: within 3 s).
+        returns.sort_unstable();
+        let span = returns[returns.len() - 1] - returns[0] + 5;
+        assert_eq!((returns.len(), span), (15, 15));
+        // 0 (unset) is one environment.
+        let alone = RateLimiter::default();
+        alone.set_environments(0);
+        alone.observe("a", Some(&header(60, 60, 60)), Some("1"), now);
+        assert_eq!(alone.deferral("a", now, inline), None);
+        let delays: Vec<u64> = (0..2)
+            .map(|_| {
+                alone
+                    .deferral("a", now, inline)
+                    .expect("handed back")
+                    .as_secs()
+            })
+            .collect();
+        assert_eq!(delays, vec![31, 32]);
     }
 
     #[test]
