@@ -176,6 +176,18 @@ struct Options {
     /// for each order's `e-conomic-ok` notification
     #[arg(long)]
     notify: bool,
+    /// When an order counts as done: at the end of the transfer invocation
+    /// that handled it (an upper bound: an order batched with slower ones
+    /// waits for them), or when transfer logged its `ok` label as written
+    /// (its own moment, read from transfer's tracing events)
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = DoneAt::InvocationEnd)]
+    done_at: DoneAt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DoneAt {
+    InvocationEnd,
+    Label,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -207,7 +219,11 @@ fn positive(text: &str) -> Result<f64, String> {
 #[tokio::main]
 async fn main() {
     let options = Options::parse();
-    LogSetup::new("error").init();
+    if options.done_at == DoneAt::Label {
+        label_times::init();
+    } else {
+        LogSetup::new("error").init();
+    }
     match run(&local_stack::workspace_root(), options).await {
         Ok(true) => {}
         Ok(false) => std::process::exit(1),
@@ -887,10 +903,18 @@ impl Stack {
 
     fn durations_ms(&self, ids: &[String]) -> Vec<f64> {
         let t = self.timeline.lock().unwrap_or_else(|p| p.into_inner());
+        let labelled = label_times::snapshot();
         let mut out: Vec<f64> = ids
             .iter()
             .filter_map(|id| {
-                let (a, d) = (t.accepted.get(id)?, t.done.get(id)?);
+                // Only orders that are done count; with `--done-at label`
+                // from the moment their label was written.
+                let done = t.done.get(id)?;
+                let d = match &labelled {
+                    Some(times) => times.get(id)?,
+                    None => done,
+                };
+                let a = t.accepted.get(id)?;
                 Some(d.saturating_duration_since(*a).as_secs_f64() * 1000.0)
             })
             .collect();
@@ -1584,5 +1608,121 @@ mod tests {
         let latency =
             Options::try_parse_from(["loadtest", "--scenario", "latency"]).expect("latency");
         assert_eq!(latency.scenario, Scenario::Latency);
+        assert_eq!(latency.done_at, DoneAt::InvocationEnd);
+        assert!(!latency.notify);
+        let labelled = Options::try_parse_from([
+            "loadtest",
+            "--scenario",
+            "latency",
+            "--notify",
+            "--done-at",
+            "label",
+        ])
+        .expect("label");
+        assert_eq!(labelled.done_at, DoneAt::Label);
+        assert!(labelled.notify);
+        assert!(
+            Options::try_parse_from(["loadtest", "--done-at", "never"]).is_err(),
+            "an unknown --done-at is refused"
+        );
+    }
+}
+
+/// `--done-at label`: the moment transfer logged each order's `ok` label
+/// as written ("order transferred", inside the order's `transfer` span),
+/// captured by a tracing layer; log lines themselves stay at ERROR.
+mod label_times {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    use std::time::Instant;
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id};
+    use tracing::{Event, Subscriber};
+    use tracing_subscriber::filter::{filter_fn, LevelFilter};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+    use tracing_subscriber::registry::LookupSpan;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
+    static TIMES: OnceLock<Mutex<HashMap<String, Instant>>> = OnceLock::new();
+
+    /// The captured times, or `None` when the capture is not installed.
+    pub fn snapshot() -> Option<HashMap<String, Instant>> {
+        TIMES
+            .get()
+            .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
+    pub fn init() {
+        let _ = TIMES.set(Mutex::new(HashMap::new()));
+        let transfer_only = filter_fn(|m| {
+            m.target().starts_with("bridge::app::transfer") && *m.level() <= tracing::Level::INFO
+        });
+        let _ = tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_filter(LevelFilter::ERROR),
+            )
+            .with(Capture.with_filter(transfer_only))
+            .try_init();
+    }
+
+    struct Capture;
+    struct OrderId(String);
+
+    #[derive(Default)]
+    struct Fields {
+        order_id: Option<String>,
+        transferred: bool,
+    }
+
+    impl Visit for Fields {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            match field.name() {
+                "order_id" => self.order_id = Some(format!("{value:?}")),
+                "message" => self.transferred = format!("{value:?}") == "order transferred",
+                _ => {}
+            }
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            if field.name() == "order_id" {
+                self.order_id = Some(value.to_owned());
+            }
+        }
+    }
+
+    impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
+        fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+            let mut fields = Fields::default();
+            attrs.record(&mut fields);
+            if let (Some(order_id), Some(span)) = (fields.order_id, ctx.span(id)) {
+                span.extensions_mut().insert(OrderId(order_id));
+            }
+        }
+
+        fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+            let mut fields = Fields::default();
+            event.record(&mut fields);
+            if !fields.transferred {
+                return;
+            }
+            let now = Instant::now();
+            let Some(scope) = ctx.event_scope(event) else {
+                return;
+            };
+            for span in scope {
+                if let Some(OrderId(order_id)) = span.extensions().get::<OrderId>() {
+                    if let Some(times) = TIMES.get() {
+                        times
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .entry(order_id.clone())
+                            .or_insert(now);
+                    }
+                    return;
+                }
+            }
+        }
     }
 }
