@@ -138,6 +138,33 @@ pub(crate) fn validation_error(seq: u64, errors: &[FieldErr]) -> Answer {
     )
 }
 
+/// The answer to a body that is no JSON document.
+pub(crate) fn not_json(seq: u64) -> Answer {
+    error_answer(
+        seq,
+        400,
+        "The request body is not valid JSON.",
+        "Send a JSON document.",
+        None,
+    )
+}
+
+/// The request's JSON document when it is valid against `schema`;
+/// otherwise e-conomic's answer (400, or its validation error).
+pub(crate) fn validated_document(
+    seq: u64,
+    body: &[u8],
+    schema: &crate::schema::Schema,
+) -> Result<Value, Answer> {
+    let doc = serde_json::from_slice::<Value>(body).map_err(|_| not_json(seq))?;
+    let errors = schema_errors(schema.validate(&doc));
+    if errors.is_empty() {
+        Ok(doc)
+    } else {
+        Err(validation_error(seq, &errors))
+    }
+}
+
 pub(crate) fn schema_errors(violations: Vec<Violation>) -> Vec<FieldErr> {
     violations
         .into_iter()

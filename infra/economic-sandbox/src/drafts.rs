@@ -3,7 +3,8 @@
 //! totals as e-conomic computes them, numbering, and the stored documents.
 
 use crate::answer::{
-    answer, error_answer, key, ref_err, schema_errors, validation_error, Answer, Commit, FieldErr,
+    answer, error_answer, key, ref_err, validated_document, validation_error, Answer, Commit,
+    FieldErr,
 };
 use crate::data::{AgreementData, BookedRecord, DraftRecord, ProductRecord, VatZoneRule};
 use crate::routes::{check_customer_refs, u32_at, BASE};
@@ -101,19 +102,11 @@ fn store_draft(
     body: &[u8],
     replacing: Option<u32>,
 ) -> Answer {
-    let Ok(doc) = serde_json::from_slice::<Value>(body) else {
-        return error_answer(
-            seq,
-            400,
-            "The request body is not valid JSON.",
-            "Send a JSON document.",
-            None,
-        );
+    let doc = match validated_document(seq, body, &shared.schemas.draft) {
+        Ok(doc) => doc,
+        Err(answer) => return answer,
     };
-    let mut errors = schema_errors(shared.schemas.draft.validate(&doc));
-    if !errors.is_empty() {
-        return validation_error(seq, &errors);
-    }
+    let mut errors = Vec::new();
     let amounts: DraftAmounts = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
@@ -281,19 +274,10 @@ fn store_draft(
 }
 
 pub(crate) fn book_draft(shared: &Shared, a: &mut AgreementData, seq: u64, body: &[u8]) -> Answer {
-    let Ok(doc) = serde_json::from_slice::<Value>(body) else {
-        return error_answer(
-            seq,
-            400,
-            "The request body is not valid JSON.",
-            "Send a JSON document.",
-            None,
-        );
+    let doc = match validated_document(seq, body, &shared.schemas.book) {
+        Ok(doc) => doc,
+        Err(answer) => return answer,
     };
-    let errors = schema_errors(shared.schemas.book.validate(&doc));
-    if !errors.is_empty() {
-        return validation_error(seq, &errors);
-    }
     let draft_number = u32_at(&doc, "/draftInvoice/draftInvoiceNumber").unwrap_or(0);
     let Some(draft) = a.drafts.get(&draft_number).cloned() else {
         return validation_error(

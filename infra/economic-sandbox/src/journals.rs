@@ -13,8 +13,8 @@
 //! sign, so a payment sent with the wrong sign raises it, visibly.
 
 use crate::answer::{
-    answer, error_answer, key, not_found, ref_err, schema_errors, validation_error, Answer, Commit,
-    FieldErr,
+    answer, error_answer, key, not_found, ref_err, validated_document, validation_error, Answer,
+    Commit, FieldErr,
 };
 use crate::data::AgreementData;
 use crate::drafts::decimal_value;
@@ -158,19 +158,11 @@ pub(crate) fn post_voucher(
     if !a.journals.contains_key(&journal_number) {
         return not_found(seq, "Journal");
     }
-    let Ok(doc) = serde_json::from_slice::<Value>(body) else {
-        return error_answer(
-            seq,
-            400,
-            "The request body is not valid JSON.",
-            "Send a JSON document.",
-            None,
-        );
+    let doc = match validated_document(seq, body, &shared.schemas.voucher) {
+        Ok(doc) => doc,
+        Err(answer) => return answer,
     };
-    let mut errors = schema_errors(shared.schemas.voucher.validate(&doc));
-    if !errors.is_empty() {
-        return validation_error(seq, &errors);
-    }
+    let mut errors = Vec::new();
     let entries = doc.get("entries").cloned().unwrap_or(Value::Null);
     let other_kinds: Vec<&String> = entries
         .as_object()

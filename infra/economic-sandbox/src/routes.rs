@@ -3,8 +3,8 @@
 //! endpoints (their rules are in [`crate::drafts`]).
 
 use crate::answer::{
-    answer, error_answer, key, no_content, not_found, ref_err, schema_errors, validation_error,
-    Answer, FieldErr,
+    answer, error_answer, key, no_content, not_found, not_json, ref_err, schema_errors,
+    validated_document, validation_error, Answer, FieldErr,
 };
 use crate::data::AgreementData;
 use crate::drafts::{book_draft, create_draft, document_name, replace_draft};
@@ -169,13 +169,7 @@ pub(crate) fn api(
         }
         ("POST", ["customers"]) | ("PUT", ["customers", _]) => {
             let Ok(doc) = parse_body() else {
-                return error_answer(
-                    seq,
-                    400,
-                    "The request body is not valid JSON.",
-                    "Send a JSON document.",
-                    None,
-                );
+                return not_json(seq);
             };
             let put_number = match segments.as_slice() {
                 [_, n] => match n.parse::<u32>() {
@@ -465,19 +459,11 @@ fn deleted_drafts(document: DraftDocument, numbers: &[u32]) -> Value {
 /// POST /products: the caller's `productNumber` in an existing product
 /// group (SCHEMA products.post); the group decides the VAT.
 fn create_product(shared: &Shared, a: &mut AgreementData, seq: u64, body: &[u8]) -> Answer {
-    let Ok(doc) = serde_json::from_slice::<Value>(body) else {
-        return error_answer(
-            seq,
-            400,
-            "The request body is not valid JSON.",
-            "Send a JSON document.",
-            None,
-        );
+    let doc = match validated_document(seq, body, &shared.schemas.product) {
+        Ok(doc) => doc,
+        Err(answer) => return answer,
     };
-    let mut errors = schema_errors(shared.schemas.product.validate(&doc));
-    if !errors.is_empty() {
-        return validation_error(seq, &errors);
-    }
+    let mut errors = Vec::new();
     let number = doc["productNumber"]
         .as_str()
         .unwrap_or_default()
