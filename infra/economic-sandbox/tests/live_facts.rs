@@ -6,56 +6,8 @@ use economic_sandbox::{start, SandboxConfig, SandboxHandle};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-struct Answer {
-    status: u16,
-    location: Option<String>,
-    from_cache: bool,
-    body: Value,
-}
-
-async fn send(
-    sb: &SandboxHandle,
-    method: &str,
-    path: &str,
-    key: Option<&str>,
-    body: Option<Value>,
-) -> Answer {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut request = reqwest::Client::new()
-        .request(method, format!("{}{path}", sb.base_url()))
-        .header(
-            "X-AppSecretToken",
-            economic_sandbox::DEFAULT_APP_SECRET_TOKEN,
-        )
-        .header(
-            "X-AgreementGrantToken",
-            economic_sandbox::DEFAULT_AGREEMENT_GRANT_TOKEN,
-        )
-        .header("Content-Type", "application/json");
-    if let Some(key) = key {
-        request = request.header("Idempotency-Key", key);
-    }
-    if let Some(body) = body {
-        request = request.body(body.to_string());
-    }
-    let response = request.send().await.expect("sandbox answers");
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let (status, location) = (response.status().as_u16(), header("location"));
-    let from_cache = header("x-resultfromcache").as_deref() == Some("true");
-    let text = response.text().await.expect("body");
-    Answer {
-        status,
-        location,
-        from_cache,
-        body: serde_json::from_str(&text).unwrap_or(Value::Null),
-    }
-}
+mod raw_http;
+use raw_http::{send, Answer};
 
 fn customer(number: Option<u32>) -> Value {
     let mut c = json!({
