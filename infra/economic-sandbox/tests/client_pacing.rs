@@ -20,12 +20,6 @@ async fn sandbox(faults: Faults) -> SandboxHandle {
 
 /// A fresh client: one process's pacer, knowing nothing yet.
 fn api(sb: &SandboxHandle) -> AgreementApi {
-    // These tests are about waiting in place; transfer's hand-back of a
-    // longer wait is tested in the app.
-    api_waiting_in_place(sb, Duration::from_secs(60))
-}
-
-fn api_waiting_in_place(sb: &SandboxHandle, max_inline_pacing: Duration) -> AgreementApi {
     EconomicClient::new(ClientConfig {
         base_url: sb.base_url(),
         connect_timeout: Duration::from_secs(1),
@@ -35,7 +29,9 @@ fn api_waiting_in_place(sb: &SandboxHandle, max_inline_pacing: Duration) -> Agre
             max_delay: Duration::from_millis(200),
             max_attempts: 5,
         },
-        max_inline_pacing,
+        // These tests are about waiting in place; transfer's hand-back of
+        // a longer wait is tested in the app.
+        max_inline_pacing: Duration::from_secs(60),
     })
     .expect("client")
     .for_agreement(
@@ -151,34 +147,4 @@ async fn pacing_never_waits_past_the_deadline() {
     let err = a.get_draft(1, deadline(2)).await.expect_err("paced");
     assert_eq!(err.status(), Some(429));
     assert_eq!(a.calls(), 1);
-}
-
-#[tokio::test]
-async fn a_paced_wait_longer_than_the_client_waits_in_place_is_not_sent() {
-    // 2 tokens per 10 s: once empty, the next token is 5 s away, well
-    // inside the deadline but beyond the 1 s this client waits in place.
-    let sb = sandbox(Faults {
-        token_limit: 2,
-        token_window_seconds: 10,
-        ..Faults::default()
-    })
-    .await;
-    empty_the_bucket(&sb).await;
-    let a = api_waiting_in_place(&sb, Duration::from_secs(1));
-    // Unpaced (no header read yet): refused, and the refill not waited out.
-    let err = a.get_draft(1, deadline(60)).await.expect_err("throttled");
-    assert_eq!((err.status(), a.calls()), (Some(429), 1));
-    // Now the pacer knows the bucket: the call is not sent, and the error
-    // says how long the bucket needs (the hand-back's delay).
-    let err = a.get_draft(1, deadline(60)).await.expect_err("paced");
-    assert_eq!(err.status(), Some(429));
-    assert!(err.is_transient() && !err.outcome_unknown());
-    assert_eq!(a.calls(), 1, "nothing sent");
-    let wait = err.retry_after().expect("the bucket's wait");
-    assert!(wait > Duration::from_secs(1), "{wait:?}");
-    assert!(
-        err.to_string()
-            .contains("longer than the client waits in place"),
-        "{err}"
-    );
 }

@@ -315,26 +315,13 @@ impl AgreementApi {
             let pacer = &self.client.inner.rate_limit;
             let pace = pacer.reserve(&self.agreement_key, Instant::now());
             if !pace.is_zero() {
-                // A 429 of our own, never sent, retried later: the bucket
-                // would not pay this call in time, or only after longer
-                // than the client waits in place (an order already let
-                // through meets the bucket other environments spent; it
-                // goes back to the queue as a 429 waited out would).
-                let not_sent = if Instant::now() + pace + Duration::from_millis(50) >= deadline {
-                    Some("would not refill before the deadline")
-                } else if pace > config.max_inline_pacing {
-                    Some("is spent for longer than the client waits in place")
-                } else {
-                    None
-                };
-                if let Some(why) = not_sent {
-                    let body = serde_json::json!({
-                        "message": format!("not sent: the agreement's e-conomic token bucket {why}")
-                    });
+                if Instant::now() + pace + Duration::from_millis(50) >= deadline {
+                    // The agreement's bucket would not pay this call in
+                    // time: a 429 of our own, never sent, retried later.
                     return Err(EconomicError::from(ApiError::from_body(
                         operation,
                         429,
-                        body.to_string().as_bytes(),
+                        b"{\"message\":\"not sent: the agreement's e-conomic token bucket would not refill before the deadline\"}",
                         Some(pace),
                     )));
                 }
