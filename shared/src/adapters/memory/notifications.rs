@@ -14,6 +14,36 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
+impl MemoryOrderStore {
+    /// Runs `change` on the order's notification list of `channel`.
+    pub(super) fn with_notifications<R>(
+        &self,
+        channel: Channel,
+        shop_id: &str,
+        order_id: &str,
+        change: impl FnOnce(&mut Vec<NotificationRecord>) -> R,
+    ) -> R {
+        let mut all = self.notifications.lock().unwrap_or_else(|e| e.into_inner());
+        change(all.entry((channel, key(shop_id, order_id))).or_default())
+    }
+}
+
+/// Appends `label` as the list's next notification, queued at `now`;
+/// returns its sequence (`record_notification` and `mark_ok` both).
+pub(super) fn append(list: &mut Vec<NotificationRecord>, label: &str, now: i64) -> u64 {
+    let sequence = list.len() as u64 + 1;
+    list.push(NotificationRecord {
+        sequence,
+        label: label.to_owned(),
+        state: DeliveryState::Queued,
+        at: now,
+        attempts: 0,
+        updated_at: now,
+        last_error: None,
+    });
+    sequence
+}
+
 impl NotificationStore for MemoryOrderStore {
     async fn record_notification(
         &self,
@@ -27,22 +57,12 @@ impl NotificationStore for MemoryOrderStore {
         if self.record(shop_id, order_id).is_none() {
             return Ok(None);
         }
-        let mut all = self.notifications.lock().unwrap_or_else(|e| e.into_inner());
-        let list = all.entry((channel, key(shop_id, order_id))).or_default();
-        if channel.skips_repeats() && list.last().is_some_and(|last| last.label == label) {
-            return Ok(None);
-        }
-        let sequence = list.len() as u64 + 1;
-        list.push(NotificationRecord {
-            sequence,
-            label: label.to_owned(),
-            state: DeliveryState::Queued,
-            at: now,
-            attempts: 0,
-            updated_at: now,
-            last_error: None,
-        });
-        Ok(Some(sequence))
+        Ok(self.with_notifications(channel, shop_id, order_id, |list| {
+            if channel.skips_repeats() && list.last().is_some_and(|last| last.label == label) {
+                return None;
+            }
+            Some(append(list, label, now))
+        }))
     }
 
     async fn update_notification(

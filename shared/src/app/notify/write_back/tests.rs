@@ -142,6 +142,48 @@ async fn an_ok_order_writes_only_its_outcome_into_the_shop() {
 }
 
 #[tokio::test]
+async fn with_a_notify_target_too_the_ok_write_back_is_still_announced() {
+    let w = WritingBack::new();
+    let mut shop = shopify_shop_with_write_back();
+    shop.notify = Some(crate::domain::shop::NotifyTarget {
+        url: "https://erp.example/bridge".into(),
+        secrets: Vec::new(),
+    });
+    w.world.shops.insert(shop);
+    assert_eq!(w.transfer(None).await, Disposition::Done);
+    // The notify channel's ok rides on the label's write; the write-back
+    // keeps its own record, and both are queued.
+    let notify: Vec<String> = w
+        .world
+        .orders
+        .notifications(Channel::Notify, SHOP, ORDER)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.label)
+        .collect();
+    assert_eq!(notify, ["e-conomic-pending", "e-conomic-ok"]);
+    assert_eq!(
+        w.states().await,
+        [("e-conomic-ok".to_owned(), DeliveryState::Queued)]
+    );
+    let channels: Vec<(Channel, u64)> = w
+        .queue
+        .messages()
+        .iter()
+        .map(|m| (m.channel, m.sequence))
+        .collect();
+    assert_eq!(
+        channels,
+        [
+            (Channel::Notify, 1),
+            (Channel::Notify, 2),
+            (Channel::WriteBack, 1)
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_failure_then_a_failed_resend_are_both_written_with_their_reasons() {
     let w = WritingBack::new();
     w.world
