@@ -459,6 +459,23 @@ pub trait NotificationStore: Send + Sync {
         sequence: u64,
         update: &crate::domain::notify::DeliveryUpdate,
         now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async move {
+            self.update_notifications(channel, shop_id, order_id, &[(sequence, update)], now)
+                .await
+        }
+    }
+
+    /// Stores the results of several of the order's notifications (distinct
+    /// sequences) in one write; none of them when one is missing
+    /// (`Err(Conflict)`). No updates: nothing is written.
+    fn update_notifications(
+        &self,
+        channel: crate::domain::notify::Channel,
+        shop_id: &str,
+        order_id: &str,
+        updates: &[(u64, &crate::domain::notify::DeliveryUpdate)],
+        now: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The order's notifications on `channel`, oldest first.
@@ -891,16 +908,15 @@ impl<T: NotificationStore + ?Sized> NotificationStore for std::sync::Arc<T> {
     ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send {
         (**self).record_notification(channel, shop_id, order_id, label, now)
     }
-    fn update_notification(
+    fn update_notifications(
         &self,
         channel: crate::domain::notify::Channel,
         shop_id: &str,
         order_id: &str,
-        sequence: u64,
-        update: &crate::domain::notify::DeliveryUpdate,
+        updates: &[(u64, &crate::domain::notify::DeliveryUpdate)],
         now: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).update_notification(channel, shop_id, order_id, sequence, update, now)
+        (**self).update_notifications(channel, shop_id, order_id, updates, now)
     }
     fn notifications(
         &self,

@@ -591,3 +591,99 @@ pub async fn the_ok_label_write_can_record_the_ok_notification_itself<B: Backend
         []
     );
 }
+
+pub async fn several_delivery_updates_land_in_one_write_or_none_does<B: Backend>(backend: &B) {
+    let store = backend.orders();
+    pending(backend, "n6", T).await;
+    for label in ["e-conomic-pending", "e-conomic-failed", "e-conomic-ok"] {
+        store
+            .record_notification(Channel::Notify, SHOP, "n6", label, T)
+            .await
+            .expect("record");
+    }
+    let delivered = DeliveryUpdate {
+        state: DeliveryState::Delivered,
+        attempts: 2,
+        error: None,
+    };
+    let retrying = DeliveryUpdate {
+        state: DeliveryState::Retrying,
+        attempts: 1,
+        error: Some("receiver answered HTTP 503".into()),
+    };
+    store
+        .update_notifications(
+            Channel::Notify,
+            SHOP,
+            "n6",
+            &[(1, &delivered), (3, &retrying)],
+            T + 5,
+        )
+        .await
+        .expect("update");
+    let states = |notify: Vec<bridge::domain::notify::NotificationRecord>| {
+        notify
+            .into_iter()
+            .map(|n| (n.sequence, n.state, n.attempts, n.updated_at, n.last_error))
+            .collect::<Vec<_>>()
+    };
+    let after_first = vec![
+        (1, DeliveryState::Delivered, 2, T + 5, None),
+        (2, DeliveryState::Queued, 0, T, None),
+        (
+            3,
+            DeliveryState::Retrying,
+            1,
+            T + 5,
+            Some("receiver answered HTTP 503".to_owned()),
+        ),
+    ];
+    let read_notify = || store.notifications(Channel::Notify, SHOP, "n6");
+    assert_eq!(states(read_notify().await.expect("read")), after_first);
+    // Delivered clears the error of an earlier try, next to another update.
+    store
+        .update_notifications(
+            Channel::Notify,
+            SHOP,
+            "n6",
+            &[(2, &retrying), (3, &delivered)],
+            T + 6,
+        )
+        .await
+        .expect("update");
+    let notify = read_notify().await.expect("read");
+    assert_eq!(
+        (notify[1].state, notify[1].last_error.is_some()),
+        (DeliveryState::Retrying, true)
+    );
+    assert_eq!(
+        (notify[2].state, notify[2].last_error.as_deref()),
+        (DeliveryState::Delivered, None)
+    );
+    // One missing notification (4, or 0): a conflict, and nothing written.
+    let before = states(read_notify().await.expect("read"));
+    for missing in [4, 0] {
+        assert!(conflict(
+            store
+                .update_notifications(
+                    Channel::Notify,
+                    SHOP,
+                    "n6",
+                    &[(1, &retrying), (missing, &delivered)],
+                    T + 7,
+                )
+                .await
+        ));
+    }
+    assert!(conflict(
+        store
+            .update_notifications(Channel::WriteBack, SHOP, "n6", &[(1, &delivered)], T + 7)
+            .await
+    ));
+    assert_eq!(states(read_notify().await.expect("read")), before);
+    // Nothing to update: nothing written, not even for a missing order.
+    store
+        .update_notifications(Channel::Notify, SHOP, "missing", &[], T + 8)
+        .await
+        .expect("no updates");
+}

@@ -165,43 +165,59 @@ impl NotificationStore for DynamoOrderStore {
         }
     }
 
-    async fn update_notification(
+    async fn update_notifications(
         &self,
         channel: Channel,
         shop_id: &str,
         order_id: &str,
-        sequence: u64,
-        update: &DeliveryUpdate,
+        updates: &[(u64, &DeliveryUpdate)],
         now: i64,
     ) -> Result<(), StoreError> {
-        let index = sequence.checked_sub(1).ok_or(StoreError::Conflict)?;
+        let Some(highest) = updates.iter().map(|(sequence, _)| *sequence).max() else {
+            return Ok(());
+        };
+        if updates.iter().any(|(sequence, _)| *sequence == 0) {
+            return Err(StoreError::Conflict);
+        }
         let (list, _, _) = attributes(channel);
-        // The index is our own integer, so writing it into the expression
-        // is safe; DynamoDB has no placeholder for list positions.
-        let at = format!("#list[{index}]");
-        let mut set =
-            format!("SET {at}.#state = :state, {at}.attempts = :attempts, {at}.updated_at = :now");
         let mut request = self
             .client()
             .update_item()
             .table_name(self.table())
             .set_key(Some(key(shop_id, order_id)))
+            // The highest index exists, so every lower one does.
             .condition_expression("attribute_exists(#list) AND size(#list) > :index")
             .expression_attribute_names("#list", list)
             .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":state", s(update.state.as_str()))
-            .expression_attribute_values(":attempts", n(update.attempts))
             .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":index", n(index));
-        match &update.error {
-            Some(error) => {
-                set.push_str(&format!(", {at}.last_error = :error"));
-                let error: String = error.chars().take(500).collect();
-                request = request.expression_attribute_values(":error", s(error));
+            .expression_attribute_values(":index", n(highest - 1));
+        let mut set = Vec::new();
+        let mut remove = Vec::new();
+        for (i, (sequence, update)) in updates.iter().enumerate() {
+            // The index is our own integer, so writing it into the
+            // expression is safe; DynamoDB has no placeholder for list
+            // positions.
+            let at = format!("#list[{}]", sequence - 1);
+            set.push(format!("{at}.#state = :state{i}"));
+            set.push(format!("{at}.attempts = :attempts{i}"));
+            set.push(format!("{at}.updated_at = :now"));
+            request = request
+                .expression_attribute_values(format!(":state{i}"), s(update.state.as_str()))
+                .expression_attribute_values(format!(":attempts{i}"), n(update.attempts));
+            match &update.error {
+                Some(error) => {
+                    set.push(format!("{at}.last_error = :error{i}"));
+                    let error: String = error.chars().take(500).collect();
+                    request = request.expression_attribute_values(format!(":error{i}"), s(error));
+                }
+                None => remove.push(format!("{at}.last_error")),
             }
-            None => set.push_str(&format!(" REMOVE {at}.last_error")),
         }
-        conditional_write(request.update_expression(set).send().await)
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        conditional_write(request.update_expression(expression).send().await)
     }
 
     async fn notifications(

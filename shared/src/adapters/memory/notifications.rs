@@ -10,6 +10,7 @@ use crate::ports::{
     Clock, InboundMessage, NotificationMessage, NotificationQueue, NotificationSender,
     NotificationStore, PostOutcome, QueueError, StoreError,
 };
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -65,25 +66,37 @@ impl NotificationStore for MemoryOrderStore {
         }))
     }
 
-    async fn update_notification(
+    async fn update_notifications(
         &self,
         channel: Channel,
         shop_id: &str,
         order_id: &str,
-        sequence: u64,
-        update: &DeliveryUpdate,
+        updates: &[(u64, &DeliveryUpdate)],
         now: i64,
     ) -> Result<(), StoreError> {
-        self.available("update_notification")?;
+        self.available("update_notifications")?;
+        if updates.is_empty() {
+            return Ok(());
+        }
         let mut all = self.notifications.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = all
+        let list = all
             .get_mut(&(channel, key(shop_id, order_id)))
-            .and_then(|list| list.get_mut((sequence as usize).wrapping_sub(1)))
             .ok_or(StoreError::Conflict)?;
-        entry.state = update.state;
-        entry.attempts = update.attempts;
-        entry.last_error = update.error.clone();
-        entry.updated_at = now;
+        // All or nothing, as one conditional write.
+        let index = |sequence: u64| (sequence as usize).wrapping_sub(1);
+        if updates
+            .iter()
+            .any(|(sequence, _)| index(*sequence) >= list.len())
+        {
+            return Err(StoreError::Conflict);
+        }
+        for (sequence, update) in updates {
+            let entry = &mut list[index(*sequence)];
+            entry.state = update.state;
+            entry.attempts = update.attempts;
+            entry.last_error = update.error.clone();
+            entry.updated_at = now;
+        }
         Ok(())
     }
 
@@ -209,11 +222,12 @@ pub struct SentNotification {
 }
 
 /// A receiver that records every POST and answers `answer` (a status, or
-/// unreachable).
+/// unreachable), or first the answers queued with `answer_next_with`.
 #[derive(Debug)]
 pub struct MemoryNotificationSender {
     sent: Mutex<Vec<SentNotification>>,
     answer: Mutex<PostOutcome>,
+    next: Mutex<VecDeque<PostOutcome>>,
 }
 
 impl Default for MemoryNotificationSender {
@@ -221,6 +235,7 @@ impl Default for MemoryNotificationSender {
         MemoryNotificationSender {
             sent: Mutex::new(Vec::new()),
             answer: Mutex::new(PostOutcome::Status(204)),
+            next: Mutex::new(VecDeque::new()),
         }
     }
 }
@@ -232,6 +247,14 @@ impl MemoryNotificationSender {
 
     pub fn answer_with(&self, outcome: PostOutcome) {
         *self.answer.lock().unwrap_or_else(|e| e.into_inner()) = outcome;
+    }
+
+    /// Answers the next POST (after those queued before) with `outcome`.
+    pub fn answer_next_with(&self, outcome: PostOutcome) {
+        self.next
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(outcome);
     }
 
     pub fn sent(&self) -> Vec<SentNotification> {
@@ -255,9 +278,16 @@ impl NotificationSender for MemoryNotificationSender {
                 headers: headers.to_vec(),
                 body: body.to_owned(),
             });
-        self.answer
+        let next = self
+            .next
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .pop_front();
+        next.unwrap_or_else(|| {
+            self.answer
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        })
     }
 }

@@ -4,7 +4,7 @@
 use super::*;
 use crate::adapters::memory::{MemoryNotificationQueue, MemoryNotificationSender};
 use crate::app::notify::{NoNotifier, Notifier};
-use crate::app::notify_delivery::{Delivery, DeliverySettings};
+use crate::app::notify_delivery::{group_by_order, Delivery, DeliverySettings};
 use crate::domain::notify::{Channel, DeliveryState, DeliveryUpdate, NotificationRecord, Payload};
 use crate::domain::secret::Secret;
 use crate::domain::shop::NotifyTarget;
@@ -23,11 +23,17 @@ type MemoryNotifier =
 struct CountingStore {
     orders: Arc<MemoryOrderStore>,
     records: AtomicUsize,
+    updates: AtomicUsize,
 }
 
 impl CountingStore {
     fn records(&self) -> usize {
         self.records.load(Ordering::SeqCst)
+    }
+
+    /// Writes of delivery states (one per `update_notifications`).
+    fn updates(&self) -> usize {
+        self.updates.load(Ordering::SeqCst)
     }
 }
 
@@ -46,17 +52,17 @@ impl NotificationStore for CountingStore {
             .await
     }
 
-    async fn update_notification(
+    async fn update_notifications(
         &self,
         channel: Channel,
         shop_id: &str,
         order_id: &str,
-        sequence: u64,
-        update: &DeliveryUpdate,
+        updates: &[(u64, &DeliveryUpdate)],
         now: i64,
     ) -> Result<(), StoreError> {
+        self.updates.fetch_add(1, Ordering::SeqCst);
         self.orders
-            .update_notification(channel, shop_id, order_id, sequence, update, now)
+            .update_notifications(channel, shop_id, order_id, updates, now)
             .await
     }
 
@@ -157,15 +163,18 @@ impl Notifying {
         )
     }
 
-    /// Delivers every visible notification once; returns the dispositions.
+    /// Delivers every visible notification once, as one batch grouped
+    /// per order as the transfer function does; returns the dispositions.
     async fn deliver_notifications(&self) -> Vec<Disposition> {
         let mut dispositions = Vec::new();
-        for message in self.queue.receive() {
-            let disposition = self.delivery().process(&message, far_deadline()).await;
-            if disposition == Disposition::Done {
-                self.queue.delete(&message.message_id);
+        for group in group_by_order(self.queue.receive()) {
+            let outcomes = self.delivery().process_group(&group, far_deadline()).await;
+            for (message, disposition) in group.iter().zip(outcomes) {
+                if disposition == Disposition::Done {
+                    self.queue.delete(&message.message_id);
+                }
+                dispositions.push(disposition);
             }
-            dispositions.push(disposition);
         }
         dispositions
     }
@@ -424,6 +433,66 @@ async fn a_receiver_that_is_down_gets_retries_with_back_off_then_the_dead_letter
 }
 
 #[tokio::test]
+async fn an_orders_notifications_delivered_in_one_batch_are_recorded_in_one_write() {
+    let n = Notifying::new(Label::Pending, Cause::Webhook);
+    n.transfer_once().await;
+    assert_eq!(n.deliver_notifications().await, [Disposition::Done; 2]);
+    assert_eq!(n.store.updates(), 1);
+    assert_eq!(
+        n.states().await,
+        [
+            ("e-conomic-pending".to_owned(), DeliveryState::Delivered),
+            ("e-conomic-ok".to_owned(), DeliveryState::Delivered)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_batch_whose_second_post_fails_records_delivered_and_retrying_in_one_write() {
+    let n = Notifying::new(Label::Pending, Cause::Webhook);
+    n.transfer_once().await;
+    n.receiver.answer_next_with(PostOutcome::Status(200));
+    n.receiver.answer_next_with(PostOutcome::Status(502));
+    assert_eq!(
+        n.deliver_notifications().await,
+        [Disposition::Done, Disposition::Retry]
+    );
+    assert_eq!(n.store.updates(), 1);
+    let stored = n
+        .world
+        .orders
+        .notifications(Channel::Notify, SHOP, ORDER)
+        .await
+        .unwrap();
+    let states: Vec<(DeliveryState, u32, Option<&str>)> = stored
+        .iter()
+        .map(|s| (s.state, s.attempts, s.last_error.as_deref()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (DeliveryState::Delivered, 1, None),
+            (
+                DeliveryState::Retrying,
+                1,
+                Some("receiver answered HTTP 502")
+            )
+        ]
+    );
+    // Only the failed one comes back, after its back-off.
+    n.world.clock.advance(30);
+    assert_eq!(n.deliver_notifications().await, [Disposition::Done]);
+    assert_eq!(n.store.updates(), 2);
+    assert_eq!(
+        n.states().await,
+        [
+            ("e-conomic-pending".to_owned(), DeliveryState::Delivered),
+            ("e-conomic-ok".to_owned(), DeliveryState::Delivered)
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_receiver_back_up_gets_every_notification() {
     let n = Notifying::new(Label::Pending, Cause::Webhook);
     n.transfer_once().await;
@@ -514,7 +583,7 @@ fn a_batch_is_grouped_per_order_in_sequence_order() {
         body: "{".into(),
         ..message("g", "x", 0)
     };
-    let groups = crate::app::notify_delivery::group_by_order(vec![
+    let groups = group_by_order(vec![
         message("a3", "A", 3),
         message("b1", "B", 1),
         garbage,
