@@ -414,7 +414,8 @@ where
 
         // The order (re-)entered pending (its first attempt, or a re-send):
         // announced alongside the work, so it adds no time to the transfer,
-        // and before any later label is (a repeat is not announced again).
+        // and before any later label is (a repeat is not announced again;
+        // the `ok` write that records its notification waits for it).
         let (pending_announced, after_pending) = tokio::sync::oneshot::channel();
         let announce_pending = async {
             if record.attempts == 1 || order.cause != Cause::Webhook {
