@@ -81,6 +81,17 @@ pub struct Claim<'a> {
     pub reopen_failed: bool,
 }
 
+/// Whether [`OrderStore::mark_ok`] also records the `ok` label as the
+/// order's next `notify`-channel notification, in the label's own write
+/// (one DynamoDB write instead of two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OkNotification {
+    /// Nothing about notifications is written.
+    Skip,
+    /// Appended as `queued`, at the write's `now`.
+    Record,
+}
+
 /// A pending order that rescan should look at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueOrder {
@@ -134,7 +145,11 @@ pub trait OrderStore: Send + Sync {
 
     /// Labels the order ok with what the push left; releases the lease,
     /// leaves the rescan index, clears the last error and sets the record
-    /// to expire at `expires_at`. Only if the order exists.
+    /// to expire at `expires_at`. Only if the order exists. With
+    /// [`OkNotification::Record`] the same write appends `ok` as the
+    /// order's next `notify`-channel notification (as
+    /// [`NotificationStore::record_notification`] would, at `now`) and
+    /// returns its sequence; with [`OkNotification::Skip`], `Ok(None)`.
     fn mark_ok(
         &self,
         shop_id: &str,
@@ -142,7 +157,8 @@ pub trait OrderStore: Send + Sync {
         outcome: &PushOutcome,
         now: i64,
         expires_at: i64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        notification: OkNotification,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
 
     /// Labels the order failed with a reason; releases the lease and leaves
     /// the rescan index. Never overwrites `ok` (nor a missing order):
@@ -443,6 +459,23 @@ pub trait NotificationStore: Send + Sync {
         sequence: u64,
         update: &crate::domain::notify::DeliveryUpdate,
         now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async move {
+            self.update_notifications(channel, shop_id, order_id, &[(sequence, update)], now)
+                .await
+        }
+    }
+
+    /// Stores the results of several of the order's notifications (distinct
+    /// sequences) in one write; none of them when one is missing
+    /// (`Err(Conflict)`). No updates: nothing is written.
+    fn update_notifications(
+        &self,
+        channel: crate::domain::notify::Channel,
+        shop_id: &str,
+        order_id: &str,
+        updates: &[(u64, &crate::domain::notify::DeliveryUpdate)],
+        now: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The order's notifications on `channel`, oldest first.
@@ -709,8 +742,9 @@ impl<T: OrderStore + ?Sized> OrderStore for std::sync::Arc<T> {
         outcome: &PushOutcome,
         now: i64,
         expires_at: i64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).mark_ok(shop_id, order_id, outcome, now, expires_at)
+        notification: OkNotification,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send {
+        (**self).mark_ok(shop_id, order_id, outcome, now, expires_at, notification)
     }
     fn mark_failed(
         &self,
@@ -874,16 +908,15 @@ impl<T: NotificationStore + ?Sized> NotificationStore for std::sync::Arc<T> {
     ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send {
         (**self).record_notification(channel, shop_id, order_id, label, now)
     }
-    fn update_notification(
+    fn update_notifications(
         &self,
         channel: crate::domain::notify::Channel,
         shop_id: &str,
         order_id: &str,
-        sequence: u64,
-        update: &crate::domain::notify::DeliveryUpdate,
+        updates: &[(u64, &crate::domain::notify::DeliveryUpdate)],
         now: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).update_notification(channel, shop_id, order_id, sequence, update, now)
+        (**self).update_notifications(channel, shop_id, order_id, updates, now)
     }
     fn notifications(
         &self,

@@ -15,8 +15,8 @@ use bridge::domain::secret::Secret;
 use bridge::domain::shop::{EconomicCredentials, ShopConfig};
 use bridge::ports::{
     Cause, Claim, CreditStore, DueOrder, InboundMessage, Invoicing, NotificationStore,
-    OrderControl, OrderMessage, OrderStore, PaymentStore, PushOptions, ShopStore, StoreError,
-    TransferQueue,
+    OkNotification, OrderControl, OrderMessage, OrderStore, PaymentStore, PushOptions, ShopStore,
+    StoreError, TransferQueue,
 };
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -286,7 +286,14 @@ pub async fn a_claim_is_refused_for_missing_recorded_ok_and_failed_orders<B: Bac
         .await
         .expect("claim");
     orders
-        .mark_ok(SHOP, "done", &outcome(7), T + 1, T + 86_400)
+        .mark_ok(
+            SHOP,
+            "done",
+            &outcome(7),
+            T + 1,
+            T + 86_400,
+            OkNotification::Skip,
+        )
         .await
         .expect("ok");
     assert_eq!(
@@ -386,7 +393,14 @@ pub async fn ok_records_the_invoice_and_leaves_the_index_and_is_never_overwritte
         .await
         .expect("claim");
     orders
-        .mark_ok(SHOP, "o5", &outcome(42), T + 2, T + 86_400)
+        .mark_ok(
+            SHOP,
+            "o5",
+            &outcome(42),
+            T + 2,
+            T + 86_400,
+            OkNotification::Skip,
+        )
         .await
         .expect("ok");
     let ok = orders.get(SHOP, "o5").await.expect("read").expect("order");
@@ -417,7 +431,9 @@ pub async fn ok_records_the_invoice_and_leaves_the_index_and_is_never_overwritte
         Label::Ok
     );
     assert!(conflict(
-        orders.mark_ok(SHOP, "none", &outcome(1), T, T + 1).await
+        orders
+            .mark_ok(SHOP, "none", &outcome(1), T, T + 1, OkNotification::Skip)
+            .await
     ));
     assert!(conflict(orders.mark_failed(SHOP, "none", "x", T).await));
 }

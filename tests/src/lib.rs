@@ -27,7 +27,7 @@ use local_stack::apigw::{http_api_event, to_lambda_request, HttpRequestParts};
 use local_stack::event_source::{poll_once, EventSourceSettings, PollOutcome};
 use local_stack::moto::MotoServer;
 use rescan::RescanContext;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -233,7 +233,7 @@ impl Stack {
             },
         )
         .with_notifications(
-            &sdk,
+            &functions_sdk,
             &shops_table,
             &orders_table,
             transfer::NotifyQueue {
@@ -260,7 +260,12 @@ impl Stack {
                 max_receive_count: options.max_receive_count,
             },
         )
-        .with_notifications(&sdk, &shops_table, &orders_table, &notify_queues.queue_url);
+        .with_notifications(
+            &functions_sdk,
+            &shops_table,
+            &orders_table,
+            &notify_queues.queue_url,
+        );
         Stack {
             sdk,
             sandbox,
@@ -317,6 +322,18 @@ impl Stack {
         };
         self.shop_store().put(&config).await.expect("put shop");
         config
+    }
+
+    /// [`Self::put_shop`] with a `notify` target: label notifications are
+    /// POSTed to `url`, signed with `secret`. Sealed as bridgectl writes
+    /// it: the notifier and the delivery must unseal the secret.
+    pub async fn put_shop_with_notify(&self, shop_id: &str, url: &str, secret: &str) {
+        let mut shop = self.put_shop(shop_id, true, json!({})).await;
+        shop.notify = Some(
+            serde_json::from_value(json!({"url": url, "secrets": [{"secret": secret}]}))
+                .expect("notify target"),
+        );
+        self.shop_store().put(&shop).await.expect("put shop");
     }
 
     /// Delivers a webhook through the real ingest handler as an API Gateway

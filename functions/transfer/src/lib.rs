@@ -368,16 +368,17 @@ pub async fn handle(
                 let disposition = context.transfer.process(&message, deadline).await;
                 vec![(message.message_id, disposition)]
             }
-            Work::Notifications(group) => {
-                let mut results = Vec::with_capacity(group.len());
-                if let Some(notify) = &context.notifications {
-                    for message in group {
-                        let disposition = notify.delivery.process(&message, deadline).await;
-                        results.push((message.message_id, disposition));
-                    }
+            Work::Notifications(group) => match &context.notifications {
+                Some(notify) => {
+                    let dispositions = notify.delivery.process_group(&group, deadline).await;
+                    group
+                        .into_iter()
+                        .map(|message| message.message_id)
+                        .zip(dispositions)
+                        .collect()
                 }
-                results
-            }
+                None => Vec::new(),
+            },
         }
     });
     let results: Vec<(String, Disposition)> = stream::iter(processing)

@@ -9,14 +9,39 @@
 use crate::domain::notify::{
     payload, webhook_id, Channel, DeliveryState, DeliveryUpdate, LabelChange,
 };
+use crate::domain::shop::ShopConfig;
 use crate::domain::write_back::{writes_back, WriteBackTarget};
 use crate::ports::{Clock, NotificationMessage, NotificationQueue, NotificationStore, ShopStore};
 use std::future::Future;
+use time::OffsetDateTime;
+
+/// A `notify`-channel notification already recorded with the label's own
+/// write (transfer's `mark_ok`): it only has to be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordedNotification {
+    pub sequence: u64,
+    /// Epoch seconds it was recorded at (the payload's timestamp).
+    pub at: i64,
+}
 
 /// Where label changes are announced.
 pub trait LabelNotifier: Send + Sync {
     /// Announces `change`; never fails (problems are logged).
     fn label_changed(&self, change: &LabelChange) -> impl Future<Output = ()> + Send;
+
+    /// Whether this notifier records `notify`-channel notifications on the
+    /// order, so a label write may record one itself
+    /// ([`crate::ports::OkNotification`]) for [`Self::label_recorded`].
+    fn records_notifications(&self) -> bool;
+
+    /// Announces `change` whose `notify`-channel notification is recorded
+    /// already (`notify`): queues that one, and announces the other
+    /// channels as [`Self::label_changed`] does. Never fails.
+    fn label_recorded(
+        &self,
+        change: &LabelChange,
+        notify: RecordedNotification,
+    ) -> impl Future<Output = ()> + Send;
 }
 
 /// Announces nothing (no notification queue in this deployment).
@@ -25,6 +50,12 @@ pub struct NoNotifier;
 
 impl LabelNotifier for NoNotifier {
     async fn label_changed(&self, _change: &LabelChange) {}
+
+    fn records_notifications(&self) -> bool {
+        false
+    }
+
+    async fn label_recorded(&self, _change: &LabelChange, _notify: RecordedNotification) {}
 }
 
 impl<T: LabelNotifier> LabelNotifier for Option<T> {
@@ -33,11 +64,33 @@ impl<T: LabelNotifier> LabelNotifier for Option<T> {
             notifier.label_changed(change).await;
         }
     }
+
+    fn records_notifications(&self) -> bool {
+        self.as_ref().is_some_and(T::records_notifications)
+    }
+
+    async fn label_recorded(&self, change: &LabelChange, notify: RecordedNotification) {
+        if let Some(notifier) = self {
+            notifier.label_recorded(change, notify).await;
+        }
+    }
 }
 
 impl<T: LabelNotifier + ?Sized> LabelNotifier for std::sync::Arc<T> {
     fn label_changed(&self, change: &LabelChange) -> impl Future<Output = ()> + Send {
         (**self).label_changed(change)
+    }
+
+    fn records_notifications(&self) -> bool {
+        (**self).records_notifications()
+    }
+
+    fn label_recorded(
+        &self,
+        change: &LabelChange,
+        notify: RecordedNotification,
+    ) -> impl Future<Output = ()> + Send {
+        (**self).label_recorded(change, notify)
     }
 }
 
@@ -71,23 +124,28 @@ where
     C: Clock,
 {
     async fn label_changed(&self, change: &LabelChange) {
-        let shop_id = change.shop_id.as_str();
-        let order_id = change.order_id.as_str();
-        let label = change.label.as_str();
-        let shop = match self.shops.get(shop_id).await {
-            Ok(Some(shop)) => shop,
-            Ok(None) => return,
-            Err(error) => {
-                tracing::error!(%shop_id, %order_id, label, %error,
-                    "shop unreadable; label notification not sent");
-                return;
-            }
+        let Some(shop) = self.shop(change).await else {
+            return;
         };
         if shop.notify.is_some() {
             self.announce(Channel::Notify, change).await;
         }
-        if writes_back(change.label) && WriteBackTarget::of(&shop).is_some() {
-            self.announce(Channel::WriteBack, change).await;
+        self.announce_write_back(&shop, change).await;
+    }
+
+    fn records_notifications(&self) -> bool {
+        true
+    }
+
+    async fn label_recorded(&self, change: &LabelChange, notify: RecordedNotification) {
+        // Recorded, so queued (or marked `not_queued`) whatever the shop
+        // says now: a target removed since is the delivery's to drop.
+        let at =
+            OffsetDateTime::from_unix_timestamp(notify.at).unwrap_or_else(|_| self.clock.now());
+        self.queue(Channel::Notify, change, notify.sequence, at)
+            .await;
+        if let Some(shop) = self.shop(change).await {
+            self.announce_write_back(&shop, change).await;
         }
     }
 }
@@ -99,12 +157,33 @@ where
     S: ShopStore,
     C: Clock,
 {
+    /// The order's shop; `None` (logged) when unknown or unreadable.
+    async fn shop(&self, change: &LabelChange) -> Option<ShopConfig> {
+        match self.shops.get(&change.shop_id).await {
+            Ok(shop) => shop,
+            Err(error) => {
+                tracing::error!(shop_id = %change.shop_id, order_id = %change.order_id,
+                    label = change.label.as_str(), %error,
+                    "shop unreadable; label notification not sent");
+                None
+            }
+        }
+    }
+
+    /// The write-back channel records its own notification (its own
+    /// write: unlike `notify`, it does not skip repeats, and it is not
+    /// folded into the label's write).
+    async fn announce_write_back(&self, shop: &ShopConfig, change: &LabelChange) {
+        if writes_back(change.label) && WriteBackTarget::of(shop).is_some() {
+            self.announce(Channel::WriteBack, change).await;
+        }
+    }
+
     /// Records `change` as the channel's next notification and queues it.
     async fn announce(&self, channel: Channel, change: &LabelChange) {
         let shop_id = change.shop_id.as_str();
         let order_id = change.order_id.as_str();
         let label = change.label.as_str();
-        let channel_name = channel.as_str();
         let now = self.clock.now();
         let sequence = match self
             .store
@@ -114,18 +193,33 @@ where
             Ok(Some(sequence)) => sequence,
             Ok(None) => return,
             Err(error) => {
-                tracing::error!(%shop_id, %order_id, label, channel = channel_name, %error,
+                tracing::error!(%shop_id, %order_id, label, channel = channel.as_str(), %error,
                     "label notification could not be recorded; it is not sent");
                 return;
             }
         };
+        self.queue(channel, change, sequence, now).await;
+    }
+
+    /// Queues the recorded notification `sequence` of `change`, recorded at `at`.
+    async fn queue(
+        &self,
+        channel: Channel,
+        change: &LabelChange,
+        sequence: u64,
+        at: OffsetDateTime,
+    ) {
+        let shop_id = change.shop_id.as_str();
+        let order_id = change.order_id.as_str();
+        let label = change.label.as_str();
+        let channel_name = channel.as_str();
         let message = NotificationMessage {
             shop_id: shop_id.to_owned(),
             order_id: order_id.to_owned(),
             channel,
             sequence,
             webhook_id: webhook_id(shop_id, order_id, sequence),
-            payload: payload(change, sequence, now),
+            payload: payload(change, sequence, at),
         };
         match self.queue.enqueue_notification(&message).await {
             Ok(()) => {
@@ -150,7 +244,7 @@ where
                         order_id,
                         sequence,
                         &update,
-                        now.unix_timestamp(),
+                        self.clock.epoch_seconds(),
                     )
                     .await;
             }

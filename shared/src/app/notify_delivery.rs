@@ -2,7 +2,8 @@
 //! by the transfer function. It signs the stored body with the shop's
 //! current `notify` secrets (Standard Webhooks) and POSTs it; a non-2xx
 //! answer or no answer is retried with back-off by the queue, then
-//! dead-lettered. Every outcome is recorded on the order's notification.
+//! dead-lettered. Every outcome is recorded on the order's notification:
+//! those of one order's group, at its end, in one write per channel.
 //! Label write-backs into the shop ride the same queue and states
 //! ([`write_back`]).
 
@@ -19,6 +20,7 @@ use crate::ports::{
     Clock, InboundMessage, NotificationMessage, NotificationQueue, NotificationSender,
     NotificationStore, PostOutcome, ShopStore, ShopWriter,
 };
+use std::collections::BTreeMap;
 use std::time::Instant;
 use tracing::Instrument;
 
@@ -128,8 +130,30 @@ where
     C: Clock,
     W: ShopWriter,
 {
-    /// Delivers one notification; every outcome is a disposition.
-    pub async fn process(&self, message: &InboundMessage, deadline: Instant) -> Disposition {
+    /// Delivers one order's notifications one after the other (a group of
+    /// [`group_by_order`]) and then records their outcomes, one write per
+    /// channel; every outcome is a disposition, one per message.
+    pub async fn process_group(
+        &self,
+        group: &[InboundMessage],
+        deadline: Instant,
+    ) -> Vec<Disposition> {
+        let mut outcomes = Outcomes::default();
+        let mut dispositions = Vec::with_capacity(group.len());
+        for message in group {
+            dispositions.push(self.process(message, deadline, &mut outcomes).await);
+        }
+        self.save(outcomes).await;
+        dispositions
+    }
+
+    /// Delivers one notification; its outcome is added to `outcomes`.
+    async fn process(
+        &self,
+        message: &InboundMessage,
+        deadline: Instant,
+        outcomes: &mut Outcomes,
+    ) -> Disposition {
         let Ok(notification) = serde_json::from_str::<NotificationMessage>(&message.body) else {
             tracing::error!(message_id = %message.message_id, "malformed notification message dropped");
             return Disposition::Done;
@@ -144,12 +168,12 @@ where
         );
         match notification.channel {
             Channel::Notify => {
-                self.deliver(message, &notification, deadline)
+                self.deliver(message, &notification, deadline, outcomes)
                     .instrument(span)
                     .await
             }
             Channel::WriteBack => {
-                self.write_back(message, &notification, deadline)
+                self.write_back(message, &notification, deadline, outcomes)
                     .instrument(span)
                     .await
             }
@@ -161,14 +185,14 @@ where
         message: &InboundMessage,
         notification: &NotificationMessage,
         deadline: Instant,
+        outcomes: &mut Outcomes,
     ) -> Disposition {
         let target: NotifyTarget = match self.shops.get(&notification.shop_id).await {
             Ok(Some(shop)) => match shop.notify {
                 Some(target) => target,
                 None => {
                     tracing::info!("shop has no notify target any more; notification dropped");
-                    self.record(notification, DeliveryState::Dropped, message, None)
-                        .await;
+                    outcomes.add(notification, DeliveryState::Dropped, message, None);
                     return Disposition::Done;
                 }
             },
@@ -183,6 +207,7 @@ where
                         notification,
                         format!("shop unreadable: {error}"),
                         None,
+                        outcomes,
                     )
                     .await
             }
@@ -198,7 +223,9 @@ where
             now,
         ) else {
             let error = "the shop's notify target has no active whsec_ secret".to_owned();
-            return self.failed(message, notification, error, None).await;
+            return self
+                .failed(message, notification, error, None, outcomes)
+                .await;
         };
         let headers = [
             ("webhook-id", notification.webhook_id.clone()),
@@ -212,17 +239,18 @@ where
         match outcome {
             PostOutcome::Status(status) if (200..300).contains(&status) => {
                 tracing::info!(status, "label notification delivered");
-                self.record(notification, DeliveryState::Delivered, message, None)
-                    .await;
+                outcomes.add(notification, DeliveryState::Delivered, message, None);
                 Disposition::Done
             }
             PostOutcome::Status(status) => {
                 let error = format!("receiver answered HTTP {status}");
-                self.failed(message, notification, error, None).await
+                self.failed(message, notification, error, None, outcomes)
+                    .await
             }
             PostOutcome::Unreachable(error) => {
                 let error = format!("receiver unreachable: {error}");
-                self.failed(message, notification, error, None).await
+                self.failed(message, notification, error, None, outcomes)
+                    .await
             }
         }
     }
@@ -235,17 +263,17 @@ where
         notification: &NotificationMessage,
         error: String,
         after_seconds: Option<u32>,
+        outcomes: &mut Outcomes,
     ) -> Disposition {
         if message.receive_count >= self.settings.max_receive_count {
             // SQS's redrive moves it to the dead-letter queue now.
             tracing::error!(%error, "label notification undeliverable; dead-lettered");
-            self.record(
+            outcomes.add(
                 notification,
                 DeliveryState::DeadLettered,
                 message,
                 Some(error),
-            )
-            .await;
+            );
             return Disposition::Retry;
         }
         let delay = retry_delay_seconds(
@@ -255,8 +283,7 @@ where
         )
         .max(after_seconds.map_or(0, |s| s.min(12 * 3600) as i32));
         tracing::warn!(%error, retry_in_seconds = delay, "label notification not delivered; will retry");
-        self.record(notification, DeliveryState::Retrying, message, Some(error))
-            .await;
+        outcomes.add(notification, DeliveryState::Retrying, message, Some(error));
         if let Some(handle) = &message.receipt_handle {
             if let Err(error) = self.queue.delay_notification(handle, delay).await {
                 tracing::warn!(%error, "could not delay the retry; the visibility timeout applies");
@@ -265,8 +292,33 @@ where
         Disposition::Retry
     }
 
-    async fn record(
-        &self,
+    /// Writes the outcomes: one write per order and channel.
+    async fn save(&self, outcomes: Outcomes) {
+        let now = self.clock.epoch_seconds();
+        for ((channel, shop_id, order_id), updates) in outcomes.per_order_and_channel() {
+            if let Err(error) = self
+                .store
+                .update_notifications(channel, &shop_id, &order_id, &updates, now)
+                .await
+            {
+                let sequences: Vec<u64> = updates.iter().map(|(sequence, _)| *sequence).collect();
+                tracing::warn!(%shop_id, %order_id, channel = channel.as_str(), ?sequences, %error,
+                    "could not record the notifications' states");
+            }
+        }
+    }
+}
+
+/// An order's notifications on one channel: (channel, shop, order).
+type OrderChannel = (Channel, String, String);
+
+/// Delivery states decided while a group is delivered, written at its end.
+#[derive(Debug, Default)]
+struct Outcomes(Vec<(NotificationMessage, DeliveryUpdate)>);
+
+impl Outcomes {
+    fn add(
+        &mut self,
         notification: &NotificationMessage,
         state: DeliveryState,
         message: &InboundMessage,
@@ -277,19 +329,122 @@ where
             attempts: message.receive_count,
             error,
         };
-        if let Err(error) = self
-            .store
-            .update_notification(
+        self.0.push((notification.clone(), update));
+    }
+
+    /// The updates per (channel, shop, order), one per sequence (a copy of
+    /// a message delivered twice in one batch: its last outcome).
+    fn per_order_and_channel(&self) -> BTreeMap<OrderChannel, Vec<(u64, &DeliveryUpdate)>> {
+        let mut grouped: BTreeMap<_, Vec<(u64, &DeliveryUpdate)>> = BTreeMap::new();
+        for (notification, update) in &self.0 {
+            let key = (
                 notification.channel,
-                &notification.shop_id,
-                &notification.order_id,
-                notification.sequence,
-                &update,
-                self.clock.epoch_seconds(),
-            )
-            .await
-        {
-            tracing::warn!(%error, state = state.as_str(), "could not record the notification's state");
+                notification.shop_id.clone(),
+                notification.order_id.clone(),
+            );
+            let updates = grouped.entry(key).or_default();
+            updates.retain(|(sequence, _)| *sequence != notification.sequence);
+            updates.push((notification.sequence, update));
         }
+        grouped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notification(channel: Channel, order_id: &str, sequence: u64) -> NotificationMessage {
+        NotificationMessage {
+            shop_id: "shop".into(),
+            order_id: order_id.into(),
+            channel,
+            sequence,
+            webhook_id: format!("ntf_{order_id}_{sequence}"),
+            payload: "{}".into(),
+        }
+    }
+
+    fn message(receive_count: u32) -> InboundMessage {
+        InboundMessage {
+            message_id: "m".into(),
+            receipt_handle: None,
+            body: String::new(),
+            receive_count,
+            sent_at_ms: None,
+        }
+    }
+
+    #[test]
+    fn outcomes_are_written_per_order_and_channel_with_the_last_outcome_per_sequence() {
+        let mut outcomes = Outcomes::default();
+        let add = |outcomes: &mut Outcomes, n, state, count| {
+            outcomes.add(&n, state, &message(count), None);
+        };
+        add(
+            &mut outcomes,
+            notification(Channel::Notify, "A", 1),
+            DeliveryState::Delivered,
+            1,
+        );
+        add(
+            &mut outcomes,
+            notification(Channel::WriteBack, "A", 1),
+            DeliveryState::Delivered,
+            1,
+        );
+        add(
+            &mut outcomes,
+            notification(Channel::Notify, "B", 1),
+            DeliveryState::Retrying,
+            1,
+        );
+        add(
+            &mut outcomes,
+            notification(Channel::Notify, "A", 2),
+            DeliveryState::Retrying,
+            1,
+        );
+        // A second copy of A's second notification in the same batch.
+        add(
+            &mut outcomes,
+            notification(Channel::Notify, "A", 2),
+            DeliveryState::Delivered,
+            2,
+        );
+        let per_order = outcomes.per_order_and_channel();
+        type Written<'a> = ((Channel, &'a str), Vec<(u64, DeliveryState, u32)>);
+        let grouped: Vec<Written> = per_order
+            .iter()
+            .map(|((channel, _, order_id), updates)| {
+                (
+                    (*channel, order_id.as_str()),
+                    updates
+                        .iter()
+                        .map(|(sequence, u)| (*sequence, u.state, u.attempts))
+                        .collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            grouped,
+            [
+                (
+                    (Channel::Notify, "A"),
+                    vec![
+                        (1, DeliveryState::Delivered, 1),
+                        (2, DeliveryState::Delivered, 2)
+                    ]
+                ),
+                (
+                    (Channel::Notify, "B"),
+                    vec![(1, DeliveryState::Retrying, 1)]
+                ),
+                (
+                    (Channel::WriteBack, "A"),
+                    vec![(1, DeliveryState::Delivered, 1)]
+                ),
+            ]
+        );
     }
 }

@@ -33,7 +33,7 @@ use crate::app::order_metrics;
 #[path = "transfer_control.rs"]
 mod control;
 
-use crate::app::notify::{LabelNotifier, NoNotifier};
+use crate::app::notify::{LabelNotifier, NoNotifier, RecordedNotification};
 use crate::domain::lifecycle::trigger_arrival;
 use crate::domain::lifecycle::{retry_delay_seconds, Label, LeaseOwner, OrderRecord, PushOutcome};
 use crate::domain::mapping::{
@@ -48,9 +48,9 @@ use crate::domain::vat_number::VatNumberCheck;
 use crate::metrics::{self, Metric};
 use crate::ports::{
     Cause, Claim, Clock, CreditStore, FoundInvoice, InboundMessage, Invoicing, InvoicingError,
-    NoShopRefunds, NoVatRegistry, OrderControl, OrderMessage, OrderStore, PaymentStore,
-    PushOptions, ShopReadError, ShopRefunds, ShopStore, StoreError, TransferQueue, VatRegistry,
-    VatRegistryUnavailable,
+    NoShopRefunds, NoVatRegistry, OkNotification, OrderControl, OrderMessage, OrderStore,
+    PaymentStore, PushOptions, ShopReadError, ShopRefunds, ShopStore, StoreError, TransferQueue,
+    VatRegistry, VatRegistryUnavailable,
 };
 use std::fmt;
 use std::sync::Arc;
@@ -194,6 +194,24 @@ impl fmt::Display for TransferFailure {
 enum PushMode {
     Create,
     CompleteOnly,
+}
+
+/// Whether `transfer` records the `ok` notification with the label
+/// (`mark_ok`) for a shop with a `notify` target, instead of
+/// [`Transfer::transferred`] recording it in a write of its own.
+enum OkNotificationFold {
+    /// Not on this path (the last look, …).
+    No,
+    /// Yes, once the `pending` announce running beside the transfer is
+    /// done (the sender is dropped or sends).
+    AfterPending(tokio::sync::oneshot::Receiver<()>),
+}
+
+/// An order transferred: what the push left, and its `ok` notification
+/// when `mark_ok` recorded it.
+struct Transferred {
+    outcome: PushOutcome,
+    notification: Option<RecordedNotification>,
 }
 
 enum Failure {
@@ -396,21 +414,33 @@ where
 
         // The order (re-)entered pending (its first attempt, or a re-send):
         // announced alongside the work, so it adds no time to the transfer,
-        // and before any later label is (a repeat is not announced again).
+        // and before any later label is (a repeat is not announced again;
+        // the `ok` write that records its notification waits for it).
+        let (pending_announced, after_pending) = tokio::sync::oneshot::channel();
         let announce_pending = async {
             if record.attempts == 1 || order.cause != Cause::Webhook {
                 let pending = LabelChange::new(&order.shop_id, &order.order_id, Label::Pending);
                 self.notifier.label_changed(&pending).await;
             }
+            let _ = pending_announced.send(());
         };
         let (transferred, ()) = tokio::join!(
-            self.transfer(&record, &owner, deadline, PushMode::Create),
+            self.transfer(
+                &record,
+                &owner,
+                deadline,
+                PushMode::Create,
+                OkNotificationFold::AfterPending(after_pending)
+            ),
             announce_pending
         );
         match transferred {
             // A refund waiting for its order's invoice: nothing changed.
             Ok(None) => Disposition::Done,
-            Ok(Some(outcome)) => self.transferred(message, order, &record, &outcome).await,
+            Ok(Some(done)) => {
+                self.transferred(message, order, &record, &done.outcome, done.notification)
+                    .await
+            }
             Err(Failure::Failed(failure)) if failure.is_transient() => {
                 if let Some(handed_back) = self
                     .hand_back_if_attempt_met_spent_budget(message, order, &owner, &failure)
@@ -420,7 +450,9 @@ where
                 }
                 if message.receive_count >= self.settings.max_receive_count {
                     if let Some(outcome) = self.last_look(&record, &owner, deadline).await {
-                        return self.transferred(message, order, &record, &outcome).await;
+                        return self
+                            .transferred(message, order, &record, &outcome, None)
+                            .await;
                     }
                 }
                 self.transient(message, order, Some(&owner), failure).await
@@ -433,17 +465,22 @@ where
         }
     }
 
-    /// The order is ok: announce it and count it.
+    /// The order is ok: announce it (its `notify` notification only
+    /// queued when `mark_ok` recorded it) and count it.
     async fn transferred(
         &self,
         message: &InboundMessage,
         order: &OrderMessage,
         record: &OrderRecord,
         outcome: &PushOutcome,
+        notification: Option<RecordedNotification>,
     ) -> Disposition {
         let ok = LabelChange::new(&order.shop_id, &order.order_id, Label::Ok)
             .with_invoice(InvoiceNumbers::from(outcome));
-        self.notifier.label_changed(&ok).await;
+        match notification {
+            Some(recorded) => self.notifier.label_recorded(&ok, recorded).await,
+            None => self.notifier.label_changed(&ok).await,
+        }
         let now_ms = (self.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
         let latency_ms = order_metrics::webhook_to_ok_ms(
             order.cause,
@@ -472,8 +509,15 @@ where
             _ => return None,
         };
         match self
-            .transfer(&current, owner, deadline, PushMode::CompleteOnly)
+            .transfer(
+                &current,
+                owner,
+                deadline,
+                PushMode::CompleteOnly,
+                OkNotificationFold::No,
+            )
             .await
+            .map(|done| done.map(|done| done.outcome))
         {
             Ok(Some(outcome)) => {
                 tracing::info!(
@@ -536,11 +580,16 @@ where
         owner: &LeaseOwner,
         deadline: Instant,
         mode: PushMode,
-    ) -> Result<Option<PushOutcome>, Failure> {
+        fold: OkNotificationFold,
+    ) -> Result<Option<Transferred>, Failure> {
         if let Some(keys) = split_refund_record_id(&record.order_id) {
-            return self
+            let outcome = self
                 .transfer_refund(record, owner, deadline, keys, mode)
-                .await;
+                .await?;
+            return Ok(outcome.map(|outcome| Transferred {
+                outcome,
+                notification: None,
+            }));
         }
         // The shop store may answer from a cache: an order is failed for
         // its shop's configuration only as the configuration stands now.
@@ -581,14 +630,27 @@ where
         self.register_payment(record, owner, &shop, &plan, &outcome, deadline, mode)
             .await?;
 
+        let ok_notification = match fold {
+            OkNotificationFold::AfterPending(pending_announced)
+                if shop.notify.is_some() && self.notifier.records_notifications() =>
+            {
+                // `pending` gets the lower sequence: its announce runs
+                // beside the push and is almost always done by now.
+                let _ = pending_announced.await;
+                OkNotification::Record
+            }
+            _ => OkNotification::Skip,
+        };
         let now = self.clock.epoch_seconds();
-        self.orders
+        let sequence = self
+            .orders
             .mark_ok(
                 &record.shop_id,
                 &record.order_id,
                 &outcome,
                 now,
                 now + self.settings.ok_record_ttl_days * 86_400,
+                ok_notification,
             )
             .await
             // The invoice exists; a retry finds it (create_started is set).
@@ -602,7 +664,10 @@ where
             reused_existing = outcome.reused_existing,
             "order transferred"
         );
-        Ok(Some(outcome))
+        Ok(Some(Transferred {
+            outcome,
+            notification: sequence.map(|sequence| RecordedNotification { sequence, at: now }),
+        }))
     }
 
     /// The shop's configuration and the invoice it makes of the order's

@@ -5,7 +5,7 @@
 use super::{claim, conflict, outcome, pending, Backend, SHOP, T};
 use bridge::domain::lifecycle::{Label, LeaseOwner, OrderRecord};
 use bridge::domain::notify::{Channel, DeliveryState, DeliveryUpdate};
-use bridge::ports::{NotificationStore, OrderControl, OrderStore};
+use bridge::ports::{NotificationStore, OkNotification, OrderControl, OrderStore};
 
 async fn read<B: Backend>(backend: &B, order_id: &str) -> OrderRecord {
     backend
@@ -30,7 +30,14 @@ async fn invoiced<B: Backend>(backend: &B, order_id: &str) {
         .await
         .expect("create started");
     orders
-        .mark_ok(SHOP, order_id, &outcome(42), T + 1, T + 86_400)
+        .mark_ok(
+            SHOP,
+            order_id,
+            &outcome(42),
+            T + 1,
+            T + 86_400,
+            OkNotification::Skip,
+        )
         .await
         .expect("ok");
 }
@@ -414,4 +421,269 @@ pub async fn a_delivery_update_lands_on_its_own_notification_only<B: Backend>(ba
         backend.orders().get(SHOP, "missing").await.expect("read"),
         None
     );
+}
+
+/// An order claimed and with its create started, ready for `mark_ok`.
+async fn ready_for_ok<B: Backend>(backend: &B, order_id: &str) {
+    pending(backend, order_id, T).await;
+    let owner = LeaseOwner::new("m", 1);
+    let orders = backend.orders();
+    orders
+        .claim(&claim(order_id, &owner, T))
+        .await
+        .expect("claim");
+    orders
+        .mark_create_started(SHOP, order_id, &owner)
+        .await
+        .expect("create started");
+}
+
+pub async fn the_ok_label_write_can_record_the_ok_notification_itself<B: Backend>(backend: &B) {
+    let store = backend.orders();
+    ready_for_ok(backend, "n3").await;
+    assert_eq!(
+        store
+            .record_notification(Channel::Notify, SHOP, "n3", "e-conomic-pending", T)
+            .await
+            .expect("record"),
+        Some(1)
+    );
+    let sequence = store
+        .mark_ok(
+            SHOP,
+            "n3",
+            &outcome(42),
+            T + 1,
+            T + 86_400,
+            OkNotification::Record,
+        )
+        .await
+        .expect("ok");
+    assert_eq!(sequence, Some(2), "the next sequence after pending");
+    let notify = store
+        .notifications(Channel::Notify, SHOP, "n3")
+        .await
+        .expect("read");
+    let entries: Vec<(u64, &str, DeliveryState, i64, u32, i64)> = notify
+        .iter()
+        .map(|n| {
+            (
+                n.sequence,
+                n.label.as_str(),
+                n.state,
+                n.at,
+                n.attempts,
+                n.updated_at,
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            (1, "e-conomic-pending", DeliveryState::Queued, T, 0, T),
+            (2, "e-conomic-ok", DeliveryState::Queued, T + 1, 0, T + 1)
+        ]
+    );
+    assert_eq!(notify[1].last_error, None);
+    // The label was written too, and the write-back channel is untouched.
+    let order = read(backend, "n3").await;
+    assert_eq!(
+        (order.label, order.draft_invoice_number),
+        (Label::Ok, Some(42))
+    );
+    assert_eq!(
+        store
+            .notifications(Channel::WriteBack, SHOP, "n3")
+            .await
+            .expect("read"),
+        []
+    );
+    // `ok` is the last notified label: recording it again is a repeat.
+    assert_eq!(
+        store
+            .record_notification(Channel::Notify, SHOP, "n3", "e-conomic-ok", T + 2)
+            .await
+            .expect("record"),
+        None
+    );
+    // Its delivery state lands on it like any other's.
+    let delivered = DeliveryUpdate {
+        state: DeliveryState::Delivered,
+        attempts: 1,
+        error: None,
+    };
+    store
+        .update_notification(Channel::Notify, SHOP, "n3", 2, &delivered, T + 3)
+        .await
+        .expect("update");
+
+    // Without it, nothing about notifications is written.
+    ready_for_ok(backend, "n4").await;
+    store
+        .record_notification(Channel::Notify, SHOP, "n4", "e-conomic-pending", T)
+        .await
+        .expect("record");
+    assert_eq!(
+        store
+            .mark_ok(
+                SHOP,
+                "n4",
+                &outcome(43),
+                T + 1,
+                T + 86_400,
+                OkNotification::Skip
+            )
+            .await
+            .expect("ok"),
+        None
+    );
+    assert_eq!(read(backend, "n4").await.label, Label::Ok);
+    let labels: Vec<String> = store
+        .notifications(Channel::Notify, SHOP, "n4")
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|n| n.label)
+        .collect();
+    assert_eq!(labels, ["e-conomic-pending"]);
+    assert_eq!(
+        store
+            .record_notification(Channel::Notify, SHOP, "n4", "e-conomic-ok", T + 2)
+            .await
+            .expect("record"),
+        Some(2),
+        "pending is still the last notified label"
+    );
+
+    // The first notification of an order can be the ok one; no order, nothing.
+    ready_for_ok(backend, "n5").await;
+    assert_eq!(
+        store
+            .mark_ok(
+                SHOP,
+                "n5",
+                &outcome(44),
+                T + 1,
+                T + 86_400,
+                OkNotification::Record
+            )
+            .await
+            .expect("ok"),
+        Some(1)
+    );
+    assert!(conflict(
+        store
+            .mark_ok(
+                SHOP,
+                "missing",
+                &outcome(1),
+                T,
+                T + 1,
+                OkNotification::Record
+            )
+            .await
+    ));
+    assert_eq!(
+        store
+            .notifications(Channel::Notify, SHOP, "missing")
+            .await
+            .expect("read"),
+        []
+    );
+}
+
+pub async fn several_delivery_updates_land_in_one_write_or_none_does<B: Backend>(backend: &B) {
+    let store = backend.orders();
+    pending(backend, "n6", T).await;
+    for label in ["e-conomic-pending", "e-conomic-failed", "e-conomic-ok"] {
+        store
+            .record_notification(Channel::Notify, SHOP, "n6", label, T)
+            .await
+            .expect("record");
+    }
+    let delivered = DeliveryUpdate {
+        state: DeliveryState::Delivered,
+        attempts: 2,
+        error: None,
+    };
+    let retrying = DeliveryUpdate {
+        state: DeliveryState::Retrying,
+        attempts: 1,
+        error: Some("receiver answered HTTP 503".into()),
+    };
+    store
+        .update_notifications(
+            Channel::Notify,
+            SHOP,
+            "n6",
+            &[(1, &delivered), (3, &retrying)],
+            T + 5,
+        )
+        .await
+        .expect("update");
+    let states = |notify: Vec<bridge::domain::notify::NotificationRecord>| {
+        notify
+            .into_iter()
+            .map(|n| (n.sequence, n.state, n.attempts, n.updated_at, n.last_error))
+            .collect::<Vec<_>>()
+    };
+    let after_first = vec![
+        (1, DeliveryState::Delivered, 2, T + 5, None),
+        (2, DeliveryState::Queued, 0, T, None),
+        (
+            3,
+            DeliveryState::Retrying,
+            1,
+            T + 5,
+            Some("receiver answered HTTP 503".to_owned()),
+        ),
+    ];
+    let read_notify = || store.notifications(Channel::Notify, SHOP, "n6");
+    assert_eq!(states(read_notify().await.expect("read")), after_first);
+    // Delivered clears the error of an earlier try, next to another update.
+    store
+        .update_notifications(
+            Channel::Notify,
+            SHOP,
+            "n6",
+            &[(2, &retrying), (3, &delivered)],
+            T + 6,
+        )
+        .await
+        .expect("update");
+    let notify = read_notify().await.expect("read");
+    assert_eq!(
+        (notify[1].state, notify[1].last_error.is_some()),
+        (DeliveryState::Retrying, true)
+    );
+    assert_eq!(
+        (notify[2].state, notify[2].last_error.as_deref()),
+        (DeliveryState::Delivered, None)
+    );
+    // One missing notification (4, or 0): a conflict, and nothing written.
+    let before = states(read_notify().await.expect("read"));
+    for missing in [4, 0] {
+        assert!(conflict(
+            store
+                .update_notifications(
+                    Channel::Notify,
+                    SHOP,
+                    "n6",
+                    &[(1, &retrying), (missing, &delivered)],
+                    T + 7,
+                )
+                .await
+        ));
+    }
+    assert!(conflict(
+        store
+            .update_notifications(Channel::WriteBack, SHOP, "n6", &[(1, &delivered)], T + 7)
+            .await
+    ));
+    assert_eq!(states(read_notify().await.expect("read")), before);
+    // Nothing to update: nothing written, not even for a missing order.
+    store
+        .update_notifications(Channel::Notify, SHOP, "missing", &[], T + 8)
+        .await
+        .expect("no updates");
 }

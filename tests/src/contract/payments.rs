@@ -4,7 +4,7 @@
 
 use super::{claim, conflict, outcome, pending, Backend, SHOP, T};
 use bridge::domain::lifecycle::LeaseOwner;
-use bridge::ports::{OrderStore, PaymentStore};
+use bridge::ports::{OkNotification, OrderStore, PaymentStore};
 
 pub async fn only_the_lease_holder_marks_the_payment_and_the_first_mark_is_kept<B: Backend>(
     backend: &B,
@@ -53,7 +53,14 @@ pub async fn only_the_lease_holder_marks_the_payment_and_the_first_mark_is_kept<
 
     // Once the order is ok, nobody marks or records a payment on it.
     orders
-        .mark_ok(SHOP, "p1", &outcome(1), T + 7, T + 1_000)
+        .mark_ok(
+            SHOP,
+            "p1",
+            &outcome(1),
+            T + 7,
+            T + 1_000,
+            OkNotification::Skip,
+        )
         .await
         .expect("ok");
     assert!(conflict(

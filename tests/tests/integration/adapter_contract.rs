@@ -251,6 +251,8 @@ contract_suite!(
     a_refused_request_only_records_its_history_and_frees_the_lease,
     notifications_are_numbered_per_channel_and_only_notify_skips_a_repeat,
     a_delivery_update_lands_on_its_own_notification_only,
+    the_ok_label_write_can_record_the_ok_notification_itself,
+    several_delivery_updates_land_in_one_write_or_none_does,
     ingest_creates_an_order_once_and_then_only_from_the_version_it_read,
     ingest_keeps_the_newest_history_and_webhook_ids_within_their_limits,
     a_claim_takes_a_free_lease_once_and_again_after_it_ran_out,

@@ -126,3 +126,65 @@ async fn dynamodb_capacity_per_order_and_event_kind() {
         .collect();
     assert_eq!(measured, expected);
 }
+
+/// The DynamoDB writes label notifications add to one order (shop with a
+/// `notify` target; the order's pending and ok notifications delivered in
+/// one batch, as the notification queue's 1 s batching window usually
+/// makes them): the `pending` one is recorded in a write of its own, the
+/// `ok` one in the `ok` label's write, and both outcomes in one write.
+/// Recorded and updated one by one, the same order took two writes more
+/// in transfer (5) and one more in delivery (2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_writes_of_an_order_with_label_notifications() {
+    let meter = CapacityMeter::new(&sdk_config().await);
+    let stack = Stack::metered(StackOptions::default(), &meter).await;
+    meter.cached_table(&stack.shops_table);
+    let receiver = local_stack::receiver::NotificationReceiver::start(0)
+        .await
+        .expect("receiver");
+    stack
+        .put_shop_with_notify(
+            "webshop-dk",
+            &receiver.url(),
+            "whsec_bGFiZWwgbm90aWZpY2F0aW9ucyB0ZXN0IHNlY3JldA==",
+        )
+        .await;
+    let order_id = "100235";
+
+    meter.phase("order.paid (ingest)");
+    let paid = order_event("order.paid", order_id, "239.00");
+    let (status, _) = stack.send_signed("webshop-dk", PAID_ID, &paid).await;
+    assert_eq!(status, 202);
+
+    meter.phase("transfer");
+    let record = stack
+        .transfer_until("webshop-dk", order_id, Duration::from_secs(30), |r| {
+            r.label != Label::Pending
+        })
+        .await;
+    assert_eq!(record.label, Label::Ok, "{:?}", record.last_error);
+
+    meter.phase("notification delivery");
+    let outcome = stack.poll_notifications().await;
+    assert_eq!((outcome.received, outcome.deleted), (2, 2), "one batch");
+    assert_eq!(receiver.accepted().len(), 2);
+
+    println!("DynamoDB capacity of one order with label notifications:");
+    println!("{}", meter.table());
+    assert_eq!(meter.errors(), Vec::<String>::new());
+    // (phase, writes, WRU on the orders table): every write here is of an
+    // item under 1 KB.
+    let totals = meter.totals();
+    let measured: Vec<(&str, u32)> = totals
+        .iter()
+        .map(|(phase, t): &(String, PhaseTotal)| (phase.as_str(), t.wru))
+        .collect();
+    assert_eq!(
+        measured,
+        [
+            ("order.paid (ingest)", 1),
+            ("transfer", 4),
+            ("notification delivery", 1)
+        ]
+    );
+}

@@ -8,26 +8,18 @@ use bridge::domain::notify::{Channel, DeliveryState, Payload};
 use bridge::domain::secret::Secret;
 use bridge::domain::shop::WebhookSecret;
 use bridge::domain::webhook::{verify, SignatureHeaders};
-use bridge::ports::{NotificationStore, ShopStore};
+use bridge::ports::NotificationStore;
 use integration_tests::*;
 use local_stack::receiver::{NotificationReceiver, Received};
-use serde_json::json;
 use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(30);
 const NOTIFY_SECRET: &str = "whsec_bGFiZWwgbm90aWZpY2F0aW9ucyB0ZXN0IHNlY3JldA==";
 
 async fn shop_with_notify(stack: &Stack, shop_id: &str, receiver: &NotificationReceiver) {
-    let mut shop = stack.put_shop(shop_id, true, json!({})).await;
-    shop.notify = Some(
-        serde_json::from_value(
-            json!({"url": receiver.url(), "secrets": [{"secret": NOTIFY_SECRET}]}),
-        )
-        .expect("notify target"),
-    );
-    // Sealed as bridgectl writes it: the notifier and the delivery must
-    // unseal the notify secret.
-    stack.shop_store().put(&shop).await.expect("put shop");
+    stack
+        .put_shop_with_notify(shop_id, &receiver.url(), NOTIFY_SECRET)
+        .await;
 }
 
 /// Checks the Standard Webhooks signature and returns the payload.

@@ -5,7 +5,9 @@ use crate::common::*;
 use bridge::domain::lifecycle::{HistoryEntry, IngestWrite, Label, LeaseOwner, PushOutcome};
 use bridge::domain::notify::{Channel, DeliveryState, DeliveryUpdate};
 use bridge::domain::webhook::{sign, verify, SignatureHeaders};
-use bridge::ports::{Claim, NotificationStore, OrderStore, ShopStore, TransferQueue};
+use bridge::ports::{
+    Claim, NotificationStore, OkNotification, OrderStore, ShopStore, TransferQueue,
+};
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 use time::OffsetDateTime;
@@ -74,8 +76,10 @@ async fn seed_order(stack: &Stack, shop: &str, order: &str, label: Label, reason
                 },
                 t + 2,
                 t + 86_400,
+                OkNotification::Skip,
             )
             .await
+            .map(drop)
             .expect("ok"),
         _ => unreachable!(),
     }

@@ -15,6 +15,7 @@ use super::item::{n, s};
 use super::orders::DynamoOrderStore;
 use crate::domain::notify::{Channel, DeliveryState, DeliveryUpdate, NotificationRecord};
 use crate::ports::{NotificationStore, StoreError};
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use std::collections::HashMap;
 
@@ -73,6 +74,66 @@ fn record(sequence: u64, value: &AttributeValue) -> Result<NotificationRecord, S
     })
 }
 
+/// The part of an UpdateItem that appends a label as a channel's next
+/// notification (queued, at `now`) and counts its sequence: for
+/// `record_notification` and for `mark_ok`, which folds the `ok`
+/// notification into the label's own write. Its placeholders start with
+/// `ntf_`, so they never meet the rest of the request's.
+pub(super) struct Append {
+    channel: Channel,
+    label: String,
+    now: i64,
+}
+
+impl Append {
+    /// `SET` clause (without the keyword).
+    pub(super) const SET: &'static str = "#ntf_list = list_append(if_not_exists(#ntf_list, :ntf_empty), :ntf_entry), #ntf_last = :ntf_label";
+    /// `ADD` clause (without the keyword).
+    pub(super) const ADD: &'static str = "#ntf_seq :ntf_one";
+    /// The last label recorded is not this one (for channels that skip repeats).
+    const NOT_A_REPEAT: &'static str =
+        "(attribute_not_exists(#ntf_last) OR #ntf_last <> :ntf_label)";
+
+    pub(super) fn new(channel: Channel, label: &str, now: i64) -> Self {
+        Append {
+            channel,
+            label: label.to_owned(),
+            now,
+        }
+    }
+
+    /// Adds the names and values of [`Self::SET`] and [`Self::ADD`], and
+    /// asks for the new sequence back.
+    pub(super) fn apply(&self, request: UpdateItemFluentBuilder) -> UpdateItemFluentBuilder {
+        let entry = AttributeValue::M(HashMap::from([
+            ("label".to_owned(), s(&self.label)),
+            ("state".to_owned(), s(DeliveryState::Queued.as_str())),
+            ("at".to_owned(), n(self.now)),
+            ("attempts".to_owned(), n(0)),
+            ("updated_at".to_owned(), n(self.now)),
+        ]));
+        let (list, seq, last) = attributes(self.channel);
+        request
+            .expression_attribute_names("#ntf_list", list)
+            .expression_attribute_names("#ntf_last", last)
+            .expression_attribute_names("#ntf_seq", seq)
+            .expression_attribute_values(":ntf_empty", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":ntf_entry", AttributeValue::L(vec![entry]))
+            .expression_attribute_values(":ntf_label", s(&self.label))
+            .expression_attribute_values(":ntf_one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+    }
+
+    /// The sequence the append got, from the write's `UPDATED_NEW` answer.
+    pub(super) fn sequence(
+        &self,
+        updated: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<u64, StoreError> {
+        let (_, seq, _) = attributes(self.channel);
+        number(&updated.unwrap_or_default(), seq)
+    }
+}
+
 impl NotificationStore for DynamoOrderStore {
     async fn record_notification(
         &self,
@@ -82,87 +143,81 @@ impl NotificationStore for DynamoOrderStore {
         label: &str,
         now: i64,
     ) -> Result<Option<u64>, StoreError> {
-        let entry = AttributeValue::M(HashMap::from([
-            ("label".to_owned(), s(label)),
-            ("state".to_owned(), s(DeliveryState::Queued.as_str())),
-            ("at".to_owned(), n(now)),
-            ("attempts".to_owned(), n(0)),
-            ("updated_at".to_owned(), n(now)),
-        ]));
-        let (list, seq, last) = attributes(channel);
-        let result = self
+        let append = Append::new(channel, label, now);
+        let condition = if channel.skips_repeats() {
+            format!("attribute_exists(#shop) AND {}", Append::NOT_A_REPEAT)
+        } else {
+            "attribute_exists(#shop)".to_owned()
+        };
+        let request = self
             .client()
             .update_item()
             .table_name(self.table())
             .set_key(Some(key(shop_id, order_id)))
-            .update_expression(
-                "SET #list = list_append(if_not_exists(#list, :empty), :entry), \
-                 #last = :label ADD #seq :one",
-            )
-            .condition_expression(if channel.skips_repeats() {
-                "attribute_exists(#shop) AND (attribute_not_exists(#last) OR #last <> :label)"
-            } else {
-                "attribute_exists(#shop)"
-            })
-            .expression_attribute_names("#list", list)
-            .expression_attribute_names("#last", last)
-            .expression_attribute_names("#seq", seq)
-            .expression_attribute_names("#shop", "shop_id")
-            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
-            .expression_attribute_values(":entry", AttributeValue::L(vec![entry]))
-            .expression_attribute_values(":label", s(label))
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                let attributes = out.attributes.unwrap_or_default();
-                Ok(Some(number(&attributes, seq)?))
-            }
+            .update_expression(format!("SET {} ADD {}", Append::SET, Append::ADD))
+            .condition_expression(condition)
+            .expression_attribute_names("#shop", "shop_id");
+        match append.apply(request).send().await {
+            Ok(out) => Ok(Some(append.sequence(out.attributes)?)),
             // The same label as the last one, or no such order.
             Err(e) if is_conditional_failure(&e) => Ok(None),
             Err(e) => Err(super::unavailable(e)),
         }
     }
 
-    async fn update_notification(
+    async fn update_notifications(
         &self,
         channel: Channel,
         shop_id: &str,
         order_id: &str,
-        sequence: u64,
-        update: &DeliveryUpdate,
+        updates: &[(u64, &DeliveryUpdate)],
         now: i64,
     ) -> Result<(), StoreError> {
-        let index = sequence.checked_sub(1).ok_or(StoreError::Conflict)?;
+        let Some(highest) = updates.iter().map(|(sequence, _)| *sequence).max() else {
+            return Ok(());
+        };
+        if updates.iter().any(|(sequence, _)| *sequence == 0) {
+            return Err(StoreError::Conflict);
+        }
         let (list, _, _) = attributes(channel);
-        // The index is our own integer, so writing it into the expression
-        // is safe; DynamoDB has no placeholder for list positions.
-        let at = format!("#list[{index}]");
-        let mut set =
-            format!("SET {at}.#state = :state, {at}.attempts = :attempts, {at}.updated_at = :now");
         let mut request = self
             .client()
             .update_item()
             .table_name(self.table())
             .set_key(Some(key(shop_id, order_id)))
+            // The highest index exists, so every lower one does.
             .condition_expression("attribute_exists(#list) AND size(#list) > :index")
             .expression_attribute_names("#list", list)
             .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":state", s(update.state.as_str()))
-            .expression_attribute_values(":attempts", n(update.attempts))
             .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":index", n(index));
-        match &update.error {
-            Some(error) => {
-                set.push_str(&format!(", {at}.last_error = :error"));
-                let error: String = error.chars().take(500).collect();
-                request = request.expression_attribute_values(":error", s(error));
+            .expression_attribute_values(":index", n(highest - 1));
+        let mut set = Vec::new();
+        let mut remove = Vec::new();
+        for (i, (sequence, update)) in updates.iter().enumerate() {
+            // The index is our own integer, so writing it into the
+            // expression is safe; DynamoDB has no placeholder for list
+            // positions.
+            let at = format!("#list[{}]", sequence - 1);
+            set.push(format!("{at}.#state = :state{i}"));
+            set.push(format!("{at}.attempts = :attempts{i}"));
+            set.push(format!("{at}.updated_at = :now"));
+            request = request
+                .expression_attribute_values(format!(":state{i}"), s(update.state.as_str()))
+                .expression_attribute_values(format!(":attempts{i}"), n(update.attempts));
+            match &update.error {
+                Some(error) => {
+                    set.push(format!("{at}.last_error = :error{i}"));
+                    let error: String = error.chars().take(500).collect();
+                    request = request.expression_attribute_values(format!(":error{i}"), s(error));
+                }
+                None => remove.push(format!("{at}.last_error")),
             }
-            None => set.push_str(&format!(" REMOVE {at}.last_error")),
         }
-        conditional_write(request.update_expression(set).send().await)
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        conditional_write(request.update_expression(expression).send().await)
     }
 
     async fn notifications(

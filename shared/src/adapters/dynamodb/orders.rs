@@ -15,8 +15,10 @@ use super::item::{
     get_n, get_s, history_entry, history_value, n, order_record, s, snapshot_value,
     WEBHOOK_IDS_LIMIT,
 };
+use super::notifications::Append;
 use crate::domain::lifecycle::{history, IngestWrite, Label, LeaseOwner, OrderRecord, PushOutcome};
-use crate::ports::{Claim, DueOrder, OrderStore, StoreError};
+use crate::domain::notify::Channel;
+use crate::ports::{Claim, DueOrder, OkNotification, OrderStore, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
@@ -266,7 +268,8 @@ impl OrderStore for DynamoOrderStore {
         outcome: &PushOutcome,
         now: i64,
         expires_at: i64,
-    ) -> Result<(), StoreError> {
+        notification: OkNotification,
+    ) -> Result<Option<u64>, StoreError> {
         let mut set = vec![
             "label = :ok",
             "customer_number = :customer",
@@ -298,21 +301,41 @@ impl OrderStore for DynamoOrderStore {
             set.push("booked_invoice_number = :booked");
             values.insert(":booked".to_owned(), n(booked));
         }
-        let expression = format!(
+        // The `ok` notification rides on the label's write: unconditional,
+        // as the order moves from pending to ok (a repeat of `ok` is only
+        // possible when recording the `pending` before it failed, and then
+        // the second `ok`, with its new invoice, is news).
+        let append = match notification {
+            OkNotification::Skip => None,
+            OkNotification::Record => {
+                set.push(Append::SET);
+                Some(Append::new(Channel::Notify, Label::Ok.as_str(), now))
+            }
+        };
+        let mut expression = format!(
             "SET {} REMOVE lease_until, lease_owner, rescan_key, rescan_after, last_error",
             set.join(", ")
         );
-        let result = self
-            .update_request(
-                shop_id,
-                order_id,
-                &expression,
-                "attribute_exists(shop_id)",
-                values,
-            )
-            .send()
-            .await;
-        conditional_write(result)
+        if append.is_some() {
+            expression.push_str(&format!(" ADD {}", Append::ADD));
+        }
+        let request = self.update_request(
+            shop_id,
+            order_id,
+            &expression,
+            "attribute_exists(shop_id)",
+            values,
+        );
+        let request = match &append {
+            Some(append) => append.apply(request),
+            None => request,
+        };
+        let out = match request.send().await {
+            Ok(out) => out,
+            Err(e) if is_conditional_failure(&e) => return Err(StoreError::Conflict),
+            Err(e) => return Err(super::unavailable(e)),
+        };
+        append.map(|a| a.sequence(out.attributes)).transpose()
     }
 
     /// Labels the order failed with a human-readable reason; releases the

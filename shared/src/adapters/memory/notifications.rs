@@ -10,9 +10,40 @@ use crate::ports::{
     Clock, InboundMessage, NotificationMessage, NotificationQueue, NotificationSender,
     NotificationStore, PostOutcome, QueueError, StoreError,
 };
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
+
+impl MemoryOrderStore {
+    /// Runs `change` on the order's notification list of `channel`.
+    pub(super) fn with_notifications<R>(
+        &self,
+        channel: Channel,
+        shop_id: &str,
+        order_id: &str,
+        change: impl FnOnce(&mut Vec<NotificationRecord>) -> R,
+    ) -> R {
+        let mut all = self.notifications.lock().unwrap_or_else(|e| e.into_inner());
+        change(all.entry((channel, key(shop_id, order_id))).or_default())
+    }
+}
+
+/// Appends `label` as the list's next notification, queued at `now`;
+/// returns its sequence (`record_notification` and `mark_ok` both).
+pub(super) fn append(list: &mut Vec<NotificationRecord>, label: &str, now: i64) -> u64 {
+    let sequence = list.len() as u64 + 1;
+    list.push(NotificationRecord {
+        sequence,
+        label: label.to_owned(),
+        state: DeliveryState::Queued,
+        at: now,
+        attempts: 0,
+        updated_at: now,
+        last_error: None,
+    });
+    sequence
+}
 
 impl NotificationStore for MemoryOrderStore {
     async fn record_notification(
@@ -27,43 +58,45 @@ impl NotificationStore for MemoryOrderStore {
         if self.record(shop_id, order_id).is_none() {
             return Ok(None);
         }
-        let mut all = self.notifications.lock().unwrap_or_else(|e| e.into_inner());
-        let list = all.entry((channel, key(shop_id, order_id))).or_default();
-        if channel.skips_repeats() && list.last().is_some_and(|last| last.label == label) {
-            return Ok(None);
-        }
-        let sequence = list.len() as u64 + 1;
-        list.push(NotificationRecord {
-            sequence,
-            label: label.to_owned(),
-            state: DeliveryState::Queued,
-            at: now,
-            attempts: 0,
-            updated_at: now,
-            last_error: None,
-        });
-        Ok(Some(sequence))
+        Ok(self.with_notifications(channel, shop_id, order_id, |list| {
+            if channel.skips_repeats() && list.last().is_some_and(|last| last.label == label) {
+                return None;
+            }
+            Some(append(list, label, now))
+        }))
     }
 
-    async fn update_notification(
+    async fn update_notifications(
         &self,
         channel: Channel,
         shop_id: &str,
         order_id: &str,
-        sequence: u64,
-        update: &DeliveryUpdate,
+        updates: &[(u64, &DeliveryUpdate)],
         now: i64,
     ) -> Result<(), StoreError> {
-        self.available("update_notification")?;
+        self.available("update_notifications")?;
+        if updates.is_empty() {
+            return Ok(());
+        }
         let mut all = self.notifications.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = all
+        let list = all
             .get_mut(&(channel, key(shop_id, order_id)))
-            .and_then(|list| list.get_mut((sequence as usize).wrapping_sub(1)))
             .ok_or(StoreError::Conflict)?;
-        entry.state = update.state;
-        entry.attempts = update.attempts;
-        entry.last_error = update.error.clone();
-        entry.updated_at = now;
+        // All or nothing, as one conditional write.
+        let index = |sequence: u64| (sequence as usize).wrapping_sub(1);
+        if updates
+            .iter()
+            .any(|(sequence, _)| index(*sequence) >= list.len())
+        {
+            return Err(StoreError::Conflict);
+        }
+        for (sequence, update) in updates {
+            let entry = &mut list[index(*sequence)];
+            entry.state = update.state;
+            entry.attempts = update.attempts;
+            entry.last_error = update.error.clone();
+            entry.updated_at = now;
+        }
         Ok(())
     }
 
@@ -189,11 +222,12 @@ pub struct SentNotification {
 }
 
 /// A receiver that records every POST and answers `answer` (a status, or
-/// unreachable).
+/// unreachable), or first the answers queued with `answer_next_with`.
 #[derive(Debug)]
 pub struct MemoryNotificationSender {
     sent: Mutex<Vec<SentNotification>>,
     answer: Mutex<PostOutcome>,
+    next: Mutex<VecDeque<PostOutcome>>,
 }
 
 impl Default for MemoryNotificationSender {
@@ -201,6 +235,7 @@ impl Default for MemoryNotificationSender {
         MemoryNotificationSender {
             sent: Mutex::new(Vec::new()),
             answer: Mutex::new(PostOutcome::Status(204)),
+            next: Mutex::new(VecDeque::new()),
         }
     }
 }
@@ -212,6 +247,14 @@ impl MemoryNotificationSender {
 
     pub fn answer_with(&self, outcome: PostOutcome) {
         *self.answer.lock().unwrap_or_else(|e| e.into_inner()) = outcome;
+    }
+
+    /// Answers the next POST (after those queued before) with `outcome`.
+    pub fn answer_next_with(&self, outcome: PostOutcome) {
+        self.next
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(outcome);
     }
 
     pub fn sent(&self) -> Vec<SentNotification> {
@@ -235,9 +278,16 @@ impl NotificationSender for MemoryNotificationSender {
                 headers: headers.to_vec(),
                 body: body.to_owned(),
             });
-        self.answer
+        let next = self
+            .next
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .pop_front();
+        next.unwrap_or_else(|| {
+            self.answer
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        })
     }
 }

@@ -3,7 +3,8 @@ use crate::domain::lifecycle::{
     history, HistoryEntry, IngestWrite, Label, LeaseOwner, OrderRecord, PushOutcome, HISTORY_LIMIT,
     WEBHOOK_IDS_LIMIT,
 };
-use crate::ports::{Claim, DueOrder, OrderStore, StoreError};
+use crate::domain::notify::Channel;
+use crate::ports::{Claim, DueOrder, OkNotification, OrderStore, StoreError};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
@@ -224,7 +225,8 @@ impl OrderStore for MemoryOrderStore {
         outcome: &PushOutcome,
         now: i64,
         expires_at: i64,
-    ) -> Result<(), StoreError> {
+        notification: OkNotification,
+    ) -> Result<Option<u64>, StoreError> {
         self.available("mark_ok")?;
         let mut orders = self.lock();
         let Some(record) = orders.get_mut(&key(shop_id, order_id)) else {
@@ -247,7 +249,16 @@ impl OrderStore for MemoryOrderStore {
         record.lease_owner = None;
         record.rescan_after = None;
         record.last_error = None;
-        Ok(())
+        // Under the order's lock: one write, as in DynamoDB.
+        Ok(match notification {
+            OkNotification::Skip => None,
+            OkNotification::Record => Some(self.with_notifications(
+                Channel::Notify,
+                shop_id,
+                order_id,
+                |list| super::notifications::append(list, Label::Ok.as_str(), now),
+            )),
+        })
     }
 
     async fn mark_failed(

@@ -3,26 +3,95 @@
 
 use super::*;
 use crate::adapters::memory::{MemoryNotificationQueue, MemoryNotificationSender};
-use crate::app::notify::Notifier;
-use crate::app::notify_delivery::{Delivery, DeliverySettings};
-use crate::domain::notify::{Channel, DeliveryState, Payload};
+use crate::app::notify::{NoNotifier, Notifier};
+use crate::app::notify_delivery::{group_by_order, Delivery, DeliverySettings};
+use crate::domain::notify::{Channel, DeliveryState, DeliveryUpdate, NotificationRecord, Payload};
 use crate::domain::secret::Secret;
 use crate::domain::shop::NotifyTarget;
 use crate::domain::shop::WebhookSecret;
 use crate::domain::webhook::{verify, SignatureHeaders};
-use crate::ports::{Clock, NotificationStore, PostOutcome};
+use crate::ports::{Clock, NotificationStore, PostOutcome, StoreError};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const NOTIFY_SECRET: &str = "whsec_bm90aWZ5IHNlY3JldCBmb3IgdW5pdCB0ZXN0cw==";
 
-type MemoryNotifier = Notifier<
-    Arc<MemoryOrderStore>,
-    Arc<MemoryNotificationQueue>,
-    Arc<MemoryShopStore>,
-    ManualClock,
->;
+type MemoryNotifier =
+    Notifier<Arc<CountingStore>, Arc<MemoryNotificationQueue>, Arc<MemoryShopStore>, ManualClock>;
+
+/// The order store as notifications see it, counting their writes.
+#[derive(Debug, Default)]
+struct CountingStore {
+    orders: Arc<MemoryOrderStore>,
+    records: AtomicUsize,
+    updates: AtomicUsize,
+}
+
+impl CountingStore {
+    fn records(&self) -> usize {
+        self.records.load(Ordering::SeqCst)
+    }
+
+    /// Writes of delivery states (one per `update_notifications`).
+    fn updates(&self) -> usize {
+        self.updates.load(Ordering::SeqCst)
+    }
+}
+
+impl NotificationStore for CountingStore {
+    async fn record_notification(
+        &self,
+        channel: Channel,
+        shop_id: &str,
+        order_id: &str,
+        label: &str,
+        now: i64,
+    ) -> Result<Option<u64>, StoreError> {
+        self.records.fetch_add(1, Ordering::SeqCst);
+        self.orders
+            .record_notification(channel, shop_id, order_id, label, now)
+            .await
+    }
+
+    async fn update_notifications(
+        &self,
+        channel: Channel,
+        shop_id: &str,
+        order_id: &str,
+        updates: &[(u64, &DeliveryUpdate)],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.updates.fetch_add(1, Ordering::SeqCst);
+        self.orders
+            .update_notifications(channel, shop_id, order_id, updates, now)
+            .await
+    }
+
+    async fn notifications(
+        &self,
+        channel: Channel,
+        shop_id: &str,
+        order_id: &str,
+    ) -> Result<Vec<NotificationRecord>, StoreError> {
+        self.orders.notifications(channel, shop_id, order_id).await
+    }
+}
+
+/// The test shop with a `notify` target.
+fn notified_shop() -> ShopConfig {
+    let mut shop = shop();
+    shop.notify = Some(NotifyTarget {
+        url: "https://erp.example/bridge".into(),
+        secrets: vec![WebhookSecret {
+            secret: Secret::new(NOTIFY_SECRET),
+            valid_until: None,
+        }],
+    });
+    shop
+}
 
 struct Notifying {
     world: World,
+    store: Arc<CountingStore>,
     queue: Arc<MemoryNotificationQueue>,
     receiver: Arc<MemoryNotificationSender>,
 }
@@ -30,16 +99,12 @@ struct Notifying {
 impl Notifying {
     fn new(label: Label, cause: Cause) -> Self {
         let world = World::with_order(label, cause);
-        let mut shop = shop();
-        shop.notify = Some(NotifyTarget {
-            url: "https://erp.example/bridge".into(),
-            secrets: vec![WebhookSecret {
-                secret: Secret::new(NOTIFY_SECRET),
-                valid_until: None,
-            }],
-        });
-        world.shops.insert(shop);
+        world.shops.insert(notified_shop());
         Notifying {
+            store: Arc::new(CountingStore {
+                orders: world.orders.clone(),
+                ..CountingStore::default()
+            }),
             queue: Arc::new(MemoryNotificationQueue::new(world.clock.clone())),
             receiver: Arc::new(MemoryNotificationSender::new()),
             world,
@@ -48,7 +113,7 @@ impl Notifying {
 
     fn notifier(&self) -> MemoryNotifier {
         Notifier::new(
-            self.world.orders.clone(),
+            self.store.clone(),
             self.queue.clone(),
             self.world.shops.clone(),
             self.world.clock.clone(),
@@ -79,14 +144,14 @@ impl Notifying {
     fn delivery(
         &self,
     ) -> Delivery<
-        Arc<MemoryOrderStore>,
+        Arc<CountingStore>,
         Arc<MemoryNotificationQueue>,
         Arc<MemoryShopStore>,
         Arc<MemoryNotificationSender>,
         ManualClock,
     > {
         Delivery::new(
-            self.world.orders.clone(),
+            self.store.clone(),
             self.queue.clone(),
             self.world.shops.clone(),
             self.receiver.clone(),
@@ -98,15 +163,18 @@ impl Notifying {
         )
     }
 
-    /// Delivers every visible notification once; returns the dispositions.
+    /// Delivers every visible notification once, as one batch grouped
+    /// per order as the transfer function does; returns the dispositions.
     async fn deliver_notifications(&self) -> Vec<Disposition> {
         let mut dispositions = Vec::new();
-        for message in self.queue.receive() {
-            let disposition = self.delivery().process(&message, far_deadline()).await;
-            if disposition == Disposition::Done {
-                self.queue.delete(&message.message_id);
+        for group in group_by_order(self.queue.receive()) {
+            let outcomes = self.delivery().process_group(&group, far_deadline()).await;
+            for (message, disposition) in group.iter().zip(outcomes) {
+                if disposition == Disposition::Done {
+                    self.queue.delete(&message.message_id);
+                }
+                dispositions.push(disposition);
             }
-            dispositions.push(disposition);
         }
         dispositions
     }
@@ -198,6 +266,68 @@ async fn an_ok_order_announces_pending_then_ok_with_its_invoice_signed_and_numbe
     );
 }
 
+/// The queued messages as (sequence, label).
+fn queued(n: &Notifying) -> Vec<(u64, String)> {
+    n.queue
+        .messages()
+        .iter()
+        .map(|m| {
+            let payload: Payload = serde_json::from_str(&m.payload).expect("payload");
+            (m.sequence, payload.data.label)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_ok_notification_is_recorded_by_the_ok_label_write_and_queued_once() {
+    let n = Notifying::new(Label::Pending, Cause::Webhook);
+    assert_eq!(n.transfer_once().await, Disposition::Done);
+    assert_eq!(
+        queued(&n),
+        [
+            (1, "e-conomic-pending".to_owned()),
+            (2, "e-conomic-ok".to_owned())
+        ]
+    );
+    // Only pending took a write of its own; ok rode on `mark_ok`.
+    assert_eq!(n.store.records(), 1);
+    let stored = n
+        .world
+        .orders
+        .notifications(Channel::Notify, SHOP, ORDER)
+        .await
+        .expect("notifications");
+    let order = n.world.order();
+    assert_eq!(
+        (stored[1].state, stored[1].at),
+        (DeliveryState::Queued, order.updated_at)
+    );
+}
+
+#[tokio::test]
+async fn without_a_notifier_the_ok_label_write_records_no_notification() {
+    for notifier in [None, Some(NoNotifier)] {
+        let world = World::with_order(Label::Pending, Cause::Webhook);
+        world.shops.insert(notified_shop());
+        let message = world.queue.receive(1).pop().expect("a transfer message");
+        let disposition = world
+            .transfer()
+            .with_notifier(notifier)
+            .process(&message, far_deadline())
+            .await;
+        assert_eq!(disposition, Disposition::Done);
+        assert_eq!(world.order().label, Label::Ok);
+        assert_eq!(
+            world
+                .orders
+                .notifications(Channel::Notify, SHOP, ORDER)
+                .await
+                .expect("notifications"),
+            []
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_failed_order_announces_the_reason() {
     let n = Notifying::new(Label::Pending, Cause::Webhook);
@@ -249,7 +379,14 @@ async fn a_store_outage_for_notifications_never_fails_the_order() {
     n.world.orders.set_failing("record_notification", true);
     assert_eq!(n.transfer_once().await, Disposition::Done);
     assert_eq!(n.world.order().label, Label::Ok);
-    assert!(n.queue.messages().is_empty());
+    // Pending is lost; ok, recorded with the label, is still sent.
+    assert_eq!(queued(&n), [(1, "e-conomic-ok".to_owned())]);
+    n.world.orders.set_failing("record_notification", false);
+    assert_eq!(n.deliver_notifications().await, [Disposition::Done]);
+    assert_eq!(
+        n.states().await,
+        [("e-conomic-ok".to_owned(), DeliveryState::Delivered)]
+    );
 }
 
 #[tokio::test]
@@ -293,6 +430,66 @@ async fn a_receiver_that_is_down_gets_retries_with_back_off_then_the_dead_letter
         .unwrap();
     assert_eq!(stored[1].attempts, 3);
     assert_eq!(n.world.order().label, Label::Ok, "the order is untouched");
+}
+
+#[tokio::test]
+async fn an_orders_notifications_delivered_in_one_batch_are_recorded_in_one_write() {
+    let n = Notifying::new(Label::Pending, Cause::Webhook);
+    n.transfer_once().await;
+    assert_eq!(n.deliver_notifications().await, [Disposition::Done; 2]);
+    assert_eq!(n.store.updates(), 1);
+    assert_eq!(
+        n.states().await,
+        [
+            ("e-conomic-pending".to_owned(), DeliveryState::Delivered),
+            ("e-conomic-ok".to_owned(), DeliveryState::Delivered)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_batch_whose_second_post_fails_records_delivered_and_retrying_in_one_write() {
+    let n = Notifying::new(Label::Pending, Cause::Webhook);
+    n.transfer_once().await;
+    n.receiver.answer_next_with(PostOutcome::Status(200));
+    n.receiver.answer_next_with(PostOutcome::Status(502));
+    assert_eq!(
+        n.deliver_notifications().await,
+        [Disposition::Done, Disposition::Retry]
+    );
+    assert_eq!(n.store.updates(), 1);
+    let stored = n
+        .world
+        .orders
+        .notifications(Channel::Notify, SHOP, ORDER)
+        .await
+        .unwrap();
+    let states: Vec<(DeliveryState, u32, Option<&str>)> = stored
+        .iter()
+        .map(|s| (s.state, s.attempts, s.last_error.as_deref()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (DeliveryState::Delivered, 1, None),
+            (
+                DeliveryState::Retrying,
+                1,
+                Some("receiver answered HTTP 502")
+            )
+        ]
+    );
+    // Only the failed one comes back, after its back-off.
+    n.world.clock.advance(30);
+    assert_eq!(n.deliver_notifications().await, [Disposition::Done]);
+    assert_eq!(n.store.updates(), 2);
+    assert_eq!(
+        n.states().await,
+        [
+            ("e-conomic-pending".to_owned(), DeliveryState::Delivered),
+            ("e-conomic-ok".to_owned(), DeliveryState::Delivered)
+        ]
+    );
 }
 
 #[tokio::test]
@@ -386,7 +583,7 @@ fn a_batch_is_grouped_per_order_in_sequence_order() {
         body: "{".into(),
         ..message("g", "x", 0)
     };
-    let groups = crate::app::notify_delivery::group_by_order(vec![
+    let groups = group_by_order(vec![
         message("a3", "A", 3),
         message("b1", "B", 1),
         garbage,

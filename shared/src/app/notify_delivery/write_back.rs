@@ -5,7 +5,7 @@
 //! `refused`, and a write-back that a later label's write-back will
 //! overtake is `superseded` (the later one writes the current label).
 
-use super::Delivery;
+use super::{Delivery, Outcomes};
 use crate::app::transfer::Disposition;
 use crate::domain::lifecycle::Label;
 use crate::domain::notify::{Channel, DeliveryState, Payload};
@@ -47,6 +47,7 @@ where
         message: &InboundMessage,
         notification: &NotificationMessage,
         deadline: Instant,
+        outcomes: &mut Outcomes,
     ) -> Disposition {
         let shop_id = notification.shop_id.as_str();
         let order_id = notification.order_id.as_str();
@@ -55,8 +56,7 @@ where
                 Some(target) => target,
                 None => {
                     tracing::info!("shop has no write_back settings any more; write-back dropped");
-                    self.record(notification, DeliveryState::Dropped, message, None)
-                        .await;
+                    outcomes.add(notification, DeliveryState::Dropped, message, None);
                     return Disposition::Done;
                 }
             },
@@ -66,7 +66,9 @@ where
             }
             Err(error) => {
                 let error = format!("shop unreadable: {error}");
-                return self.failed(message, notification, error, None).await;
+                return self
+                    .failed(message, notification, error, None, outcomes)
+                    .await;
             }
         };
         let change = serde_json::from_str::<Payload>(&notification.payload)
@@ -78,8 +80,7 @@ where
         };
         if self.overtaken(notification).await {
             tracing::info!("a later label's write-back is on its way; this one is superseded");
-            self.record(notification, DeliveryState::Superseded, message, None)
-                .await;
+            outcomes.add(notification, DeliveryState::Superseded, message, None);
             return Disposition::Done;
         }
         let outcome = self
@@ -89,22 +90,20 @@ where
         match outcome {
             WriteOutcome::Written => {
                 tracing::info!(label = label.as_str(), "label written back into the shop");
-                self.record(notification, DeliveryState::Delivered, message, None)
-                    .await;
+                outcomes.add(notification, DeliveryState::Delivered, message, None);
                 Disposition::Done
             }
             WriteOutcome::Retry {
                 error,
                 after_seconds,
             } => {
-                self.failed(message, notification, error, after_seconds)
+                self.failed(message, notification, error, after_seconds, outcomes)
                     .await
             }
             WriteOutcome::Refused(error) => {
                 tracing::error!(%error, label = label.as_str(),
                     "the shop refused the label write-back; not retried");
-                self.record(notification, DeliveryState::Refused, message, Some(error))
-                    .await;
+                outcomes.add(notification, DeliveryState::Refused, message, Some(error));
                 Disposition::Done
             }
         }

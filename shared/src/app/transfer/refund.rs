@@ -26,8 +26,8 @@ use crate::domain::platform::order_from_snapshot;
 use crate::domain::platform::stored_refund;
 use crate::domain::shop::ShopConfig;
 use crate::ports::{
-    Clock, CreditStore, Invoicing, OrderControl, OrderStore, PaymentStore, PushOptions, ShopStore,
-    StoreError, TransferQueue, VatRegistry,
+    Clock, CreditStore, Invoicing, OkNotification, OrderControl, OrderStore, PaymentStore,
+    PushOptions, ShopStore, StoreError, TransferQueue, VatRegistry,
 };
 use std::time::Instant;
 
@@ -198,6 +198,7 @@ where
                 &outcome,
                 now,
                 now + self.settings.ok_record_ttl_days * 86_400,
+                OkNotification::Skip,
             )
             .await
             .map_err(|e| TransferFailure::Store(e.to_string()))?;

@@ -84,8 +84,8 @@ impl WritingBack {
         .with_writer(self.shop.clone());
         let mut dispositions = Vec::new();
         for group in crate::app::notify_delivery::group_by_order(self.queue.receive()) {
-            for message in group {
-                let disposition = delivery.process(&message, far_deadline()).await;
+            let outcomes = delivery.process_group(&group, far_deadline()).await;
+            for (message, disposition) in group.iter().zip(outcomes) {
                 if disposition == Disposition::Done {
                     self.queue.delete(&message.message_id);
                 }
@@ -139,6 +139,70 @@ async fn an_ok_order_writes_only_its_outcome_into_the_shop() {
         w.states().await,
         [("e-conomic-ok".to_owned(), DeliveryState::Delivered)]
     );
+}
+
+#[tokio::test]
+async fn with_a_notify_target_too_the_ok_write_back_is_still_announced() {
+    let w = WritingBack::new();
+    let mut shop = shopify_shop_with_write_back();
+    shop.notify = Some(crate::domain::shop::NotifyTarget {
+        url: "https://erp.example/bridge".into(),
+        secrets: vec![crate::domain::shop::WebhookSecret {
+            secret: crate::domain::secret::Secret::new(
+                "whsec_bm90aWZ5IHNlY3JldCBmb3IgdW5pdCB0ZXN0cw==",
+            ),
+            valid_until: None,
+        }],
+    });
+    w.world.shops.insert(shop);
+    assert_eq!(w.transfer(None).await, Disposition::Done);
+    // The notify channel's ok rides on the label's write; the write-back
+    // keeps its own record, and both are queued.
+    let notify: Vec<String> = w
+        .world
+        .orders
+        .notifications(Channel::Notify, SHOP, ORDER)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.label)
+        .collect();
+    assert_eq!(notify, ["e-conomic-pending", "e-conomic-ok"]);
+    assert_eq!(
+        w.states().await,
+        [("e-conomic-ok".to_owned(), DeliveryState::Queued)]
+    );
+    let channels: Vec<(Channel, u64)> = w
+        .queue
+        .messages()
+        .iter()
+        .map(|m| (m.channel, m.sequence))
+        .collect();
+    assert_eq!(
+        channels,
+        [
+            (Channel::Notify, 1),
+            (Channel::Notify, 2),
+            (Channel::WriteBack, 1)
+        ]
+    );
+    // One batch: each channel's outcomes land on its own list.
+    assert_eq!(w.deliver().await, [Disposition::Done; 3]);
+    assert_eq!(w.shop.calls(), [written(Label::Ok, None)]);
+    assert_eq!(
+        w.states().await,
+        [("e-conomic-ok".to_owned(), DeliveryState::Delivered)]
+    );
+    let notify: Vec<DeliveryState> = w
+        .world
+        .orders
+        .notifications(Channel::Notify, SHOP, ORDER)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.state)
+        .collect();
+    assert_eq!(notify, [DeliveryState::Delivered; 2]);
 }
 
 #[tokio::test]
