@@ -7,6 +7,11 @@ Three differences from plain `moto_server`:
   condition and writes without a lock, so two concurrent conditional writes
   could both succeed and hide (or fake) a race in the bridge. SQS requests
   stay concurrent (long polls must not block everything else).
+* With `MOTO_REQUEST_STATS=<file>` in its environment it counts requests
+  per operation (an UpdateItem by the start of its expression) and the
+  time moto spent on them (for DynamoDB, inside the lock), and rewrites
+  that table into the file every 2 s (`{port}` in the name is replaced by
+  the server's port): how a load test's requests add up.
 * It exits when its standard input closes, so a server never outlives the
   process that started it, even if that process is killed.
 * Costs that change no answer are taken out. moto 5 reads a queue's
@@ -22,6 +27,8 @@ Three differences from plain `moto_server`:
 Usage: python moto_server.py PORT
 """
 
+import io
+import json
 import os
 import sys
 import threading
@@ -38,17 +45,73 @@ import moto.sqs.models as sqs_models
 from moto.sqs.models import SQSBackend
 
 
+class RequestStats:
+    def __init__(self, path):
+        self.path = path
+        self.lock = threading.Lock()
+        self.counts = {}
+        threading.Thread(target=self.write_every_2s, daemon=True).start()
+
+    @staticmethod
+    def operation(environ):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not target:
+            return environ.get("REQUEST_METHOD", "") + " " + environ.get("PATH_INFO", "")
+        operation = target.rsplit(".", 1)[-1]
+        if operation == "UpdateItem":
+            # Peek at the body for the expression, then hand it on intact.
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length)
+            environ["wsgi.input"] = io.BytesIO(body)
+            try:
+                expression = json.loads(body).get("UpdateExpression", "")
+                operation += " " + expression[:48]
+            except ValueError:
+                pass
+        return operation
+
+    def add(self, operation, seconds):
+        with self.lock:
+            count = self.counts.setdefault(operation, [0, 0.0])
+            count[0] += 1
+            count[1] += seconds
+
+    def write_every_2s(self):
+        while True:
+            time.sleep(2)
+            with self.lock:
+                rows = sorted(self.counts.items(), key=lambda kv: -kv[1][1])
+            with open(self.path, "w") as out:
+                out.write("requests  seconds  ms/request  operation\n")
+                for operation, (count, seconds) in rows:
+                    out.write(
+                        "%8d %8.2f %11.2f  %s\n"
+                        % (count, seconds, 1000 * seconds / count, operation)
+                    )
+
+
 class SerialiseDynamoDB:
-    def __init__(self, app):
+    def __init__(self, app, stats=None):
         self.app = app
         self.lock = threading.Lock()
+        self.stats = stats
 
     def __call__(self, environ, start_response):
-        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
-            with self.lock:
+        operation = self.stats.operation(environ) if self.stats else None
+        dynamodb = environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_")
+        if dynamodb:
+            self.lock.acquire()
+        started = time.perf_counter()
+        try:
+            if dynamodb:
                 # Produce the whole answer inside the lock.
                 return [b"".join(self.app(environ, start_response))]
-        return self.app(environ, start_response)
+            return self.app(environ, start_response)
+        finally:
+            if dynamodb:
+                self.lock.release()
+            if operation is not None:
+                self.stats.add(operation, time.perf_counter() - started)
 
 
 def retained(self, queue_name, message):
@@ -85,10 +148,13 @@ def main():
     os.environ.setdefault("MOTO_PORT", str(port))
     threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
     app = DomainDispatcherApplication(create_backend_app)
+    stats_path = os.environ.get("MOTO_REQUEST_STATS")
+    # `{port}` in the name: one file per server when there are several.
+    stats = RequestStats(stats_path.replace("{port}", str(port))) if stats_path else None
     run_simple(
         "127.0.0.1",
         port,
-        SerialiseDynamoDB(app),
+        SerialiseDynamoDB(app, stats),
         threaded=True,
         request_handler=QuietRequestHandler,
     )
