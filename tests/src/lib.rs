@@ -424,6 +424,7 @@ impl Stack {
             region: REGION.to_owned(),
             batch_size: 10,
             wait: Duration::from_secs(0),
+            batching_window: Duration::ZERO,
             function_timeout: Duration::from_secs(30),
         };
         poll_once(&self.sqs(), &settings, |event: LambdaEvent<SqsEvent>| {
@@ -442,6 +443,7 @@ impl Stack {
             region: REGION.to_owned(),
             batch_size: 10,
             wait: Duration::from_secs(0),
+            batching_window: Duration::ZERO,
             function_timeout: Duration::from_secs(30),
         };
         poll_once(&self.sqs(), &settings, |event: LambdaEvent<SqsEvent>| {

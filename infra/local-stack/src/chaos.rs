@@ -775,6 +775,7 @@ fn spawn_transfer_workers(
         region: "eu-west-1".into(),
         batch_size: 10,
         wait: Duration::from_secs(1),
+        batching_window: Duration::ZERO,
         function_timeout: config.function_timeout,
     };
     (0..slots.len())

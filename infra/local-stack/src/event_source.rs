@@ -20,6 +20,10 @@ pub struct EventSourceSettings {
     pub batch_size: i32,
     /// Long-poll wait per receive.
     pub wait: Duration,
+    /// `MaximumBatchingWindowInSeconds`: once a receive returns fewer
+    /// messages than `batch_size`, keep receiving for up to this long to
+    /// fill the batch before invoking (zero: invoke at once).
+    pub batching_window: Duration,
     /// The function's timeout: becomes the invocation deadline.
     pub function_timeout: Duration,
 }
@@ -53,9 +57,32 @@ where
         .message_attribute_names("All")
         .send()
         .await?;
-    let messages = received.messages.unwrap_or_default();
+    let mut messages = received.messages.unwrap_or_default();
     if messages.is_empty() {
         return Ok(PollOutcome::default());
+    }
+    let batch_size = settings.batch_size.clamp(1, 10) as usize;
+    let window_ends = std::time::Instant::now() + settings.batching_window;
+    while messages.len() < batch_size {
+        let left = window_ends.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let more = sqs
+            .receive_message()
+            .queue_url(&settings.queue_url)
+            .max_number_of_messages((batch_size - messages.len()) as i32)
+            .wait_time_seconds(0)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await?
+            .messages
+            .unwrap_or_default();
+        if more.is_empty() {
+            tokio::time::sleep(left.min(Duration::from_millis(100))).await;
+        }
+        messages.extend(more);
     }
 
     invoke_and_acknowledge(sqs, settings, messages, handler).await

@@ -274,12 +274,15 @@ async fn run(root: &Path, options: Options) -> Result<(), String> {
         region: "eu-west-1".into(),
         batch_size: TRANSFER_BATCH_SIZE,
         wait: Duration::from_secs(1),
+        batching_window: Duration::ZERO,
         function_timeout: Duration::from_secs(TRANSFER_TIMEOUT_SECONDS),
     };
     // The transfer function's second event source: label notifications.
     let notify_settings = EventSourceSettings {
         queue_url: notify_queues.queue_url.clone(),
         queue_arn: notify_queues.queue_arn.clone(),
+        // As template.yaml: an order's notifications usually share a batch.
+        batching_window: Duration::from_secs(1),
         ..settings.clone()
     };
     let mut workers = Vec::new();

@@ -10,6 +10,7 @@
 mod adapter_contract;
 mod capacity;
 mod contracts;
+mod event_source;
 mod notifications;
 mod order_drafts;
 mod order_requests;

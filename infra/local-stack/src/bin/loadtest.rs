@@ -154,6 +154,19 @@ struct Options {
     /// taken.
     #[arg(long)]
     split_moto: bool,
+
+    /// A control arm: a background task makes this many DynamoDB writes
+    /// per second (an `UpdateItem` appending to a list, the shape of a
+    /// notification's record) on an item of its own in the orders table,
+    /// so that a run without notifications can carry the emulator load a
+    /// run with them adds, and the two be compared
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    control_writes_per_second: u32,
+
+    /// With `--notify`: the notification event source's batching window
+    /// (template.yaml: 1 s; 0 invokes with whatever one receive returned)
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    notify_batching_window_ms: u64,
     /// multi-tenant: orders per second over all shops but the first, in
     /// the baseline and throughout the burst
     #[arg(long, value_name = "N", default_value_t = 2.0, value_parser = positive,
@@ -400,6 +413,48 @@ impl Drop for Stack {
     }
 }
 
+/// `--control-writes-per-second`: `per_second` list-appending writes on
+/// one item of the orders table, until aborted. Each write keeps the list
+/// at 2 entries (as an order's notifications are), so the item does not
+/// grow.
+fn control_writes(
+    dynamodb: aws_sdk_dynamodb::Client,
+    table: String,
+    per_second: u32,
+) -> tokio::task::JoinHandle<()> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1) / per_second);
+        let entry = AttributeValue::M(std::collections::HashMap::from([
+            ("label".to_owned(), AttributeValue::S("e-conomic-ok".into())),
+            ("state".to_owned(), AttributeValue::S("queued".into())),
+        ]));
+        for n in 0u64.. {
+            tick.tick().await;
+            let dynamodb = dynamodb.clone();
+            let (table, entry) = (table.clone(), entry.clone());
+            // Not awaited in line: a slow answer does not lower the rate.
+            tokio::spawn(async move {
+                let _ = dynamodb
+                    .update_item()
+                    .table_name(table)
+                    .key("shop_id", AttributeValue::S("loadtest-control".into()))
+                    .key("order_id", AttributeValue::S("control".into()))
+                    .update_expression("SET #list = :list, #seq = :seq")
+                    .expression_attribute_names("#list", "control_list")
+                    .expression_attribute_names("#seq", "control_seq")
+                    .expression_attribute_values(
+                        ":list",
+                        AttributeValue::L(vec![entry.clone(), entry]),
+                    )
+                    .expression_attribute_values(":seq", AttributeValue::N(n.to_string()))
+                    .send()
+                    .await;
+            });
+        }
+    })
+}
+
 /// Endpoints by service for `--split-moto`: SQS on one moto, the rest on
 /// the other.
 #[derive(Debug)]
@@ -550,6 +605,13 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
         .await
         .map_err(|e| format!("cannot listen: {e}"))?;
     let mut workers = Vec::new();
+    if o.control_writes_per_second > 0 {
+        workers.push(control_writes(
+            dynamodb.clone(),
+            orders_table.to_owned(),
+            o.control_writes_per_second,
+        ));
+    }
     workers.push(tokio::spawn(http_front::serve(listener, move |request| {
         let ingest = ingest.clone();
         async move { ingest::handle(&ingest, request).await }
@@ -562,6 +624,7 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
         region: "eu-west-1".into(),
         batch_size: o.batch_size,
         wait: Duration::from_millis(o.poll_wait_ms),
+        batching_window: Duration::ZERO,
         function_timeout: Duration::from_secs(60),
     };
     // SQS fair queues, emulated (moto delivers in arrival order).
@@ -662,6 +725,9 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
         let settings = EventSourceSettings {
             queue_url: notify.queue_url.clone(),
             queue_arn: notify.queue_arn.clone(),
+            // As template.yaml by default: an order's notifications
+            // usually share a batch.
+            batching_window: Duration::from_millis(o.notify_batching_window_ms),
             ..settings.clone()
         };
         let sqs = sqs.clone();
