@@ -82,7 +82,17 @@ where
         if more.is_empty() {
             tokio::time::sleep(left.min(Duration::from_millis(100))).await;
         }
-        messages.extend(more);
+        for message in more {
+            // Back again once its visibility timeout ran out during the
+            // window: the same record, with the newer receipt handle.
+            match messages
+                .iter_mut()
+                .find(|held| held.message_id == message.message_id)
+            {
+                Some(held) => *held = message,
+                None => messages.push(message),
+            }
+        }
     }
 
     invoke_and_acknowledge(sqs, settings, messages, handler).await

@@ -15,21 +15,25 @@ async fn batch_with_window(batching_window: Duration) -> Vec<String> {
     let stack = Stack::start().await;
     let sqs = stack.sqs();
     let queue_url = stack.queues.queue_url.clone();
-    let send = |body: &'static str| {
+    let send = {
         let (sqs, queue_url) = (sqs.clone(), queue_url.clone());
-        async move {
-            sqs.send_message()
-                .queue_url(queue_url)
-                .message_body(body)
-                .send()
-                .await
-                .expect("sent");
+        move |body: &'static str| {
+            let (sqs, queue_url) = (sqs.clone(), queue_url.clone());
+            async move {
+                sqs.send_message()
+                    .queue_url(queue_url)
+                    .message_body(body)
+                    .send()
+                    .await
+                    .expect("sent");
+            }
         }
     };
     send("first").await;
+    let send_later = send.clone();
     let later = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        send("second").await;
+        send_later("second").await;
     });
     let settings = EventSourceSettings {
         queue_url: queue_url.clone(),
