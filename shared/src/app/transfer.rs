@@ -415,7 +415,7 @@ where
         // The order (re-)entered pending (its first attempt, or a re-send):
         // announced alongside the work, so it adds no time to the transfer,
         // and before any later label is (a repeat is not announced again;
-        // the `ok` write records its notification only if it is done).
+        // the `ok` write that records its notification waits for it).
         let (pending_announced, after_pending) = tokio::sync::oneshot::channel();
         let announce_pending = async {
             if record.attempts == 1 || order.cause != Cause::Webhook {
@@ -424,18 +424,15 @@ where
             }
             let _ = pending_announced.send(());
         };
-        // The announce is polled first: it starts its writes before the
-        // push does, and where nothing waits (the memory adapters) it is
-        // done before the push.
-        let ((), transferred) = tokio::join!(
-            announce_pending,
+        let (transferred, ()) = tokio::join!(
             self.transfer(
                 &record,
                 &owner,
                 deadline,
                 PushMode::Create,
                 OkNotificationFold::AfterPending(after_pending)
-            )
+            ),
+            announce_pending
         );
         match transferred {
             // A refund waiting for its order's invoice: nothing changed.
@@ -633,22 +630,17 @@ where
         self.register_payment(record, owner, &shop, &plan, &outcome, deadline, mode)
             .await?;
 
-        // Folded only when the `pending` announce (beside the push, almost
-        // always done by now) has finished, so `pending` keeps the lower
-        // sequence; the label never waits for it: still running, `ok` is
-        // recorded in a write of its own after it.
-        let pending_done = match fold {
-            OkNotificationFold::AfterPending(mut announced) => !matches!(
-                announced.try_recv(),
-                Err(tokio::sync::oneshot::error::TryRecvError::Empty)
-            ),
-            OkNotificationFold::No => false,
+        let ok_notification = match fold {
+            OkNotificationFold::AfterPending(pending_announced)
+                if shop.notify.is_some() && self.notifier.records_notifications() =>
+            {
+                // `pending` gets the lower sequence: its announce runs
+                // beside the push and is almost always done by now.
+                let _ = pending_announced.await;
+                OkNotification::Record
+            }
+            _ => OkNotification::Skip,
         };
-        let ok_notification =
-            match pending_done && shop.notify.is_some() && self.notifier.records_notifications() {
-                true => OkNotification::Record,
-                false => OkNotification::Skip,
-            };
         let now = self.clock.epoch_seconds();
         let sequence = self
             .orders

@@ -11,7 +11,7 @@ use crate::domain::shop::NotifyTarget;
 use crate::domain::shop::WebhookSecret;
 use crate::domain::webhook::{verify, SignatureHeaders};
 use crate::ports::{Clock, NotificationStore, PostOutcome, StoreError};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const NOTIFY_SECRET: &str = "whsec_bm90aWZ5IHNlY3JldCBmb3IgdW5pdCB0ZXN0cw==";
 
@@ -24,9 +24,6 @@ struct CountingStore {
     orders: Arc<MemoryOrderStore>,
     records: AtomicUsize,
     updates: AtomicUsize,
-    /// Each record yields to the scheduler once first, as a store across a
-    /// network does: the push beside it can then get ahead.
-    records_yield: AtomicBool,
 }
 
 impl CountingStore {
@@ -50,9 +47,6 @@ impl NotificationStore for CountingStore {
         now: i64,
     ) -> Result<Option<u64>, StoreError> {
         self.records.fetch_add(1, Ordering::SeqCst);
-        if self.records_yield.load(Ordering::SeqCst) {
-            tokio::task::yield_now().await;
-        }
         self.orders
             .record_notification(channel, shop_id, order_id, label, now)
             .await
@@ -307,24 +301,6 @@ async fn the_ok_notification_is_recorded_by_the_ok_label_write_and_queued_once()
     assert_eq!(
         (stored[1].state, stored[1].at),
         (DeliveryState::Queued, order.updated_at)
-    );
-}
-
-#[tokio::test]
-async fn the_ok_label_never_waits_for_the_pending_announce() {
-    let n = Notifying::new(Label::Pending, Cause::Webhook);
-    n.store.records_yield.store(true, Ordering::SeqCst);
-    assert_eq!(n.transfer_once().await, Disposition::Done);
-    assert_eq!(n.world.order().label, Label::Ok);
-    // The pending record was still running when the label was written:
-    // ok got a write of its own after it, and the sequence kept its order.
-    assert_eq!(n.store.records(), 2);
-    assert_eq!(
-        queued(&n),
-        [
-            (1, "e-conomic-pending".to_owned()),
-            (2, "e-conomic-ok".to_owned())
-        ]
     );
 }
 
