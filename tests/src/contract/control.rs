@@ -18,18 +18,9 @@ async fn read<B: Backend>(backend: &B, order_id: &str) -> OrderRecord {
 
 /// An ok order with draft 42, its lease released.
 async fn invoiced<B: Backend>(backend: &B, order_id: &str) {
-    pending(backend, order_id, T).await;
-    let owner = LeaseOwner::new("m", 1);
-    let orders = backend.orders();
-    orders
-        .claim(&claim(order_id, &owner, T))
-        .await
-        .expect("claim");
-    orders
-        .mark_create_started(SHOP, order_id, &owner)
-        .await
-        .expect("create started");
-    orders
+    ready_for_ok(backend, order_id).await;
+    backend
+        .orders()
         .mark_ok(
             SHOP,
             order_id,
