@@ -14,6 +14,7 @@ use crate::domain::write_back::{writes_back, WriteBackTarget};
 use crate::ports::{Clock, NotificationMessage, NotificationQueue, NotificationStore, ShopStore};
 use std::future::Future;
 use time::OffsetDateTime;
+use tokio::sync::oneshot;
 
 /// A `notify`-channel notification already recorded with the label's own
 /// write (transfer's `mark_ok`): it only has to be queued.
@@ -28,6 +29,16 @@ pub struct RecordedNotification {
 pub trait LabelNotifier: Send + Sync {
     /// Announces `change`; never fails (problems are logged).
     fn label_changed(&self, change: &LabelChange) -> impl Future<Output = ()> + Send;
+
+    /// [`Self::label_changed`], dropping `recorded` once the `notify`
+    /// channel's notification is recorded (or will not be), before it is
+    /// queued: a label write that records the next notification waits for
+    /// that only, not for the queue.
+    fn label_changed_noting_record(
+        &self,
+        change: &LabelChange,
+        recorded: oneshot::Sender<()>,
+    ) -> impl Future<Output = ()> + Send;
 
     /// Whether this notifier records `notify`-channel notifications on the
     /// order, so a label write may record one itself
@@ -51,6 +62,13 @@ pub struct NoNotifier;
 impl LabelNotifier for NoNotifier {
     async fn label_changed(&self, _change: &LabelChange) {}
 
+    async fn label_changed_noting_record(
+        &self,
+        _change: &LabelChange,
+        _recorded: oneshot::Sender<()>,
+    ) {
+    }
+
     fn records_notifications(&self) -> bool {
         false
     }
@@ -62,6 +80,16 @@ impl<T: LabelNotifier> LabelNotifier for Option<T> {
     async fn label_changed(&self, change: &LabelChange) {
         if let Some(notifier) = self {
             notifier.label_changed(change).await;
+        }
+    }
+
+    async fn label_changed_noting_record(
+        &self,
+        change: &LabelChange,
+        recorded: oneshot::Sender<()>,
+    ) {
+        if let Some(notifier) = self {
+            notifier.label_changed_noting_record(change, recorded).await;
         }
     }
 
@@ -79,6 +107,14 @@ impl<T: LabelNotifier> LabelNotifier for Option<T> {
 impl<T: LabelNotifier + ?Sized> LabelNotifier for std::sync::Arc<T> {
     fn label_changed(&self, change: &LabelChange) -> impl Future<Output = ()> + Send {
         (**self).label_changed(change)
+    }
+
+    fn label_changed_noting_record(
+        &self,
+        change: &LabelChange,
+        recorded: oneshot::Sender<()>,
+    ) -> impl Future<Output = ()> + Send {
+        (**self).label_changed_noting_record(change, recorded)
     }
 
     fn records_notifications(&self) -> bool {
@@ -124,11 +160,22 @@ where
     C: Clock,
 {
     async fn label_changed(&self, change: &LabelChange) {
+        let (recorded, _) = oneshot::channel();
+        self.label_changed_noting_record(change, recorded).await;
+    }
+
+    async fn label_changed_noting_record(
+        &self,
+        change: &LabelChange,
+        recorded: oneshot::Sender<()>,
+    ) {
         let Some(shop) = self.shop(change).await else {
             return;
         };
         if shop.notify.is_some() {
-            self.announce(Channel::Notify, change).await;
+            self.announce(Channel::Notify, change, Some(recorded)).await;
+        } else {
+            drop(recorded);
         }
         self.announce_write_back(&shop, change).await;
     }
@@ -175,21 +222,28 @@ where
     /// folded into the label's write).
     async fn announce_write_back(&self, shop: &ShopConfig, change: &LabelChange) {
         if writes_back(change.label) && WriteBackTarget::of(shop).is_some() {
-            self.announce(Channel::WriteBack, change).await;
+            self.announce(Channel::WriteBack, change, None).await;
         }
     }
 
-    /// Records `change` as the channel's next notification and queues it.
-    async fn announce(&self, channel: Channel, change: &LabelChange) {
+    /// Records `change` as the channel's next notification and queues it;
+    /// `recorded` is dropped between the two.
+    async fn announce(
+        &self,
+        channel: Channel,
+        change: &LabelChange,
+        recorded: Option<oneshot::Sender<()>>,
+    ) {
         let shop_id = change.shop_id.as_str();
         let order_id = change.order_id.as_str();
         let label = change.label.as_str();
         let now = self.clock.now();
-        let sequence = match self
+        let sequence = self
             .store
             .record_notification(channel, shop_id, order_id, label, now.unix_timestamp())
-            .await
-        {
+            .await;
+        drop(recorded);
+        let sequence = match sequence {
             Ok(Some(sequence)) => sequence,
             Ok(None) => return,
             Err(error) => {

@@ -55,6 +55,7 @@ use crate::ports::{
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
 use tracing::Instrument;
 
 #[derive(Debug, Clone)]
@@ -202,9 +203,15 @@ enum PushMode {
 enum OkNotificationFold {
     /// Not on this path (the last look, …).
     No,
-    /// Yes, once the `pending` announce running beside the transfer is
-    /// done (the sender is dropped or sends).
-    AfterPending(tokio::sync::oneshot::Receiver<()>),
+    /// Yes, once the `pending` announce running beside the transfer has
+    /// recorded its notification (`pending_recorded`'s sender is dropped).
+    /// That announce starts when `create_started` is dropped: after the
+    /// `create_started` write, so its record overlaps the e-conomic calls
+    /// instead of the transfer's own writes.
+    AfterPending {
+        create_started: oneshot::Sender<()>,
+        pending_recorded: oneshot::Receiver<()>,
+    },
 }
 
 /// An order transferred: what the push left, and its `ok` notification
@@ -413,16 +420,21 @@ where
         metrics::record(Metric::TransferAttempts, 1, Some(&order.shop_id));
 
         // The order (re-)entered pending (its first attempt, or a re-send):
-        // announced alongside the work, so it adds no time to the transfer,
-        // and before any later label is (a repeat is not announced again;
-        // the `ok` write that records its notification waits for it).
-        let (pending_announced, after_pending) = tokio::sync::oneshot::channel();
+        // announced alongside the e-conomic calls, so it adds no time to the
+        // transfer, and before any later label is (a repeat is not
+        // announced again; the `ok` write that records its notification
+        // waits for its record, and `ok` is queued after it).
+        let (create_started, start_announce) = oneshot::channel::<()>();
+        let (pending_recorded, after_pending) = oneshot::channel();
         let announce_pending = async {
+            // Started, or the transfer ended before it could be.
+            let _ = start_announce.await;
             if record.attempts == 1 || order.cause != Cause::Webhook {
                 let pending = LabelChange::new(&order.shop_id, &order.order_id, Label::Pending);
-                self.notifier.label_changed(&pending).await;
+                self.notifier
+                    .label_changed_noting_record(&pending, pending_recorded)
+                    .await;
             }
-            let _ = pending_announced.send(());
         };
         let (transferred, ()) = tokio::join!(
             self.transfer(
@@ -430,7 +442,10 @@ where
                 &owner,
                 deadline,
                 PushMode::Create,
-                OkNotificationFold::AfterPending(after_pending)
+                OkNotificationFold::AfterPending {
+                    create_started,
+                    pending_recorded: after_pending,
+                }
             ),
             announce_pending
         );
@@ -606,6 +621,16 @@ where
         self.orders
             .mark_create_started(&record.shop_id, &record.order_id, owner)
             .await?;
+        let pending_recorded = match fold {
+            OkNotificationFold::AfterPending {
+                create_started,
+                pending_recorded,
+            } => {
+                drop(create_started);
+                Some(pending_recorded)
+            }
+            OkNotificationFold::No => None,
+        };
         tracing::info!(may_exist, reference = %plan.reference, "pushing invoice");
 
         let mut outcome = self
@@ -630,13 +655,13 @@ where
         self.register_payment(record, owner, &shop, &plan, &outcome, deadline, mode)
             .await?;
 
-        let ok_notification = match fold {
-            OkNotificationFold::AfterPending(pending_announced)
+        let ok_notification = match pending_recorded {
+            Some(pending_recorded)
                 if shop.notify.is_some() && self.notifier.records_notifications() =>
             {
-                // `pending` gets the lower sequence: its announce runs
-                // beside the push and is almost always done by now.
-                let _ = pending_announced.await;
+                // `pending` gets the lower sequence: its record runs beside
+                // the push and is almost always done by now.
+                let _ = pending_recorded.await;
                 OkNotification::Record
             }
             _ => OkNotification::Skip,

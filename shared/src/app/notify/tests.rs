@@ -24,6 +24,9 @@ struct CountingStore {
     orders: Arc<MemoryOrderStore>,
     records: AtomicUsize,
     updates: AtomicUsize,
+    /// Per recorded notification: whether its order's `create_started`
+    /// was already written.
+    recorded_after_create_started: std::sync::Mutex<Vec<bool>>,
 }
 
 impl CountingStore {
@@ -47,6 +50,14 @@ impl NotificationStore for CountingStore {
         now: i64,
     ) -> Result<Option<u64>, StoreError> {
         self.records.fetch_add(1, Ordering::SeqCst);
+        let create_started = self
+            .orders
+            .record(shop_id, order_id)
+            .is_some_and(|order| order.create_started);
+        self.recorded_after_create_started
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(create_started);
         self.orders
             .record_notification(channel, shop_id, order_id, label, now)
             .await
@@ -326,6 +337,39 @@ async fn without_a_notifier_the_ok_label_write_records_no_notification() {
             []
         );
     }
+}
+
+#[tokio::test]
+async fn pending_is_recorded_after_the_create_started_write_beside_the_push() {
+    // So its write overlaps the e-conomic calls, not the transfer's own
+    // writes before them.
+    let n = Notifying::new(Label::Pending, Cause::Webhook);
+    assert_eq!(n.transfer_once().await, Disposition::Done);
+    assert_eq!(
+        *n.store.recorded_after_create_started.lock().expect("lock"),
+        [true]
+    );
+    assert_eq!(
+        queued(&n),
+        [
+            (1, "e-conomic-pending".to_owned()),
+            (2, "e-conomic-ok".to_owned())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn pending_is_still_announced_when_the_transfer_ends_before_create_started() {
+    let n = Notifying::new(Label::Pending, Cause::Webhook);
+    n.world.orders.fail_next("mark_create_started");
+    assert_eq!(n.transfer_once().await, Disposition::Retry);
+    assert_eq!(n.world.order().label, Label::Pending);
+    assert!(!n.world.order().create_started);
+    assert_eq!(queued(&n), [(1, "e-conomic-pending".to_owned())]);
+    assert_eq!(
+        *n.store.recorded_after_create_started.lock().expect("lock"),
+        [false]
+    );
 }
 
 #[tokio::test]
