@@ -154,6 +154,11 @@ struct Options {
     /// taken.
     #[arg(long)]
     split_moto: bool,
+    /// With `--notify`: the notification queues on a moto process of
+    /// their own (in AWS one queue's traffic does not slow another's; in
+    /// one moto process every request shares one Python interpreter)
+    #[arg(long, requires = "notify")]
+    notify_moto: bool,
 
     /// A control arm: a background task makes this many DynamoDB writes
     /// per second (an `UpdateItem` appending to a list, the shape of a
@@ -162,6 +167,12 @@ struct Options {
     /// run with them adds, and the two be compared
     #[arg(long, value_name = "N", default_value_t = 0)]
     control_writes_per_second: u32,
+    /// With `--control-writes-per-second`: the writes go out this many at
+    /// once (at the same mean rate), as a notification batch's outcomes do
+    /// (one write per order, the orders side by side)
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    control_burst: u32,
 
     /// With `--notify`: the notification event source's batching window
     /// (template.yaml: 1 s; 0 invokes with whatever one receive returned)
@@ -197,6 +208,14 @@ struct Options {
     /// for each order's `e-conomic-ok` notification
     #[arg(long)]
     notify: bool,
+    /// With `--notify`: the notification event source starts only once
+    /// every order is done, so the run measures what announcing costs a
+    /// transfer (recording and queueing) without the deliveries sharing
+    /// the machine and the emulator with it (in AWS they run in
+    /// environments of their own, against a DynamoDB that does not
+    /// serialise writes); the latency scenario
+    #[arg(long, requires = "notify")]
+    hold_notifications: bool,
     /// When an order counts as done: at the end of the transfer invocation
     /// that handled it (an upper bound: an order batched with slower ones
     /// waits for them), or when transfer logged its `ok` label as written
@@ -391,6 +410,7 @@ struct Stack {
     _moto: MotoServer,
     /// With `--split-moto`: the one serving SQS.
     _moto_sqs: Option<MotoServer>,
+    _moto_notify: Option<MotoServer>,
     sandbox: economic_sandbox::SandboxHandle,
     /// Each worker's e-conomic client (its own pool and pacer).
     economic_clients: Vec<EconomicClient>,
@@ -403,6 +423,8 @@ struct Stack {
     workers: Vec<tokio::task::JoinHandle<()>>,
     /// With `--notify`: where the shops' label notifications arrive.
     receiver: Option<local_stack::receiver::NotificationReceiver>,
+    /// With `--hold-notifications`: set to true to start delivering.
+    deliver_notifications: tokio::sync::watch::Sender<bool>,
 }
 
 impl Drop for Stack {
@@ -413,7 +435,8 @@ impl Drop for Stack {
     }
 }
 
-/// `--control-writes-per-second`: `per_second` list-appending writes on
+/// `--control-writes-per-second`: `per_second` list-appending writes (in
+/// bursts of `burst` at once) on
 /// one item of the orders table, until aborted. Each write keeps the list
 /// at 2 entries (as an order's notifications are), so the item does not
 /// grow.
@@ -421,16 +444,19 @@ fn control_writes(
     dynamodb: aws_sdk_dynamodb::Client,
     table: String,
     per_second: u32,
+    burst: u32,
 ) -> tokio::task::JoinHandle<()> {
     use aws_sdk_dynamodb::types::AttributeValue;
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1) / per_second);
+        let mut tick = tokio::time::interval(Duration::from_secs(1) * burst / per_second);
         let entry = AttributeValue::M(std::collections::HashMap::from([
             ("label".to_owned(), AttributeValue::S("e-conomic-ok".into())),
             ("state".to_owned(), AttributeValue::S("queued".into())),
         ]));
         for n in 0u64.. {
-            tick.tick().await;
+            if n % u64::from(burst) == 0 {
+                tick.tick().await;
+            }
             let dynamodb = dynamodb.clone();
             let (table, entry) = (table.clone(), entry.clone());
             // Not awaited in line: a slow answer does not lower the rate.
@@ -498,8 +524,27 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
             })
             .build(),
     };
+    let moto_notify = match o.notify_moto {
+        true => Some(MotoServer::start(root, 0).map_err(|e| e.to_string())?),
+        false => None,
+    };
+    // The notification queues' clients: SQS on the third moto if asked.
+    let notify_sdk = match &moto_notify {
+        None => sdk.clone(),
+        Some(notify) => {
+            let mut builder = sdk.clone().into_builder();
+            builder.set_endpoint_url(None);
+            builder
+                .service_config(LocalEndpoints {
+                    sqs: notify.endpoint_url(),
+                    others: moto.endpoint_url(),
+                })
+                .build()
+        }
+    };
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let notify_sqs = aws_sdk_sqs::Client::new(&notify_sdk);
     let (shops_table, orders_table) = ("econ-bridge-shops", "econ-bridge-orders");
     provision::create_tables(&dynamodb, shops_table, orders_table)
         .await
@@ -573,7 +618,7 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
     let notify_queues = if o.notify {
         Some(
             provision::create_queues(
-                &sqs,
+                &notify_sqs,
                 "econ-bridge-notify",
                 "econ-bridge-notify-dlq",
                 360,
@@ -610,6 +655,7 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
             dynamodb.clone(),
             orders_table.to_owned(),
             o.control_writes_per_second,
+            o.control_burst,
         ));
     }
     workers.push(tokio::spawn(http_front::serve(listener, move |request| {
@@ -663,7 +709,7 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
         let transfer = Arc::new(match &notify_queues {
             Some(notify) => transfer
                 .with_notifications(
-                    &sdk,
+                    &notify_sdk,
                     shops_table,
                     orders_table,
                     notify_queue(notify),
@@ -694,6 +740,7 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
         }));
     }
 
+    let (deliver_notifications, _) = tokio::sync::watch::channel(!o.hold_notifications);
     if let Some(notify) = &notify_queues {
         // The transfer function's second event source (template: one
         // environment's worth is plenty for one notification per label).
@@ -714,7 +761,7 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
                 Duration::from_secs(30),
             )
             .with_notifications(
-                &sdk,
+                &notify_sdk,
                 shops_table,
                 orders_table,
                 notify_queue(notify),
@@ -730,8 +777,12 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
             batching_window: Duration::from_millis(o.notify_batching_window_ms),
             ..settings.clone()
         };
-        let sqs = sqs.clone();
+        let sqs = notify_sqs.clone();
+        let mut deliver = deliver_notifications.subscribe();
         workers.push(tokio::spawn(async move {
+            if deliver.wait_for(|deliver| *deliver).await.is_err() {
+                return;
+            }
             loop {
                 let transfer = transfer.clone();
                 let handler = move |event| async move { transfer::handle(&transfer, event).await };
@@ -745,6 +796,7 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
     Ok(Stack {
         _moto: moto,
         _moto_sqs: moto_sqs,
+        _moto_notify: moto_notify,
         sandbox,
         economic_clients,
         orders,
@@ -755,6 +807,7 @@ async fn start_stack(root: &Path, o: &Options) -> Result<Stack, String> {
         timeline,
         workers,
         receiver,
+        deliver_notifications,
     })
 }
 
@@ -980,6 +1033,7 @@ impl Stack {
         let stack = self.clone();
         let pids: Vec<u32> = std::iter::once(self._moto.pid())
             .chain(self._moto_sqs.as_ref().map(|m| m.pid()))
+            .chain(self._moto_notify.as_ref().map(|m| m.pid()))
             .collect();
         // utime + stime of a process, in clock ticks (Linux; None elsewhere).
         let cpu_ticks = |pid: u32| -> Option<f64> {
@@ -1091,6 +1145,14 @@ async fn run(root: &Path, o: Options) -> Result<bool, String> {
         .await?;
     if !stack.wait_done(&warm, timeout).await {
         return Err("warm-up orders did not finish".into());
+    }
+    // Their notifications too: delivered during the measurement, they
+    // would be a burst no steady stream of orders makes.
+    if let (Some(receiver), false) = (&stack.receiver, o.hold_notifications) {
+        let (notified, _) = wait_notified_ok(receiver, &warm, timeout).await;
+        if notified != warm.len() {
+            return Err("warm-up orders' notifications did not arrive".into());
+        }
     }
     let per_environment = transfer::calls_per_second_per_environment(
         o.client_rate_limit,
@@ -1291,6 +1353,7 @@ async fn latency(stack: &Arc<Stack>, o: &Options, timeout: Duration) -> Result<b
         eprintln!("latency: FAILED (not every order ok)");
     }
     if let Some(receiver) = &stack.receiver {
+        stack.deliver_notifications.send_replace(true);
         let (notified, waited) = wait_notified_ok(receiver, &ids, timeout).await;
         println!(
             "notifications: ok_notified={notified} of {count} waited_after_last_ok_s={:.1} received_in_all={}",
