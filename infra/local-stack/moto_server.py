@@ -8,7 +8,8 @@ Three differences from plain `moto_server`:
   could both succeed and hide (or fake) a race in the bridge. SQS requests
   stay concurrent (long polls must not block everything else).
 * With `MOTO_REQUEST_STATS=<file>` in its environment it counts requests
-  per operation (an UpdateItem by the start of its expression) and the
+  per operation (an UpdateItem by the start of its expression, a GetItem
+  by its table) and the
   time moto spent on them (for DynamoDB, inside the lock), and rewrites
   that table into the file every 2 s (`{port}` in the name is replaced by
   the server's port): how a load test's requests add up.
@@ -58,14 +59,18 @@ class RequestStats:
         if not target:
             return environ.get("REQUEST_METHOD", "") + " " + environ.get("PATH_INFO", "")
         operation = target.rsplit(".", 1)[-1]
-        if operation == "UpdateItem":
-            # Peek at the body for the expression, then hand it on intact.
+        if operation in ("UpdateItem", "GetItem"):
+            # Peek at the body for the expression or the table, then hand
+            # it on intact.
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = environ["wsgi.input"].read(length)
             environ["wsgi.input"] = io.BytesIO(body)
             try:
-                expression = json.loads(body).get("UpdateExpression", "")
-                operation += " " + expression[:48]
+                request = json.loads(body)
+                if operation == "UpdateItem":
+                    operation += " " + request.get("UpdateExpression", "")[:48]
+                else:
+                    operation += " " + request.get("TableName", "")
             except ValueError:
                 pass
         return operation

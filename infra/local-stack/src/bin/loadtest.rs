@@ -386,12 +386,21 @@ impl Invocation {
                     handled.len(),
                 ));
             // Off the invocation's time: is each handled order ok now (a
-            // hand-back is not)? Done as of the invocation's end.
+            // hand-back is not)? Done as of the invocation's end. With
+            // `--done-at label` transfer's own log line says so; otherwise
+            // the label is read (a read per message handled, hand-backs
+            // included, on the emulator the bridge is measured on).
             let (orders, timeline) = (self.orders.clone(), self.timeline.clone());
             tokio::spawn(async move {
                 for (shop_id, order_id) in handled {
-                    if matches!(orders.get(&shop_id, &order_id).await, Ok(Some(r)) if r.label == Label::Ok)
-                    {
+                    let ok = match label_times::transferred(&order_id) {
+                        Some(transferred) => transferred,
+                        None => matches!(
+                            orders.get(&shop_id, &order_id).await,
+                            Ok(Some(r)) if r.label == Label::Ok
+                        ),
+                    };
+                    if ok {
                         timeline
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
@@ -1606,6 +1615,31 @@ async fn multi_tenant(stack: &Arc<Stack>, o: &Options, timeout: Duration) -> Res
             );
         }
     }
+    // The burst's two phases: its webhooks arriving (10 x the steady
+    // traffic's ingest writes on the emulator) and its drain at the
+    // agreement's pace (hand-backs and paced calls).
+    let sent_until = burst_started + burst_sent;
+    let (while_sent, while_draining): (Vec<String>, Vec<String>) = {
+        let t = stack.timeline.lock().unwrap_or_else(|p| p.into_inner());
+        during_others
+            .iter()
+            .cloned()
+            .partition(|id| t.accepted.get(id).is_some_and(|at| *at < sent_until))
+    };
+    for (phase, ids) in [
+        ("  burst: while it is sent", &while_sent),
+        ("  burst: while it drains", &while_draining),
+    ] {
+        let (p50, p95, p99) = summary(&stack.durations_ms(ids));
+        println!(
+            "{:<34} {:>9.0} {:>9.0} {:>9.0} {:>7}",
+            phase,
+            p50,
+            p95,
+            p99,
+            ids.len()
+        );
+    }
     println!(
         "{:<34} {:>9.0} {:>9.0} {:>9.0} {:>7}",
         "burst's agreement, other shops",
@@ -1874,6 +1908,16 @@ mod label_times {
     static TIMES: OnceLock<Mutex<HashMap<String, Instant>>> = OnceLock::new();
     /// When each order was first claimed (the end of its wait in the queue).
     static CLAIMED: OnceLock<Mutex<HashMap<String, Instant>>> = OnceLock::new();
+
+    /// Whether the capture is installed and saw `order_id`'s `ok` label
+    /// written; `None` when it is not installed.
+    pub fn transferred(order_id: &str) -> Option<bool> {
+        TIMES.get().map(|m| {
+            m.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains_key(order_id)
+        })
+    }
 
     /// The captured times, or `None` when the capture is not installed.
     pub fn snapshot() -> Option<HashMap<String, Instant>> {
