@@ -23,7 +23,9 @@ Three differences from plain `moto_server`:
   here. Its SQS clock (every message's visibility, on every pass over the
   queue) builds two datetimes per reading: read as `time.time()`, the
   same epoch. The access log, which goes nowhere (the launcher discards
-  it), is not formatted.
+  it), is not formatted. Every request's dispatch lists moto's package
+  directory (a `listdir` and an `isdir` per service, ~3 % of moto's time
+  under load): listed once.
 
 Usage: python moto_server.py PORT
 """
@@ -42,6 +44,7 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
+import moto.backends as moto_backends
 import moto.sqs.models as sqs_models
 from moto.sqs.models import SQSBackend
 
@@ -133,6 +136,14 @@ def epoch_millis(dt=None):
     return epoch_seconds(dt) * 1000.0
 
 
+_MOTO_MODULES = tuple(moto_backends.list_of_moto_modules())
+
+
+def listed_moto_modules():
+    return _MOTO_MODULES
+
+
+moto_backends.list_of_moto_modules = listed_moto_modules
 SQSBackend.is_message_valid_based_on_retention_period = retained
 sqs_models.unix_time = epoch_seconds
 sqs_models.unix_time_millis = epoch_millis
