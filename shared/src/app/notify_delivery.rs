@@ -378,40 +378,18 @@ mod tests {
     #[test]
     fn outcomes_are_written_per_order_and_channel_with_the_last_outcome_per_sequence() {
         let mut outcomes = Outcomes::default();
-        let add = |outcomes: &mut Outcomes, n, state, count| {
+        // (channel, order, sequence, state, receive count); the last is a
+        // second copy of A's second notification in the same batch.
+        for (channel, order_id, sequence, state, count) in [
+            (Channel::Notify, "A", 1, DeliveryState::Delivered, 1),
+            (Channel::WriteBack, "A", 1, DeliveryState::Delivered, 1),
+            (Channel::Notify, "B", 1, DeliveryState::Retrying, 1),
+            (Channel::Notify, "A", 2, DeliveryState::Retrying, 1),
+            (Channel::Notify, "A", 2, DeliveryState::Delivered, 2),
+        ] {
+            let n = notification(channel, order_id, sequence);
             outcomes.add(&n, state, &message(count), None);
-        };
-        add(
-            &mut outcomes,
-            notification(Channel::Notify, "A", 1),
-            DeliveryState::Delivered,
-            1,
-        );
-        add(
-            &mut outcomes,
-            notification(Channel::WriteBack, "A", 1),
-            DeliveryState::Delivered,
-            1,
-        );
-        add(
-            &mut outcomes,
-            notification(Channel::Notify, "B", 1),
-            DeliveryState::Retrying,
-            1,
-        );
-        add(
-            &mut outcomes,
-            notification(Channel::Notify, "A", 2),
-            DeliveryState::Retrying,
-            1,
-        );
-        // A second copy of A's second notification in the same batch.
-        add(
-            &mut outcomes,
-            notification(Channel::Notify, "A", 2),
-            DeliveryState::Delivered,
-            2,
-        );
+        }
         let per_order = outcomes.per_order_and_channel();
         type Written<'a> = ((Channel, &'a str), Vec<(u64, DeliveryState, u32)>);
         let grouped: Vec<Written> = per_order

@@ -268,13 +268,15 @@ async fn an_ok_order_announces_pending_then_ok_with_its_invoice_signed_and_numbe
         n.receiver.sent()[1].headers[0].1,
         "each notification has its own webhook-id"
     );
-    assert_eq!(
-        n.states().await,
-        [
-            ("e-conomic-pending".to_owned(), DeliveryState::Delivered),
-            ("e-conomic-ok".to_owned(), DeliveryState::Delivered)
-        ]
-    );
+    assert_eq!(n.states().await, pending_and_ok_delivered());
+}
+
+/// What [`Notifying::states`] reads once both notifications got through.
+fn pending_and_ok_delivered() -> [(String, DeliveryState); 2] {
+    [
+        ("e-conomic-pending".to_owned(), DeliveryState::Delivered),
+        ("e-conomic-ok".to_owned(), DeliveryState::Delivered),
+    ]
 }
 
 /// The queued messages as (sequence, label).
@@ -482,13 +484,7 @@ async fn an_orders_notifications_delivered_in_one_batch_are_recorded_in_one_writ
     n.transfer_once().await;
     assert_eq!(n.deliver_notifications().await, [Disposition::Done; 2]);
     assert_eq!(n.store.updates(), 1);
-    assert_eq!(
-        n.states().await,
-        [
-            ("e-conomic-pending".to_owned(), DeliveryState::Delivered),
-            ("e-conomic-ok".to_owned(), DeliveryState::Delivered)
-        ]
-    );
+    assert_eq!(n.states().await, pending_and_ok_delivered());
 }
 
 #[tokio::test]
@@ -527,13 +523,7 @@ async fn a_batch_whose_second_post_fails_records_delivered_and_retrying_in_one_w
     n.world.clock.advance(30);
     assert_eq!(n.deliver_notifications().await, [Disposition::Done]);
     assert_eq!(n.store.updates(), 2);
-    assert_eq!(
-        n.states().await,
-        [
-            ("e-conomic-pending".to_owned(), DeliveryState::Delivered),
-            ("e-conomic-ok".to_owned(), DeliveryState::Delivered)
-        ]
-    );
+    assert_eq!(n.states().await, pending_and_ok_delivered());
 }
 
 #[tokio::test]

@@ -105,6 +105,18 @@ impl WritingBack {
             .map(|n| (n.label, n.state))
             .collect()
     }
+
+    /// The order's `notify`-channel notifications as (label, state).
+    async fn notify_states(&self) -> Vec<(String, DeliveryState)> {
+        self.world
+            .orders
+            .notifications(Channel::Notify, SHOP, ORDER)
+            .await
+            .expect("notifications")
+            .into_iter()
+            .map(|n| (n.label, n.state))
+            .collect()
+    }
 }
 
 fn written(label: Label, reason: Option<&str>) -> WrittenLabel {
@@ -126,13 +138,7 @@ async fn an_ok_order_writes_only_its_outcome_into_the_shop() {
         [("e-conomic-ok".to_owned(), DeliveryState::Queued)]
     );
     // No notify target: nothing on the notify channel.
-    let notify = w
-        .world
-        .orders
-        .notifications(Channel::Notify, SHOP, ORDER)
-        .await
-        .unwrap();
-    assert!(notify.is_empty());
+    assert!(w.notify_states().await.is_empty());
     assert_eq!(w.deliver().await, [Disposition::Done]);
     assert_eq!(w.shop.calls(), [written(Label::Ok, None)]);
     assert_eq!(
@@ -158,16 +164,13 @@ async fn with_a_notify_target_too_the_ok_write_back_is_still_announced() {
     assert_eq!(w.transfer(None).await, Disposition::Done);
     // The notify channel's ok rides on the label's write; the write-back
     // keeps its own record, and both are queued.
-    let notify: Vec<String> = w
-        .world
-        .orders
-        .notifications(Channel::Notify, SHOP, ORDER)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|n| n.label)
-        .collect();
-    assert_eq!(notify, ["e-conomic-pending", "e-conomic-ok"]);
+    assert_eq!(
+        w.notify_states().await,
+        [
+            ("e-conomic-pending".to_owned(), DeliveryState::Queued),
+            ("e-conomic-ok".to_owned(), DeliveryState::Queued)
+        ]
+    );
     assert_eq!(
         w.states().await,
         [("e-conomic-ok".to_owned(), DeliveryState::Queued)]
@@ -193,16 +196,13 @@ async fn with_a_notify_target_too_the_ok_write_back_is_still_announced() {
         w.states().await,
         [("e-conomic-ok".to_owned(), DeliveryState::Delivered)]
     );
-    let notify: Vec<DeliveryState> = w
-        .world
-        .orders
-        .notifications(Channel::Notify, SHOP, ORDER)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|n| n.state)
-        .collect();
-    assert_eq!(notify, [DeliveryState::Delivered; 2]);
+    assert_eq!(
+        w.notify_states().await,
+        [
+            ("e-conomic-pending".to_owned(), DeliveryState::Delivered),
+            ("e-conomic-ok".to_owned(), DeliveryState::Delivered)
+        ]
+    );
 }
 
 #[tokio::test]
